@@ -1,5 +1,127 @@
-//! storyblok-assets (work in progress)
+//! Upload and replace [Storyblok](https://www.storyblok.com) assets from plain, blocking
+//! Rust: `build.rs` scripts, small tools, migrations. No async runtime; at run time only
+//! [`ureq`], `serde` and `serde_json`.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use storyblok_assets::{Client, Source, Token, UploadRequest};
+//!
+//! let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN").unwrap_or_default()))?;
+//! let asset = client.upload(184738, UploadRequest::new().folder(42), Source::path("mars.jpg"))?;
+//! println!("{} is at {}", asset.id, asset.cdn_url);
+//!
+//! // Later: a new file under the same id and URL.
+//! client.replace(184738, asset.id, Source::path("mars-v2.jpg"))?;
+//! # Ok::<_, storyblok_assets::Error>(())
+//! ```
+//!
+//! # The flow
+//!
+//! A Storyblok upload is three calls, and the types follow them:
+//!
+//! ```text
+//!  Client::sign ──► SignedUpload ──upload──► UploadedAsset ──finish──► Asset
+//!  (MAPI POST,       (asset id, S3 form,      (file in S3)               (id, CDN URL)
+//!   creates record)   policy expiry)
+//! ```
+//!
+//! 1. **sign** ([`Client::sign`]) asks the Management API for a signed S3 form. This
+//!    already creates the asset record, with an id.
+//! 2. **upload** ([`SignedUpload::upload`]) streams the file to S3 with every signed
+//!    field verbatim and the file last.
+//! 3. **finish** ([`UploadedAsset::finish`]) tells Storyblok the file is there.
+//!
+//! [`Client::upload`] and [`Client::replace`] do all three. Each step consumes the state
+//! before it, so the order cannot be broken. Finishing before uploading does not compile:
+//!
+//! ```compile_fail
+//! # use storyblok_assets::{Client, Token, UploadRequest};
+//! # let client = Client::new(Token::personal("t"))?;
+//! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;
+//! signed.finish()?; // no method `finish` on `SignedUpload`
+//! # Ok::<_, storyblok_assets::Error>(())
+//! ```
+//!
+//! and neither does uploading twice:
+//!
+//! ```compile_fail
+//! # use storyblok_assets::{Client, Source, Token, UploadRequest};
+//! # let client = Client::new(Token::personal("t"))?;
+//! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;
+//! let uploaded = signed.upload(Source::bytes(&b"one"[..]))?;
+//! let again = signed.upload(Source::bytes(&b"two"[..]))?; // use of moved value: `signed`
+//! # Ok::<_, storyblok_assets::Error>(())
+//! ```
+//!
+//! # Sources and memory
+//!
+//! A [`Source`] is a path (streamed from disk), bytes, or any reader with a declared
+//! length. Memory stays flat whatever the file's size, and S3 gets an exact
+//! `Content-Length` (it refuses chunked uploads). A reader that gives fewer or more bytes
+//! than declared stops the upload at once.
+//!
+//! # Errors
+//!
+//! One [`Error`] enum. Each error says which [`Step`] failed and, once the sign call
+//! created the record, which asset ([`Error::asset_id`]): a failed upload leaves that
+//! record behind, to upload again with [`Client::replace`] or remove with
+//! [`Client::delete`]. Server errors keep the server's words: Storyblok's message and raw
+//! body, S3's `Code`, `Message` and `RequestId`.
+//!
+//! # Secrets
+//!
+//! The [`Token`] goes to the Management API only, never to S3, and prints as
+//! `[redacted]` in every `Debug`.
+//!
+//! # Regions, URLs and timeouts
+//!
+//! [`ClientBuilder::region`] picks the regional API ([`Region::from_space_id`] tells which
+//! from the space id); [`ClientBuilder::base_url`] points elsewhere, such as the
+//! emulator. Only `https` URLs are used, except on loopback hosts. Every call has finite
+//! timeouts: 10 s to connect, 30 s idle, 60 s per Management API call, 2 hours per upload;
+//! all are settable on [`ClientBuilder`].
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS by rustls with Mozilla's root certificates.
+//! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are on).
+//! - `platform-verifier`: verify certificates against the operating system's trust store.
+//! - `emulator`: [`emulator`], a local Storyblok Management API and S3 endpoint for tests
+//!   (std and serde_json only).
+//!
+//! Without any TLS feature only plain `http` to loopback works.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+mod asset;
 mod base64;
+mod client;
 mod clock;
+mod error;
+mod finish;
+mod form;
+mod image_size;
+mod mapi;
+mod policy;
+mod region;
+mod request;
+mod s3;
+mod sign;
+mod source;
+mod token;
+mod upload;
+mod url;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
+
+pub use crate::asset::{Asset, cdn_url};
+pub use crate::client::{Client, ClientBuilder};
+pub use crate::error::{Error, LengthMismatch, Step};
+pub use crate::region::{Region, UnknownRegion};
+pub use crate::request::UploadRequest;
+pub use crate::sign::SignedUpload;
+pub use crate::source::Source;
+pub use crate::token::Token;
+pub use crate::upload::UploadedAsset;

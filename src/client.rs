@@ -1,0 +1,281 @@
+//! The client: one token, one region, one connection pool.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::asset::Asset;
+use crate::error::{Error, Step};
+use crate::region::Region;
+use crate::request::UploadRequest;
+use crate::source::Source;
+use crate::token::Token;
+use crate::url;
+
+/// A Storyblok asset client. Cheap to clone; clones share one connection pool and are
+/// `Send + Sync`, so one client serves every thread.
+///
+/// ```no_run
+/// use storyblok_assets::{Client, Source, Token, UploadRequest};
+///
+/// let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN")?))?;
+/// let asset = client.upload(184738, UploadRequest::new(), Source::path("mars.jpg"))?;
+/// println!("{}", asset.cdn_url);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    base_url: String,
+    token: Token,
+    timeouts: Timeouts,
+}
+
+/// The time budgets. See [`ClientBuilder`] for what each one bounds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) call: Duration,
+    pub(crate) upload: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            idle: Duration::from_secs(30),
+            call: Duration::from_secs(60),
+            upload: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+impl Client {
+    /// A client for a space in the EU region (Storyblok's default) with default settings.
+    ///
+    /// Fails only on an unusable token (empty, or with a newline or other control
+    /// character in it).
+    pub fn new(token: Token) -> Result<Client, Error> {
+        Client::builder(token).build()
+    }
+
+    /// A builder for the region, base URL and timeouts.
+    pub fn builder(token: Token) -> ClientBuilder {
+        ClientBuilder {
+            token,
+            base_url: None,
+            region: Region::Eu,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The Management API base URL this client sends to, such as
+    /// `https://mapi.storyblok.com/v1`.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Uploads a new asset (or replaces one, with [`UploadRequest::replace`]): sign,
+    /// upload, then finish when `validate_upload` is on (the default).
+    ///
+    /// The filename and, for PNG, JPEG, GIF and WebP, the `size` come from the source
+    /// unless the request sets them. An empty file is refused before anything is created.
+    ///
+    /// ```no_run
+    /// # use storyblok_assets::{Client, Source, Token, UploadRequest};
+    /// # let client = Client::new(Token::personal("token"))?;
+    /// let request = UploadRequest::new().folder(42).alt("The red planet");
+    /// let asset = client.upload(184738, request, Source::path("mars.jpg"))?;
+    /// println!("{} is at {}", asset.id, asset.cdn_url);
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn upload(
+        &self,
+        space_id: u64,
+        request: UploadRequest,
+        source: Source<'_>,
+    ) -> Result<Asset, Error> {
+        let request = request.for_source(&source)?;
+        let validate = request.validates_upload();
+        let uploaded = self.sign(space_id, request)?.upload(source)?;
+        if validate {
+            uploaded.finish()
+        } else {
+            Ok(uploaded.into_asset())
+        }
+    }
+
+    /// Replaces the file of an existing asset, keeping its id and URL.
+    ///
+    /// The same as [`Client::upload`] with `UploadRequest::new().replace(asset_id)`; use
+    /// that form to set other parameters too.
+    pub fn replace(&self, space_id: u64, asset_id: u64, source: Source<'_>) -> Result<Asset, Error> {
+        self.upload(space_id, UploadRequest::new().replace(asset_id), source)
+    }
+
+    /// Deletes an asset record and its file.
+    pub fn delete(&self, space_id: u64, asset_id: u64) -> Result<(), Error> {
+        crate::mapi::call(
+            self,
+            Step::Delete,
+            Some(asset_id),
+            crate::mapi::Method::Delete,
+            &format!("/spaces/{space_id}/assets/{asset_id}"),
+        )
+        .map(|_| ())
+    }
+
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.inner.agent
+    }
+
+    pub(crate) fn token(&self) -> &Token {
+        &self.inner.token
+    }
+
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("token", &self.inner.token)
+            .field("timeouts", &self.inner.timeouts)
+            .finish()
+    }
+}
+
+/// Settings for a [`Client`]; consuming setters, then [`ClientBuilder::build`].
+///
+/// ```
+/// use std::time::Duration;
+/// use storyblok_assets::{Client, Region, Token};
+///
+/// let client = Client::builder(Token::oauth("oauth-token"))
+///     .region(Region::Us)
+///     .timeout_call(Duration::from_secs(20))
+///     .build()?;
+/// assert_eq!(client.base_url(), "https://api-us.storyblok.com/v1");
+/// # Ok::<_, storyblok_assets::Error>(())
+/// ```
+pub struct ClientBuilder {
+    token: Token,
+    base_url: Option<String>,
+    region: Region,
+    timeouts: Timeouts,
+}
+
+impl ClientBuilder {
+    /// The space's region (default [`Region::Eu`]); see [`Region::from_space_id`].
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// A Management API base URL of your own, such as an emulator's
+    /// `http://127.0.0.1:8080/v1`; wins over [`ClientBuilder::region`]. Must be `https`,
+    /// or `http` on a loopback host.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// How long establishing a connection may take. Default 10 s.
+    pub fn timeout_connect(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// How long a connection may sit idle, while sending or receiving, before the call
+    /// fails. Default 30 s.
+    pub fn timeout_idle(mut self, timeout: Duration) -> Self {
+        self.timeouts.idle = timeout;
+        self
+    }
+
+    /// The whole budget of one Management API call (sign, finish, delete). Default 60 s.
+    pub fn timeout_call(mut self, timeout: Duration) -> Self {
+        self.timeouts.call = timeout;
+        self
+    }
+
+    /// The whole budget of one S3 upload, however large the file. Default 2 hours; the
+    /// idle timeout catches a stalled transfer long before.
+    pub fn timeout_upload(mut self, timeout: Duration) -> Self {
+        self.timeouts.upload = timeout;
+        self
+    }
+
+    /// Builds the client. Fails on an unusable token or base URL.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(problem) = self.token.problem() {
+            return Err(Error::InvalidInput {
+                message: problem.to_owned(),
+            });
+        }
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| self.region.base_url().to_owned())
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        if !url::is_allowed(&base_url) {
+            return Err(Error::InsecureUrl {
+                asset_id: None,
+                url: base_url,
+            });
+        }
+        let t = self.timeouts;
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(concat!("storyblok-assets/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry neither the token (ureq drops it) nor a replayable
+            // body; report it instead of following it.
+            .max_redirects(0)
+            .timeout_connect(Some(t.connect))
+            .timeout_per_read(Some(t.idle))
+            .timeout_per_write(Some(t.idle));
+        #[cfg(any(feature = "rustls", feature = "native-tls", feature = "platform-verifier"))]
+        let config = config.tls_config(tls_config());
+        let config = config.build();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent: ureq::Agent::new_with_config(config),
+                base_url,
+                token: self.token,
+                timeouts: t,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token)
+            .field("base_url", &self.base_url)
+            .field("region", &self.region)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+#[cfg(any(feature = "rustls", feature = "native-tls", feature = "platform-verifier"))]
+/// The TLS set-up the crate's features ask for. ureq picks rustls unless told otherwise,
+/// and panics on the first https request when only native-tls is compiled in.
+fn tls_config() -> ureq::tls::TlsConfig {
+    let builder = ureq::tls::TlsConfig::builder();
+    #[cfg(feature = "native-tls")]
+    let builder = builder.provider(ureq::tls::TlsProvider::NativeTls);
+    #[cfg(feature = "platform-verifier")]
+    let builder = builder.root_certs(ureq::tls::RootCerts::PlatformVerifier);
+    builder.build()
+}

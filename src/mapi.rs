@@ -1,0 +1,206 @@
+//! Calls to Storyblok's Management API, and reading its error bodies.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::error::{Error, Step};
+
+/// The most of a response body the SDK reads: sign and finish answers are a few KiB.
+pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
+
+/// Reads at most [`BODY_LIMIT`] bytes of a body as (lossy) UTF-8. A body that breaks off
+/// gives what arrived: for an error answer the status already says enough.
+pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>) -> String {
+    let mut bytes = Vec::new();
+    let _ = response
+        .into_body()
+        .into_reader()
+        .take(BODY_LIMIT)
+        .read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The method of a Management API call, with the JSON body of a POST.
+pub(crate) enum Method {
+    Get,
+    Post(Vec<u8>),
+    Delete,
+}
+
+/// One Management API call: `Authorization` set, the body (if any) sent as JSON, the
+/// call's time budget applied. Returns the status and body of a 2xx answer; any other
+/// status is an [`Error::Api`].
+pub(crate) fn call(
+    client: &Client,
+    step: Step,
+    asset_id: Option<u64>,
+    method: Method,
+    path: &str,
+) -> Result<(u16, String), Error> {
+    let url = format!("{}{path}", client.base_url());
+    let agent = client.agent();
+    let auth = client.token().header_value();
+    let budget = Some(client.timeouts().call);
+    let result = match method {
+        Method::Get | Method::Delete => {
+            let request = if matches!(method, Method::Get) {
+                agent.get(&url)
+            } else {
+                agent.delete(&url)
+            };
+            request
+                .header("Authorization", &auth)
+                .header("Accept", "application/json")
+                .config()
+                .timeout_global(budget)
+                .build()
+                .call()
+        }
+        Method::Post(body) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .config()
+            .timeout_global(budget)
+            .build()
+            .send(&body[..]),
+    };
+    let response = result.map_err(|source| Error::Transport {
+        step,
+        asset_id,
+        source: Box::new(source),
+    })?;
+    let status = response.status().as_u16();
+    let body = read_body(response);
+    if (200..300).contains(&status) {
+        Ok((status, body))
+    } else {
+        Err(Error::Api {
+            step,
+            asset_id,
+            status,
+            message: message(status, &body),
+            body,
+        })
+    }
+}
+
+/// Storyblok's own words from an error body, whatever its shape (API doc §5):
+/// `{"error": "…"}`, `{"error": ["…"]}`, `{"error": {"field": ["…"]}}`,
+/// `{"errors": {"field": ["…"]}}`, `{"field": ["…"]}`, `["…"]`. Anything else gives the
+/// raw text (shortened), or the status's reason phrase for an empty body.
+pub(crate) fn message(status: u16, body: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|value| match value {
+            Value::Object(mut map) => match map.remove("error").or_else(|| map.remove("errors")) {
+                Some(inner) => describe(&inner, None),
+                None => describe(&Value::Object(map), None),
+            },
+            other => describe(&other, None),
+        })
+        .filter(|m| !m.trim().is_empty());
+    if let Some(message) = from_json {
+        return message;
+    }
+    let text = body.trim();
+    if text.is_empty() {
+        return reason(status).to_owned();
+    }
+    shorten(text, 500)
+}
+
+/// Flattens a JSON error value to one line: strings as they are, arrays joined with `; `,
+/// objects as `field message` (`base` messages stand alone).
+fn describe(value: &Value, field: Option<&str>) -> Option<String> {
+    let prefixed = |text: &str| match field {
+        Some(field) if field != "base" && field != "error" => format!("{field} {text}"),
+        _ => text.to_owned(),
+    };
+    match value {
+        Value::String(s) => Some(prefixed(s)),
+        Value::Number(n) => Some(prefixed(&n.to_string())),
+        Value::Bool(b) => Some(prefixed(&b.to_string())),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(|v| describe(v, field)).collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .filter_map(|(key, v)| describe(v, Some(key)))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        Value::Null => None,
+    }
+}
+
+/// `text` cut to at most `max` characters, marked when cut.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "no message",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_shape() {
+        let cases = [
+            (r#"{"error":"Unauthorized"}"#, "Unauthorized"),
+            (
+                r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#,
+                "Rate limit of 6 request per second has been reached. Retry later.",
+            ),
+            (r#"["This record could not be found"]"#, "This record could not be found"),
+            (r#"{"error":["a","b"]}"#, "a; b"),
+            (
+                r#"{"error":{"base":["This asset folder is not valid"]}}"#,
+                "This asset folder is not valid",
+            ),
+            (r#"{"errors":{"filename":["can't be blank"]}}"#, "filename can't be blank"),
+            (
+                r#"{"filename":["can't be blank"],"size":["is invalid"]}"#,
+                "filename can't be blank; size is invalid",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(message(422, body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn falls_back_to_text_or_reason() {
+        assert_eq!(message(502, "<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(message(401, ""), "Unauthorized");
+        assert_eq!(message(418, "  "), "no message");
+        assert_eq!(message(500, "{}"), "{}");
+        assert_eq!(message(500, r#"{"error":null}"#), r#"{"error":null}"#);
+        let long = "x".repeat(600);
+        assert_eq!(message(500, &long).chars().count(), 501);
+    }
+}

@@ -1,0 +1,350 @@
+//! The parameters of the sign call, and the exact JSON they become.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Step};
+use crate::image_size::Dimensions;
+use crate::source::Source;
+
+/// What to ask Storyblok for when signing an upload: the filename, the folder, metadata,
+/// and whether this replaces an existing asset.
+///
+/// Every setter consumes and returns the request. Unset parameters are not sent.
+///
+/// ```
+/// use storyblok_assets::UploadRequest;
+///
+/// let request = UploadRequest::new()
+///     .filename("mars.jpg")
+///     .folder(42)
+///     .alt("The red planet")
+///     .meta("photographer", "NASA");
+/// # let _ = request;
+/// ```
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    filename: Option<String>,
+    id: Option<u64>,
+    asset_folder_id: Option<u64>,
+    size: Size,
+    validate_upload: bool,
+    is_private: Option<bool>,
+    alt: Option<String>,
+    title: Option<String>,
+    copyright: Option<String>,
+    source: Option<String>,
+    focus: Option<String>,
+    ext_id: Option<String>,
+    meta_data: Option<Map<String, Value>>,
+}
+
+/// The `size` parameter: detected from the file, given, or left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Size {
+    Detect,
+    Given(Dimensions),
+    Omitted,
+}
+
+impl Default for UploadRequest {
+    fn default() -> Self {
+        UploadRequest {
+            filename: None,
+            id: None,
+            asset_folder_id: None,
+            size: Size::Detect,
+            validate_upload: true,
+            is_private: None,
+            alt: None,
+            title: None,
+            copyright: None,
+            source: None,
+            focus: None,
+            ext_id: None,
+            meta_data: None,
+        }
+    }
+}
+
+/// The sign call's JSON body; field order is the order on the wire.
+#[derive(Serialize)]
+struct SignBody<'a> {
+    filename: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asset_folder_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<String>,
+    validate_upload: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copyright: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    focus: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ext_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta_data: Option<&'a Map<String, Value>>,
+}
+
+impl UploadRequest {
+    /// A request with every parameter at its default: a new asset, `validate_upload` on,
+    /// the filename and image size to be taken from the source.
+    pub fn new() -> UploadRequest {
+        UploadRequest::default()
+    }
+
+    /// The asset's filename. Storyblok lower-cases it and replaces odd characters (every
+    /// `.` but the last becomes `_`). Defaults to the source file's name.
+    pub fn filename(mut self, filename: impl Into<String>) -> Self {
+        self.filename = Some(filename.into());
+        self
+    }
+
+    /// Replace the file of this existing asset (its id and URL stay) instead of creating
+    /// a new one.
+    pub fn replace(mut self, asset_id: u64) -> Self {
+        self.id = Some(asset_id);
+        self
+    }
+
+    /// The asset folder to put it in (`asset_folder_id`).
+    pub fn folder(mut self, asset_folder_id: u64) -> Self {
+        self.asset_folder_id = Some(asset_folder_id);
+        self
+    }
+
+    /// The image's dimensions, sent as `size` = `"{width}x{height}"`; Storyblok puts them
+    /// into the asset's URL. By default they are read from the header of a PNG, JPEG, GIF
+    /// or WebP file, and left out for anything else.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.size = Size::Given(Dimensions { width, height });
+        self
+    }
+
+    /// Send no `size`, even for an image.
+    pub fn no_size(mut self) -> Self {
+        self.size = Size::Omitted;
+        self
+    }
+
+    /// Whether Storyblok validates the upload when it is finished (`validate_upload`).
+    /// On by default; when off, [`Client::upload`](crate::Client::upload) skips the
+    /// finish call (one Management API call instead of two).
+    pub fn validate_upload(mut self, validate: bool) -> Self {
+        self.validate_upload = validate;
+        self
+    }
+
+    /// Make the asset private: readable only with an asset token (`is_private`).
+    pub fn private(mut self, is_private: bool) -> Self {
+        self.is_private = Some(is_private);
+        self
+    }
+
+    /// Alternative text (`alt`).
+    pub fn alt(mut self, alt: impl Into<String>) -> Self {
+        self.alt = Some(alt.into());
+        self
+    }
+
+    /// Title (`title`).
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Copyright notice (`copyright`).
+    pub fn copyright(mut self, copyright: impl Into<String>) -> Self {
+        self.copyright = Some(copyright.into());
+        self
+    }
+
+    /// Where the asset comes from (Storyblok's `source` field: a credit or origin).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Focus point for image crops (`focus`), such as `"420x200:421x201"`.
+    pub fn focus(mut self, focus: impl Into<String>) -> Self {
+        self.focus = Some(focus.into());
+        self
+    }
+
+    /// Your own id for the asset (`ext_id`).
+    pub fn ext_id(mut self, ext_id: impl Into<String>) -> Self {
+        self.ext_id = Some(ext_id.into());
+        self
+    }
+
+    /// One entry of the asset's `meta_data`.
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.meta_data
+            .get_or_insert_with(Map::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// The whole `meta_data` object, replacing entries set before.
+    pub fn meta_data(mut self, meta_data: Map<String, Value>) -> Self {
+        self.meta_data = Some(meta_data);
+        self
+    }
+
+    /// Fills in what the source can tell: the filename from a path, the image size from
+    /// the file's header. Refuses an empty or unreadable source, so that nothing is signed
+    /// for a file that cannot be uploaded. [`Client::upload`](crate::Client::upload) calls
+    /// this itself; call it before [`Client::sign`](crate::Client::sign).
+    pub fn for_source(mut self, source: &Source<'_>) -> Result<Self, Error> {
+        let unreadable = |error| Error::Source {
+            step: Step::Sign,
+            asset_id: None,
+            path: source.file_path().map(Into::into),
+            source: error,
+        };
+        let len = source.len().map_err(unreadable)?;
+        if len == 0 {
+            return Err(Error::EmptySource { asset_id: None });
+        }
+        if self.filename.is_none() {
+            self.filename = source.file_name();
+        }
+        if self.size == Size::Detect {
+            if let Some(dims) = source.dimensions().map_err(unreadable)? {
+                self.size = Size::Given(dims);
+            }
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn validates_upload(&self) -> bool {
+        self.validate_upload
+    }
+
+    pub(crate) fn replaces(&self) -> Option<u64> {
+        self.id
+    }
+
+    pub(crate) fn filename_str(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    /// The sign call's JSON body. Fails without a filename.
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, Error> {
+        let filename = self
+            .filename
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .ok_or_else(|| Error::InvalidInput {
+                message: "the asset needs a filename: set UploadRequest::filename, or use a path source".into(),
+            })?;
+        let body = SignBody {
+            filename,
+            id: self.id,
+            asset_folder_id: self.asset_folder_id,
+            size: match self.size {
+                Size::Given(dims) => Some(dims.to_size_param()),
+                Size::Detect | Size::Omitted => None,
+            },
+            validate_upload: u8::from(self.validate_upload),
+            is_private: self.is_private,
+            alt: self.alt.as_deref(),
+            title: self.title.as_deref(),
+            copyright: self.copyright.as_deref(),
+            source: self.source.as_deref(),
+            focus: self.focus.as_deref(),
+            ext_id: self.ext_id.as_deref(),
+            meta_data: self.meta_data.as_ref(),
+        };
+        serde_json::to_vec(&body).map_err(|e| Error::InvalidInput {
+            message: format!("the sign parameters cannot be written as JSON: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(request: &UploadRequest) -> String {
+        String::from_utf8(request.to_json().expect("json")).expect("utf8")
+    }
+
+    #[test]
+    fn minimal_body() {
+        let request = UploadRequest::new().filename("mars.jpg");
+        assert_eq!(json(&request), r#"{"filename":"mars.jpg","validate_upload":1}"#);
+    }
+
+    #[test]
+    fn every_parameter() {
+        let request = UploadRequest::new()
+            .filename("Mars \"Rover\".jpg")
+            .replace(123_456)
+            .folder(42)
+            .size(1920, 1080)
+            .validate_upload(false)
+            .private(true)
+            .alt("alt")
+            .title("title")
+            .copyright("(c) NASA")
+            .source("JPL")
+            .focus("10x20:11x21")
+            .ext_id("ext-1")
+            .meta("camera", "Mastcam")
+            .meta("sol", 42);
+        assert_eq!(
+            json(&request),
+            concat!(
+                r#"{"filename":"Mars \"Rover\".jpg","id":123456,"asset_folder_id":42,"#,
+                r#""size":"1920x1080","validate_upload":0,"is_private":true,"alt":"alt","#,
+                r#""title":"title","copyright":"(c) NASA","source":"JPL","#,
+                r#""focus":"10x20:11x21","ext_id":"ext-1","#,
+                r#""meta_data":{"camera":"Mastcam","sol":42}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn no_size_wins_over_detection() {
+        // A PNG signature and IHDR chunk: 3 x 2 pixels.
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 2, 8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        let request = UploadRequest::new()
+            .filename("a.png")
+            .no_size()
+            .for_source(&Source::bytes(png.clone()))
+            .expect("ok");
+        assert!(!json(&request).contains("size"));
+        let detected = UploadRequest::new()
+            .filename("a.png")
+            .for_source(&Source::bytes(png))
+            .expect("ok");
+        assert!(json(&detected).contains(r#""size":"3x2""#));
+    }
+
+    #[test]
+    fn a_filename_is_required() {
+        assert!(matches!(
+            UploadRequest::new().to_json(),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(UploadRequest::new().filename("  ").to_json().is_err());
+    }
+
+    #[test]
+    fn empty_sources_are_refused() {
+        let result = UploadRequest::new().filename("a").for_source(&Source::bytes(&b""[..]));
+        assert!(matches!(result, Err(Error::EmptySource { asset_id: None })));
+    }
+}

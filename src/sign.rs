@@ -1,0 +1,247 @@
+//! Step 1, sign: `POST /v1/spaces/{space}/assets/` creates the asset record and returns
+//! a signed S3 form. Its state is [`SignedUpload`].
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::time::SystemTime;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+
+use crate::asset::cdn_url;
+use crate::client::Client;
+use crate::error::{Error, Step};
+use crate::mapi::{self, Method};
+use crate::policy::{self, PolicyLimits};
+use crate::request::UploadRequest;
+
+/// A signed upload: the asset record exists and S3 is waiting for the file.
+///
+/// Made by [`Client::sign`]; its one way on is [`SignedUpload::upload`], which consumes
+/// it. The signature is valid for about 10 minutes ([`SignedUpload::expires_at`]).
+pub struct SignedUpload {
+    pub(crate) client: Client,
+    pub(crate) space_id: u64,
+    pub(crate) asset_id: u64,
+    pub(crate) post_url: String,
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) pretty_url: Option<String>,
+    pub(crate) limits: PolicyLimits,
+    pub(crate) validate: bool,
+    pub(crate) filename: String,
+}
+
+impl Client {
+    /// Step 1: signs an upload, creating the asset record (or, with
+    /// [`UploadRequest::replace`], re-signing an existing one).
+    ///
+    /// The request needs a filename; [`UploadRequest::for_source`] fills it (and the image
+    /// size) from the file and refuses an empty one before anything is created.
+    ///
+    /// ```no_run
+    /// use storyblok_assets::{Client, Source, Token, UploadRequest};
+    ///
+    /// let client = Client::new(Token::personal("token"))?;
+    /// let source = Source::path("mars.jpg");
+    /// let signed = client.sign(184738, UploadRequest::new().for_source(&source)?)?;
+    /// let uploaded = signed.upload(source)?;
+    /// let asset = uploaded.finish()?;
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn sign(&self, space_id: u64, request: UploadRequest) -> Result<SignedUpload, Error> {
+        let body = request.to_json()?;
+        let replaces = request.replaces();
+        let (status, text) = mapi::call(
+            self,
+            Step::Sign,
+            replaces,
+            Method::Post(body),
+            &format!("/spaces/{space_id}/assets/"),
+        )?;
+        let unexpected = |asset_id, message: String| Error::UnexpectedResponse {
+            step: Step::Sign,
+            asset_id,
+            status,
+            message,
+            body: text.clone(),
+        };
+        let signed: SignResponse = serde_json::from_str(&text)
+            .map_err(|e| unexpected(replaces, format!("not a sign response: {e}")))?;
+        let asset_id = signed.id;
+        if let Some(wanted) = replaces.filter(|&wanted| wanted != asset_id) {
+            return Err(unexpected(
+                Some(asset_id),
+                format!("asked to replace asset {wanted}, but Storyblok signed asset {asset_id}"),
+            ));
+        }
+        if !crate::url::is_allowed(&signed.post_url) {
+            return Err(Error::InsecureUrl {
+                asset_id: Some(asset_id),
+                url: signed.post_url,
+            });
+        }
+        let limits = signed
+            .fields
+            .0
+            .iter()
+            .find(|(name, _)| name == "policy")
+            .map(|(_, value)| policy::read(value))
+            .unwrap_or_default();
+        Ok(SignedUpload {
+            client: self.clone(),
+            space_id,
+            asset_id,
+            post_url: signed.post_url,
+            fields: signed.fields.0,
+            public_url: signed.public_url,
+            pretty_url: signed.pretty_url,
+            limits,
+            validate: request.validates_upload(),
+            filename: request.filename_str().unwrap_or("file").to_owned(),
+        })
+    }
+}
+
+impl SignedUpload {
+    /// The asset's id: the record exists from now on.
+    pub fn asset_id(&self) -> u64 {
+        self.asset_id
+    }
+
+    /// The space the asset belongs to.
+    pub fn space_id(&self) -> u64 {
+        self.space_id
+    }
+
+    /// Where the file goes: S3's form endpoint (`post_url`).
+    pub fn post_url(&self) -> &str {
+        &self.post_url
+    }
+
+    /// The signed form fields, in the order Storyblok sent them. They are sent verbatim.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    /// One signed field's value, such as `key` or `Content-Type`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The file's public URL as Storyblok gave it (`public_url`, usually a raw S3 URL).
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
+    /// The CDN URL the asset will have, `https://a.storyblok.com/f/…`.
+    pub fn cdn_url(&self) -> Option<String> {
+        self.pretty_url
+            .as_deref()
+            .or(self.public_url.as_deref())
+            .map(cdn_url)
+    }
+
+    /// When the signature expires, read from the signed policy.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.limits.expires_at
+    }
+
+    /// The file sizes, in bytes, the signed policy allows (`content-length-range`).
+    pub fn content_length_range(&self) -> Option<RangeInclusive<u64>> {
+        self.limits.content_length.clone()
+    }
+}
+
+impl fmt::Debug for SignedUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("SignedUpload")
+            .field("space_id", &self.space_id)
+            .field("asset_id", &self.asset_id)
+            .field("post_url", &self.post_url)
+            .field("fields", &names)
+            .field("expires_at", &self.limits.expires_at)
+            .field("content_length", &self.limits.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sign answer (API doc §1). Unknown fields are ignored.
+#[derive(Deserialize)]
+struct SignResponse {
+    id: u64,
+    #[serde(default)]
+    pretty_url: Option<String>,
+    #[serde(default)]
+    public_url: Option<String>,
+    post_url: String,
+    fields: OrderedFields,
+}
+
+/// `fields` as pairs in document order: S3 needs them verbatim, and serde_json's own map
+/// would sort them. Numbers and booleans are kept as their JSON text.
+struct OrderedFields(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedFields {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = OrderedFields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedFields, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(10));
+                while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    let value = match value {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "field {name:?} is not a string: {other}"
+                            )));
+                        }
+                    };
+                    fields.push((name, value));
+                }
+                Ok(OrderedFields(fields))
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_field_order_and_text() {
+        let json = r#"{"id": 5, "post_url": "https://s3.amazonaws.com/a.storyblok.com",
+            "fields": {"key": "f/1/a.png", "acl": "public-read", "Expires": "x",
+            "Cache-Control": "c", "Content-Type": "image/png", "policy": "p", "n": 7, "b": true},
+            "meta_data": []}"#;
+        let response: SignResponse = serde_json::from_str(json).expect("parses");
+        let names: Vec<&str> = response.fields.0.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["key", "acl", "Expires", "Cache-Control", "Content-Type", "policy", "n", "b"]
+        );
+        assert_eq!(response.fields.0[6].1, "7");
+        assert_eq!(response.fields.0[7].1, "true");
+        assert_eq!(response.pretty_url, None);
+    }
+
+    #[test]
+    fn refuses_nested_field_values() {
+        let json = r#"{"id": 5, "post_url": "https://x", "fields": {"key": {"a": 1}}}"#;
+        assert!(serde_json::from_str::<SignResponse>(json).is_err());
+        let no_id = r#"{"post_url": "https://x", "fields": {}}"#;
+        assert!(serde_json::from_str::<SignResponse>(no_id).is_err());
+    }
+}

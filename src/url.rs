@@ -1,0 +1,66 @@
+//! The one rule for every URL the SDK sends to: `https`, or plain `http` on loopback.
+
+use std::net::IpAddr;
+
+/// The host of an absolute `http(s)://` URL, without brackets, port or user info.
+fn host(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split_once(']').map(|(h, _)| h);
+    }
+    Some(authority.split(':').next().unwrap_or(authority))
+}
+
+fn scheme(url: &str) -> Option<String> {
+    url.split_once("://").map(|(s, _)| s.to_ascii_lowercase())
+}
+
+/// Whether `host` names this machine: `localhost`, `127.0.0.0/8` or `::1`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether the SDK may send to `url`: `https` anywhere, `http` only to a loopback host.
+pub(crate) fn is_allowed(url: &str) -> bool {
+    let Some(host) = host(url).filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    match scheme(url).as_deref() {
+        Some("https") => true,
+        Some("http") => is_loopback_host(host),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_anywhere() {
+        assert!(is_allowed("https://mapi.storyblok.com/v1"));
+        assert!(is_allowed("HTTPS://s3.amazonaws.com/a.storyblok.com"));
+    }
+
+    #[test]
+    fn http_only_on_loopback() {
+        assert!(is_allowed("http://127.0.0.1:8080/v1"));
+        assert!(is_allowed("http://127.1.2.3/v1"));
+        assert!(is_allowed("http://localhost:1234"));
+        assert!(is_allowed("http://[::1]:9000/bucket"));
+        assert!(!is_allowed("http://mapi.storyblok.com/v1"));
+        assert!(!is_allowed("http://10.0.0.1/v1"));
+        assert!(!is_allowed("http://localhost.evil.example/v1"));
+        assert!(!is_allowed("http://127.0.0.1@evil.example/"));
+    }
+
+    #[test]
+    fn odd_urls_are_refused() {
+        for url in ["", "mapi.storyblok.com", "ftp://127.0.0.1/", "https://", "//a.storyblok.com/f"] {
+            assert!(!is_allowed(url), "{url}");
+        }
+    }
+}
