@@ -125,3 +125,8 @@ pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
 pub use crate::token::Token;
 pub use crate::upload::UploadedAsset;
+
+/// The README's examples, compiled as doc-tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
