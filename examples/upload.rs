@@ -53,7 +53,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             "--" => args.file = it.next(),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag}\n{USAGE}"));
+            }
             _ if args.file.is_none() => args.file = Some(arg),
             _ => return Err(format!("one file at a time\n{USAGE}")),
         }
@@ -100,7 +102,8 @@ fn run() -> Result<(), String> {
             (builder.build().map_err(|e| e.to_string())?, space)
         }
         None => {
-            let emulator = Emulator::start().map_err(|e| format!("cannot start the emulator: {e}"))?;
+            let emulator =
+                Emulator::start().map_err(|e| format!("cannot start the emulator: {e}"))?;
             eprintln!(
                 "No STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN set: uploading to the built-in emulator at {}",
                 emulator.api_url()
@@ -128,7 +131,11 @@ fn run() -> Result<(), String> {
     if args.private {
         request = request.private(true);
     }
-    let what = if args.replace.is_some() { "Replacing" } else { "Uploading" };
+    let what = if args.replace.is_some() {
+        "Replacing"
+    } else {
+        "Uploading"
+    };
     eprintln!("{what} {file} in space {space} via {}", client.base_url());
     let asset = client
         .upload(space, request, Source::path(&file))

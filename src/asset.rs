@@ -33,13 +33,11 @@ impl Asset {
     /// Reads a finish answer: the flat `{"id", "filename", …}` or `{"asset": {…}}`.
     /// `id` and `filename` fall back to what the sign call said.
     pub(crate) fn from_finish(value: &Value, id: u64, signed_url: &str) -> Asset {
-        let asset = value.get("asset").filter(|a| a.is_object()).unwrap_or(value);
-        let text = |name: &str| {
-            asset
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+        let asset = value
+            .get("asset")
+            .filter(|a| a.is_object())
+            .unwrap_or(value);
+        let text = |name: &str| asset.get(name).and_then(Value::as_str).map(str::to_owned);
         let filename = text("filename")
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| signed_url.to_owned());

@@ -114,7 +114,12 @@ impl Client {
     ///
     /// The same as [`Client::upload`] with `UploadRequest::new().replace(asset_id)`; use
     /// that form to set other parameters too.
-    pub fn replace(&self, space_id: u64, asset_id: u64, source: Source<'_>) -> Result<Asset, Error> {
+    pub fn replace(
+        &self,
+        space_id: u64,
+        asset_id: u64,
+        source: Source<'_>,
+    ) -> Result<Asset, Error> {
         self.upload(space_id, UploadRequest::new().replace(asset_id), source)
     }
 
@@ -243,7 +248,11 @@ impl ClientBuilder {
             .timeout_connect(Some(t.connect))
             .timeout_per_read(Some(t.idle))
             .timeout_per_write(Some(t.idle));
-        #[cfg(any(feature = "rustls", feature = "native-tls", feature = "platform-verifier"))]
+        #[cfg(any(
+            feature = "rustls",
+            feature = "native-tls",
+            feature = "platform-verifier"
+        ))]
         let config = config.tls_config(tls_config());
         let config = config.build();
         Ok(Client {
@@ -268,7 +277,11 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
-#[cfg(any(feature = "rustls", feature = "native-tls", feature = "platform-verifier"))]
+#[cfg(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+))]
 /// The TLS set-up the crate's features ask for. ureq picks rustls unless told otherwise,
 /// and panics on the first https request when only native-tls is compiled in.
 fn tls_config() -> ureq::tls::TlsConfig {

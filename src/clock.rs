@@ -137,8 +137,10 @@ fn from_fields(
     if civil_from_days(days) != (i64::from(year), month, day) || days < 0 {
         return None; // 31 February and friends, or before the epoch
     }
-    let secs =
-        days as u64 * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second.min(59));
+    let secs = days as u64 * 86_400
+        + u64::from(hour) * 3600
+        + u64::from(minute) * 60
+        + u64::from(second.min(59));
     Some(from_unix_seconds(secs))
 }
 
@@ -219,8 +221,14 @@ mod tests {
             assert_eq!(parse_iso8601(&format_iso8601(t)), Some(t), "{secs}");
             assert_eq!(parse_amz_date(&format_amz_date(t)), Some(t), "{secs}");
         }
-        assert_eq!(format_iso8601(from_unix_seconds(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(format_http_date(from_unix_seconds(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            format_iso8601(from_unix_seconds(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            format_http_date(from_unix_seconds(0)),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 
     #[test]

@@ -185,7 +185,11 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => None,
             Error::InsecureUrl { asset_id, .. } | Error::EmptySource { asset_id } => {
-                Some(if asset_id.is_some() { Step::Upload } else { Step::Sign })
+                Some(if asset_id.is_some() {
+                    Step::Upload
+                } else {
+                    Step::Sign
+                })
             }
             Error::SizeOutOfRange { .. } | Error::SourceLength { .. } | Error::S3 { .. } => {
                 Some(Step::Upload)
@@ -315,10 +319,9 @@ impl fmt::Display for Error {
                         f,
                         "the source ended after {sent} of its declared {declared} bytes"
                     )?,
-                    LengthMismatch::Long { declared } => write!(
-                        f,
-                        "the source has more than its declared {declared} bytes"
-                    )?,
+                    LengthMismatch::Long { declared } => {
+                        write!(f, "the source has more than its declared {declared} bytes")?
+                    }
                 }
                 f.write_str("; declare the exact length")?;
                 write_leftover(f, Some(*asset_id))

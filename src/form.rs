@@ -243,7 +243,10 @@ mod tests {
         );
         assert_eq!(String::from_utf8(body.clone()).expect("utf8"), expected);
         assert_eq!(form.content_length(7), body.len() as u64);
-        assert_eq!(form.content_type(), format!("multipart/form-data; boundary={b}"));
+        assert_eq!(
+            form.content_type(),
+            format!("multipart/form-data; boundary={b}")
+        );
     }
 
     #[test]

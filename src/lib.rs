@@ -35,7 +35,7 @@
 //! [`Client::upload`] and [`Client::replace`] do all three. Each step consumes the state
 //! before it, so the order cannot be broken. Finishing before uploading does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! # use storyblok_assets::{Client, Token, UploadRequest};
 //! # let client = Client::new(Token::personal("t"))?;
 //! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;
@@ -45,7 +45,7 @@
 //!
 //! and neither does uploading twice:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0382
 //! # use storyblok_assets::{Client, Source, Token, UploadRequest};
 //! # let client = Client::new(Token::personal("t"))?;
 //! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;

@@ -176,13 +176,19 @@ mod tests {
                 r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#,
                 "Rate limit of 6 request per second has been reached. Retry later.",
             ),
-            (r#"["This record could not be found"]"#, "This record could not be found"),
+            (
+                r#"["This record could not be found"]"#,
+                "This record could not be found",
+            ),
             (r#"{"error":["a","b"]}"#, "a; b"),
             (
                 r#"{"error":{"base":["This asset folder is not valid"]}}"#,
                 "This asset folder is not valid",
             ),
-            (r#"{"errors":{"filename":["can't be blank"]}}"#, "filename can't be blank"),
+            (
+                r#"{"errors":{"filename":["can't be blank"]}}"#,
+                "filename can't be blank",
+            ),
             (
                 r#"{"filename":["can't be blank"],"size":["is invalid"]}"#,
                 "filename can't be blank; size is invalid",
@@ -195,7 +201,10 @@ mod tests {
 
     #[test]
     fn falls_back_to_text_or_reason() {
-        assert_eq!(message(502, "<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(
+            message(502, "<html>Bad gateway</html>"),
+            "<html>Bad gateway</html>"
+        );
         assert_eq!(message(401, ""), "Unauthorized");
         assert_eq!(message(418, "  "), "no message");
         assert_eq!(message(500, "{}"), "{}");

@@ -22,8 +22,8 @@ pub(crate) struct PolicyLimits {
 
 /// Reads the limits from the base64 `policy` field; unknown parts are left out.
 pub(crate) fn read(encoded: &str) -> PolicyLimits {
-    let Some(policy) = base64::decode(encoded)
-        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+    let Some(policy) =
+        base64::decode(encoded).and_then(|json| serde_json::from_slice::<Value>(&json).ok())
     else {
         return PolicyLimits::default();
     };

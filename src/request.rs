@@ -246,7 +246,9 @@ impl UploadRequest {
             .as_deref()
             .filter(|f| !f.trim().is_empty())
             .ok_or_else(|| Error::InvalidInput {
-                message: "the asset needs a filename: set UploadRequest::filename, or use a path source".into(),
+                message:
+                    "the asset needs a filename: set UploadRequest::filename, or use a path source"
+                        .into(),
             })?;
         let body = SignBody {
             filename,
@@ -283,7 +285,10 @@ mod tests {
     #[test]
     fn minimal_body() {
         let request = UploadRequest::new().filename("mars.jpg");
-        assert_eq!(json(&request), r#"{"filename":"mars.jpg","validate_upload":1}"#);
+        assert_eq!(
+            json(&request),
+            r#"{"filename":"mars.jpg","validate_upload":1}"#
+        );
     }
 
     #[test]
@@ -344,7 +349,9 @@ mod tests {
 
     #[test]
     fn empty_sources_are_refused() {
-        let result = UploadRequest::new().filename("a").for_source(&Source::bytes(&b""[..]));
+        let result = UploadRequest::new()
+            .filename("a")
+            .for_source(&Source::bytes(&b""[..]));
         assert!(matches!(result, Err(Error::EmptySource { asset_id: None })));
     }
 }

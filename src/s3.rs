@@ -100,13 +100,19 @@ mod tests {
             parse_error(body).message.as_deref(),
             Some("Policy Condition failed: [\"eq\", \"$key\", \"a&b''<>\"]")
         );
-        assert_eq!(unescape("a & b &bogus; &#xFFFFFFFF; &"), "a & b &bogus; &#xFFFFFFFF; &");
+        assert_eq!(
+            unescape("a & b &bogus; &#xFFFFFFFF; &"),
+            "a & b &bogus; &#xFFFFFFFF; &"
+        );
     }
 
     #[test]
     fn tolerates_non_xml() {
         assert_eq!(parse_error(""), S3ErrorBody::default());
-        assert_eq!(parse_error("<html><body>Bad Gateway</body></html>"), S3ErrorBody::default());
+        assert_eq!(
+            parse_error("<html><body>Bad Gateway</body></html>"),
+            S3ErrorBody::default()
+        );
         assert_eq!(parse_error("<Error><Code>Oops"), S3ErrorBody::default());
         assert_eq!(parse_error("<Code></Code>").code, None);
     }

@@ -230,7 +230,16 @@ mod tests {
         let names: Vec<&str> = response.fields.0.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["key", "acl", "Expires", "Cache-Control", "Content-Type", "policy", "n", "b"]
+            [
+                "key",
+                "acl",
+                "Expires",
+                "Cache-Control",
+                "Content-Type",
+                "policy",
+                "n",
+                "b"
+            ]
         );
         assert_eq!(response.fields.0[6].1, "7");
         assert_eq!(response.fields.0[7].1, "true");

@@ -30,7 +30,10 @@ pub struct Source<'a> {
 enum Inner<'a> {
     Path(PathBuf),
     Bytes(Cow<'a, [u8]>),
-    Reader { reader: Box<dyn Read + 'a>, len: u64 },
+    Reader {
+        reader: Box<dyn Read + 'a>,
+        len: u64,
+    },
 }
 
 /// A source opened for sending: its length and its bytes.

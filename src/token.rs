@@ -69,7 +69,11 @@ impl Token {
         let secret = self.secret.trim();
         if secret.is_empty() {
             Some("the token is empty")
-        } else if self.secret.bytes().any(|b| b.is_ascii_control() || !b.is_ascii()) {
+        } else if self
+            .secret
+            .bytes()
+            .any(|b| b.is_ascii_control() || !b.is_ascii())
+        {
             Some("the token contains a control or non-ASCII character (a pasted newline?)")
         } else if secret.len() != self.secret.len() {
             Some("the token has leading or trailing spaces")

@@ -59,7 +59,13 @@ mod tests {
 
     #[test]
     fn odd_urls_are_refused() {
-        for url in ["", "mapi.storyblok.com", "ftp://127.0.0.1/", "https://", "//a.storyblok.com/f"] {
+        for url in [
+            "",
+            "mapi.storyblok.com",
+            "ftp://127.0.0.1/",
+            "https://",
+            "//a.storyblok.com/f",
+        ] {
             assert!(!is_allowed(url), "{url}");
         }
     }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{client_for, png, setup, setup_with};
-use storyblok_assets::emulator::{Emulator, FinishShape, Fault, Step as Seen};
+use storyblok_assets::emulator::{Emulator, Fault, FinishShape, Step as Seen};
 use storyblok_assets::{Client, Error, Source, Step, Token, UploadRequest};
 
 fn upload_bytes(client: &Client, space: u64) -> Result<storyblok_assets::Asset, Error> {
@@ -74,18 +74,26 @@ fn storyblok_validation_errors_keep_their_message() {
         .expect_err("unknown folder");
     assert_eq!(folder.status(), Some(422));
     assert!(
-        folder.to_string().contains("This asset folder is not valid"),
+        folder
+            .to_string()
+            .contains("This asset folder is not valid"),
         "{folder}"
     );
 
     let replace = s
         .client
-        .replace(s.space, 123_456_789, Source::bytes(png(2, 2)))
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.png").replace(123_456_789),
+            Source::bytes(png(2, 2)),
+        )
         .expect_err("unknown asset");
     assert_eq!(replace.status(), Some(404));
     assert_eq!(replace.asset_id(), Some(123_456_789));
     assert!(
-        replace.to_string().contains("This record could not be found"),
+        replace
+            .to_string()
+            .contains("This record could not be found"),
         "{replace}"
     );
     assert!(s.emulator.assets().is_empty());
@@ -94,15 +102,27 @@ fn storyblok_validation_errors_keep_their_message() {
 #[test]
 fn every_documented_error_body_shape_surfaces() {
     let shapes = [
-        (422, r#"{"error":"Filename can't be blank"}"#, "Filename can't be blank"),
+        (
+            422,
+            r#"{"error":"Filename can't be blank"}"#,
+            "Filename can't be blank",
+        ),
         (422, r#"{"error":["first","second"]}"#, "first; second"),
         (
             422,
             r#"{"error":{"base":["This asset folder is not valid"]}}"#,
             "This asset folder is not valid",
         ),
-        (422, r#"{"errors":{"filename":["is too long"]}}"#, "filename is too long"),
-        (404, r#"["This record could not be found"]"#, "This record could not be found"),
+        (
+            422,
+            r#"{"errors":{"filename":["is too long"]}}"#,
+            "filename is too long",
+        ),
+        (
+            404,
+            r#"["This record could not be found"]"#,
+            "This record could not be found",
+        ),
         (
             429,
             r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#,
@@ -113,7 +133,8 @@ fn every_documented_error_body_shape_surfaces() {
     ];
     for (status, body, expected) in shapes {
         let s = setup();
-        s.emulator.inject(Fault::respond(Seen::Sign, 1, status, body));
+        s.emulator
+            .inject(Fault::respond(Seen::Sign, 1, status, body));
         let err = upload_bytes(&s.client, s.space).expect_err("injected");
         match &err {
             Error::Api {
@@ -182,7 +203,12 @@ fn s3_errors_keep_code_message_and_request_id() {
     assert!(err.to_string().contains("SlowDown"));
 
     // A body that is no S3 document (a proxy's page) is kept as text.
-    s.emulator.inject(Fault::respond(Seen::Upload, 2, 502, "<html>Bad Gateway</html>"));
+    s.emulator.inject(Fault::respond(
+        Seen::Upload,
+        2,
+        502,
+        "<html>Bad Gateway</html>",
+    ));
     let err = upload_bytes(&s.client, s.space).expect_err("proxy error");
     assert!(
         matches!(&err, Error::S3 { status: 502, code: None, message, .. } if message.contains("Bad Gateway")),
@@ -215,7 +241,14 @@ fn a_dropped_connection_is_a_transport_error_with_the_asset() {
     s.emulator.inject(Fault::drop_connection(Seen::Upload, 1));
     let err = upload_bytes(&s.client, s.space).expect_err("dropped");
     assert!(
-        matches!(err, Error::Transport { step: Step::Upload, asset_id: Some(_), .. }),
+        matches!(
+            err,
+            Error::Transport {
+                step: Step::Upload,
+                asset_id: Some(_),
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(std::error::Error::source(&err).is_some());
@@ -225,7 +258,10 @@ fn a_dropped_connection_is_a_transport_error_with_the_asset() {
 fn hostile_sign_answers_are_refused() {
     let cases = [
         ("not json at all", "not a sign response"),
-        (r#"{"id": 1, "post_url": "https://x", "fields": {"key": {"nested": 1}}}"#, "not a string"),
+        (
+            r#"{"id": 1, "post_url": "https://x", "fields": {"key": {"nested": 1}}}"#,
+            "not a string",
+        ),
         (
             r#"{"id": 1, "post_url": "http://s3.example.com/bucket", "fields": {}}"#,
             "only https",
@@ -236,7 +272,10 @@ fn hostile_sign_answers_are_refused() {
         s.emulator.inject(Fault::respond(Seen::Sign, 1, 200, body));
         let err = upload_bytes(&s.client, s.space).expect_err(body);
         assert!(err.to_string().contains(expected), "{body}: {err}");
-        assert!(s.emulator.requests_for(Seen::Upload).is_empty(), "nothing sent to S3");
+        assert!(
+            s.emulator.requests_for(Seen::Upload).is_empty(),
+            "nothing sent to S3"
+        );
     }
 }
 
@@ -252,10 +291,18 @@ fn a_replace_that_signs_another_asset_is_caught() {
     ));
     let err = s
         .client
-        .replace(s.space, first.id, Source::bytes(png(2, 2)))
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.png").replace(first.id),
+            Source::bytes(png(2, 2)),
+        )
         .expect_err("wrong id");
     assert_eq!(err.asset_id(), Some(424_242));
-    assert!(err.to_string().contains(&format!("replace asset {}", first.id)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("replace asset {}", first.id)),
+        "{err}"
+    );
 }
 
 #[test]
@@ -272,7 +319,10 @@ fn both_finish_shapes_are_read() {
             .expect("upload");
         let stored = s.emulator.asset(asset.id).expect("record");
         assert_eq!(asset.alt.as_deref(), Some("Alt"));
-        assert_eq!(asset.cdn_url, format!("https://a.storyblok.com/{}", stored.key));
+        assert_eq!(
+            asset.cdn_url,
+            format!("https://a.storyblok.com/{}", stored.key)
+        );
     }
 }
 
@@ -310,8 +360,18 @@ fn the_token_is_in_no_debug_or_display_output() {
     printed.push(format!("{asset:?}"));
 
     // Errors of every step.
-    s.emulator.inject(Fault::respond(Seen::Sign, 2, 401, r#"{"error":"Unauthorized"}"#));
-    s.emulator.inject(Fault::respond(Seen::Upload, 2, 403, "<Error><Code>AccessDenied</Code></Error>"));
+    s.emulator.inject(Fault::respond(
+        Seen::Sign,
+        2,
+        401,
+        r#"{"error":"Unauthorized"}"#,
+    ));
+    s.emulator.inject(Fault::respond(
+        Seen::Upload,
+        2,
+        403,
+        "<Error><Code>AccessDenied</Code></Error>",
+    ));
     s.emulator.inject(Fault::respond(Seen::Finish, 2, 500, ""));
     s.emulator.inject(Fault::drop_connection(Seen::Sign, 3));
     for _ in 0..4 {

@@ -43,7 +43,10 @@ fn new_upload_is_byte_exact_and_takes_three_calls() {
         sign_json(&s.emulator, 0),
         json!({"filename": "Mars.png", "size": "640x480", "validate_upload": 1})
     );
-    assert_eq!(asset.cdn_url, format!("https://a.storyblok.com/{}", stored.key));
+    assert_eq!(
+        asset.cdn_url,
+        format!("https://a.storyblok.com/{}", stored.key)
+    );
     assert!(asset.cdn_url.contains("/640x480/"));
 }
 
@@ -78,7 +81,11 @@ fn the_s3_request_is_the_signed_form_and_nothing_else() {
         .expect("a number");
     assert!(length > data.len() as u64);
     let form = upload.form.as_ref().expect("a parsed form");
-    assert_eq!(form.fields(), signed_fields, "signed fields verbatim, in order");
+    assert_eq!(
+        form.fields(),
+        signed_fields,
+        "signed fields verbatim, in order"
+    );
     assert!(form.file_is_last());
     let file = form.file().expect("file part");
     assert_eq!(file.value, data);
@@ -96,10 +103,13 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
             Source::bytes(png(10, 10)),
         )
         .expect("first upload");
+    // Client::replace takes the filename from a path source.
     let second_bytes = png(20, 20);
+    let path = temp_dir("replace").join("logo.png");
+    std::fs::write(&path, &second_bytes).expect("write");
     let replaced = s
         .client
-        .replace(s.space, first.id, Source::bytes(second_bytes.clone()))
+        .replace(s.space, first.id, Source::path(&path))
         .expect("replace");
 
     assert_eq!(replaced.id, first.id);
@@ -112,6 +122,33 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
     assert_eq!(
         s.emulator.object(&stored.key).expect("object").bytes,
         second_bytes
+    );
+
+    // Bytes have no name: a replace from memory names the file in the request.
+    let third_bytes = png(30, 30);
+    let again = s
+        .client
+        .upload(
+            s.space,
+            UploadRequest::new().filename("logo.png").replace(first.id),
+            Source::bytes(third_bytes.clone()),
+        )
+        .expect("replace from bytes");
+    assert_eq!(again.id, first.id);
+    assert_eq!(s.emulator.assets().len(), 1);
+    assert_eq!(
+        s.emulator.object(&stored.key).expect("object").bytes,
+        third_bytes
+    );
+    let unnamed = s
+        .client
+        .replace(s.space, first.id, Source::bytes(third_bytes))
+        .expect_err("no filename");
+    assert!(matches!(unnamed, Error::InvalidInput { .. }), "{unnamed:?}");
+    assert_eq!(
+        s.emulator.requests_for(Seen::Sign).len(),
+        3,
+        "refused before sending"
     );
 }
 
@@ -166,7 +203,11 @@ fn validation_on_finishes_and_off_skips_finish() {
     let s = setup();
     let on = s
         .client
-        .upload(s.space, UploadRequest::new().filename("a.txt"), Source::bytes(&b"a"[..]))
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.txt"),
+            Source::bytes(&b"a"[..]),
+        )
         .expect("validated upload");
     assert_eq!(steps(&s.emulator), [Seen::Sign, Seen::Upload, Seen::Finish]);
     assert!(s.emulator.asset(on.id).expect("record").validate_upload);
@@ -176,7 +217,9 @@ fn validation_on_finishes_and_off_skips_finish() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("b.txt").validate_upload(false),
+            UploadRequest::new()
+                .filename("b.txt")
+                .validate_upload(false),
             Source::bytes(&b"b"[..]),
         )
         .expect("unvalidated upload");
@@ -185,7 +228,10 @@ fn validation_on_finishes_and_off_skips_finish() {
     assert!(!stored.validate_upload);
     assert_eq!(sign_json(&s.emulator, 0)["validate_upload"], json!(0));
     assert_eq!(s.emulator.object(&stored.key).expect("object").bytes, b"b");
-    assert_eq!(off.cdn_url, format!("https://a.storyblok.com/{}", stored.key));
+    assert_eq!(
+        off.cdn_url,
+        format!("https://a.storyblok.com/{}", stored.key)
+    );
 }
 
 #[test]
@@ -219,7 +265,10 @@ fn size_is_detected_for_every_image_format() {
             Source::bytes(png(1, 1)),
         )
         .expect("given size");
-    assert_eq!(s.emulator.asset(given.id).expect("record").size.as_deref(), Some("7x9"));
+    assert_eq!(
+        s.emulator.asset(given.id).expect("record").size.as_deref(),
+        Some("7x9")
+    );
     let none = s
         .client
         .upload(
@@ -264,7 +313,10 @@ fn odd_filenames_cannot_break_the_form() {
         )
         .expect("upload with CRLF in the name");
     let stored = s.emulator.asset(injected.id).expect("record");
-    assert_eq!(s.emulator.object(&stored.key).expect("object").bytes, b"payload");
+    assert_eq!(
+        s.emulator.object(&stored.key).expect("object").bytes,
+        b"payload"
+    );
     let form = s.emulator.requests_for(Seen::Upload)[1]
         .form
         .clone()
@@ -282,7 +334,10 @@ fn an_empty_file_is_refused_before_signing() {
         .client
         .upload(s.space, UploadRequest::new(), Source::path(&path))
         .expect_err("empty");
-    assert!(matches!(err, Error::EmptySource { asset_id: None }), "{err:?}");
+    assert!(
+        matches!(err, Error::EmptySource { asset_id: None }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("empty"));
     assert!(s.emulator.requests().is_empty(), "nothing was sent");
     assert!(s.emulator.assets().is_empty());

@@ -14,11 +14,18 @@ pub struct Setup {
     pub space: u64,
 }
 
+/// An emulator without its rate limit: these tests are about the upload, not pacing,
+/// and must not depend on how fast the machine runs them.
 pub fn setup() -> Setup {
     setup_with(Emulator::builder())
 }
 
 pub fn setup_with(builder: EmulatorBuilder) -> Setup {
+    setup_limited(builder.rate_limit(None))
+}
+
+/// An emulator with exactly the builder's settings.
+pub fn setup_limited(builder: EmulatorBuilder) -> Setup {
     let emulator = builder.start().expect("the emulator starts");
     let client = client_for(&emulator);
     let space = emulator.space_id();

@@ -1,0 +1,771 @@
+//! End-to-end tests of the emulator over real sockets, with a raw std HTTP client.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn host(emulator: &Emulator) -> String {
+    emulator
+        .api_url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string()
+}
+
+fn send_raw(emulator: &Emulator, raw: &[u8]) -> Option<Reply> {
+    let mut socket = TcpStream::connect(host(emulator)).expect("connects");
+    socket.write_all(raw).expect("writes");
+    let mut out = Vec::new();
+    let _ = socket.read_to_end(&mut out);
+    if out.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let mut lines = head.split("\r\n");
+    let status = lines.next().expect("status line")[9..12]
+        .parse()
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    Some(Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+fn send(
+    emulator: &Emulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Reply> {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(body);
+    send_raw(emulator, &raw)
+}
+
+fn mapi(emulator: &Emulator, method: &str, path: &str, body: &str) -> Reply {
+    let token = emulator.token().to_string();
+    send(
+        emulator,
+        method,
+        &format!("/v1/spaces/{}{path}", emulator.space_id()),
+        &[
+            ("Authorization", &token),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .expect("an answer")
+}
+
+fn sign(emulator: &Emulator, body: &str) -> Reply {
+    mapi(emulator, "POST", "/assets/", body)
+}
+
+const BOUNDARY: &str = "----emulator-test-boundary";
+
+fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>, after: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let field = |out: &mut Vec<u8>, n: &str, v: &str| {
+        out.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    };
+    for (n, v) in fields {
+        field(&mut out, n, v);
+    }
+    if let Some(bytes) = file {
+        out.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    for (n, v) in after {
+        field(&mut out, n, v);
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+fn signed_fields(reply: &Reply) -> Vec<(String, String)> {
+    // Read the fields in wire order (serde_json's Map would sort them).
+    let start = reply.body.find("\"fields\":{").expect("fields") + "\"fields\":".len();
+    let end = start + reply.body[start..].find('}').expect("end of fields") + 1;
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(&reply.body[start..end]).into_iter::<Value>();
+    let Some(Ok(Value::Object(map))) = de.next() else {
+        panic!("fields is an object");
+    };
+    // Recover the order by position in the raw text.
+    let raw = &reply.body[start..end];
+    let mut named: Vec<(usize, String, String)> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let pos = raw.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
+            (pos, k, v.as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    named.sort();
+    out.extend(named.into_iter().map(|(_, k, v)| (k, v)));
+    out
+}
+
+fn upload(emulator: &Emulator, fields: &[(String, String)], file: &[u8]) -> Reply {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let body = multipart(&pairs, Some(file), &[]);
+    let path = format!("/{}", policy::BUCKET);
+    send(
+        emulator,
+        "POST",
+        &path,
+        &[(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )],
+        &body,
+    )
+    .expect("an answer")
+}
+
+fn unlimited() -> Emulator {
+    Emulator::builder()
+        .rate_limit(None)
+        .start()
+        .expect("starts")
+}
+
+#[test]
+fn full_flow_sign_upload_finish_delete() {
+    let emulator = unlimited();
+    let reply = sign(
+        &emulator,
+        r#"{"filename":"Mars Photo.v2.JPG","size":"640X480","alt":"red","meta_data":{"k":"v"}}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let json = reply.json();
+    assert_eq!(json["id"], 100_001);
+    let key = json["fields"]["key"].as_str().expect("key").to_string();
+    assert!(key.starts_with("f/606/640x480/"), "{key}");
+    assert!(key.ends_with("/mars-photo_v2.jpg"), "{key}");
+    assert_eq!(key.split('/').nth(3).map(str::len), Some(10));
+    assert_eq!(json["pretty_url"], format!("//a.storyblok.com/{key}"));
+    assert_eq!(
+        json["public_url"],
+        format!("https://s3.amazonaws.com/a.storyblok.com/{key}")
+    );
+    assert_eq!(json["post_url"], emulator.s3_url());
+    assert_eq!(json["locked"], false);
+    assert_eq!(json["meta_data"]["k"], "v");
+    let fields = signed_fields(&reply);
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "key",
+            "acl",
+            "Expires",
+            "Cache-Control",
+            "Content-Type",
+            "policy",
+            "x-amz-credential",
+            "x-amz-algorithm",
+            "x-amz-date",
+            "x-amz-signature"
+        ]
+    );
+    assert_eq!(fields[4].1, "image/jpeg");
+    assert!(reply.body.find("\"id\"") < reply.body.find("\"pretty_url\""));
+
+    // Finish before the upload fails.
+    let early = mapi(&emulator, "GET", "/assets/100001/finish_upload", "");
+    assert_eq!(early.status, 422);
+
+    let up = upload(&emulator, &fields, b"\x89PNG...");
+    assert_eq!(up.status, 204, "{}", up.body);
+    assert!(up.header("etag").is_some());
+    assert!(up.body.is_empty());
+    let object = emulator.object(&key).expect("stored");
+    assert_eq!(object.bytes, b"\x89PNG...");
+    assert_eq!(object.content_type, "image/jpeg");
+    assert_eq!(object.acl, "public-read");
+    assert_eq!(object.cache_control, "public, max-age=31536000");
+
+    let finish = mapi(&emulator, "GET", "/assets/100001/finish_upload", "");
+    assert_eq!(finish.status, 200, "{}", finish.body);
+    assert_eq!(
+        finish.body,
+        format!(
+            "{{\"id\":100001,\"filename\":\"https://s3.amazonaws.com/a.storyblok.com/{key}\",\
+             \"alt\":\"red\",\"copyright\":null,\"title\":null,\"focus\":null,\"is_private\":false}}"
+        )
+    );
+    let asset = emulator.asset(100_001).expect("record");
+    assert!(asset.finished);
+    assert_eq!(asset.size.as_deref(), Some("640x480"));
+    assert_eq!(asset.filename, "mars-photo_v2.jpg");
+
+    let get = mapi(&emulator, "GET", "/assets/100001", "");
+    assert_eq!(get.status, 200);
+    assert_eq!(get.json()["content_length"], 7);
+
+    let delete = mapi(&emulator, "DELETE", "/assets/100001", "");
+    assert_eq!(delete.status, 200);
+    assert_eq!(delete.json()["id"], 100_001);
+    assert!(emulator.asset(100_001).is_none());
+    assert!(emulator.object(&key).is_none());
+    assert_eq!(mapi(&emulator, "DELETE", "/assets/100001", "").status, 404);
+
+    let steps: Vec<(Step, u16)> = emulator
+        .requests()
+        .iter()
+        .map(|r| (r.step, r.status))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (Step::Sign, 200),
+            (Step::Finish, 422),
+            (Step::Upload, 204),
+            (Step::Finish, 200),
+            (Step::Other, 200),
+            (Step::Delete, 200),
+            (Step::Delete, 404),
+        ]
+    );
+    let recorded = &emulator.requests_for(Step::Upload)[0];
+    assert!(recorded.body.is_empty());
+    let form = recorded.form.as_ref().expect("form");
+    assert!(form.file_is_last());
+    assert_eq!(form.fields().len(), 10);
+    let sign_request = &emulator.requests_for(Step::Sign)[0];
+    assert_eq!(sign_request.header("AUTHORIZATION"), Some(emulator.token()));
+    assert_eq!(
+        sign_request.json.as_ref().expect("json")["filename"],
+        "Mars Photo.v2.JPG"
+    );
+}
+
+#[test]
+fn wrapped_finish_private_and_query_params() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .finish_shape(FinishShape::Wrapped)
+        .oauth_token("oauth")
+        .start()
+        .expect("starts");
+    let reply = send(
+        &emulator,
+        "POST",
+        "/v1/spaces/606/assets?filename=doc.pdf&is_private=true&validate_upload=1",
+        &[("Authorization", "Bearer oauth")],
+        b"",
+    )
+    .expect("answer");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let fields = signed_fields(&reply);
+    assert_eq!(fields[1], ("acl".into(), "private".into()));
+    assert_eq!(fields[4], ("Content-Type".into(), "application/pdf".into()));
+    let asset = emulator.asset(100_001).expect("record");
+    assert!(asset.is_private && asset.validate_upload);
+    assert!(asset.key.starts_with("f/606/") && asset.key.ends_with("/doc.pdf"));
+    assert_eq!(asset.key.split('/').count(), 4);
+    assert_eq!(upload(&emulator, &fields, b"%PDF").status, 204);
+    let finish = send(
+        &emulator,
+        "GET",
+        "/v1/spaces/606/assets/100001/finish_upload",
+        &[("Authorization", "Bearer oauth")],
+        b"",
+    )
+    .expect("answer");
+    assert_eq!(finish.status, 200);
+    assert_eq!(finish.json()["asset"]["is_private"], true);
+}
+
+#[test]
+fn sign_validation() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .folder(7)
+        .start()
+        .expect("starts");
+    let no_auth = send(&emulator, "POST", "/v1/spaces/606/assets/", &[], b"{}").expect("answer");
+    assert_eq!(
+        (no_auth.status, no_auth.body.as_str()),
+        (401, r#"{"error":"Unauthorized"}"#)
+    );
+    let bad_bearer = send(
+        &emulator,
+        "POST",
+        "/v1/spaces/606/assets/",
+        &[("Authorization", "Bearer emulator-personal-token")],
+        b"{}",
+    )
+    .expect("answer");
+    assert_eq!(bad_bearer.status, 401);
+    let other_space = send(
+        &emulator,
+        "POST",
+        "/v1/spaces/607/assets/",
+        &[("Authorization", emulator.token())],
+        b"{\"filename\":\"a.png\"}",
+    )
+    .expect("answer");
+    assert_eq!(
+        (other_space.status, other_space.body.as_str()),
+        (404, r#"["This record could not be found"]"#)
+    );
+    let blank = sign(&emulator, r#"{"filename":""}"#);
+    assert_eq!(
+        (blank.status, blank.body.as_str()),
+        (422, r#"{"error":"Filename can't be blank"}"#)
+    );
+    let size = sign(&emulator, r#"{"filename":"a.png","size":"abc"}"#);
+    assert_eq!(
+        (size.status, size.body.as_str()),
+        (422, r#"{"error":"Size is invalid"}"#)
+    );
+    let folder = sign(&emulator, r#"{"filename":"a.png","asset_folder_id":8}"#);
+    assert_eq!(
+        (folder.status, folder.body.as_str()),
+        (
+            422,
+            r#"{"error":{"base":["This asset folder is not valid"]}}"#
+        )
+    );
+    let ok = sign(&emulator, r#"{"filename":"a.png","asset_folder_id":7}"#);
+    assert_eq!(ok.status, 200);
+    emulator.add_folder(8);
+    assert_eq!(folder_status(&emulator, 8), 200);
+    let unknown = sign(&emulator, r#"{"filename":"a.png","id":5}"#);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(emulator.assets().len(), 2);
+    assert_eq!(mapi(&emulator, "GET", "/nothing", "").status, 404);
+}
+
+fn folder_status(emulator: &Emulator, folder: u64) -> u16 {
+    sign(
+        emulator,
+        &format!(r#"{{"filename":"a.png","asset_folder_id":{folder}}}"#),
+    )
+    .status
+}
+
+#[test]
+fn replace_reuses_record_and_key() {
+    let emulator = unlimited();
+    let first = sign(&emulator, r#"{"filename":"a.png","title":"one"}"#);
+    let fields = signed_fields(&first);
+    assert_eq!(upload(&emulator, &fields, b"1").status, 204);
+    assert_eq!(
+        mapi(&emulator, "GET", "/assets/100001/finish_upload", "").status,
+        200
+    );
+    let again = sign(&emulator, r#"{"filename":"b.png","id":100001,"alt":"x"}"#);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["id"], 100_001);
+    assert_eq!(again.json()["fields"]["key"], first.json()["fields"]["key"]);
+    let asset = emulator.asset(100_001).expect("record");
+    assert_eq!((asset.sign_count, asset.finished), (2, false));
+    assert_eq!(asset.title.as_deref(), Some("one"));
+    assert_eq!(asset.alt.as_deref(), Some("x"));
+    // The old object does not count as the replacement's upload.
+    assert_eq!(
+        mapi(&emulator, "GET", "/assets/100001/finish_upload", "").status,
+        422
+    );
+    assert_eq!(upload(&emulator, &signed_fields(&again), b"2").status, 204);
+    assert_eq!(
+        mapi(&emulator, "GET", "/assets/100001/finish_upload", "").status,
+        200
+    );
+    assert_eq!(emulator.assets().len(), 1);
+    // A new sign gets the next id.
+    assert_eq!(
+        sign(&emulator, r#"{"filename":"c.png"}"#).json()["id"],
+        100_002
+    );
+}
+
+fn s3_error(reply: &Reply) -> (u16, String, String) {
+    let between = |open: &str, close: &str| {
+        let start = reply.body.find(open).map_or(0, |i| i + open.len());
+        let end = reply.body.find(close).unwrap_or(start);
+        reply.body[start..end].to_string()
+    };
+    (
+        reply.status,
+        between("<Code>", "</Code>"),
+        between("<Message>", "</Message>"),
+    )
+}
+
+#[test]
+fn s3_checks() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .max_file_size(4)
+        .start()
+        .expect("starts");
+    let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let path = "/a.storyblok.com";
+    let post = |headers: &[(&str, &str)], body: &[u8]| {
+        send(&emulator, "POST", path, headers, body).expect("answer")
+    };
+
+    let r = post(
+        &[("Content-Type", &ct), ("Authorization", "x")],
+        &multipart(&pairs, Some(b"1"), &[]),
+    );
+    assert_eq!(s3_error(&r).1, "InvalidArgument");
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert!(
+        r.body
+            .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>")
+    );
+
+    let mut raw = format!(
+        "POST {path} HTTP/1.1\r\nContent-Type: {ct}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    let body = multipart(&pairs, Some(b"1"), &[]);
+    raw.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+    raw.extend_from_slice(&body);
+    raw.extend_from_slice(b"\r\n0\r\n\r\n");
+    let r = send_raw(&emulator, &raw).expect("answer");
+    assert_eq!(
+        s3_error(&r),
+        (
+            411,
+            "MissingContentLength".into(),
+            "You must provide the Content-Length HTTP header.".into()
+        )
+    );
+
+    let r = post(&[("Content-Type", "text/plain")], b"x");
+    assert_eq!(s3_error(&r).1, "MalformedPOSTRequest");
+    let r = post(&[("Content-Type", &ct)], b"garbage");
+    assert_eq!(
+        (r.status, s3_error(&r).1.as_str()),
+        (400, "MalformedPOSTRequest")
+    );
+
+    let big = "x".repeat(21 * 1024);
+    let mut with_big: Vec<(&str, &str)> = pairs.clone();
+    with_big.push(("x-ignore-padding", &big));
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&with_big, Some(b"1"), &[]),
+    );
+    assert_eq!(s3_error(&r).1, "MaxPostPreDataLengthExceeded");
+
+    let r = post(&[("Content-Type", &ct)], &multipart(&pairs, None, &[]));
+    assert_eq!(
+        s3_error(&r).2,
+        "POST requires exactly one file upload per request."
+    );
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&pairs, Some(b"1"), &[("success_action_status", "201")]),
+    );
+    assert_eq!(
+        (r.status, s3_error(&r).1.as_str()),
+        (400, "InvalidArgument")
+    );
+
+    let without_policy: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "policy")
+        .collect();
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&without_policy, Some(b"1"), &[]),
+    );
+    assert_eq!(
+        (r.status, s3_error(&r).1.as_str()),
+        (400, "InvalidPolicyDocument")
+    );
+
+    let tampered: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|&(n, v)| {
+            if n == "x-amz-signature" {
+                (n, "0000")
+            } else {
+                (n, v)
+            }
+        })
+        .collect();
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&tampered, Some(b"1"), &[]),
+    );
+    assert_eq!(
+        (r.status, s3_error(&r).1.as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    let changed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|&(n, v)| {
+            if n == "Content-Type" {
+                (n, "text/plain")
+            } else {
+                (n, v)
+            }
+        })
+        .collect();
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&changed, Some(b"1"), &[]),
+    );
+    assert_eq!(
+        s3_error(&r),
+        (
+            403,
+            "AccessDenied".into(),
+            "Invalid according to Policy: Policy Condition failed: [\"eq\", \"$Content-Type\", \"image/png\"]"
+                .into()
+        )
+    );
+
+    let mut extra = pairs.clone();
+    extra.insert(1, ("success_action_status", "201"));
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&extra, Some(b"1"), &[]),
+    );
+    assert_eq!(
+        s3_error(&r),
+        (
+            403,
+            "AccessDenied".into(),
+            "Invalid according to Policy: Extra input fields: success_action_status".into()
+        )
+    );
+
+    let mut dup = pairs.clone();
+    dup.insert(0, ("acl", "public-read"));
+    let r = post(&[("Content-Type", &ct)], &multipart(&dup, Some(b"1"), &[]));
+    assert_eq!(
+        (r.status, s3_error(&r).1.as_str()),
+        (400, "InvalidArgument")
+    );
+
+    let r = post(&[("Content-Type", &ct)], &multipart(&pairs, Some(b""), &[]));
+    assert_eq!((r.status, s3_error(&r).1.as_str()), (400, "EntityTooSmall"));
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&pairs, Some(b"12345"), &[]),
+    );
+    assert_eq!((r.status, s3_error(&r).1.as_str()), (400, "EntityTooLarge"));
+    let r = post(
+        &[("Content-Type", &ct)],
+        &multipart(&pairs, Some(b"1234"), &[]),
+    );
+    assert_eq!(r.status, 204);
+
+    // Every attempt was recorded; the parsed ones carry their form.
+    let uploads = emulator.requests_for(Step::Upload);
+    assert_eq!(uploads.len(), 15);
+    assert!(uploads[0].form.is_none() && uploads[1].form.is_none());
+    assert!(
+        uploads[14]
+            .form
+            .as_ref()
+            .is_some_and(RecordedForm::file_is_last)
+    );
+}
+
+#[test]
+fn expired_policy() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .policy_ttl(Duration::ZERO)
+        .start()
+        .expect("starts");
+    let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
+    let r = upload(&emulator, &fields, b"1");
+    assert_eq!(
+        s3_error(&r),
+        (
+            403,
+            "AccessDenied".into(),
+            "Invalid according to Policy: Policy expired.".into()
+        )
+    );
+}
+
+#[test]
+fn faults() {
+    let emulator = unlimited();
+    emulator.inject(Fault::respond(Step::Sign, 2, 503, "{\"error\":\"busy\"}"));
+    emulator.inject(Fault::drop_connection(Step::Upload, 1));
+    emulator.inject(Fault::delay(Step::Finish, 1, Duration::from_millis(50)));
+    let first = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(first.status, 200);
+    let second = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(
+        (second.status, second.body.as_str()),
+        (503, "{\"error\":\"busy\"}")
+    );
+    assert_eq!(
+        emulator.assets().len(),
+        1,
+        "a fault response has no side effect"
+    );
+    let fields = signed_fields(&first);
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let dropped = send(
+        &emulator,
+        "POST",
+        "/a.storyblok.com",
+        &[(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )],
+        &multipart(&pairs, Some(b"1"), &[]),
+    );
+    assert!(dropped.is_none());
+    assert_eq!(upload(&emulator, &fields, b"1").status, 204);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        mapi(&emulator, "GET", "/assets/100001/finish_upload", "").status,
+        200
+    );
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 503, 0, 204, 200]);
+
+    // Counting restarts after clear_requests.
+    emulator.clear_requests();
+    emulator.inject(Fault::respond(Step::Sign, 1, 500, "<Error/>"));
+    let r = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[test]
+fn rate_limit_and_in_flight() {
+    let emulator = Emulator::builder()
+        .rate_limit(Some(3))
+        .start()
+        .expect("starts");
+    // Start at the beginning of a second so all requests fall into one window.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::thread::sleep(Duration::from_nanos(u64::from(
+        1_000_000_000 - now.subsec_nanos(),
+    )));
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| mapi(&emulator, "GET", "/assets/1", "").status)
+        .collect();
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+    let limited = emulator.requests().pop().expect("recorded");
+    assert_eq!(limited.status, 429);
+    let r = mapi(&emulator, "GET", "/assets/1", "");
+    assert_eq!(
+        r.body,
+        r#"{"error":"Rate limit of 3 request per second has been reached. Retry later."}"#
+    );
+    assert!(r.header("retry-after").is_none());
+    // S3 is not rate-limited.
+    let fields = vec![("key".to_string(), "k".to_string())];
+    assert_ne!(upload(&emulator, &fields, b"1").status, 429);
+
+    // In flight: one slow request holds the only slot.
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .max_in_flight(1)
+        .start()
+        .expect("starts");
+    emulator.inject(Fault::delay(Step::Other, 1, Duration::from_millis(300)));
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| mapi(&emulator, "GET", "/assets/1", "").status);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(mapi(&emulator, "GET", "/assets/1", "").status, 429);
+        assert_eq!(slow.join().ok(), Some(404));
+    });
+    assert_eq!(mapi(&emulator, "GET", "/assets/1", "").status, 404);
+}
+
+#[test]
+fn keep_alive_and_expect_continue() {
+    let emulator = unlimited();
+    let body = r#"{"filename":"a.png"}"#;
+    let token = emulator.token().to_string();
+    let one = format!(
+        "POST /v1/spaces/606/assets/ HTTP/1.1\r\nAuthorization: {token}\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n{body}",
+        body.len()
+    );
+    let two = format!(
+        "GET /v1/spaces/606/assets/100001 HTTP/1.1\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+    );
+    let mut socket = TcpStream::connect(host(&emulator)).expect("connects");
+    socket
+        .write_all(format!("{one}{two}").as_bytes())
+        .expect("writes");
+    let mut out = String::new();
+    socket.read_to_string(&mut out).expect("reads");
+    assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
+    assert_eq!(emulator.requests().len(), 2);
+}

@@ -1,0 +1,324 @@
+//! The S3 POST policy the emulator hands out, and its verification on upload.
+//!
+//! The policy document is the JSON AWS uses, with the conditions in the order Storyblok sends
+//! them. The signature is **not** AWS Signature V4 (that would need HMAC-SHA256): it is the hex
+//! FNV-1a-64 hash of a per-emulator secret followed by the base64 policy. It detects an altered
+//! policy, which is all a test needs; it is not a security boundary.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+/// The bucket in every key and URL.
+pub(crate) const BUCKET: &str = "a.storyblok.com";
+/// The fake access key id in `x-amz-credential`.
+pub(crate) const ACCESS_KEY: &str = "EMULATORKEY";
+/// The value of `x-amz-algorithm`.
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The `Cache-Control` Storyblok sets on every asset.
+pub(crate) const CACHE_CONTROL: &str = "public, max-age=31536000";
+
+/// FNV-1a, 64 bit.
+pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &byte in *part {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The emulator's `x-amz-signature` for a base64 policy.
+pub(crate) fn signature(secret: &str, policy_base64: &str) -> String {
+    format!(
+        "{:016x}",
+        fnv1a64(&[secret.as_bytes(), policy_base64.as_bytes()])
+    )
+}
+
+/// Everything the policy and the sign response's `fields` are made of.
+#[derive(Clone, Debug)]
+pub(crate) struct PolicyFields {
+    pub(crate) key: String,
+    pub(crate) acl: String,
+    /// HTTP date, equal to `expiration`.
+    pub(crate) expires: String,
+    pub(crate) content_type: String,
+    pub(crate) credential: String,
+    pub(crate) amz_date: String,
+    /// ISO 8601.
+    pub(crate) expiration: String,
+    pub(crate) max_file_size: u64,
+}
+
+impl PolicyFields {
+    /// The fields for a signature made at `now` that expires at `expiration`.
+    pub(crate) fn new(
+        key: String,
+        acl: &str,
+        content_type: String,
+        now: SystemTime,
+        expiration: SystemTime,
+        max_file_size: u64,
+    ) -> PolicyFields {
+        let amz_date = crate::clock::format_amz_date(now);
+        let day = amz_date.get(..8).unwrap_or_default();
+        PolicyFields {
+            key,
+            acl: acl.to_string(),
+            expires: crate::clock::format_http_date(expiration),
+            content_type,
+            credential: format!("{ACCESS_KEY}/{day}/us-east-1/s3/aws4_request"),
+            expiration: crate::clock::format_iso8601(expiration),
+            amz_date,
+            max_file_size,
+        }
+    }
+
+    /// The policy document, keys and conditions in Storyblok's order.
+    pub(crate) fn policy_json(&self) -> String {
+        let eq = |name: &str, value: &str| format!("{{{}:{}}}", json_str(name), json_str(value));
+        let conditions = [
+            eq("bucket", BUCKET),
+            eq("acl", &self.acl),
+            eq("Cache-Control", CACHE_CONTROL),
+            eq("Content-Type", &self.content_type),
+            eq("key", &self.key),
+            eq("Expires", &self.expires),
+            format!("[\"content-length-range\",1,{}]", self.max_file_size),
+            eq("x-amz-credential", &self.credential),
+            eq("x-amz-algorithm", ALGORITHM),
+            eq("x-amz-date", &self.amz_date),
+        ];
+        format!(
+            "{{\"expiration\":{},\"conditions\":[{}]}}",
+            json_str(&self.expiration),
+            conditions.join(",")
+        )
+    }
+
+    /// The sign response's `fields`, in Storyblok's order, as (name, value) pairs.
+    pub(crate) fn form_fields(&self, secret: &str) -> Vec<(&'static str, String)> {
+        let policy = crate::base64::encode(self.policy_json().as_bytes());
+        let signature = signature(secret, &policy);
+        vec![
+            ("key", self.key.clone()),
+            ("acl", self.acl.clone()),
+            ("Expires", self.expires.clone()),
+            ("Cache-Control", CACHE_CONTROL.to_string()),
+            ("Content-Type", self.content_type.clone()),
+            ("policy", policy),
+            ("x-amz-credential", self.credential.clone()),
+            ("x-amz-algorithm", ALGORITHM.to_string()),
+            ("x-amz-date", self.amz_date.clone()),
+            ("x-amz-signature", signature),
+        ]
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// A JSON object written with its keys in the given order (serde_json's map would sort them).
+pub(crate) fn ordered_object(entries: &[(&str, String)]) -> String {
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json_str(k), v))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// One policy condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// `{"name": "value"}` or `["eq", "$name", "value"]`.
+    Eq { name: String, value: String },
+    /// `["starts-with", "$name", "prefix"]`.
+    StartsWith { name: String, prefix: String },
+    /// `["content-length-range", min, max]`.
+    LengthRange { min: u64, max: u64 },
+}
+
+impl Condition {
+    /// The form field this condition names, if any.
+    pub(crate) fn field(&self) -> Option<&str> {
+        match self {
+            Condition::Eq { name, .. } | Condition::StartsWith { name, .. } => Some(name),
+            Condition::LengthRange { .. } => None,
+        }
+    }
+}
+
+/// A decoded policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub(crate) expiration: SystemTime,
+    pub(crate) conditions: Vec<Condition>,
+}
+
+/// Decodes a base64 policy; `None` if it is not base64, not JSON, or not a policy.
+pub(crate) fn decode(policy_base64: &str) -> Option<Policy> {
+    let bytes = crate::base64::decode(policy_base64)?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    let expiration = crate::clock::parse_iso8601(value.get("expiration")?.as_str()?)?;
+    let mut conditions = Vec::new();
+    for condition in value.get("conditions")?.as_array()? {
+        conditions.push(match condition {
+            Value::Object(map) if map.len() == 1 => {
+                let (name, value) = map.iter().next()?;
+                Condition::Eq {
+                    name: name.clone(),
+                    value: value.as_str()?.to_string(),
+                }
+            }
+            Value::Array(items) if items.len() == 3 => {
+                let op = items[0].as_str()?.to_ascii_lowercase();
+                if op == "content-length-range" {
+                    Condition::LengthRange {
+                        min: number(&items[1])?,
+                        max: number(&items[2])?,
+                    }
+                } else {
+                    let name = items[1].as_str()?.strip_prefix('$')?.to_string();
+                    let value = items[2].as_str()?.to_string();
+                    match op.as_str() {
+                        "eq" => Condition::Eq { name, value },
+                        "starts-with" => Condition::StartsWith {
+                            name,
+                            prefix: value,
+                        },
+                        _ => return None,
+                    }
+                }
+            }
+            _ => return None,
+        });
+    }
+    Some(Policy {
+        expiration,
+        conditions,
+    })
+}
+
+/// A non-negative integer, as a JSON number or a string of digits.
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_unix_seconds;
+
+    fn sample() -> PolicyFields {
+        PolicyFields::new(
+            "f/606/0123456789/mars.jpg".into(),
+            "public-read",
+            "image/jpeg".into(),
+            from_unix_seconds(1_757_078_484), // 2025-09-05T13:21:24Z
+            from_unix_seconds(1_757_078_484 + 600),
+            5_242_879_999,
+        )
+    }
+
+    #[test]
+    fn policy_json_matches_storyblok_order() {
+        let p = sample();
+        assert_eq!(
+            p.policy_json(),
+            "{\"expiration\":\"2025-09-05T13:31:24Z\",\"conditions\":[\
+             {\"bucket\":\"a.storyblok.com\"},{\"acl\":\"public-read\"},\
+             {\"Cache-Control\":\"public, max-age=31536000\"},{\"Content-Type\":\"image/jpeg\"},\
+             {\"key\":\"f/606/0123456789/mars.jpg\"},{\"Expires\":\"Fri, 05 Sep 2025 13:31:24 GMT\"},\
+             [\"content-length-range\",1,5242879999],\
+             {\"x-amz-credential\":\"EMULATORKEY/20250905/us-east-1/s3/aws4_request\"},\
+             {\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\"},{\"x-amz-date\":\"20250905T132124Z\"}]}"
+        );
+    }
+
+    #[test]
+    fn fields_order_and_round_trip() {
+        let p = sample();
+        let fields = p.form_fields("secret");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "key",
+                "acl",
+                "Expires",
+                "Cache-Control",
+                "Content-Type",
+                "policy",
+                "x-amz-credential",
+                "x-amz-algorithm",
+                "x-amz-date",
+                "x-amz-signature"
+            ]
+        );
+        let policy = &fields[5].1;
+        assert_eq!(fields[9].1, signature("secret", policy));
+        assert_ne!(fields[9].1, signature("other", policy));
+        let decoded = decode(policy).expect("decodes");
+        assert_eq!(decoded.expiration, from_unix_seconds(1_757_078_484 + 600));
+        assert_eq!(decoded.conditions.len(), 10);
+        assert_eq!(
+            decoded.conditions[0],
+            Condition::Eq {
+                name: "bucket".into(),
+                value: BUCKET.into()
+            }
+        );
+        assert_eq!(
+            decoded.conditions[6],
+            Condition::LengthRange {
+                min: 1,
+                max: 5_242_879_999
+            }
+        );
+    }
+
+    #[test]
+    fn decodes_array_conditions() {
+        let json = r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[["eq","$key","k"],["starts-with","$Content-Type","image/"],["content-length-range","0","10"]]}"#;
+        let p = decode(&crate::base64::encode(json.as_bytes())).expect("decodes");
+        assert_eq!(
+            p.conditions,
+            [
+                Condition::Eq {
+                    name: "key".into(),
+                    value: "k".into()
+                },
+                Condition::StartsWith {
+                    name: "Content-Type".into(),
+                    prefix: "image/".into()
+                },
+                Condition::LengthRange { min: 0, max: 10 },
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_policies() {
+        assert_eq!(decode("!!!"), None);
+        assert_eq!(decode(&crate::base64::encode(b"not json")), None);
+        assert_eq!(decode(&crate::base64::encode(b"{\"conditions\":[]}")), None);
+        let bad_op = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["in","$key","k"]]}"#;
+        assert_eq!(decode(&crate::base64::encode(bad_op.as_bytes())), None);
+    }
+
+    #[test]
+    fn fnv_known_values() {
+        assert_eq!(fnv1a64(&[b""]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(&[b"fo", b"obar"]), fnv1a64(&[b"foobar"]));
+    }
+}

@@ -1,0 +1,349 @@
+//! The S3 browser-POST (POST Object) handler: the checks S3 makes, in its order, and its XML
+//! errors.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use super::http::{Request, Response};
+use super::multipart::{self, Part};
+use super::policy::{self, BUCKET, Condition, json_str};
+use super::{FormPart, ObjectRecord, RecordedForm, State, StoredObject};
+use crate::clock::unix_seconds;
+
+/// The most bytes allowed before the file's content.
+const MAX_PRE_DATA: usize = 20 * 1024;
+
+/// Escapes text for an XML element's content (quotes need no escaping there, and S3
+/// leaves them as they are).
+pub(crate) fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An AWS-style request id and host id.
+fn request_ids() -> (String, String) {
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let a = policy::fnv1a64(&[b"request", &n.to_be_bytes()]);
+    let b = policy::fnv1a64(&[b"host", &n.to_be_bytes()]);
+    let host = crate::base64::encode(format!("{a:016x}{b:016x}").as_bytes());
+    (format!("{a:016X}"), host)
+}
+
+/// An S3 XML error response.
+pub(crate) fn xml_error(status: u16, code: &str, message: &str) -> Response {
+    let (request_id, host_id) = request_ids();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>\
+         <RequestId>{}</RequestId><HostId>{}</HostId></Error>",
+        xml_escape(code),
+        xml_escape(message),
+        request_id,
+        xml_escape(&host_id),
+    );
+    let mut response = Response::new(status, "application/xml", body);
+    response
+        .headers
+        .push(("x-amz-request-id".into(), request_id));
+    response.headers.push(("x-amz-id-2".into(), host_id));
+    response
+}
+
+/// The answer to a path that is neither the API nor the bucket.
+pub(crate) fn not_found(target: &str) -> Response {
+    let path = target.split('?').next().unwrap_or_default();
+    let bucket = path.trim_matches('/').split('/').next().unwrap_or_default();
+    if bucket.is_empty() || bucket == BUCKET {
+        xml_error(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )
+    } else {
+        xml_error(404, "NoSuchBucket", "The specified bucket does not exist")
+    }
+}
+
+/// Handles `POST /a.storyblok.com`; returns the response and the form, when it parsed.
+pub(crate) fn handle(state: &State, request: &Request) -> (Response, Option<RecordedForm>) {
+    if request.header("authorization").is_some() {
+        return (
+            xml_error(
+                400,
+                "InvalidArgument",
+                "POST requires exactly one form of authentication; the Authorization header \
+                 must not be sent with a browser POST",
+            ),
+            None,
+        );
+    }
+    if !request.has_content_length {
+        return (
+            xml_error(
+                411,
+                "MissingContentLength",
+                "You must provide the Content-Length HTTP header.",
+            ),
+            None,
+        );
+    }
+    let malformed = || {
+        xml_error(
+            400,
+            "MalformedPOSTRequest",
+            "The body of your POST request is not well-formed multipart/form-data.",
+        )
+    };
+    let Some(boundary) = request.header("content-type").and_then(multipart::boundary) else {
+        return (malformed(), None);
+    };
+    let Ok(parts) = multipart::parse(&request.body, &boundary) else {
+        return (malformed(), None);
+    };
+    let form = RecordedForm {
+        parts: parts
+            .iter()
+            .map(|p| FormPart {
+                name: p.name.clone(),
+                filename: p.filename.clone(),
+                content_type: p.content_type.clone(),
+                value: p.value.clone(),
+            })
+            .collect(),
+    };
+    let response = check_and_store(state, &parts);
+    (response, Some(form))
+}
+
+/// Checks 4 to 10 of the POST, on a parsed form.
+fn check_and_store(state: &State, parts: &[Part]) -> Response {
+    let files: Vec<usize> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.name == "file")
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(&first) = files.first() {
+        if parts[first].content_start > MAX_PRE_DATA {
+            return xml_error(
+                400,
+                "MaxPostPreDataLengthExceeded",
+                "Your POST request fields preceeding the upload file was too large.",
+            );
+        }
+    }
+    let [file_index] = files.as_slice() else {
+        return xml_error(
+            400,
+            "InvalidArgument",
+            "POST requires exactly one file upload per request.",
+        );
+    };
+    if *file_index + 1 != parts.len() {
+        return xml_error(
+            400,
+            "InvalidArgument",
+            "Form fields after the file part are ignored by S3; the file must be the last part.",
+        );
+    }
+    let file = &parts[*file_index];
+    let fields: Vec<(&str, String)> = parts[..*file_index]
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                String::from_utf8_lossy(&p.value).into_owned(),
+            )
+        })
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    };
+
+    if field("x-amz-date").is_some_and(|d| crate::clock::parse_amz_date(d).is_none()) {
+        return xml_error(
+            400,
+            "InvalidArgument",
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        );
+    }
+    let Some(policy_text) = field("policy") else {
+        return xml_error(
+            400,
+            "InvalidPolicyDocument",
+            "Bucket POST must contain a field named 'policy'.",
+        );
+    };
+    let Some(policy) = policy::decode(policy_text) else {
+        return xml_error(
+            400,
+            "InvalidPolicyDocument",
+            "Invalid Policy: Invalid JSON.",
+        );
+    };
+    if field("x-amz-signature") != Some(&policy::signature(&state.config.secret, policy_text)) {
+        return xml_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        );
+    }
+    if unix_seconds(SystemTime::now()) > unix_seconds(policy.expiration) {
+        return xml_error(
+            403,
+            "AccessDenied",
+            "Invalid according to Policy: Policy expired.",
+        );
+    }
+
+    let mut seen = HashSet::new();
+    for (name, _) in &fields {
+        if !seen.insert(*name) {
+            return xml_error(
+                400,
+                "InvalidArgument",
+                &format!("Duplicate form field: {name}"),
+            );
+        }
+    }
+    for condition in &policy.conditions {
+        let (op, name, expected, ok) = match condition {
+            Condition::Eq { name, value } => {
+                let actual = if name == "bucket" {
+                    Some(BUCKET)
+                } else {
+                    field(name)
+                };
+                ("eq", name, value, actual == Some(value.as_str()))
+            }
+            Condition::StartsWith { name, prefix } => {
+                let ok = field(name).is_some_and(|v| v.starts_with(prefix.as_str()));
+                ("starts-with", name, prefix, ok)
+            }
+            Condition::LengthRange { .. } => continue,
+        };
+        if !ok {
+            return xml_error(
+                403,
+                "AccessDenied",
+                &format!(
+                    "Invalid according to Policy: Policy Condition failed: [{}, {}, {}]",
+                    json_str(op),
+                    json_str(&format!("${name}")),
+                    json_str(expected)
+                ),
+            );
+        }
+    }
+    let named: HashSet<&str> = policy
+        .conditions
+        .iter()
+        .filter_map(Condition::field)
+        .collect();
+    for (name, _) in &fields {
+        let exempt = matches!(*name, "policy" | "x-amz-signature" | "file")
+            || name.to_ascii_lowercase().starts_with("x-ignore-");
+        if !exempt && !named.contains(name) {
+            return xml_error(
+                403,
+                "AccessDenied",
+                &format!("Invalid according to Policy: Extra input fields: {name}"),
+            );
+        }
+    }
+    let size = file.value.len() as u64;
+    for condition in &policy.conditions {
+        if let Condition::LengthRange { min, max } = condition {
+            if size < *min {
+                return xml_error(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                );
+            }
+            if size > *max {
+                return xml_error(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                );
+            }
+        }
+    }
+
+    let Some(key) = field("key") else {
+        return xml_error(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'key'.  If it is specified, please check \
+             the order of the fields.",
+        );
+    };
+    let key = key.replace("${filename}", file.filename.as_deref().unwrap_or_default());
+    let etag = format!(
+        "\"{:016x}{:016x}\"",
+        policy::fnv1a64(&[&file.value]),
+        policy::fnv1a64(&[b"etag", &file.value])
+    );
+    let object = StoredObject {
+        key: key.clone(),
+        bytes: file.value.clone(),
+        content_type: field("Content-Type")
+            .unwrap_or("binary/octet-stream")
+            .to_string(),
+        cache_control: field("Cache-Control").unwrap_or_default().to_string(),
+        acl: field("acl").unwrap_or("private").to_string(),
+    };
+    {
+        let mut inner = state.lock();
+        let stored_at = inner.next_event();
+        inner
+            .objects
+            .insert(key, ObjectRecord { object, stored_at });
+    }
+    let (request_id, host_id) = request_ids();
+    Response {
+        status: 204,
+        headers: vec![
+            ("ETag".into(), etag),
+            ("x-amz-request-id".into(), request_id),
+            ("x-amz-id-2".into(), host_id),
+        ],
+        body: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_xml() {
+        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;\"c'");
+    }
+
+    #[test]
+    fn error_shape() {
+        let r = xml_error(403, "AccessDenied", "Invalid according to Policy: <x>");
+        let body = String::from_utf8(r.body).expect("utf8");
+        assert!(body.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+             <Message>Invalid according to Policy: &lt;x&gt;</Message><RequestId>"
+        ));
+        assert!(body.ends_with("</HostId></Error>"));
+        assert_eq!(r.status, 403);
+    }
+}
