@@ -248,6 +248,13 @@ impl ClientBuilder {
             .timeout_connect(Some(t.connect))
             .timeout_per_read(Some(t.idle))
             .timeout_per_write(Some(t.idle));
+        // Proxies come from the environment (HTTPS_PROXY, NO_PROXY, …) as ureq reads them,
+        // except for a loopback API such as the emulator: a proxy cannot reach it.
+        let config = if url::is_loopback(&base_url) {
+            config.proxy(None)
+        } else {
+            config
+        };
         #[cfg(any(
             feature = "rustls",
             feature = "native-tls",

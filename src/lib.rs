@@ -80,7 +80,9 @@
 //! from the space id); [`ClientBuilder::base_url`] points elsewhere, such as the
 //! emulator. Only `https` URLs are used, except on loopback hosts. Every call has finite
 //! timeouts: 10 s to connect, 30 s idle, 60 s per Management API call, 2 hours per upload;
-//! all are settable on [`ClientBuilder`].
+//! all are settable on [`ClientBuilder`]. Proxies come from the environment as ureq reads
+//! them (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), except for a loopback base
+//! URL such as the emulator's.
 //!
 //! # Features
 //!

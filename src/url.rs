@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 /// The host of an absolute `http(s)://` URL, without brackets, port or user info.
-fn host(url: &str) -> Option<&str> {
+pub(crate) fn host(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -21,6 +21,11 @@ fn scheme(url: &str) -> Option<String> {
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `url` points at this machine.
+pub(crate) fn is_loopback(url: &str) -> bool {
+    host(url).is_some_and(is_loopback_host)
 }
 
 /// Whether the SDK may send to `url`: `https` anywhere, `http` only to a loopback host.

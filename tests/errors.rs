@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{client_for, png, setup, setup_with};
-use storyblok_assets::emulator::{Emulator, Fault, FinishShape, Step as Seen};
+use storyblok_assets::emulator::{Emulator, Endpoint, Fault, FinishShape};
 use storyblok_assets::{Client, Error, Source, Step, Token, UploadRequest};
 
 fn upload_bytes(client: &Client, space: u64) -> Result<storyblok_assets::Asset, Error> {
@@ -52,12 +52,12 @@ fn an_oauth_token_goes_as_bearer() {
         .build()
         .expect("client");
     upload_bytes(&client, s.space).expect("upload with OAuth");
-    let sign = &s.emulator.requests_for(Seen::Sign)[0];
+    let sign = &s.emulator.requests_for(Endpoint::Sign)[0];
     assert_eq!(
         sign.header("authorization"),
         Some(format!("Bearer {}", s.emulator.oauth_token()).as_str())
     );
-    let upload = &s.emulator.requests_for(Seen::Upload)[0];
+    let upload = &s.emulator.requests_for(Endpoint::Upload)[0];
     assert_eq!(upload.header("authorization"), None);
 }
 
@@ -134,7 +134,7 @@ fn every_documented_error_body_shape_surfaces() {
     for (status, body, expected) in shapes {
         let s = setup();
         s.emulator
-            .inject(Fault::respond(Seen::Sign, 1, status, body));
+            .inject(Fault::respond(Endpoint::Sign, 1, status, body));
         let err = upload_bytes(&s.client, s.space).expect_err("injected");
         match &err {
             Error::Api {
@@ -158,7 +158,7 @@ fn every_documented_error_body_shape_surfaces() {
 fn a_finish_failure_names_the_asset_left_behind() {
     let s = setup();
     s.emulator.inject(Fault::respond(
-        Seen::Finish,
+        Endpoint::Finish,
         1,
         500,
         r#"{"error":"Something went wrong"}"#,
@@ -177,7 +177,7 @@ fn a_finish_failure_names_the_asset_left_behind() {
 fn s3_errors_keep_code_message_and_request_id() {
     let s = setup();
     s.emulator.inject(Fault::respond(
-        Seen::Upload,
+        Endpoint::Upload,
         1,
         503,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
@@ -204,7 +204,7 @@ fn s3_errors_keep_code_message_and_request_id() {
 
     // A body that is no S3 document (a proxy's page) is kept as text.
     s.emulator.inject(Fault::respond(
-        Seen::Upload,
+        Endpoint::Upload,
         2,
         502,
         "<html>Bad Gateway</html>",
@@ -238,7 +238,8 @@ fn an_expired_policy_is_reported_with_what_to_do() {
 #[test]
 fn a_dropped_connection_is_a_transport_error_with_the_asset() {
     let s = setup();
-    s.emulator.inject(Fault::drop_connection(Seen::Upload, 1));
+    s.emulator
+        .inject(Fault::drop_connection(Endpoint::Upload, 1));
     let err = upload_bytes(&s.client, s.space).expect_err("dropped");
     assert!(
         matches!(
@@ -269,11 +270,12 @@ fn hostile_sign_answers_are_refused() {
     ];
     for (body, expected) in cases {
         let s = setup();
-        s.emulator.inject(Fault::respond(Seen::Sign, 1, 200, body));
+        s.emulator
+            .inject(Fault::respond(Endpoint::Sign, 1, 200, body));
         let err = upload_bytes(&s.client, s.space).expect_err(body);
         assert!(err.to_string().contains(expected), "{body}: {err}");
         assert!(
-            s.emulator.requests_for(Seen::Upload).is_empty(),
+            s.emulator.requests_for(Endpoint::Upload).is_empty(),
             "nothing sent to S3"
         );
     }
@@ -284,7 +286,7 @@ fn a_replace_that_signs_another_asset_is_caught() {
     let s = setup();
     let first = upload_bytes(&s.client, s.space).expect("first");
     s.emulator.inject(Fault::respond(
-        Seen::Sign,
+        Endpoint::Sign,
         2,
         200,
         r#"{"id": 424242, "post_url": "https://s3.amazonaws.com/a.storyblok.com", "fields": {}}"#,
@@ -361,19 +363,20 @@ fn the_token_is_in_no_debug_or_display_output() {
 
     // Errors of every step.
     s.emulator.inject(Fault::respond(
-        Seen::Sign,
+        Endpoint::Sign,
         2,
         401,
         r#"{"error":"Unauthorized"}"#,
     ));
     s.emulator.inject(Fault::respond(
-        Seen::Upload,
+        Endpoint::Upload,
         2,
         403,
         "<Error><Code>AccessDenied</Code></Error>",
     ));
-    s.emulator.inject(Fault::respond(Seen::Finish, 2, 500, ""));
-    s.emulator.inject(Fault::drop_connection(Seen::Sign, 3));
+    s.emulator
+        .inject(Fault::respond(Endpoint::Finish, 2, 500, ""));
+    s.emulator.inject(Fault::drop_connection(Endpoint::Sign, 3));
     for _ in 0..4 {
         let client = client_for(&s.emulator);
         if let Err(err) = upload_bytes(&client, s.space) {

@@ -4,15 +4,15 @@ mod common;
 
 use common::{gif, jpeg, pattern, png, setup, setup_with, temp_dir, webp};
 use serde_json::json;
-use storyblok_assets::emulator::{Emulator, Step as Seen};
+use storyblok_assets::emulator::{Emulator, Endpoint};
 use storyblok_assets::{Error, LengthMismatch, Source, UploadRequest};
 
-fn steps(emulator: &Emulator) -> Vec<Seen> {
-    emulator.requests().iter().map(|r| r.step).collect()
+fn steps(emulator: &Emulator) -> Vec<Endpoint> {
+    emulator.requests().iter().map(|r| r.endpoint).collect()
 }
 
 fn sign_json(emulator: &Emulator, nth: usize) -> serde_json::Value {
-    emulator.requests_for(Seen::Sign)[nth]
+    emulator.requests_for(Endpoint::Sign)[nth]
         .json
         .clone()
         .expect("the sign call sent JSON")
@@ -31,7 +31,10 @@ fn new_upload_is_byte_exact_and_takes_three_calls() {
         .upload(s.space, UploadRequest::new(), Source::path(&path))
         .expect("upload");
 
-    assert_eq!(steps(&s.emulator), [Seen::Sign, Seen::Upload, Seen::Finish]);
+    assert_eq!(
+        steps(&s.emulator),
+        [Endpoint::Sign, Endpoint::Upload, Endpoint::Finish]
+    );
     let stored = s.emulator.asset(asset.id).expect("record");
     assert_eq!(s.emulator.assets().len(), 1);
     assert!(stored.finished);
@@ -64,7 +67,7 @@ fn the_s3_request_is_the_signed_form_and_nothing_else() {
     let uploaded = signed.upload(Source::bytes(&data[..])).expect("upload");
     assert_eq!(uploaded.asset_id(), asset_id);
 
-    let upload = &s.emulator.requests_for(Seen::Upload)[0];
+    let upload = &s.emulator.requests_for(Endpoint::Upload)[0];
     assert_eq!(upload.method, "POST");
     assert_eq!(upload.header("authorization"), None);
     for (name, value) in &upload.headers {
@@ -146,7 +149,7 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
         .expect_err("no filename");
     assert!(matches!(unnamed, Error::InvalidInput { .. }), "{unnamed:?}");
     assert_eq!(
-        s.emulator.requests_for(Seen::Sign).len(),
+        s.emulator.requests_for(Endpoint::Sign).len(),
         3,
         "refused before sending"
     );
@@ -189,7 +192,7 @@ fn folder_private_and_metadata_reach_storyblok() {
                "copyright": "(c) Us", "source": "Finance", "focus": "1x2:3x4",
                "ext_id": "ext-42", "meta_data": {"department": "finance"}})
     );
-    let form = s.emulator.requests_for(Seen::Upload)[0]
+    let form = s.emulator.requests_for(Endpoint::Upload)[0]
         .form
         .clone()
         .expect("form");
@@ -209,7 +212,10 @@ fn validation_on_finishes_and_off_skips_finish() {
             Source::bytes(&b"a"[..]),
         )
         .expect("validated upload");
-    assert_eq!(steps(&s.emulator), [Seen::Sign, Seen::Upload, Seen::Finish]);
+    assert_eq!(
+        steps(&s.emulator),
+        [Endpoint::Sign, Endpoint::Upload, Endpoint::Finish]
+    );
     assert!(s.emulator.asset(on.id).expect("record").validate_upload);
 
     s.emulator.clear_requests();
@@ -223,7 +229,7 @@ fn validation_on_finishes_and_off_skips_finish() {
             Source::bytes(&b"b"[..]),
         )
         .expect("unvalidated upload");
-    assert_eq!(steps(&s.emulator), [Seen::Sign, Seen::Upload]);
+    assert_eq!(steps(&s.emulator), [Endpoint::Sign, Endpoint::Upload]);
     let stored = s.emulator.asset(off.id).expect("record");
     assert!(!stored.validate_upload);
     assert_eq!(sign_json(&s.emulator, 0)["validate_upload"], json!(0));
@@ -295,7 +301,7 @@ fn odd_filenames_cannot_break_the_form() {
     assert_eq!(sign_json(&s.emulator, 0)["filename"], json!(name));
     let stored = s.emulator.asset(asset.id).expect("record");
     assert_eq!(s.emulator.object(&stored.key).expect("object").bytes, data);
-    let upload = &s.emulator.requests_for(Seen::Upload)[0];
+    let upload = &s.emulator.requests_for(Endpoint::Upload)[0];
     let form = upload.form.as_ref().expect("form");
     let file = form.file().expect("file part");
     assert_eq!(
@@ -317,7 +323,7 @@ fn odd_filenames_cannot_break_the_form() {
         s.emulator.object(&stored.key).expect("object").bytes,
         b"payload"
     );
-    let form = s.emulator.requests_for(Seen::Upload)[1]
+    let form = s.emulator.requests_for(Endpoint::Upload)[1]
         .form
         .clone()
         .expect("form");
@@ -390,7 +396,7 @@ fn a_file_larger_than_the_policy_allows_never_reaches_s3() {
         }
         other => panic!("expected SizeOutOfRange, got {other:?}"),
     }
-    assert_eq!(steps(&s.emulator), [Seen::Sign], "no S3 request");
+    assert_eq!(steps(&s.emulator), [Endpoint::Sign], "no S3 request");
 }
 
 #[test]

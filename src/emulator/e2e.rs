@@ -261,29 +261,29 @@ fn full_flow_sign_upload_finish_delete() {
     assert!(emulator.object(&key).is_none());
     assert_eq!(mapi(&emulator, "DELETE", "/assets/100001", "").status, 404);
 
-    let steps: Vec<(Step, u16)> = emulator
+    let endpoints: Vec<(Endpoint, u16)> = emulator
         .requests()
         .iter()
-        .map(|r| (r.step, r.status))
+        .map(|r| (r.endpoint, r.status))
         .collect();
     assert_eq!(
-        steps,
+        endpoints,
         [
-            (Step::Sign, 200),
-            (Step::Finish, 422),
-            (Step::Upload, 204),
-            (Step::Finish, 200),
-            (Step::Other, 200),
-            (Step::Delete, 200),
-            (Step::Delete, 404),
+            (Endpoint::Sign, 200),
+            (Endpoint::Finish, 422),
+            (Endpoint::Upload, 204),
+            (Endpoint::Finish, 200),
+            (Endpoint::Other, 200),
+            (Endpoint::Delete, 200),
+            (Endpoint::Delete, 404),
         ]
     );
-    let recorded = &emulator.requests_for(Step::Upload)[0];
+    let recorded = &emulator.requests_for(Endpoint::Upload)[0];
     assert!(recorded.body.is_empty());
     let form = recorded.form.as_ref().expect("form");
     assert!(form.file_is_last());
     assert_eq!(form.fields().len(), 10);
-    let sign_request = &emulator.requests_for(Step::Sign)[0];
+    let sign_request = &emulator.requests_for(Endpoint::Sign)[0];
     assert_eq!(sign_request.header("AUTHORIZATION"), Some(emulator.token()));
     assert_eq!(
         sign_request.json.as_ref().expect("json")["filename"],
@@ -618,7 +618,7 @@ fn s3_checks() {
     assert_eq!(r.status, 204);
 
     // Every attempt was recorded; the parsed ones carry their form.
-    let uploads = emulator.requests_for(Step::Upload);
+    let uploads = emulator.requests_for(Endpoint::Upload);
     assert_eq!(uploads.len(), 15);
     assert!(uploads[0].form.is_none() && uploads[1].form.is_none());
     assert!(
@@ -651,9 +651,14 @@ fn expired_policy() {
 #[test]
 fn faults() {
     let emulator = unlimited();
-    emulator.inject(Fault::respond(Step::Sign, 2, 503, "{\"error\":\"busy\"}"));
-    emulator.inject(Fault::drop_connection(Step::Upload, 1));
-    emulator.inject(Fault::delay(Step::Finish, 1, Duration::from_millis(50)));
+    emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        2,
+        503,
+        "{\"error\":\"busy\"}",
+    ));
+    emulator.inject(Fault::drop_connection(Endpoint::Upload, 1));
+    emulator.inject(Fault::delay(Endpoint::Finish, 1, Duration::from_millis(50)));
     let first = sign(&emulator, r#"{"filename":"a.png"}"#);
     assert_eq!(first.status, 200);
     let second = sign(&emulator, r#"{"filename":"a.png"}"#);
@@ -694,7 +699,7 @@ fn faults() {
 
     // Counting restarts after clear_requests.
     emulator.clear_requests();
-    emulator.inject(Fault::respond(Step::Sign, 1, 500, "<Error/>"));
+    emulator.inject(Fault::respond(Endpoint::Sign, 1, 500, "<Error/>"));
     let r = sign(&emulator, r#"{"filename":"a.png"}"#);
     assert_eq!(r.status, 500);
     assert_eq!(r.header("content-type"), Some("application/xml"));
@@ -736,7 +741,7 @@ fn rate_limit_and_in_flight() {
         .max_in_flight(1)
         .start()
         .expect("starts");
-    emulator.inject(Fault::delay(Step::Other, 1, Duration::from_millis(300)));
+    emulator.inject(Fault::delay(Endpoint::Other, 1, Duration::from_millis(300)));
     std::thread::scope(|scope| {
         let slow = scope.spawn(|| mapi(&emulator, "GET", "/assets/1", "").status);
         std::thread::sleep(Duration::from_millis(100));

@@ -17,7 +17,7 @@
 //!
 //! Every request is recorded ([`Emulator::requests`]) with what the emulator answered, so a test
 //! can assert on headers, form fields and their order. Faults ([`Fault`]) can be queued to make
-//! the n-th request of a step fail, hang or lose its connection.
+//! the n-th request of an endpoint fail, hang or lose its connection.
 //!
 //! The emulator is for tests. In particular:
 //!
@@ -31,11 +31,11 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use storyblok_assets::emulator::{Emulator, Fault, Step};
+//! use storyblok_assets::emulator::{Emulator, Fault, Endpoint};
 //!
 //! let emulator = Emulator::builder().space_id(42).start()?;
 //! // The first sign request will be answered with a 500.
-//! emulator.inject(Fault::respond(Step::Sign, 1, 500, r#"{"error":"boom"}"#));
+//! emulator.inject(Fault::respond(Endpoint::Sign, 1, 500, r#"{"error":"boom"}"#));
 //!
 //! // Any HTTP client works; here, a raw request.
 //! let addr = emulator.api_url().trim_start_matches("http://").trim_end_matches("/v1").to_string();
@@ -52,7 +52,7 @@
 //! socket.read_to_string(&mut answer)?;
 //! assert!(answer.starts_with("HTTP/1.1 500"));
 //!
-//! let signs = emulator.requests_for(Step::Sign);
+//! let signs = emulator.requests_for(Endpoint::Sign);
 //! assert_eq!(signs.len(), 1);
 //! assert_eq!(signs[0].status, 500);
 //! let sent = signs[0].json.as_ref().and_then(|json| json["filename"].as_str());
@@ -143,13 +143,13 @@ impl Emulator {
             .collect()
     }
 
-    /// The recorded requests of one step, in arrival order.
-    pub fn requests_for(&self, step: Step) -> Vec<RecordedRequest> {
+    /// The recorded requests of one endpoint, in arrival order.
+    pub fn requests_for(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
         self.state
             .lock()
             .requests
             .iter()
-            .filter(|(_, r)| r.step == step)
+            .filter(|(_, r)| r.endpoint == endpoint)
             .map(|(_, r)| r.clone())
             .collect()
     }
@@ -174,7 +174,7 @@ impl Emulator {
         self.state.lock().objects.get(key).map(|o| o.object.clone())
     }
 
-    /// Queues a fault. It fires once, on the `nth` request of its step.
+    /// Queues a fault. It fires once, on the `nth` request of its endpoint.
     pub fn inject(&self, fault: Fault) {
         self.state.lock().faults.push(fault);
     }
@@ -184,7 +184,7 @@ impl Emulator {
         self.state.lock().folders.insert(id);
     }
 
-    /// Forgets the recorded requests and restarts the per-step counts that faults refer to.
+    /// Forgets the recorded requests and restarts the per-endpoint counts that faults refer to.
     /// Queued faults stay queued.
     pub fn clear_requests(&self) {
         let mut inner = self.state.lock();
@@ -334,10 +334,10 @@ pub enum FinishShape {
     Wrapped,
 }
 
-/// The step a request belongs to.
+/// The endpoint a request belongs to.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Step {
+pub enum Endpoint {
     /// `POST /v1/spaces/{space}/assets/`.
     Sign,
     /// `POST` to the S3 URL.
@@ -353,8 +353,8 @@ pub enum Step {
 /// One request as the emulator received it, and the status it answered.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
-    /// The step the request was classified as.
-    pub step: Step,
+    /// The endpoint the request was classified as.
+    pub endpoint: Endpoint,
     /// The HTTP method.
     pub method: String,
     /// The request target, query string included.
@@ -483,12 +483,12 @@ pub struct StoredObject {
     pub acl: String,
 }
 
-/// A fault to inject into the n-th request of a step.
+/// A fault to inject into the n-th request of an endpoint.
 #[derive(Clone, Debug)]
 pub struct Fault {
-    /// The step whose requests are counted.
-    pub step: Step,
-    /// 1-based: the n-th request of that step since the start (or [`Emulator::clear_requests`]).
+    /// The endpoint whose requests are counted.
+    pub endpoint: Endpoint,
+    /// 1-based: the n-th request of that endpoint since the start (or [`Emulator::clear_requests`]).
     pub nth: usize,
     /// What to do to it.
     pub action: FaultAction,
@@ -514,9 +514,9 @@ pub enum FaultAction {
 }
 
 impl Fault {
-    /// Answers the `nth` request of `step` with `status` and `body`. The content type is
+    /// Answers the `nth` request of `endpoint` with `status` and `body`. The content type is
     /// `application/xml` if the body starts with `<`, else `application/json`.
-    pub fn respond(step: Step, nth: usize, status: u16, body: impl Into<String>) -> Fault {
+    pub fn respond(endpoint: Endpoint, nth: usize, status: u16, body: impl Into<String>) -> Fault {
         let body = body.into();
         let content_type = if body.trim_start().starts_with('<') {
             "application/xml"
@@ -524,7 +524,7 @@ impl Fault {
             "application/json"
         };
         Fault {
-            step,
+            endpoint,
             nth,
             action: FaultAction::Respond {
                 status,
@@ -534,19 +534,19 @@ impl Fault {
         }
     }
 
-    /// Delays the `nth` request of `step` by `delay`, then handles it normally.
-    pub fn delay(step: Step, nth: usize, delay: Duration) -> Fault {
+    /// Delays the `nth` request of `endpoint` by `delay`, then handles it normally.
+    pub fn delay(endpoint: Endpoint, nth: usize, delay: Duration) -> Fault {
         Fault {
-            step,
+            endpoint,
             nth,
             action: FaultAction::Delay(delay),
         }
     }
 
-    /// Closes the connection of the `nth` request of `step` without answering.
-    pub fn drop_connection(step: Step, nth: usize) -> Fault {
+    /// Closes the connection of the `nth` request of `endpoint` without answering.
+    pub fn drop_connection(endpoint: Endpoint, nth: usize) -> Fault {
         Fault {
-            step,
+            endpoint,
             nth,
             action: FaultAction::Drop,
         }
@@ -603,7 +603,7 @@ pub(crate) struct Inner {
     /// (sequence number, request), so an in-progress entry can be updated after a clear.
     pub(crate) requests: Vec<(u64, RecordedRequest)>,
     next_request: u64,
-    counts: HashMap<Step, usize>,
+    counts: HashMap<Endpoint, usize>,
     faults: Vec<Fault>,
     pub(crate) assets: BTreeMap<u64, AssetRecord>,
     pub(crate) objects: HashMap<String, ObjectRecord>,
@@ -630,7 +630,7 @@ impl State {
     /// Classifies, records, applies faults, then hands the request to the MAPI or S3 handler.
     fn handle(&self, request: http::Request) -> http::Outcome {
         let route = Route::parse(&request.method, &request.target);
-        let step = route.step();
+        let endpoint = route.endpoint();
         let mapi = route.is_mapi();
         let json = if mapi && !request.body.is_empty() {
             serde_json::from_slice(&request.body).ok()
@@ -644,20 +644,20 @@ impl State {
             .is_some_and(|g| g.position > self.config.max_in_flight);
         let (seq, fault) = {
             let mut inner = self.lock();
-            let count = inner.counts.entry(step).or_insert(0);
+            let count = inner.counts.entry(endpoint).or_insert(0);
             *count += 1;
             let nth = *count;
             let fault = inner
                 .faults
                 .iter()
-                .position(|f| f.step == step && f.nth == nth)
+                .position(|f| f.endpoint == endpoint && f.nth == nth)
                 .map(|i| inner.faults.remove(i));
             let seq = inner.next_request;
             inner.next_request += 1;
             inner.requests.push((
                 seq,
                 RecordedRequest {
-                    step,
+                    endpoint,
                     method: request.method.clone(),
                     path: request.target.clone(),
                     headers: request.headers.clone(),
@@ -778,13 +778,13 @@ impl Route {
         }
     }
 
-    pub(crate) fn step(&self) -> Step {
+    pub(crate) fn endpoint(&self) -> Endpoint {
         match self {
-            Route::Sign { .. } => Step::Sign,
-            Route::Upload => Step::Upload,
-            Route::Finish { .. } => Step::Finish,
-            Route::Delete { .. } => Step::Delete,
-            Route::Get { .. } | Route::OtherMapi { .. } | Route::NotMapi => Step::Other,
+            Route::Sign { .. } => Endpoint::Sign,
+            Route::Upload => Endpoint::Upload,
+            Route::Finish { .. } => Endpoint::Finish,
+            Route::Delete { .. } => Endpoint::Delete,
+            Route::Get { .. } | Route::OtherMapi { .. } | Route::NotMapi => Endpoint::Other,
         }
     }
 
@@ -822,12 +822,12 @@ mod tests {
             sign
         );
         assert_eq!(
-            Route::parse("GET", "/v1/spaces/606/assets/7/finish_upload").step(),
-            Step::Finish
+            Route::parse("GET", "/v1/spaces/606/assets/7/finish_upload").endpoint(),
+            Endpoint::Finish
         );
         assert_eq!(
-            Route::parse("DELETE", "/v1/spaces/606/assets/7").step(),
-            Step::Delete
+            Route::parse("DELETE", "/v1/spaces/606/assets/7").endpoint(),
+            Endpoint::Delete
         );
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/assets/7"),
@@ -872,8 +872,8 @@ mod tests {
 
     #[test]
     fn fault_content_type_is_guessed() {
-        let xml = Fault::respond(Step::Upload, 1, 503, "<Error/>");
-        let json = Fault::respond(Step::Sign, 2, 500, "{}");
+        let xml = Fault::respond(Endpoint::Upload, 1, 503, "<Error/>");
+        let json = Fault::respond(Endpoint::Sign, 2, 500, "{}");
         assert!(matches!(
             xml.action,
             FaultAction::Respond { ref content_type, .. } if content_type == "application/xml"
