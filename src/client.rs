@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use crate::asset::Asset;
 use crate::error::{Error, Step};
+use crate::pacer::{Pacer, RateLimit};
 use crate::region::Region;
 use crate::request::UploadRequest;
+use crate::retry::Retries;
 use crate::source::Source;
 use crate::token::Token;
 use crate::url;
@@ -33,6 +35,10 @@ struct Inner {
     base_url: String,
     token: Token,
     timeouts: Timeouts,
+    pacer: Pacer,
+    rate_limit: RateLimit,
+    retries: Retries,
+    delete_on_failure: bool,
 }
 
 /// The time budgets. See [`ClientBuilder`] for what each one bounds.
@@ -71,6 +77,10 @@ impl Client {
             base_url: None,
             region: Region::Eu,
             timeouts: Timeouts::default(),
+            rate_limit: RateLimit::default(),
+            max_in_flight: 30,
+            retries: Retries::default(),
+            delete_on_failure: false,
         }
     }
 
@@ -112,8 +122,9 @@ impl Client {
 
     /// Replaces the file of an existing asset, keeping its id and URL.
     ///
-    /// The same as [`Client::upload`] with `UploadRequest::new().replace(asset_id)`; use
-    /// that form to set other parameters too.
+    /// The same as [`Client::upload`] with `UploadRequest::new().replace(asset_id)`. The
+    /// filename comes from a path source; for bytes or a reader, or to set other
+    /// parameters, use that form with [`UploadRequest::filename`].
     pub fn replace(
         &self,
         space_id: u64,
@@ -132,7 +143,7 @@ impl Client {
             crate::mapi::Method::Delete,
             &format!("/spaces/{space_id}/assets/{asset_id}"),
         )
-        .map(|_| ())
+        .map(drop)
     }
 
     pub(crate) fn agent(&self) -> &ureq::Agent {
@@ -146,6 +157,18 @@ impl Client {
     pub(crate) fn timeouts(&self) -> Timeouts {
         self.inner.timeouts
     }
+
+    pub(crate) fn pacer(&self) -> &Pacer {
+        &self.inner.pacer
+    }
+
+    pub(crate) fn retries(&self) -> Retries {
+        self.inner.retries
+    }
+
+    pub(crate) fn deletes_on_failure(&self) -> bool {
+        self.inner.delete_on_failure
+    }
 }
 
 impl fmt::Debug for Client {
@@ -154,6 +177,9 @@ impl fmt::Debug for Client {
             .field("base_url", &self.inner.base_url)
             .field("token", &self.inner.token)
             .field("timeouts", &self.inner.timeouts)
+            .field("rate_limit", &self.inner.rate_limit)
+            .field("retries", &self.inner.retries)
+            .field("delete_on_failure", &self.inner.delete_on_failure)
             .finish()
     }
 }
@@ -176,6 +202,10 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     region: Region,
     timeouts: Timeouts,
+    rate_limit: RateLimit,
+    max_in_flight: usize,
+    retries: Retries,
+    delete_on_failure: bool,
 }
 
 impl ClientBuilder {
@@ -219,8 +249,50 @@ impl ClientBuilder {
         self
     }
 
+    /// How fast to call the Management API, shared by every clone of the client and every
+    /// thread: default [`RateLimit::PerSecond`]`(6)`, the paid plans' limit (Starter: 3).
+    /// After a 429 the client halves its rate and recovers gradually.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// At most this many Management API calls in flight at once (Storyblok allows 30 per
+    /// space). Default 30.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
+        self
+    }
+
+    /// How many times a failed call is retried when a retry is safe (see the crate docs
+    /// on retries). Default 6; 0 turns retries off.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retries.max = retries;
+        self
+    }
+
+    /// The wait before the first retry, doubled on each further one up to `cap`, with
+    /// jitter. Default 200 ms to 2 s. A 429's `Retry-After` header, when present, wins.
+    pub fn backoff(mut self, first: Duration, cap: Duration) -> Self {
+        self.retries.base = first;
+        self.retries.cap = cap.max(first);
+        self
+    }
+
+    /// Delete the record of a *new* asset when its upload or finish fails for good, so no
+    /// empty asset is left behind. Never applies to a replace. Default off.
+    pub fn delete_on_failure(mut self, delete: bool) -> Self {
+        self.delete_on_failure = delete;
+        self
+    }
+
     /// Builds the client. Fails on an unusable token or base URL.
     pub fn build(self) -> Result<Client, Error> {
+        if self.rate_limit == RateLimit::PerSecond(0) {
+            return Err(Error::InvalidInput {
+                message: "a rate limit of 0 calls per second allows no call; use RateLimit::Off to turn pacing off".into(),
+            });
+        }
         if let Some(problem) = self.token.problem() {
             return Err(Error::InvalidInput {
                 message: problem.to_owned(),
@@ -268,6 +340,10 @@ impl ClientBuilder {
                 base_url,
                 token: self.token,
                 timeouts: t,
+                pacer: Pacer::new(self.rate_limit, self.max_in_flight),
+                rate_limit: self.rate_limit,
+                retries: self.retries,
+                delete_on_failure: self.delete_on_failure,
             }),
         })
     }
@@ -280,6 +356,10 @@ impl fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("region", &self.region)
             .field("timeouts", &self.timeouts)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("retries", &self.retries)
+            .field("delete_on_failure", &self.delete_on_failure)
             .finish()
     }
 }

@@ -19,9 +19,17 @@ pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The `SystemTime` at `secs` seconds after the epoch.
+/// The `SystemTime` at `secs` seconds after the epoch, for times this crate computes
+/// itself; parsed dates go through [`checked_from_unix_seconds`].
+#[cfg_attr(not(any(test, feature = "emulator")), allow(dead_code))]
 pub(crate) fn from_unix_seconds(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    checked_from_unix_seconds(secs).unwrap_or(UNIX_EPOCH)
+}
+
+/// The `SystemTime` at `secs` seconds after the epoch, if the platform can hold it (a year
+/// such as 99999 in a hostile date must not panic).
+fn checked_from_unix_seconds(secs: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// Days since 1970-01-01 of a civil date.
@@ -141,7 +149,7 @@ fn from_fields(
         + u64::from(hour) * 3600
         + u64::from(minute) * 60
         + u64::from(second.min(59));
-    Some(from_unix_seconds(secs))
+    checked_from_unix_seconds(secs)
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only, as in S3 policies).
@@ -169,7 +177,6 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
 }
 
 /// Parses the compact `YYYYMMDDTHHMMSSZ` of `x-amz-date`.
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
@@ -184,6 +191,27 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
         field(11..13)?,
         field(13..15)?,
     )
+}
+
+/// Parses the IMF-fixdate of HTTP, `Sun, 06 Nov 1994 08:49:37 GMT`. The weekday is not
+/// checked against the date.
+pub(crate) fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let (_weekday, rest) = s.trim().split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day = number(parts.next()?)?;
+    let month = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let year = number(parts.next()?)?;
+    let mut time = parts.next()?.split(':');
+    let (hour, minute, second) = (
+        number(time.next()?)?,
+        number(time.next()?)?,
+        number(time.next()?)?,
+    );
+    if parts.next()? != "GMT" || parts.next().is_some() || time.next().is_some() {
+        return None;
+    }
+    from_fields(year, month, day, hour, minute, second)
 }
 
 #[cfg(test)]
@@ -229,6 +257,23 @@ mod tests {
             format_http_date(from_unix_seconds(0)),
             "Thu, 01 Jan 1970 00:00:00 GMT"
         );
+    }
+
+    #[test]
+    fn parses_http_dates() {
+        let t = parse_http_date("Fri, 05 Sep 2025 13:31:24 GMT").expect("valid");
+        assert_eq!(unix_seconds(t), 1_757_079_084);
+        assert_eq!(parse_http_date(&format_http_date(t)), Some(t));
+        for bad in [
+            "",
+            "Fri 05 Sep 2025 13:31:24 GMT",
+            "Fri, 05 Sept 2025 13:31:24 GMT",
+            "Fri, 05 Sep 2025 13:31:24 UTC",
+            "Fri, 31 Feb 2025 13:31:24 GMT",
+            "Fri, 05 Sep 2025 13:31 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -135,6 +135,34 @@ pub enum Error {
         /// The raw response body (at most 64 KiB of it).
         body: String,
     },
+    /// Storyblok kept answering 429 (rate limit) after every retry.
+    RateLimited {
+        /// The call that was refused.
+        step: Step,
+        /// The asset, once known.
+        asset_id: Option<u64>,
+        /// How many times the call was sent.
+        attempts: u32,
+        /// Storyblok's message from the last answer.
+        message: String,
+    },
+    /// An upload failed in a way a retry could mend, but the source was a reader that
+    /// cannot be rewound ([`Source::reader`](crate::Source::reader)); a path, bytes or a
+    /// [`Source::seekable`](crate::Source::seekable) reader is retried.
+    NotReplayable {
+        /// The signed asset.
+        asset_id: u64,
+        /// The failure that would have been retried.
+        cause: Box<Error>,
+    },
+    /// The upload or finish of a new asset failed for good, and its record was deleted, as
+    /// [`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure) asks.
+    RecordDeleted {
+        /// The deleted asset.
+        asset_id: u64,
+        /// Why the upload failed.
+        cause: Box<Error>,
+    },
     /// A 2xx answer that could not be understood (not JSON, a field missing).
     UnexpectedResponse {
         /// The call that answered.
@@ -173,8 +201,11 @@ impl Error {
             | Error::Source { asset_id, .. }
             | Error::Api { asset_id, .. }
             | Error::UnexpectedResponse { asset_id, .. }
+            | Error::RateLimited { asset_id, .. }
             | Error::Transport { asset_id, .. } => *asset_id,
-            Error::SizeOutOfRange { asset_id, .. }
+            Error::NotReplayable { asset_id, .. }
+            | Error::RecordDeleted { asset_id, .. }
+            | Error::SizeOutOfRange { asset_id, .. }
             | Error::SourceLength { asset_id, .. }
             | Error::S3 { asset_id, .. } => Some(*asset_id),
         }
@@ -184,17 +215,19 @@ impl Error {
     pub fn step(&self) -> Option<Step> {
         match self {
             Error::InvalidInput { .. } => None,
-            Error::InsecureUrl { asset_id, .. } | Error::EmptySource { asset_id } => {
-                Some(if asset_id.is_some() {
-                    Step::Upload
-                } else {
-                    Step::Sign
-                })
-            }
+            // Refused at build (no call), or a post_url in a sign answer.
+            Error::InsecureUrl { asset_id, .. } => asset_id.map(|_| Step::Sign),
+            Error::EmptySource { asset_id } => Some(if asset_id.is_some() {
+                Step::Upload
+            } else {
+                Step::Sign
+            }),
             Error::SizeOutOfRange { .. } | Error::SourceLength { .. } | Error::S3 { .. } => {
                 Some(Step::Upload)
             }
+            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => cause.step(),
             Error::Source { step, .. }
+            | Error::RateLimited { step, .. }
             | Error::Api { step, .. }
             | Error::UnexpectedResponse { step, .. }
             | Error::Transport { step, .. } => Some(*step),
@@ -207,6 +240,10 @@ impl Error {
             Error::Api { status, .. }
             | Error::S3 { status, .. }
             | Error::UnexpectedResponse { status, .. } => Some(*status),
+            Error::RateLimited { .. } => Some(429),
+            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => {
+                cause.status()
+            }
             _ => None,
         }
     }
@@ -233,7 +270,7 @@ fn api_advice(status: u16) -> &'static str {
 fn s3_advice(code: Option<&str>, message: &str) -> &'static str {
     match code {
         Some("AccessDenied") if message.contains("expired") => {
-            "the signature is valid for 10 minutes: sign again (replace the asset) and upload at once"
+            "the signed policy lives 10 minutes and expired again after signing anew; check this machine's clock and the connection's speed"
         }
         Some("AccessDenied" | "SignatureDoesNotMatch") => {
             "the signed form fields must be sent exactly as Storyblok signed them"
@@ -257,11 +294,15 @@ fn write_asset(f: &mut fmt::Formatter<'_>, asset_id: Option<u64>) -> fmt::Result
 }
 
 /// What to do with the record a failed upload or finish left behind.
-fn write_leftover(f: &mut fmt::Formatter<'_>, asset_id: Option<u64>) -> fmt::Result {
-    match asset_id {
+fn write_leftover(
+    f: &mut fmt::Formatter<'_>,
+    leftover: bool,
+    asset_id: Option<u64>,
+) -> fmt::Result {
+    match asset_id.filter(|_| leftover) {
         Some(id) => write!(
             f,
-            "; asset record {id} exists without its file: upload again with Client::replace or remove it with Client::delete"
+            "; asset record {id} is left without a finished upload: upload again with Client::replace, or remove it with Client::delete"
         ),
         None => Ok(()),
     }
@@ -269,19 +310,27 @@ fn write_leftover(f: &mut fmt::Formatter<'_>, asset_id: Option<u64>) -> fmt::Res
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, true)
+    }
+}
+
+impl Error {
+    /// The message; `leftover` adds what to do with an asset record left behind.
+    fn describe(&self, f: &mut fmt::Formatter<'_>, leftover: bool) -> fmt::Result {
         match self {
             Error::InvalidInput { message } => write!(f, "invalid input: {message}"),
             Error::InsecureUrl { asset_id, url } => {
                 write!(f, "refused to send to {url}")?;
                 write_asset(f, *asset_id)?;
-                f.write_str(": only https URLs are used, except on loopback hosts")
+                f.write_str(": only https URLs are used, except on loopback hosts")?;
+                write_leftover(f, leftover, *asset_id)
             }
             Error::EmptySource { asset_id: None } => f.write_str(
                 "the file is empty: S3 refuses empty uploads, so nothing was signed or created",
             ),
             Error::EmptySource { asset_id } => {
                 f.write_str("upload failed: the file is empty and S3 refuses empty uploads")?;
-                write_leftover(f, *asset_id)
+                write_leftover(f, leftover, *asset_id)
             }
             Error::SizeOutOfRange {
                 asset_id,
@@ -293,7 +342,7 @@ impl fmt::Display for Error {
                     f,
                     "upload refused before sending (asset {asset_id}): the file has {size} bytes, the signed policy allows {min} to {max}"
                 )?;
-                write_leftover(f, Some(*asset_id))
+                write_leftover(f, leftover, Some(*asset_id))
             }
             Error::Source {
                 step,
@@ -308,7 +357,7 @@ impl fmt::Display for Error {
                     None => write!(f, ": cannot read the source: {source}")?,
                 }
                 if *step != Step::Sign {
-                    write_leftover(f, *asset_id)?;
+                    write_leftover(f, leftover, *asset_id)?;
                 }
                 Ok(())
             }
@@ -324,7 +373,7 @@ impl fmt::Display for Error {
                     }
                 }
                 f.write_str("; declare the exact length")?;
-                write_leftover(f, Some(*asset_id))
+                write_leftover(f, leftover, Some(*asset_id))
             }
             Error::Api {
                 step,
@@ -341,7 +390,7 @@ impl fmt::Display for Error {
                     api_advice(*status)
                 )?;
                 if *step == Step::Finish {
-                    write_leftover(f, *asset_id)?;
+                    write_leftover(f, leftover, *asset_id)?;
                 }
                 Ok(())
             }
@@ -362,7 +411,35 @@ impl fmt::Display for Error {
                     write!(f, " [request id {request_id}]")?;
                 }
                 write!(f, " ({})", s3_advice(code.as_deref(), message))?;
-                write_leftover(f, Some(*asset_id))
+                write_leftover(f, leftover, Some(*asset_id))
+            }
+            Error::RateLimited {
+                step,
+                asset_id,
+                attempts,
+                message,
+            } => {
+                write!(f, "{step} failed")?;
+                write_asset(f, *asset_id)?;
+                write!(
+                    f,
+                    ": Storyblok's rate limit held after {attempts} attempts: {message} (slow down: lower ClientBuilder::rate_limit, or upload fewer files at once)"
+                )?;
+                if *step == Step::Finish {
+                    write_leftover(f, leftover, *asset_id)?;
+                }
+                Ok(())
+            }
+            Error::NotReplayable { cause, .. } => {
+                cause.describe(f, leftover)?;
+                f.write_str("; it was not retried because the source is a reader that cannot be rewound (use a path, bytes or Source::seekable)")
+            }
+            Error::RecordDeleted { asset_id, cause } => {
+                cause.describe(f, false)?;
+                write!(
+                    f,
+                    "; the new asset record {asset_id} was deleted, so nothing is left behind"
+                )
             }
             Error::UnexpectedResponse {
                 step,
@@ -373,7 +450,8 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "{step} failed")?;
                 write_asset(f, *asset_id)?;
-                write!(f, ": unexpected answer ({status}): {message}")
+                write!(f, ": unexpected answer ({status}): {message}")?;
+                write_leftover(f, leftover, *asset_id)
             }
             Error::Transport {
                 step,
@@ -383,8 +461,11 @@ impl fmt::Display for Error {
                 write!(f, "{step} failed")?;
                 write_asset(f, *asset_id)?;
                 write!(f, ": {source}")?;
+                if *step == Step::Upload {
+                    f.write_str(" (a connection cut while sending can also be S3 refusing the upload early)")?;
+                }
                 if matches!(step, Step::Upload | Step::Finish) {
-                    write_leftover(f, *asset_id)?;
+                    write_leftover(f, leftover, *asset_id)?;
                 }
                 Ok(())
             }
@@ -397,6 +478,9 @@ impl std::error::Error for Error {
         match self {
             Error::Source { source, .. } => Some(source),
             Error::Transport { source, .. } => Some(source.as_ref()),
+            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => {
+                Some(cause.as_ref())
+            }
             _ => None,
         }
     }

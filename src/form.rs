@@ -8,11 +8,7 @@
 //! Not the `multipart` crate: it is unmaintained (RUSTSEC-2023-0050), its lazy client
 //! miscounts the length, writes file parts in reverse order and escapes no names.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::LengthMismatch;
 
@@ -193,22 +189,13 @@ fn header_safe(text: &str) -> String {
     text.chars().filter(|c| *c != '\r' && *c != '\n').collect()
 }
 
-/// 32 hex digits from std's per-process random SipHash keys, the clock and a counter.
+/// `storyblok-assets-` and 32 random hex digits.
 fn new_boundary() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut digits = String::from("storyblok-assets-");
-    for round in 0..2u64 {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.write_u64(round);
-        hasher.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        digits.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    digits
+    format!(
+        "storyblok-assets-{:016x}{:016x}",
+        crate::random::next_u64(),
+        crate::random::next_u64()
+    )
 }
 
 #[cfg(test)]

@@ -69,6 +69,31 @@
 //! [`Client::delete`]. Server errors keep the server's words: Storyblok's message and raw
 //! body, S3's `Code`, `Message` and `RequestId`.
 //!
+//! # Pacing and retries
+//!
+//! Storyblok counts Management API calls per space in fixed one-second windows (6/s on
+//! paid plans, 3/s on Starter) and answers 429 above that. A [`Client`] paces its calls
+//! for all its clones and threads: never more than [`RateLimit::PerSecond`] calls start
+//! in any interval of a little over a second, whatever the server's window boundaries; at
+//! most 30 are in flight. A 429 halves the pace, which recovers step by step. S3 uploads
+//! are not paced.
+//!
+//! What is retried, with exponential backoff and jitter (a `Retry-After` header wins):
+//!
+//! | call | retried on |
+//! |---|---|
+//! | sign (creates the record) | 429; a connection that failed before the request went out |
+//! | finish, delete | 429, 5xx, connection errors |
+//! | S3 upload | 500, 503, `RequestTimeout`, connection errors (a reset midway too), from the start of the file |
+//!
+//! A sign is never repeated otherwise, so a retry cannot create a second record. S3
+//! retries need a source that can start over (a path, bytes, [`Source::seekable`]);
+//! a plain reader fails with [`Error::NotReplayable`]. A signed policy lives 10 minutes:
+//! when S3 says it expired, or it will have by the time the upload starts, the SDK signs
+//! again *for the same asset id* and uploads again. With
+//! [`ClientBuilder::delete_on_failure`], a new asset whose upload fails for good is
+//! deleted (a replaced one never is).
+//!
 //! # Secrets
 //!
 //! The [`Token`] goes to the Management API only, never to S3, and prints as
@@ -89,8 +114,8 @@
 //! - `rustls` (default): TLS by rustls with Mozilla's root certificates.
 //! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are on).
 //! - `platform-verifier`: verify certificates against the operating system's trust store.
-//! - `emulator`: [`emulator`], a local Storyblok Management API and S3 endpoint for tests
-//!   (std and serde_json only).
+//! - `emulator`: the `emulator` module, a local Storyblok Management API and S3 endpoint
+//!   for tests (std and serde_json only).
 //!
 //! Without any TLS feature only plain `http` to loopback works.
 #![forbid(unsafe_code)]
@@ -105,9 +130,12 @@ mod finish;
 mod form;
 mod image_size;
 mod mapi;
+mod pacer;
 mod policy;
+mod random;
 mod region;
 mod request;
+mod retry;
 mod s3;
 mod sign;
 mod source;
@@ -121,6 +149,7 @@ pub mod emulator;
 pub use crate::asset::{Asset, cdn_url};
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{Error, LengthMismatch, Step};
+pub use crate::pacer::RateLimit;
 pub use crate::region::{Region, UnknownRegion};
 pub use crate::request::UploadRequest;
 pub use crate::sign::SignedUpload;

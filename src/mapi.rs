@@ -1,11 +1,13 @@
 //! Calls to Storyblok's Management API, and reading its error bodies.
 
 use std::io::Read;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::{Error, Step};
+use crate::retry::{self, Idempotence};
 
 /// The most of a response body the SDK reads: sign and finish answers are a few KiB.
 pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
@@ -29,9 +31,23 @@ pub(crate) enum Method {
     Delete,
 }
 
-/// One Management API call: `Authorization` set, the body (if any) sent as JSON, the
-/// call's time budget applied. Returns the status and body of a 2xx answer; any other
-/// status is an [`Error::Api`].
+impl Method {
+    /// Whether repeating the call is harmless. Only sign POSTs, and a sign creates a record.
+    fn idempotence(&self) -> Idempotence {
+        match self {
+            Method::Post(_) => Idempotence::Creates,
+            Method::Get | Method::Delete => Idempotence::Idempotent,
+        }
+    }
+}
+
+/// One Management API call, paced and retried: `Authorization` set, the body (if any)
+/// sent as JSON, the call's time budget applied to each attempt.
+///
+/// A 429 is retried for every method (it was not processed); 5xx and connection errors
+/// only for idempotent methods, and for a sign only when nothing was sent. Returns the
+/// status and body of a 2xx answer; another status is an [`Error::Api`], a 429 that
+/// outlasts the retries an [`Error::RateLimited`].
 pub(crate) fn call(
     client: &Client,
     step: Step,
@@ -40,15 +56,94 @@ pub(crate) fn call(
     path: &str,
 ) -> Result<(u16, String), Error> {
     let url = format!("{}{path}", client.base_url());
+    let retries = client.retries();
+    let idempotence = method.idempotence();
+    let mut attempt = 0u32;
+    loop {
+        let sent = {
+            let _permit = client.pacer().acquire();
+            send(client, &method, &url)
+        };
+        let can_retry = attempt < retries.max;
+        let wait = match sent {
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                return Ok((answer.status, answer.body));
+            }
+            Ok(answer) if answer.status == 429 => {
+                client.pacer().throttled();
+                if !can_retry {
+                    return Err(Error::RateLimited {
+                        step,
+                        asset_id,
+                        attempts: attempt + 1,
+                        message: message(429, &answer.body),
+                    });
+                }
+                answer
+                    .retry_after
+                    .unwrap_or_else(|| retries.backoff(attempt))
+            }
+            Ok(answer)
+                if answer.status >= 500 && can_retry && idempotence == Idempotence::Idempotent =>
+            {
+                retries.backoff(attempt)
+            }
+            Ok(answer) => {
+                let message = match (&answer.location, answer.status) {
+                    (Some(to), 300..=399) => format!(
+                        "redirected to {to}, which is not followed (the token would not go along): check the base URL or region"
+                    ),
+                    _ => message(answer.status, &answer.body),
+                };
+                return Err(Error::Api {
+                    step,
+                    asset_id,
+                    status: answer.status,
+                    message,
+                    body: answer.body,
+                });
+            }
+            Err(error)
+                if can_retry
+                    && match idempotence {
+                        Idempotence::Idempotent => retry::is_transient(&error),
+                        Idempotence::Creates => retry::failed_before_sending(&error),
+                    } =>
+            {
+                retries.backoff(attempt)
+            }
+            Err(error) => {
+                return Err(Error::Transport {
+                    step,
+                    asset_id,
+                    source: Box::new(error),
+                });
+            }
+        };
+        std::thread::sleep(wait);
+        attempt += 1;
+    }
+}
+
+/// What one attempt got back.
+struct Answer {
+    status: u16,
+    body: String,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+}
+
+/// Sends one attempt of a call and reads its answer.
+fn send(client: &Client, method: &Method, url: &str) -> Result<Answer, ureq::Error> {
     let agent = client.agent();
     let auth = client.token().header_value();
     let budget = Some(client.timeouts().call);
-    let result = match method {
+    let response = match method {
         Method::Get | Method::Delete => {
             let request = if matches!(method, Method::Get) {
-                agent.get(&url)
+                agent.get(url)
             } else {
-                agent.delete(&url)
+                agent.delete(url)
             };
             request
                 .header("Authorization", &auth)
@@ -56,36 +151,34 @@ pub(crate) fn call(
                 .config()
                 .timeout_global(budget)
                 .build()
-                .call()
+                .call()?
         }
         Method::Post(body) => agent
-            .post(&url)
+            .post(url)
             .header("Authorization", &auth)
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
             .config()
             .timeout_global(budget)
             .build()
-            .send(&body[..]),
+            .send(&body[..])?,
     };
-    let response = result.map_err(|source| Error::Transport {
-        step,
-        asset_id,
-        source: Box::new(source),
-    })?;
-    let status = response.status().as_u16();
-    let body = read_body(response);
-    if (200..300).contains(&status) {
-        Ok((status, body))
-    } else {
-        Err(Error::Api {
-            step,
-            asset_id,
-            status,
-            message: message(status, &body),
-            body,
-        })
-    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let retry_after =
+        header("retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+    let location = header("location");
+    Ok(Answer {
+        status: response.status().as_u16(),
+        body: read_body(response),
+        retry_after,
+        location,
+    })
 }
 
 /// Storyblok's own words from an error body, whatever its shape (API doc §5):

@@ -124,8 +124,9 @@ impl UploadRequest {
     }
 
     /// The image's dimensions, sent as `size` = `"{width}x{height}"`; Storyblok puts them
-    /// into the asset's URL. By default they are read from the header of a PNG, JPEG, GIF
-    /// or WebP file, and left out for anything else.
+    /// into the asset's URL. By default [`UploadRequest::for_source`] reads them from the
+    /// header of a PNG, JPEG, GIF or WebP path or bytes source (not from a reader, whose
+    /// header it cannot read without consuming it); anything else sends none.
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.size = Size::Given(Dimensions { width, height });
         self
@@ -237,6 +238,26 @@ impl UploadRequest {
 
     pub(crate) fn filename_str(&self) -> Option<&str> {
         self.filename.as_deref()
+    }
+
+    pub(crate) fn alt_str(&self) -> Option<&str> {
+        self.alt.as_deref()
+    }
+
+    pub(crate) fn title_str(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    pub(crate) fn copyright_str(&self) -> Option<&str> {
+        self.copyright.as_deref()
+    }
+
+    pub(crate) fn focus_str(&self) -> Option<&str> {
+        self.focus.as_deref()
+    }
+
+    pub(crate) fn is_private(&self) -> bool {
+        self.is_private.unwrap_or(false)
     }
 
     /// The sign call's JSON body. Fails without a filename.

@@ -3,13 +3,14 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 use crate::asset::cdn_url;
 use crate::client::Client;
+use crate::clock;
 use crate::error::{Error, Step};
 use crate::mapi::{self, Method};
 use crate::policy::{self, PolicyLimits};
@@ -18,18 +19,28 @@ use crate::request::UploadRequest;
 /// A signed upload: the asset record exists and S3 is waiting for the file.
 ///
 /// Made by [`Client::sign`]; its one way on is [`SignedUpload::upload`], which consumes
-/// it. The signature is valid for about 10 minutes ([`SignedUpload::expires_at`]).
+/// it. The signature is valid for about 10 minutes ([`SignedUpload::expires_at`]); an
+/// upload that starts later signs again for the same asset first.
 pub struct SignedUpload {
     pub(crate) client: Client,
     pub(crate) space_id: u64,
+    /// What was asked for; a new signature for the same asset asks for it again.
+    pub(crate) request: UploadRequest,
+    pub(crate) signature: Signature,
+}
+
+/// What one sign call gave.
+pub(crate) struct Signature {
     pub(crate) asset_id: u64,
     pub(crate) post_url: String,
     pub(crate) fields: Vec<(String, String)>,
     pub(crate) public_url: Option<String>,
     pub(crate) pretty_url: Option<String>,
     pub(crate) limits: PolicyLimits,
-    pub(crate) validate: bool,
-    pub(crate) filename: String,
+    /// When the policy expires by this machine's monotonic clock: the policy's lifetime
+    /// (`expiration` minus `x-amz-date`, both the server's clock) counted from when the
+    /// answer arrived, so a wrong local clock does not matter.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Client {
@@ -37,7 +48,8 @@ impl Client {
     /// [`UploadRequest::replace`], re-signing an existing one).
     ///
     /// The request needs a filename; [`UploadRequest::for_source`] fills it (and the image
-    /// size) from the file and refuses an empty one before anything is created.
+    /// size) from the file and refuses an empty one before anything is created. A 429 is
+    /// retried; nothing else is, since a repeated sign could create a second record.
     ///
     /// ```no_run
     /// use storyblok_assets::{Client, Source, Token, UploadRequest};
@@ -50,63 +62,96 @@ impl Client {
     /// # Ok::<_, storyblok_assets::Error>(())
     /// ```
     pub fn sign(&self, space_id: u64, request: UploadRequest) -> Result<SignedUpload, Error> {
-        let body = request.to_json()?;
-        let replaces = request.replaces();
-        let (status, text) = mapi::call(
-            self,
-            Step::Sign,
-            replaces,
-            Method::Post(body),
-            &format!("/spaces/{space_id}/assets/"),
-        )?;
-        let unexpected = |asset_id, message: String| Error::UnexpectedResponse {
-            step: Step::Sign,
-            asset_id,
-            status,
-            message,
-            body: text.clone(),
-        };
-        let signed: SignResponse = serde_json::from_str(&text)
-            .map_err(|e| unexpected(replaces, format!("not a sign response: {e}")))?;
-        let asset_id = signed.id;
-        if let Some(wanted) = replaces.filter(|&wanted| wanted != asset_id) {
-            return Err(unexpected(
-                Some(asset_id),
-                format!("asked to replace asset {wanted}, but Storyblok signed asset {asset_id}"),
-            ));
-        }
-        if !crate::url::is_allowed(&signed.post_url) {
-            return Err(Error::InsecureUrl {
-                asset_id: Some(asset_id),
-                url: signed.post_url,
-            });
-        }
-        let limits = signed
-            .fields
-            .0
-            .iter()
-            .find(|(name, _)| name == "policy")
-            .map(|(_, value)| policy::read(value))
-            .unwrap_or_default();
+        let signature = sign(self, space_id, &request)?;
         Ok(SignedUpload {
             client: self.clone(),
             space_id,
-            asset_id,
-            post_url: signed.post_url,
-            fields: signed.fields.0,
-            public_url: signed.public_url,
-            pretty_url: signed.pretty_url,
-            limits,
-            validate: request.validates_upload(),
-            filename: request.filename_str().unwrap_or("file").to_owned(),
+            request,
+            signature,
         })
     }
+}
+
+/// The sign call: sends `request`, checks and reads the answer.
+pub(crate) fn sign(
+    client: &Client,
+    space_id: u64,
+    request: &UploadRequest,
+) -> Result<Signature, Error> {
+    let body = request.to_json()?;
+    let replaces = request.replaces();
+    let (status, text) = mapi::call(
+        client,
+        Step::Sign,
+        replaces,
+        Method::Post(body),
+        &format!("/spaces/{space_id}/assets/"),
+    )?;
+    let received = Instant::now();
+    let unexpected = |asset_id, message: String| Error::UnexpectedResponse {
+        step: Step::Sign,
+        asset_id,
+        status,
+        message,
+        body: text.clone(),
+    };
+    // The record exists once the answer has an id, even if the rest is unusable: read
+    // the id on its own first, so that every later error can name it.
+    let id = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
+        .or(replaces);
+    let signed: SignResponse = serde_json::from_str(&text)
+        .map_err(|e| unexpected(id, format!("not a sign response: {e}")))?;
+    let asset_id = signed.id;
+    if let Some(wanted) = replaces.filter(|&wanted| wanted != asset_id) {
+        return Err(unexpected(
+            Some(asset_id),
+            format!("asked to replace asset {wanted}, but Storyblok signed asset {asset_id}"),
+        ));
+    }
+    // Plain http to a loopback S3 is for a local stand-in, so only with a local API too.
+    let local_api = crate::url::is_loopback(client.base_url());
+    let post_url_ok = crate::url::is_allowed(&signed.post_url)
+        && (local_api
+            || !crate::url::is_loopback(&signed.post_url)
+            || signed.post_url.starts_with("https:"));
+    if !post_url_ok {
+        return Err(Error::InsecureUrl {
+            asset_id: Some(asset_id),
+            url: signed.post_url,
+        });
+    }
+    let fields = signed.fields.0;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let limits = field("policy").map(policy::read).unwrap_or_default();
+    let deadline = limits.expires_at.map(|expires| {
+        let lifetime = match field("x-amz-date").and_then(clock::parse_amz_date) {
+            Some(signed_at) => expires.duration_since(signed_at),
+            None => expires.duration_since(SystemTime::now()),
+        };
+        received + lifetime.unwrap_or(Duration::ZERO)
+    });
+    Ok(Signature {
+        asset_id,
+        post_url: signed.post_url,
+        fields,
+        public_url: signed.public_url,
+        pretty_url: signed.pretty_url,
+        limits,
+        deadline,
+    })
 }
 
 impl SignedUpload {
     /// The asset's id: the record exists from now on.
     pub fn asset_id(&self) -> u64 {
-        self.asset_id
+        self.signature.asset_id
     }
 
     /// The space the asset belongs to.
@@ -116,17 +161,18 @@ impl SignedUpload {
 
     /// Where the file goes: S3's form endpoint (`post_url`).
     pub fn post_url(&self) -> &str {
-        &self.post_url
+        &self.signature.post_url
     }
 
     /// The signed form fields, in the order Storyblok sent them. They are sent verbatim.
     pub fn fields(&self) -> &[(String, String)] {
-        &self.fields
+        &self.signature.fields
     }
 
     /// One signed field's value, such as `key` or `Content-Type`.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
+        self.signature
+            .fields
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
@@ -134,38 +180,39 @@ impl SignedUpload {
 
     /// The file's public URL as Storyblok gave it (`public_url`, usually a raw S3 URL).
     pub fn public_url(&self) -> Option<&str> {
-        self.public_url.as_deref()
+        self.signature.public_url.as_deref()
     }
 
     /// The CDN URL the asset will have, `https://a.storyblok.com/f/…`.
     pub fn cdn_url(&self) -> Option<String> {
-        self.pretty_url
+        self.signature
+            .pretty_url
             .as_deref()
-            .or(self.public_url.as_deref())
+            .or(self.signature.public_url.as_deref())
             .map(cdn_url)
     }
 
-    /// When the signature expires, read from the signed policy.
+    /// When the signature expires, as the signed policy says (the server's clock).
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.limits.expires_at
+        self.signature.limits.expires_at
     }
 
     /// The file sizes, in bytes, the signed policy allows (`content-length-range`).
     pub fn content_length_range(&self) -> Option<RangeInclusive<u64>> {
-        self.limits.content_length.clone()
+        self.signature.limits.content_length.clone()
     }
 }
 
 impl fmt::Debug for SignedUpload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = self.fields().iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("SignedUpload")
             .field("space_id", &self.space_id)
-            .field("asset_id", &self.asset_id)
-            .field("post_url", &self.post_url)
+            .field("asset_id", &self.asset_id())
+            .field("post_url", &self.post_url())
             .field("fields", &names)
-            .field("expires_at", &self.limits.expires_at)
-            .field("content_length", &self.limits.content_length)
+            .field("expires_at", &self.expires_at())
+            .field("content_length", &self.signature.limits.content_length)
             .finish_non_exhaustive()
     }
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::image_size::{self, Dimensions};
@@ -14,6 +14,12 @@ use crate::image_size::{self, Dimensions};
 /// whatever the size. S3 needs the exact length up front, so a reader declares it; one that
 /// gives fewer or more bytes stops the upload with [`Error::SourceLength`](crate::Error::SourceLength).
 ///
+/// An upload that fails midway (a reset connection, S3's 500 or 503) is retried from the
+/// start of the file; that needs a source that can start over: a path, bytes or a
+/// [`Source::seekable`] reader. A plain [`Source::reader`] is sent once.
+///
+/// Sources are `Send`, so they can be handed to worker threads.
+///
 /// ```
 /// use storyblok_assets::Source;
 ///
@@ -21,7 +27,8 @@ use crate::image_size::{self, Dimensions};
 /// let in_memory = Source::bytes(b"hello".as_slice());
 /// let data = [1u8, 2, 3];
 /// let streamed = Source::reader(&data[..], 3);
-/// # let _ = (from_disk, in_memory, streamed);
+/// let seekable = Source::seekable(std::io::Cursor::new(&data[..]), 3);
+/// # let _ = (from_disk, in_memory, streamed, seekable);
 /// ```
 pub struct Source<'a> {
     inner: Inner<'a>,
@@ -31,15 +38,57 @@ enum Inner<'a> {
     Path(PathBuf),
     Bytes(Cow<'a, [u8]>),
     Reader {
-        reader: Box<dyn Read + 'a>,
+        reader: Box<dyn Read + Send + 'a>,
+        len: u64,
+    },
+    Seekable {
+        reader: Box<dyn ReadSeek + Send + 'a>,
         len: u64,
     },
 }
 
-/// A source opened for sending: its length and its bytes.
+/// Read + Seek as one trait object.
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+/// A source opened for sending: its length and its bytes, rewindable for a retry when the
+/// source allows.
 pub(crate) struct Opened<'a> {
     pub(crate) len: u64,
-    pub(crate) reader: Box<dyn Read + 'a>,
+    body: Body<'a>,
+}
+
+enum Body<'a> {
+    /// Files, bytes and seekable readers: a retry seeks back to `start`.
+    Rewindable {
+        reader: Box<dyn ReadSeek + Send + 'a>,
+        start: u64,
+    },
+    /// A plain reader: one pass only.
+    Once(Box<dyn Read + Send + 'a>),
+}
+
+impl<'a> Opened<'a> {
+    /// The bytes, from where the last rewind left them.
+    pub(crate) fn reader(&mut self) -> &mut (dyn Read + Send + 'a) {
+        match &mut self.body {
+            Body::Rewindable { reader, .. } => reader,
+            Body::Once(reader) => reader,
+        }
+    }
+
+    /// Whether [`Opened::rewind`] can start the bytes over.
+    pub(crate) fn can_rewind(&self) -> bool {
+        matches!(self.body, Body::Rewindable { .. })
+    }
+
+    /// Starts the bytes over, for a retry.
+    pub(crate) fn rewind(&mut self) -> io::Result<()> {
+        match &mut self.body {
+            Body::Rewindable { reader, start } => reader.seek(SeekFrom::Start(*start)).map(drop),
+            Body::Once(_) => Err(io::Error::other("a plain reader cannot be rewound")),
+        }
+    }
 }
 
 impl<'a> Source<'a> {
@@ -58,10 +107,22 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Any reader that will give exactly `len` bytes.
-    pub fn reader(reader: impl Read + 'a, len: u64) -> Source<'a> {
+    /// Any reader that will give exactly `len` bytes. It is read once: an upload that fails
+    /// midway is not retried (see [`Source::seekable`]).
+    pub fn reader(reader: impl Read + Send + 'a, len: u64) -> Source<'a> {
         Source {
             inner: Inner::Reader {
+                reader: Box::new(reader),
+                len,
+            },
+        }
+    }
+
+    /// A reader that can seek, giving exactly `len` bytes from its current position. An
+    /// upload that fails midway is retried from that position.
+    pub fn seekable(reader: impl Read + Seek + Send + 'a, len: u64) -> Source<'a> {
+        Source {
+            inner: Inner::Seekable {
                 reader: Box::new(reader),
                 len,
             },
@@ -94,7 +155,7 @@ impl<'a> Source<'a> {
                 Ok(meta.len())
             }
             Inner::Bytes(bytes) => Ok(bytes.len() as u64),
-            Inner::Reader { len, .. } => Ok(*len),
+            Inner::Reader { len, .. } | Inner::Seekable { len, .. } => Ok(*len),
         }
     }
 
@@ -104,30 +165,34 @@ impl<'a> Source<'a> {
         match &self.inner {
             Inner::Path(path) => image_size::detect(&mut io::BufReader::new(File::open(path)?)),
             Inner::Bytes(bytes) => Ok(image_size::detect_bytes(bytes)),
-            Inner::Reader { .. } => Ok(None),
+            Inner::Reader { .. } | Inner::Seekable { .. } => Ok(None),
         }
     }
 
     /// Opens the source: a file is opened and its length taken from the open handle.
     pub(crate) fn open(self) -> io::Result<Opened<'a>> {
-        match self.inner {
+        let (len, body) = match self.inner {
             Inner::Path(path) => {
                 let file = File::open(&path)?;
                 let meta = file.metadata()?;
                 if meta.is_dir() {
                     return Err(io::Error::other("it is a directory, not a file"));
                 }
-                Ok(Opened {
-                    len: meta.len(),
-                    reader: Box::new(file),
-                })
+                let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(file);
+                (meta.len(), Body::Rewindable { reader, start: 0 })
             }
-            Inner::Bytes(bytes) => Ok(Opened {
-                len: bytes.len() as u64,
-                reader: Box::new(io::Cursor::new(bytes)),
-            }),
-            Inner::Reader { reader, len } => Ok(Opened { len, reader }),
-        }
+            Inner::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(io::Cursor::new(bytes));
+                (len, Body::Rewindable { reader, start: 0 })
+            }
+            Inner::Reader { reader, len } => (len, Body::Once(reader)),
+            Inner::Seekable { mut reader, len } => {
+                let start = reader.stream_position()?;
+                (len, Body::Rewindable { reader, start })
+            }
+        };
+        Ok(Opened { len, body })
     }
 }
 
@@ -137,6 +202,40 @@ impl fmt::Debug for Source<'_> {
             Inner::Path(path) => f.debug_tuple("Source::Path").field(path).finish(),
             Inner::Bytes(bytes) => write!(f, "Source::Bytes({} bytes)", bytes.len()),
             Inner::Reader { len, .. } => write!(f, "Source::Reader({len} bytes)"),
+            Inner::Seekable { len, .. } => write!(f, "Source::Seekable({len} bytes)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(opened: &mut Opened<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        opened.reader().read_to_end(&mut out).expect("read");
+        out
+    }
+
+    #[test]
+    fn bytes_and_seekable_readers_rewind() {
+        let mut bytes = Source::bytes(&b"hello"[..]).open().expect("open");
+        assert_eq!(read_all(&mut bytes), b"hello");
+        bytes.rewind().expect("rewind");
+        assert_eq!(read_all(&mut bytes), b"hello");
+
+        let mut cursor = io::Cursor::new(b"skip-this".to_vec());
+        cursor.set_position(5);
+        let mut seekable = Source::seekable(cursor, 4).open().expect("open");
+        assert_eq!(read_all(&mut seekable), b"this");
+        seekable.rewind().expect("rewind to where it started");
+        assert_eq!(read_all(&mut seekable), b"this");
+    }
+
+    #[test]
+    fn plain_readers_do_not() {
+        let mut once = Source::reader(&b"abc"[..], 3).open().expect("open");
+        assert!(!once.can_rewind());
+        assert!(once.rewind().is_err());
     }
 }

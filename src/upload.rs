@@ -2,15 +2,23 @@
 //! state is [`UploadedAsset`].
 
 use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::asset::{Asset, cdn_url};
 use crate::client::Client;
 use crate::error::{Error, Step};
 use crate::form::{BodyFailure, Form};
 use crate::mapi::read_body;
+use crate::request::UploadRequest;
 use crate::s3;
-use crate::sign::SignedUpload;
-use crate::source::Source;
+use crate::sign::{SignedUpload, sign};
+use crate::source::{Opened, Source};
+
+/// How many times one upload signs again for an expired policy.
+const MAX_SIGNS_AGAIN: u32 = 2;
+/// A policy with less time than this left is signed again before sending.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 
 /// The file is in S3; Storyblok has not been told yet.
 ///
@@ -20,7 +28,7 @@ pub struct UploadedAsset {
     pub(crate) space_id: u64,
     pub(crate) asset_id: u64,
     pub(crate) url: String,
-    pub(crate) validate: bool,
+    pub(crate) request: UploadRequest,
 }
 
 impl SignedUpload {
@@ -28,45 +36,144 @@ impl SignedUpload {
     ///
     /// The signed fields go verbatim and in order, the file last; no `Authorization`
     /// header goes to S3. An empty file, or one outside the policy's size range, is
-    /// refused before the request. On any error the signed upload is spent; the error
-    /// names the asset, which [`Client::replace`] can upload again.
-    pub fn upload(self, source: Source<'_>) -> Result<UploadedAsset, Error> {
-        let asset_id = self.asset_id;
-        let path = source.file_path().map(Into::into);
-        let opened = source.open().map_err(|error| Error::Source {
+    /// refused before the request.
+    ///
+    /// S3's 500 and 503, its `RequestTimeout` and connection failures (a reset midway
+    /// included) are retried from the start of the file, when the source can start over
+    /// (see [`Source`]). A policy that expired, or will have by the time the request
+    /// goes out, is signed again for the same asset (no second record) and the upload
+    /// repeated. On any other error the signed upload is spent; the error names the asset,
+    /// which [`Client::replace`] can upload again.
+    pub fn upload(mut self, source: Source<'_>) -> Result<UploadedAsset, Error> {
+        let asset_id = self.asset_id();
+        if let Err(error) = self.send_file(source) {
+            return Err(abandon(
+                &self.client,
+                self.space_id,
+                asset_id,
+                self.request.replaces().is_none(),
+                error,
+            ));
+        }
+        let signature = self.signature;
+        let fallback = format!(
+            "{}/{}",
+            signature.post_url,
+            signature
+                .fields
+                .iter()
+                .find(|(n, _)| n == "key")
+                .map_or("", |(_, v)| v.as_str())
+        );
+        Ok(UploadedAsset {
+            client: self.client,
+            space_id: self.space_id,
+            asset_id,
+            url: signature
+                .public_url
+                .or(signature.pretty_url)
+                .unwrap_or(fallback),
+            request: self.request,
+        })
+    }
+
+    /// Sends the file, retrying and signing again as needed.
+    fn send_file(&mut self, source: Source<'_>) -> Result<(), Error> {
+        let asset_id = self.asset_id();
+        let path: Option<PathBuf> = source.file_path().map(Into::into);
+        let unreadable = |error| Error::Source {
             step: Step::Upload,
             asset_id: Some(asset_id),
-            path,
+            path: path.clone(),
             source: error,
-        })?;
+        };
+        let mut opened = source.open().map_err(unreadable)?;
         if opened.len == 0 {
             return Err(Error::EmptySource {
                 asset_id: Some(asset_id),
             });
         }
-        if let Some(range) = &self.limits.content_length {
-            if !range.contains(&opened.len) {
-                return Err(Error::SizeOutOfRange {
+        let retries = self.client.retries();
+        let mut attempt = 0;
+        let mut signs_left = MAX_SIGNS_AGAIN;
+        loop {
+            let expiring = self
+                .signature
+                .deadline
+                .is_some_and(|deadline| Instant::now() + EXPIRY_MARGIN >= deadline);
+            if expiring && signs_left > 0 {
+                signs_left -= 1;
+                self.sign_again()?;
+            }
+            self.check_size(opened.len)?;
+            let error = match self.post(&mut opened) {
+                Ok(()) => return Ok(()),
+                Err(Error::Source { source, .. }) => return Err(unreadable(source)),
+                Err(error) => error,
+            };
+            let expired = is_expired_policy(&error);
+            let retry = if expired {
+                signs_left > 0
+            } else {
+                attempt < retries.max && is_retryable(&error)
+            };
+            if !retry {
+                return Err(error);
+            }
+            if !opened.can_rewind() {
+                return Err(Error::NotReplayable {
                     asset_id,
-                    size: opened.len,
-                    min: *range.start(),
-                    max: *range.end(),
+                    cause: Box::new(error),
                 });
             }
+            opened.rewind().map_err(unreadable)?;
+            if expired {
+                signs_left -= 1;
+                self.sign_again()?;
+            } else {
+                std::thread::sleep(retries.backoff(attempt));
+                attempt += 1;
+            }
         }
+    }
+
+    /// Signs again for the same asset: a replace of the record, so no second record.
+    fn sign_again(&mut self) -> Result<(), Error> {
+        let request = self.request.clone().replace(self.asset_id());
+        self.signature = sign(&self.client, self.space_id, &request)?;
+        Ok(())
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), Error> {
+        match &self.signature.limits.content_length {
+            Some(range) if !range.contains(&size) => Err(Error::SizeOutOfRange {
+                asset_id: self.asset_id(),
+                size,
+                min: *range.start(),
+                max: *range.end(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// One POST of the form to S3.
+    fn post(&self, opened: &mut Opened<'_>) -> Result<(), Error> {
+        let asset_id = self.asset_id();
         let content_type = self
-            .fields
+            .fields()
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("Content-Type"))
             .map_or("application/octet-stream", |(_, value)| value.as_str());
-        let form = Form::new(&self.fields, &self.filename, content_type);
-        let mut body = form.body(opened.reader, opened.len);
+        let filename = self.request.filename_str().unwrap_or("file");
+        let form = Form::new(self.fields(), filename, content_type);
+        let len = opened.len;
+        let mut body = form.body(opened.reader(), len);
         let result = self
             .client
             .agent()
-            .post(&self.post_url)
+            .post(self.post_url())
             .header("Content-Type", form.content_type())
-            .header("Content-Length", form.content_length(opened.len))
+            .header("Content-Length", form.content_length(len))
             .config()
             .timeout_global(Some(self.client.timeouts().upload))
             .build()
@@ -88,29 +195,63 @@ impl SignedUpload {
             source: Box::new(source),
         })?;
         let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            let body = read_body(response);
-            let parsed = s3::parse_error(&body);
-            return Err(Error::S3 {
-                asset_id,
-                status,
-                code: parsed.code,
-                message: parsed
-                    .message
-                    .unwrap_or_else(|| crate::mapi::message(status, &body)),
-                request_id: parsed.request_id,
-                body,
-            });
+        if (200..300).contains(&status) {
+            return Ok(());
         }
-        let fallback = format!("{}/{}", self.post_url, self.field("key").unwrap_or(""));
-        let url = self.public_url.or(self.pretty_url).unwrap_or(fallback);
-        Ok(UploadedAsset {
-            client: self.client,
-            space_id: self.space_id,
+        let body = read_body(response);
+        let parsed = s3::parse_error(&body);
+        Err(Error::S3 {
             asset_id,
-            url,
-            validate: self.validate,
+            status,
+            code: parsed.code,
+            message: parsed
+                .message
+                .unwrap_or_else(|| crate::mapi::message(status, &body)),
+            request_id: parsed.request_id,
+            body,
         })
+    }
+}
+
+/// S3's answer to a policy past its `expiration`.
+fn is_expired_policy(error: &Error) -> bool {
+    matches!(error, Error::S3 { code: Some(code), message, .. }
+        if code == "AccessDenied" && message.contains("Policy expired"))
+}
+
+/// Failures of S3 or the connection that a second attempt may not meet.
+fn is_retryable(error: &Error) -> bool {
+    match error {
+        Error::S3 { status, code, .. } => {
+            matches!(status, 500 | 503)
+                || matches!(
+                    code.as_deref(),
+                    Some("InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout")
+                )
+        }
+        Error::Transport { source, .. } => crate::retry::is_transient(source),
+        _ => false,
+    }
+}
+
+/// Deletes the record of a new asset whose upload failed for good, when the client is set
+/// to; a replaced asset is never touched. A failed delete leaves the original error.
+pub(crate) fn abandon(
+    client: &Client,
+    space_id: u64,
+    asset_id: u64,
+    is_new: bool,
+    error: Error,
+) -> Error {
+    if !(is_new && client.deletes_on_failure()) {
+        return error;
+    }
+    match client.delete(space_id, asset_id) {
+        Ok(()) => Error::RecordDeleted {
+            asset_id,
+            cause: Box::new(error),
+        },
+        Err(_) => error,
     }
 }
 
@@ -123,21 +264,23 @@ impl UploadedAsset {
     /// Whether the sign call asked Storyblok to validate the upload: then
     /// [`UploadedAsset::finish`] is required.
     pub fn needs_finish(&self) -> bool {
-        self.validate
+        self.request.validates_upload()
     }
 
-    /// The asset as the sign call described it, without the finish call. Use this only
-    /// when `validate_upload` was off; otherwise call [`UploadedAsset::finish`].
+    /// The asset as the sign call and the request describe it, without the finish call.
+    /// Use this only when `validate_upload` was off; otherwise call
+    /// [`UploadedAsset::finish`].
     pub fn into_asset(self) -> Asset {
+        let r = &self.request;
         Asset {
             id: self.asset_id,
             cdn_url: cdn_url(&self.url),
+            alt: r.alt_str().map(str::to_owned),
+            title: r.title_str().map(str::to_owned),
+            copyright: r.copyright_str().map(str::to_owned),
+            focus: r.focus_str().map(str::to_owned),
+            is_private: r.is_private(),
             filename: self.url,
-            alt: None,
-            title: None,
-            copyright: None,
-            focus: None,
-            is_private: false,
         }
     }
 }
@@ -148,7 +291,7 @@ impl fmt::Debug for UploadedAsset {
             .field("space_id", &self.space_id)
             .field("asset_id", &self.asset_id)
             .field("url", &self.url)
-            .field("validate", &self.validate)
+            .field("validate", &self.request.validates_upload())
             .finish_non_exhaustive()
     }
 }

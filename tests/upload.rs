@@ -82,7 +82,29 @@ fn the_s3_request_is_the_signed_form_and_nothing_else() {
         .expect("Content-Length sent")
         .parse()
         .expect("a number");
-    assert!(length > data.len() as u64);
+    // The exact length of RFC 7578 framing: each field, the file part, the closing line.
+    let content_type = upload.header("content-type").expect("Content-Type");
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .expect("a multipart boundary");
+    let mut expected = 0;
+    for (name, value) in &signed_fields {
+        expected += format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+        .len();
+    }
+    let file_type = &signed_fields
+        .iter()
+        .find(|(n, _)| n == "Content-Type")
+        .expect("signed Content-Type")
+        .1;
+    expected += format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"data.bin\"\r\nContent-Type: {file_type}\r\n\r\n"
+    )
+    .len();
+    expected += data.len() + format!("\r\n--{boundary}--\r\n").len();
+    assert_eq!(length, expected as u64);
     let form = upload.form.as_ref().expect("a parsed form");
     assert_eq!(
         form.fields(),
@@ -476,4 +498,51 @@ fn a_large_file_streams_from_disk_byte_exact() {
         .expect("upload");
     let stored = s.emulator.asset(asset.id).expect("record");
     assert!(s.emulator.object(&stored.key).expect("object").bytes == data);
+}
+
+#[test]
+fn requests_name_the_sdk_and_the_client_is_shareable() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn sendable<T: Send>() {}
+    shareable::<storyblok_assets::Client>();
+    sendable::<Source<'static>>();
+    sendable::<storyblok_assets::SignedUpload>();
+    sendable::<storyblok_assets::UploadedAsset>();
+    sendable::<Error>();
+
+    let s = setup();
+    s.client
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.txt"),
+            Source::bytes(&b"a"[..]),
+        )
+        .expect("upload");
+    let agent = format!("storyblok-assets/{}", env!("CARGO_PKG_VERSION"));
+    for request in s.emulator.requests() {
+        assert_eq!(
+            request.header("user-agent"),
+            Some(agent.as_str()),
+            "{}",
+            request.path
+        );
+    }
+}
+
+#[test]
+fn a_reader_declared_empty_is_refused_before_signing() {
+    let s = setup();
+    let err = s
+        .client
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.bin"),
+            Source::reader(&b""[..], 0),
+        )
+        .expect_err("empty");
+    assert!(
+        matches!(err, Error::EmptySource { asset_id: None }),
+        "{err:?}"
+    );
+    assert!(s.emulator.requests().is_empty());
 }

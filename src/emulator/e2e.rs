@@ -774,3 +774,133 @@ fn keep_alive_and_expect_continue() {
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
     assert_eq!(emulator.requests().len(), 2);
 }
+
+/// Sends a head declaring a 1,000,000-byte body, then writes the body in chunks until the
+/// server cuts the connection. Returns what the client read back.
+fn send_cut_short(
+    emulator: &Emulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut socket = TcpStream::connect(host(emulator)).expect("connects");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("Content-Length: 1000000\r\n\r\n");
+    socket.write_all(head.as_bytes()).expect("writes the head");
+    let chunk = [b'x'; 16 * 1024];
+    let mut written = 0;
+    let mut write_failed = false;
+    while written < 1_000_000 {
+        let n = chunk.len().min(1_000_000 - written);
+        if socket.write_all(&chunk[..n]).is_err() {
+            write_failed = true;
+            break;
+        }
+        written += n;
+    }
+    let mut out = Vec::new();
+    let read = socket.read_to_end(&mut out);
+    // Either the upload broke (broken pipe / reset) or the server closed without a word.
+    assert!(write_failed || read.is_err() || out.is_empty());
+    out
+}
+
+#[test]
+fn reset_mid_body_cuts_the_upload_off() {
+    let emulator = unlimited();
+    emulator.inject(Fault::reset_mid_body(Endpoint::Upload, 1));
+    let signed = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(signed.status, 200);
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let out = send_cut_short(
+        &emulator,
+        "POST",
+        "/a.storyblok.com",
+        &[("Content-Type", &content_type)],
+    );
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+
+    let uploads = emulator.requests_for(Endpoint::Upload);
+    assert_eq!(uploads.len(), 1);
+    let cut = &uploads[0];
+    assert_eq!(
+        (cut.status, cut.method.as_str(), cut.path.as_str()),
+        (0, "POST", "/a.storyblok.com")
+    );
+    assert_eq!(cut.header("content-length"), Some("1000000"));
+    assert_eq!(cut.header("content-type"), Some(content_type.as_str()));
+    assert!(cut.body.is_empty() && cut.json.is_none() && cut.form.is_none());
+    assert!(emulator.object("k").is_none() && emulator.asset(100_001).is_some());
+
+    // The next upload, on a new connection, is handled normally.
+    let fields = signed_fields(&signed);
+    assert_eq!(upload(&emulator, &fields, b"1").status, 204);
+    let statuses: Vec<u16> = emulator
+        .requests_for(Endpoint::Upload)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [0, 204]);
+}
+
+#[test]
+fn reset_mid_body_counts_once_towards_nth() {
+    let emulator = unlimited();
+    emulator.inject(Fault::reset_mid_body(Endpoint::Sign, 1));
+    emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        2,
+        503,
+        r#"{"error":"busy"}"#,
+    ));
+    // Without a body, only the head is read before the connection is closed.
+    emulator.inject(Fault::reset_mid_body(Endpoint::Other, 1));
+
+    let token = emulator.token().to_string();
+    let out = send_cut_short(
+        &emulator,
+        "POST",
+        &format!("/v1/spaces/{}/assets/", emulator.space_id()),
+        &[
+            ("Authorization", &token),
+            ("Content-Type", "application/json"),
+        ],
+    );
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let second = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(
+        (second.status, second.body.as_str()),
+        (503, r#"{"error":"busy"}"#)
+    );
+    assert_eq!(sign(&emulator, r#"{"filename":"a.png"}"#).status, 200);
+    assert_eq!(
+        emulator.assets().len(),
+        1,
+        "the cut request had no side effect"
+    );
+
+    let path = format!("/v1/spaces/{}/assets/100001", emulator.space_id());
+    assert!(send(&emulator, "GET", &path, &[("Authorization", &token)], b"").is_none());
+    assert_eq!(mapi(&emulator, "GET", "/assets/100001", "").status, 200);
+
+    let seen: Vec<(Endpoint, u16)> = emulator
+        .requests()
+        .iter()
+        .map(|r| (r.endpoint, r.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Endpoint::Sign, 0),
+            (Endpoint::Sign, 503),
+            (Endpoint::Sign, 200),
+            (Endpoint::Other, 0),
+            (Endpoint::Other, 200),
+        ]
+    );
+    let cut = &emulator.requests()[0];
+    assert!(cut.body.is_empty() && cut.json.is_none());
+}

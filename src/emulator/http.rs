@@ -1,5 +1,8 @@
 //! A tiny std-only HTTP/1.1 server: one thread per connection, keep-alive, whole bodies in
 //! memory. Just enough for the emulator; not for the open internet.
+//!
+//! The handler sees each request twice: its head first, when it decides whether to read the
+//! body ([`Plan`]), then, if it chose to, the whole request.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -13,10 +16,21 @@ const MAX_HEAD: usize = 64 * 1024;
 /// The longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
 
-/// A request as read from the socket.
+/// A request line and headers, read before the body.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    /// The request target, query included.
+    pub(crate) target: String,
+    /// Header names lower-cased, in arrival order.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The declared `Content-Length`; `None` when absent or when the body is chunked.
+    pub(crate) content_length: Option<u64>,
+}
+
+/// A whole request as read from the socket (the handler saw its method in the [`Head`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Request {
-    pub(crate) method: String,
     /// The request target, query included.
     pub(crate) target: String,
     /// Header names lower-cased, in arrival order.
@@ -63,8 +77,16 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-/// The function every request goes through.
-pub(crate) type Handler = Arc<dyn Fn(Request) -> Outcome + Send + Sync>;
+/// What the handler wants done with a request once it has seen its head.
+pub(crate) enum Plan {
+    /// Read the whole body, then hand the request to this.
+    Read(Box<dyn FnOnce(Request) -> Outcome>),
+    /// Read at most this many bytes of the body, then close the connection without answering.
+    Cut(u64),
+}
+
+/// The function every request head goes through.
+pub(crate) type Handler = Arc<dyn Fn(&Head) -> Plan + Send + Sync>;
 
 /// A running server; dropping it stops the listener and closes every open connection.
 pub(crate) struct Server {
@@ -182,8 +204,8 @@ fn serve_connection(stream: TcpStream, handler: &Handler) -> io::Result<()> {
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
-        let (request, keep_alive) = match read_request(&mut reader, &mut writer) {
-            Ok(read) => read,
+        let (outcome, keep_alive) = match exchange(&mut reader, &mut writer, handler) {
+            Ok(exchanged) => exchanged,
             Err(ReadError::Closed | ReadError::Io) => return Ok(()),
             Err(ReadError::Bad(status)) => {
                 let mut response = Response::new(status, "text/plain; charset=utf-8", "");
@@ -192,7 +214,7 @@ fn serve_connection(stream: TcpStream, handler: &Handler) -> io::Result<()> {
                 return Ok(());
             }
         };
-        match handler(request) {
+        match outcome {
             Outcome::Drop => {
                 let _ = writer.shutdown(Shutdown::Both);
                 return Ok(());
@@ -208,11 +230,48 @@ fn serve_connection(stream: TcpStream, handler: &Handler) -> io::Result<()> {
     }
 }
 
-/// Reads one request; returns it and whether the connection stays open afterwards.
-fn read_request(
+/// Reads one request, as far as the handler's plan says, and returns what to do with it and
+/// whether the connection stays open afterwards.
+fn exchange(
     reader: &mut BufReader<TcpStream>,
     writer: &mut TcpStream,
-) -> Result<(Request, bool), ReadError> {
+    handler: &Handler,
+) -> Result<(Outcome, bool), ReadError> {
+    let incoming = read_head(reader)?;
+    match handler(&incoming.head) {
+        Plan::Cut(limit) => {
+            if limit > 0 {
+                send_continue(writer, &incoming)?;
+            }
+            // Errors do not matter: the connection is closed either way.
+            let _ = io::copy(&mut reader.by_ref().take(limit), &mut io::sink());
+            Ok((Outcome::Drop, false))
+        }
+        Plan::Read(then) => {
+            send_continue(writer, &incoming)?;
+            let body = read_body(reader, &incoming)?;
+            let head = incoming.head;
+            let request = Request {
+                has_content_length: head.content_length.is_some(),
+                target: head.target,
+                headers: head.headers,
+                body,
+            };
+            Ok((then(request), incoming.keep_alive))
+        }
+    }
+}
+
+/// A request head plus how its body is framed.
+struct Incoming {
+    head: Head,
+    keep_alive: bool,
+    chunked: bool,
+    expects_continue: bool,
+}
+
+/// Reads a request line and headers.
+fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Incoming, ReadError> {
     let mut head_len = 0usize;
     // The request line; empty lines before it are ignored (RFC 9112 §2.2).
     let request_line = loop {
@@ -292,32 +351,43 @@ fn read_request(
         }
     };
     let expects_continue = header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-    if expects_continue && (chunked || content_length.is_some_and(|n| n > 0)) {
-        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        writer.flush()?;
-    }
-    let body = if chunked {
-        read_chunked(reader)?
-    } else if let Some(length) = content_length {
-        let mut body = Vec::with_capacity(usize::try_from(length.min(1 << 20)).unwrap_or(0));
-        reader.by_ref().take(length).read_to_end(&mut body)?;
-        if (body.len() as u64) < length {
-            return Err(ReadError::Io);
-        }
-        body
-    } else {
-        Vec::new()
-    };
-    Ok((
-        Request {
+    Ok(Incoming {
+        head: Head {
             method: method.to_string(),
             target: target.to_string(),
             headers,
-            body,
-            has_content_length: content_length.is_some(),
+            content_length,
         },
         keep_alive,
-    ))
+        chunked,
+        expects_continue,
+    })
+}
+
+/// Answers `Expect: 100-continue` when the request has a body to send.
+fn send_continue(writer: &mut TcpStream, incoming: &Incoming) -> Result<(), ReadError> {
+    let has_body = incoming.chunked || incoming.head.content_length.is_some_and(|n| n > 0);
+    if incoming.expects_continue && has_body {
+        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        writer.flush()?;
+    }
+    Ok(())
+}
+
+/// Reads the whole body of a request whose head was read.
+fn read_body(reader: &mut BufReader<TcpStream>, incoming: &Incoming) -> Result<Vec<u8>, ReadError> {
+    if incoming.chunked {
+        return read_chunked(reader);
+    }
+    let Some(length) = incoming.head.content_length else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::with_capacity(usize::try_from(length.min(1 << 20)).unwrap_or(0));
+    reader.by_ref().take(length).read_to_end(&mut body)?;
+    if (body.len() as u64) < length {
+        return Err(ReadError::Io);
+    }
+    Ok(body)
 }
 
 /// Reads a line of at most `limit` bytes (CRLF or bare LF), without its terminator. `None` at
@@ -434,18 +504,24 @@ mod tests {
     use super::*;
 
     fn echo_server() -> Server {
-        Server::start(Arc::new(|req: Request| {
-            if req.target == "/drop" {
-                return Outcome::Drop;
+        Server::start(Arc::new(|head: &Head| {
+            if head.target == "/cut" {
+                return Plan::Cut(head.content_length.unwrap_or(0) / 2);
             }
-            let body = format!(
-                "{} {} {} {}",
-                req.method,
-                req.target,
-                req.body.len(),
-                req.has_content_length
-            );
-            Outcome::Respond(Response::new(200, "text/plain", body))
+            let method = head.method.clone();
+            Plan::Read(Box::new(move |req: Request| {
+                if req.target == "/drop" {
+                    return Outcome::Drop;
+                }
+                let body = format!(
+                    "{} {} {} {}",
+                    method,
+                    req.target,
+                    req.body.len(),
+                    req.has_content_length
+                );
+                Outcome::Respond(Response::new(200, "text/plain", body))
+            }))
         }))
         .expect("binds")
     }
@@ -501,6 +577,24 @@ mod tests {
     fn drop_closes_without_answer() {
         let server = echo_server();
         assert_eq!(exchange(&server, b"GET /drop HTTP/1.1\r\n\r\n"), "");
+    }
+
+    #[test]
+    fn cut_closes_mid_body_without_answer() {
+        let server = echo_server();
+        let mut s = TcpStream::connect(server.addr()).expect("connects");
+        s.write_all(b"POST /cut HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n")
+            .expect("writes the head");
+        let chunk = [b'x'; 16 * 1024];
+        // Writing fails once the server has closed, or reading ends right away: no answer.
+        let _ = (0..1_000_000 / chunk.len()).try_for_each(|_| s.write_all(&chunk));
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        // The server goes on serving other connections.
+        assert!(
+            exchange(&server, b"GET /a HTTP/1.1\r\nConnection: close\r\n\r\n").contains("GET /a 0")
+        );
     }
 
     #[test]

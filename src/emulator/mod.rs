@@ -16,8 +16,14 @@
 //!   silently ignored. Errors are S3's XML.
 //!
 //! Every request is recorded ([`Emulator::requests`]) with what the emulator answered, so a test
-//! can assert on headers, form fields and their order. Faults ([`Fault`]) can be queued to make
-//! the n-th request of an endpoint fail, hang or lose its connection.
+//! can assert on headers, form fields and their order. Faults ([`Fault`]) can be queued for the
+//! n-th request of an endpoint (counted when its head arrives):
+//!
+//! - [`Fault::respond`]: answer with a given status and body instead of handling it;
+//! - [`Fault::delay`]: sleep, then handle it normally;
+//! - [`Fault::drop_connection`]: read it whole, then close the connection without answering;
+//! - [`Fault::reset_mid_body`]: read about half of its body, then close the connection without
+//!   answering, so the client's upload is cut off mid-body.
 //!
 //! The emulator is for tests. In particular:
 //!
@@ -130,8 +136,9 @@ impl Emulator {
         self.state.config.space_id
     }
 
-    /// Every request received (since the start or the last [`clear_requests`]), in arrival
-    /// order. A request still being handled shows status 0.
+    /// Every request received (since the start or the last [`clear_requests`]), in the order
+    /// their heads arrived. A request still being handled shows status 0, and no body until it
+    /// has been read.
     ///
     /// [`clear_requests`]: Emulator::clear_requests
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -287,14 +294,14 @@ impl EmulatorBuilder {
         // state through a slot filled right after binding.
         let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::default();
         let handler_slot = Arc::clone(&slot);
-        let server = http::Server::start(Arc::new(move |request| {
+        let server = http::Server::start(Arc::new(move |head: &http::Head| {
             let state = handler_slot
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             match state {
-                Some(state) => state.handle(request),
-                None => http::Outcome::Drop,
+                Some(state) => state.plan(head),
+                None => http::Plan::Read(Box::new(|_| http::Outcome::Drop)),
             }
         }))?;
         let port = server.addr().port();
@@ -506,11 +513,17 @@ pub enum FaultAction {
         body: String,
         /// The `Content-Type`.
         content_type: String,
+        /// Further headers, such as `Retry-After`.
+        headers: Vec<(String, String)>,
     },
     /// Sleep, then handle the request normally.
     Delay(Duration),
     /// Read the request, then close the connection without answering.
     Drop,
+    /// Read about half of the request body, then close the connection without answering, so
+    /// the client sees its upload cut off mid-body. Without a `Content-Length` (no body, or a
+    /// chunked one), only the head is read.
+    ResetMidBody,
 }
 
 impl Fault {
@@ -530,8 +543,18 @@ impl Fault {
                 status,
                 body,
                 content_type: content_type.into(),
+                headers: Vec::new(),
             },
         }
+    }
+
+    /// Adds a header to a [`Fault::respond`] answer, such as `Retry-After`. Other faults
+    /// send no answer and are left as they are.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Fault {
+        if let FaultAction::Respond { headers, .. } = &mut self.action {
+            headers.push((name.into(), value.into()));
+        }
+        self
     }
 
     /// Delays the `nth` request of `endpoint` by `delay`, then handles it normally.
@@ -549,6 +572,18 @@ impl Fault {
             endpoint,
             nth,
             action: FaultAction::Drop,
+        }
+    }
+
+    /// Reads about half of the body of the `nth` request of `endpoint` (at least 1 byte, and
+    /// never all of it when it has more than one), then closes the connection without
+    /// answering, so the client sees its upload cut off mid-body. The request is recorded with
+    /// status 0 and no body.
+    pub fn reset_mid_body(endpoint: Endpoint, nth: usize) -> Fault {
+        Fault {
+            endpoint,
+            nth,
+            action: FaultAction::ResetMidBody,
         }
     }
 }
@@ -627,21 +662,12 @@ impl State {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Classifies, records, applies faults, then hands the request to the MAPI or S3 handler.
-    fn handle(&self, request: http::Request) -> http::Outcome {
-        let route = Route::parse(&request.method, &request.target);
+    /// Runs when a request's head arrives: classifies, counts and records it, and picks its
+    /// fault. Then either cuts the body short ([`FaultAction::ResetMidBody`]) or has the body
+    /// read and the request handed to [`State::handle`].
+    fn plan(self: Arc<Self>, head: &http::Head) -> http::Plan {
+        let route = Route::parse(&head.method, &head.target);
         let endpoint = route.endpoint();
-        let mapi = route.is_mapi();
-        let json = if mapi && !request.body.is_empty() {
-            serde_json::from_slice(&request.body).ok()
-        } else {
-            None
-        };
-        // Count the request towards the in-flight cap first, so a delayed request holds its slot.
-        let in_flight = mapi.then(|| InFlight::enter(&self.in_flight));
-        let over_in_flight = in_flight
-            .as_ref()
-            .is_some_and(|g| g.position > self.config.max_in_flight);
         let (seq, fault) = {
             let mut inner = self.lock();
             let count = inner.counts.entry(endpoint).or_insert(0);
@@ -651,48 +677,80 @@ impl State {
                 .faults
                 .iter()
                 .position(|f| f.endpoint == endpoint && f.nth == nth)
-                .map(|i| inner.faults.remove(i));
+                .map(|i| inner.faults.remove(i).action);
             let seq = inner.next_request;
             inner.next_request += 1;
             inner.requests.push((
                 seq,
                 RecordedRequest {
                     endpoint,
-                    method: request.method.clone(),
-                    path: request.target.clone(),
-                    headers: request.headers.clone(),
-                    body: if mapi {
-                        request.body.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    json,
+                    method: head.method.clone(),
+                    path: head.target.clone(),
+                    headers: head.headers.clone(),
+                    body: Vec::new(),
+                    json: None,
                     form: None,
                     status: 0,
                 },
             ));
             (seq, fault)
         };
+        if let Some(FaultAction::ResetMidBody) = fault {
+            return http::Plan::Cut(cut_point(head.content_length));
+        }
+        http::Plan::Read(Box::new(move |request| {
+            self.handle(&request, &route, seq, fault)
+        }))
+    }
+
+    /// Runs once the whole request is read: records its body, applies its fault, then hands it
+    /// to the MAPI or S3 handler.
+    fn handle(
+        &self,
+        request: &http::Request,
+        route: &Route,
+        seq: u64,
+        fault: Option<FaultAction>,
+    ) -> http::Outcome {
+        let mapi = route.is_mapi();
+        // Count the request towards the in-flight cap first, so a delayed request holds its slot.
+        let in_flight = mapi.then(|| InFlight::enter(&self.in_flight));
+        let over_in_flight = in_flight
+            .as_ref()
+            .is_some_and(|g| g.position > self.config.max_in_flight);
+        if mapi && !request.body.is_empty() {
+            let json = serde_json::from_slice(&request.body).ok();
+            let mut inner = self.lock();
+            if let Some((_, recorded)) = inner.requests.iter_mut().find(|(s, _)| *s == seq) {
+                recorded.body.clone_from(&request.body);
+                recorded.json = json;
+            }
+        }
         let mut form = None;
-        let outcome = match fault.map(|f| f.action) {
+        let outcome = match fault {
             Some(FaultAction::Respond {
                 status,
                 body,
                 content_type,
-            }) => http::Outcome::Respond(http::Response::new(status, &content_type, body)),
-            Some(FaultAction::Drop) => http::Outcome::Drop,
+                headers,
+            }) => {
+                let mut response = http::Response::new(status, &content_type, body);
+                response.headers.extend(headers);
+                http::Outcome::Respond(response)
+            }
+            Some(FaultAction::Drop | FaultAction::ResetMidBody) => http::Outcome::Drop,
             action => {
                 if let Some(FaultAction::Delay(delay)) = action {
                     std::thread::sleep(delay);
                 }
-                http::Outcome::Respond(match &route {
+                http::Outcome::Respond(match route {
                     Route::Upload => {
-                        let (response, parsed) = s3::handle(self, &request);
+                        let (response, parsed) = s3::handle(self, request);
                         form = parsed;
                         response
                     }
                     Route::NotMapi => s3::not_found(&request.target),
-                    _ => mapi::handle(self, &route, &request, over_in_flight),
+                    _ => mapi::handle(self, route, request, over_in_flight),
                 })
             }
         };
@@ -707,6 +765,12 @@ impl State {
         }
         outcome
     }
+}
+
+/// How many body bytes [`FaultAction::ResetMidBody`] reads: about half, at least one, and all of
+/// them only when there is a single one; none without a `Content-Length`.
+fn cut_point(content_length: Option<u64>) -> u64 {
+    content_length.map_or(0, |len| (len / 2).max(1).min(len))
 }
 
 /// Counts a request in flight for as long as it lives.
@@ -881,6 +945,23 @@ mod tests {
         assert!(matches!(
             json.action,
             FaultAction::Respond { ref content_type, .. } if content_type == "application/json"
+        ));
+    }
+
+    #[test]
+    fn reset_mid_body_reads_about_half() {
+        let cuts: Vec<u64> = [None, Some(0), Some(1), Some(2), Some(3), Some(1_000_000)]
+            .into_iter()
+            .map(cut_point)
+            .collect();
+        assert_eq!(cuts, [0, 0, 1, 1, 1, 500_000]);
+        assert!(matches!(
+            Fault::reset_mid_body(Endpoint::Upload, 2),
+            Fault {
+                endpoint: Endpoint::Upload,
+                nth: 2,
+                action: FaultAction::ResetMidBody
+            }
         ));
     }
 

@@ -43,6 +43,15 @@ pub fn client_for(emulator: &Emulator) -> Client {
         .expect("a client for the emulator")
 }
 
+/// A client that tries every call once: for tests of how a failure is reported.
+pub fn client_without_retries(emulator: &Emulator) -> Client {
+    Client::builder(Token::personal(emulator.token()))
+        .base_url(emulator.api_url())
+        .max_retries(0)
+        .build()
+        .expect("a client for the emulator")
+}
+
 /// A directory of its own for one test's files, under the target directory.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);

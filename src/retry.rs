@@ -1,0 +1,153 @@
+//! When to try a call again, and how long to wait first.
+//!
+//! What may be retried depends on the call (API doc §5):
+//! - any Management API call answered 429 was not processed: always safe to retry;
+//! - sign creates a record: otherwise retried only when the connection failed before the
+//!   request went out, so that a retry can never create a second record;
+//! - finish and delete are idempotent: also retried on 5xx and connection errors;
+//! - S3: retried on 500, 503, `RequestTimeout` and connection errors, from the start of
+//!   the file.
+
+use std::time::{Duration, SystemTime};
+
+/// How many times, and how patiently, failed calls are tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retries {
+    /// Retries after the first attempt, per call.
+    pub(crate) max: u32,
+    /// The first backoff; doubled on each retry.
+    pub(crate) base: Duration,
+    /// The longest backoff.
+    pub(crate) cap: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            max: 6,
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl Retries {
+    /// The wait before retry number `attempt` (0 for the first retry): exponential from
+    /// `base`, capped, with "equal jitter" (between half and all of it), so that threads
+    /// that failed together do not retry together.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX));
+        let full = exp.min(self.cap);
+        full.mul_f64(0.5 + 0.5 * crate::random::fraction())
+    }
+}
+
+/// How the method of a call limits its retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idempotence {
+    /// Creates something (sign): retried on 429 and on failures before sending only.
+    Creates,
+    /// May be repeated (finish, delete): also on 5xx and connection errors.
+    Idempotent,
+}
+
+/// Whether a transport error happened before any byte of the request was sent.
+pub(crate) fn failed_before_sending(error: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(timeout) => {
+            matches!(timeout, ureq::Timeout::Resolve | ureq::Timeout::Connect)
+        }
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+        ),
+        _ => false,
+    }
+}
+
+/// Whether a transport error may pass if tried again (not a TLS or URL mistake).
+pub(crate) fn is_transient(error: &ureq::Error) -> bool {
+    matches!(
+        error,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+    )
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP date; capped at [`MAX_RETRY_AFTER`].
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = crate::clock::parse_http_date(value)?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stops_at_the_cap() {
+        let retries = Retries::default();
+        for attempt in 0..40 {
+            let full = Duration::from_millis(200)
+                .saturating_mul(1 << attempt.min(20))
+                .min(Duration::from_secs(2));
+            let wait = retries.backoff(attempt);
+            assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = crate::clock::from_unix_seconds(1_757_079_084);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Fri, 05 Sep 2025 13:31:30 GMT", now),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 05 Sep 2025 13:31:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn only_connection_set_up_failures_count_as_unsent() {
+        assert!(failed_before_sending(&ureq::Error::ConnectionFailed));
+        assert!(failed_before_sending(&ureq::Error::Timeout(
+            ureq::Timeout::Connect
+        )));
+        assert!(failed_before_sending(&ureq::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        )));
+        assert!(!failed_before_sending(&ureq::Error::Timeout(
+            ureq::Timeout::RecvResponse
+        )));
+        assert!(!failed_before_sending(&ureq::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset)
+        )));
+    }
+}
