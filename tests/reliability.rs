@@ -570,3 +570,60 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
     assert!(s.emulator.asset(left).is_some());
     assert!(err.to_string().contains("Client::delete"), "{err}");
 }
+
+#[test]
+fn a_policy_stale_on_arrival_is_refused_by_s3_then_signed_again() {
+    // Dated 11 minutes ago, the policy looks fresh by its own dates (a 10-minute lifetime)
+    // but S3 finds it expired: only S3's answer can tell.
+    let s = setup();
+    s.emulator
+        .inject(Fault::stale_policy(1, Duration::from_secs(11 * 60)));
+    let client = builder_for(&s.emulator).build().expect("client");
+    let asset = client
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.bin"),
+            Source::bytes(&b"abc"[..]),
+        )
+        .expect("upload after signing again");
+    let uploads = s.emulator.requests_for(Endpoint::Upload);
+    assert_eq!(
+        uploads.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [403, 204]
+    );
+    assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 2);
+    assert_eq!(s.emulator.assets().len(), 1);
+    assert_eq!(stored_bytes(&s.emulator, asset.id), b"abc");
+}
+
+#[test]
+fn a_tampered_field_is_reported_with_s3s_words_and_not_retried() {
+    let s = setup();
+    s.emulator
+        .inject(Fault::tamper_field(1, "Content-Type", "text/html"));
+    let client = builder_for(&s.emulator).build().expect("client");
+    let err = client
+        .upload(
+            s.space,
+            UploadRequest::new().filename("a.png"),
+            Source::bytes(&b"png"[..]),
+        )
+        .expect_err("tampered");
+    match &err {
+        Error::S3 {
+            status: 403,
+            code: Some(code),
+            message,
+            ..
+        } => {
+            assert_eq!(code, "AccessDenied");
+            assert!(message.contains("Policy Condition failed"), "{message}");
+        }
+        other => panic!("expected S3 AccessDenied, got {other:?}"),
+    }
+    assert_eq!(
+        statuses(&s.emulator, Endpoint::Upload),
+        [403],
+        "not retried"
+    );
+}

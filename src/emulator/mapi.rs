@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
+use super::SignFault;
 use super::http::{Request, Response};
 use super::policy::{self, BUCKET, PolicyFields, json_str, ordered_object};
 use super::{AssetRecord, FinishShape, Route, State, StoredAsset};
@@ -53,6 +54,7 @@ pub(crate) fn handle(
     route: &Route,
     request: &Request,
     over_in_flight: bool,
+    sign_fault: SignFault,
 ) -> Response {
     let config = &state.config;
     if let Some(limit) = config.rate_limit {
@@ -97,7 +99,7 @@ pub(crate) fn handle(
 
     let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
     match route {
-        Route::Sign { space } if space_ok(space) => sign(state, request),
+        Route::Sign { space } if space_ok(space) => sign(state, request, sign_fault),
         Route::Finish { space, id } if space_ok(space) => finish(state, id),
         Route::Delete { space, id } if space_ok(space) => delete(state, id),
         Route::Get { space, id } if space_ok(space) => get(state, id),
@@ -259,7 +261,7 @@ pub(crate) fn content_type_for(filename: &str) -> &'static str {
     }
 }
 
-fn sign(state: &State, request: &Request) -> Response {
+fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
     let config = &state.config;
     let params = match params(request) {
         Ok(params) => params,
@@ -397,26 +399,40 @@ fn sign(state: &State, request: &Request) -> Response {
     } else {
         "public-read"
     };
-    let fields = PolicyFields::new(
+    let mut fields = PolicyFields::new(
         asset.key.clone(),
         acl,
         asset.content_type.clone(),
-        now,
-        from_unix_seconds(expiration),
+        now.checked_sub(fault.age).unwrap_or(now),
+        from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
         config.max_file_size,
     );
+    if let Some(signer) = &config.signer {
+        fields = fields.for_signer(signer.0.as_ref());
+    }
+    let amz_date = fields.amz_date.clone();
     let fields: Vec<(&str, String)> = fields
-        .form_fields(&config.secret)
+        .form_fields(|policy| match &config.signer {
+            Some(signer) => signer.0.signature(&amz_date, policy),
+            None => policy::signature(&config.secret, policy),
+        })
         .into_iter()
-        .map(|(name, value)| (name, json_str(&value)))
+        .map(|(name, value)| match &fault.tamper {
+            Some((tampered, forged)) if tampered == name => (name, json_str(forged)),
+            _ => (name, json_str(&value)),
+        })
         .collect();
+    let post_url = config
+        .signer
+        .as_ref()
+        .map_or_else(|| config.s3_url.clone(), |signer| signer.0.post_url());
     json(
         200,
         ordered_object(&[
             ("id", asset.id.to_string()),
             ("pretty_url", json_str(&format!("//{BUCKET}/{}", asset.key))),
             ("public_url", json_str(&public_url(&asset.key))),
-            ("post_url", json_str(&config.s3_url)),
+            ("post_url", json_str(&post_url)),
             ("fields", ordered_object(&fields)),
             ("locked", "false".into()),
             ("meta_data", asset.meta_data.to_string()),
@@ -440,10 +456,12 @@ fn finish(state: &State, id: &str) -> Response {
     let Some(record) = inner.assets.get(&id) else {
         return not_found();
     };
-    let uploaded = inner
-        .objects
-        .get(&record.asset.key)
-        .is_some_and(|o| o.stored_at > record.signed_at);
+    // With an external S3 the file is out of sight; trust the client.
+    let uploaded = state.config.signer.is_some()
+        || inner
+            .objects
+            .get(&record.asset.key)
+            .is_some_and(|o| o.stored_at > record.signed_at);
     if !uploaded {
         return error(422, "The upload is not complete: no file at the signed key");
     }

@@ -73,6 +73,10 @@ mod mapi;
 mod multipart;
 mod policy;
 mod s3;
+mod signer;
+
+pub use signer::PolicySigner;
+use signer::SharedSigner;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -212,6 +216,7 @@ pub struct EmulatorBuilder {
     policy_ttl: Duration,
     max_file_size: u64,
     finish_shape: FinishShape,
+    signer: Option<SharedSigner>,
 }
 
 impl Default for EmulatorBuilder {
@@ -226,6 +231,7 @@ impl Default for EmulatorBuilder {
             policy_ttl: Duration::from_secs(600),
             max_file_size: 5_242_879_999,
             finish_shape: FinishShape::Flat,
+            signer: None,
         }
     }
 }
@@ -288,6 +294,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Signs uploads for a real S3 server instead of the emulator's own: the sign answer's
+    /// `post_url`, the policy's bucket, `x-amz-credential` and `x-amz-signature` come from
+    /// `signer`. The emulator then cannot see the uploaded file, so finish does not check
+    /// for it.
+    pub fn external_s3(mut self, signer: impl PolicySigner + 'static) -> Self {
+        self.signer = Some(SharedSigner(Arc::new(signer)));
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on a background thread.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
@@ -317,6 +332,7 @@ impl EmulatorBuilder {
                 policy_ttl: self.policy_ttl,
                 max_file_size: self.max_file_size,
                 finish_shape: self.finish_shape,
+                signer: self.signer,
             },
             inner: Mutex::new(Inner {
                 folders: self.folders,
@@ -520,6 +536,18 @@ pub enum FaultAction {
     Delay(Duration),
     /// Read the request, then close the connection without answering.
     Drop,
+    /// On a sign: date the policy this long ago (`x-amz-date`, and `expiration` one policy
+    /// lifetime later), as a signer with a slow clock would. A lifetime's worth or more
+    /// makes a policy S3 refuses as expired that still looks fresh from its own dates.
+    StalePolicy(Duration),
+    /// On a sign: hand out this field value instead of the signed one, as a proxy that
+    /// rewrites the answer would; S3 then refuses the upload.
+    TamperField {
+        /// The field's name.
+        name: String,
+        /// The value handed out.
+        value: String,
+    },
     /// Read about half of the request body, then close the connection without answering, so
     /// the client sees its upload cut off mid-body. Without a `Content-Length` (no body, or a
     /// chunked one), only the head is read.
@@ -544,6 +572,28 @@ impl Fault {
                 body,
                 content_type: content_type.into(),
                 headers: Vec::new(),
+            },
+        }
+    }
+
+    /// Dates the policy of the `nth` sign `age` ago; see [`FaultAction::StalePolicy`].
+    pub fn stale_policy(nth: usize, age: Duration) -> Fault {
+        Fault {
+            endpoint: Endpoint::Sign,
+            nth,
+            action: FaultAction::StalePolicy(age),
+        }
+    }
+
+    /// Hands out `value` for the signed field `name` in the `nth` sign answer; see
+    /// [`FaultAction::TamperField`].
+    pub fn tamper_field(nth: usize, name: impl Into<String>, value: impl Into<String>) -> Fault {
+        Fault {
+            endpoint: Endpoint::Sign,
+            nth,
+            action: FaultAction::TamperField {
+                name: name.into(),
+                value: value.into(),
             },
         }
     }
@@ -604,6 +654,28 @@ pub(crate) struct Config {
     /// Keys the policy signatures.
     pub(crate) secret: String,
     pub(crate) s3_url: String,
+    /// Signs for a real S3 server instead of the emulator's own.
+    pub(crate) signer: Option<SharedSigner>,
+}
+
+/// What a fault changes in a sign answer.
+#[derive(Default)]
+pub(crate) struct SignFault {
+    pub(crate) age: Duration,
+    pub(crate) tamper: Option<(String, String)>,
+}
+
+impl From<Option<FaultAction>> for SignFault {
+    fn from(action: Option<FaultAction>) -> SignFault {
+        match action {
+            Some(FaultAction::StalePolicy(age)) => SignFault { age, tamper: None },
+            Some(FaultAction::TamperField { name, value }) => SignFault {
+                age: Duration::ZERO,
+                tamper: Some((name, value)),
+            },
+            _ => SignFault::default(),
+        }
+    }
 }
 
 /// Shared by the handle and every connection thread.
@@ -743,6 +815,7 @@ impl State {
                 if let Some(FaultAction::Delay(delay)) = action {
                     std::thread::sleep(delay);
                 }
+                let sign_fault = SignFault::from(action);
                 http::Outcome::Respond(match route {
                     Route::Upload => {
                         let (response, parsed) = s3::handle(self, request);
@@ -750,7 +823,7 @@ impl State {
                         response
                     }
                     Route::NotMapi => s3::not_found(&request.target),
-                    _ => mapi::handle(self, route, request, over_in_flight),
+                    _ => mapi::handle(self, route, request, over_in_flight, sign_fault),
                 })
             }
         };

@@ -51,6 +51,7 @@ pub(crate) struct PolicyFields {
     /// ISO 8601.
     pub(crate) expiration: String,
     pub(crate) max_file_size: u64,
+    pub(crate) bucket: String,
 }
 
 impl PolicyFields {
@@ -74,14 +75,22 @@ impl PolicyFields {
             expiration: crate::clock::format_iso8601(expiration),
             amz_date,
             max_file_size,
+            bucket: BUCKET.into(),
         }
+    }
+
+    /// The same, for an external S3 server: its bucket and credential.
+    pub(crate) fn for_signer(mut self, signer: &dyn super::PolicySigner) -> PolicyFields {
+        self.bucket = signer.bucket();
+        self.credential = signer.credential(&self.amz_date);
+        self
     }
 
     /// The policy document, keys and conditions in Storyblok's order.
     pub(crate) fn policy_json(&self) -> String {
         let eq = |name: &str, value: &str| format!("{{{}:{}}}", json_str(name), json_str(value));
         let conditions = [
-            eq("bucket", BUCKET),
+            eq("bucket", &self.bucket),
             eq("acl", &self.acl),
             eq("Cache-Control", CACHE_CONTROL),
             eq("Content-Type", &self.content_type),
@@ -100,9 +109,10 @@ impl PolicyFields {
     }
 
     /// The sign response's `fields`, in Storyblok's order, as (name, value) pairs.
-    pub(crate) fn form_fields(&self, secret: &str) -> Vec<(&'static str, String)> {
+    /// `sign` makes `x-amz-signature` from the base64 policy.
+    pub(crate) fn form_fields(&self, sign: impl Fn(&str) -> String) -> Vec<(&'static str, String)> {
         let policy = crate::base64::encode(self.policy_json().as_bytes());
-        let signature = signature(secret, &policy);
+        let signature = sign(&policy);
         vec![
             ("key", self.key.clone()),
             ("acl", self.acl.clone()),
@@ -247,7 +257,7 @@ mod tests {
     #[test]
     fn fields_order_and_round_trip() {
         let p = sample();
-        let fields = p.form_fields("secret");
+        let fields = p.form_fields(|policy| signature("secret", policy));
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
