@@ -10,14 +10,19 @@
 //! `STORYBLOK_API_URL` overrides the API base URL. With no token set, the example starts
 //! the built-in emulator and uploads there.
 
+mod common;
+
 use std::env;
 use std::process::ExitCode;
 
-use storyblok_assets::emulator::Emulator;
-use storyblok_assets::{Client, Region, Source, Token, UploadRequest};
+use common::{connect, end_status_line, mib, number, status_line};
+use storyblok_assets::{Region, Source, UploadRequest};
 
 const USAGE: &str = "usage: upload [--space ID] [--folder ID] [--replace ASSET_ID] [--private] \
 [--no-validate] [--region eu|us|ca|ap|cn] FILE";
+
+/// Files from this size on get a progress line (on a terminal).
+const LARGE: u64 = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct Args {
@@ -28,13 +33,6 @@ struct Args {
     no_validate: bool,
     region: Option<Region>,
     file: Option<String>,
-}
-
-fn number(flag: &str, value: Option<String>) -> Result<u64, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .parse()
-        .map_err(|_| format!("{flag} takes a number, not {value:?}"))
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -66,60 +64,10 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn env_var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let file = args.file.clone().unwrap_or_default();
-
-    let token = match (env_var("STORYBLOK_TOKEN"), env_var("STORYBLOK_OAUTH_TOKEN")) {
-        (Some(token), _) => Some(Token::personal(token.trim())),
-        (None, Some(token)) => Some(Token::oauth(token.trim())),
-        (None, None) => None,
-    };
-
-    // Kept alive until the upload is done: dropping it stops the server.
-    let mut _emulator = None;
-    let (client, space) = match token {
-        Some(token) => {
-            let space = match args.space {
-                Some(space) => space,
-                None => number("STORYBLOK_SPACE_ID", env_var("STORYBLOK_SPACE_ID"))
-                    .map_err(|_| "set --space ID or STORYBLOK_SPACE_ID to a space id".to_owned())?,
-            };
-            let mut builder = Client::builder(token);
-            if let Some(url) = env_var("STORYBLOK_API_URL") {
-                builder = builder.base_url(url);
-            } else {
-                let region = args
-                    .region
-                    .or_else(|| Region::from_space_id(space))
-                    .unwrap_or_default();
-                builder = builder.region(region);
-            }
-            (builder.build().map_err(|e| e.to_string())?, space)
-        }
-        None => {
-            let emulator =
-                Emulator::start().map_err(|e| format!("cannot start the emulator: {e}"))?;
-            eprintln!(
-                "No STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN set: uploading to the built-in emulator at {}",
-                emulator.api_url()
-            );
-            if let Some(folder) = args.folder {
-                emulator.add_folder(folder);
-            }
-            let client = Client::builder(Token::personal(emulator.token()))
-                .base_url(emulator.api_url())
-                .build()
-                .map_err(|e| e.to_string())?;
-            let space = args.space.unwrap_or(emulator.space_id());
-            _emulator = Some(emulator);
-            (client, space)
-        }
-    };
+    let target = connect(args.space, args.region, args.folder)?;
 
     let mut request = UploadRequest::new().validate_upload(!args.no_validate);
     if let Some(folder) = args.folder {
@@ -136,10 +84,23 @@ fn run() -> Result<(), String> {
     } else {
         "Uploading"
     };
-    eprintln!("{what} {file} in space {space} via {}", client.base_url());
-    let asset = client
-        .upload(space, request, Source::path(&file))
-        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "{what} {file} in space {} via {}",
+        target.space,
+        target.client.base_url()
+    );
+    let mut source = Source::path(&file);
+    let large = std::fs::metadata(&file).is_ok_and(|m| m.len() >= LARGE);
+    if large {
+        source = source.on_progress(|sent, total| {
+            status_line(&format!("{} of {} sent", mib(sent), mib(total)));
+        });
+    }
+    let result = target.client.upload(target.space, request, source);
+    if large {
+        end_status_line();
+    }
+    let asset = result.map_err(|e| e.to_string())?;
     let json = serde_json::to_string(&asset).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())

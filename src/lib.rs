@@ -123,6 +123,7 @@
 
 mod asset;
 mod base64;
+mod bulk;
 mod client;
 mod clock;
 mod error;

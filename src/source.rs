@@ -32,7 +32,14 @@ use crate::image_size::{self, Dimensions};
 /// ```
 pub struct Source<'a> {
     inner: Inner<'a>,
+    progress: Option<Progress<'a>>,
 }
+
+/// A progress callback: bytes of the file sent so far, and the file's size.
+type Progress<'a> = Box<dyn FnMut(u64, u64) + Send + 'a>;
+
+/// How often, at least, the progress callback hears of an upload.
+const PROGRESS_STEP: u64 = 1024 * 1024;
 
 enum Inner<'a> {
     Path(PathBuf),
@@ -56,6 +63,9 @@ impl<T: Read + Seek> ReadSeek for T {}
 pub(crate) struct Opened<'a> {
     pub(crate) len: u64,
     body: Body<'a>,
+    progress: Option<Progress<'a>>,
+    sent: u64,
+    reported: u64,
 }
 
 enum Body<'a> {
@@ -68,26 +78,40 @@ enum Body<'a> {
     Once(Box<dyn Read + Send + 'a>),
 }
 
-impl<'a> Opened<'a> {
-    /// The bytes, from where the last rewind left them.
-    pub(crate) fn reader(&mut self) -> &mut (dyn Read + Send + 'a) {
-        match &mut self.body {
-            Body::Rewindable { reader, .. } => reader,
-            Body::Once(reader) => reader,
+impl Read for Opened<'_> {
+    /// The bytes, from where the last rewind left them, telling the progress callback.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.body {
+            Body::Rewindable { reader, .. } => reader.read(buf)?,
+            Body::Once(reader) => reader.read(buf)?,
+        };
+        self.sent += n as u64;
+        if let Some(progress) = &mut self.progress {
+            let done = self.sent >= self.len && self.reported < self.sent;
+            if done || self.sent - self.reported >= PROGRESS_STEP {
+                self.reported = self.sent;
+                progress(self.sent.min(self.len), self.len);
+            }
         }
+        Ok(n)
     }
+}
 
+impl Opened<'_> {
     /// Whether [`Opened::rewind`] can start the bytes over.
     pub(crate) fn can_rewind(&self) -> bool {
         matches!(self.body, Body::Rewindable { .. })
     }
 
-    /// Starts the bytes over, for a retry.
+    /// Starts the bytes over, for a retry; progress starts over too.
     pub(crate) fn rewind(&mut self) -> io::Result<()> {
         match &mut self.body {
-            Body::Rewindable { reader, start } => reader.seek(SeekFrom::Start(*start)).map(drop),
-            Body::Once(_) => Err(io::Error::other("a plain reader cannot be rewound")),
-        }
+            Body::Rewindable { reader, start } => reader.seek(SeekFrom::Start(*start))?,
+            Body::Once(_) => return Err(io::Error::other("a plain reader cannot be rewound")),
+        };
+        self.sent = 0;
+        self.reported = 0;
+        Ok(())
     }
 }
 
@@ -97,6 +121,7 @@ impl<'a> Source<'a> {
     pub fn path(path: impl Into<PathBuf>) -> Source<'static> {
         Source {
             inner: Inner::Path(path.into()),
+            progress: None,
         }
     }
 
@@ -104,6 +129,7 @@ impl<'a> Source<'a> {
     pub fn bytes(bytes: impl Into<Cow<'a, [u8]>>) -> Source<'a> {
         Source {
             inner: Inner::Bytes(bytes.into()),
+            progress: None,
         }
     }
 
@@ -115,6 +141,7 @@ impl<'a> Source<'a> {
                 reader: Box::new(reader),
                 len,
             },
+            progress: None,
         }
     }
 
@@ -126,7 +153,24 @@ impl<'a> Source<'a> {
                 reader: Box::new(reader),
                 len,
             },
+            progress: None,
         }
+    }
+
+    /// Calls `progress(sent, total)` as the file goes out: at least once per MiB and once
+    /// at the end, with `sent == total`. A retried upload starts again from 0.
+    ///
+    /// ```
+    /// use storyblok_assets::Source;
+    ///
+    /// let source = Source::path("video.mp4").on_progress(|sent, total| {
+    ///     eprint!("\r{} of {} MiB", sent >> 20, total >> 20);
+    /// });
+    /// # let _ = source;
+    /// ```
+    pub fn on_progress(mut self, progress: impl FnMut(u64, u64) + Send + 'a) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
     }
 
     /// The file's path, for a path source.
@@ -192,7 +236,13 @@ impl<'a> Source<'a> {
                 (len, Body::Rewindable { reader, start })
             }
         };
-        Ok(Opened { len, body })
+        Ok(Opened {
+            len,
+            body,
+            progress: self.progress,
+            sent: 0,
+            reported: 0,
+        })
     }
 }
 
@@ -213,8 +263,27 @@ mod tests {
 
     fn read_all(opened: &mut Opened<'_>) -> Vec<u8> {
         let mut out = Vec::new();
-        opened.reader().read_to_end(&mut out).expect("read");
+        opened.read_to_end(&mut out).expect("read");
         out
+    }
+
+    #[test]
+    fn progress_is_told_every_mib_and_at_the_end() {
+        let data = vec![7u8; 3 * 1024 * 1024 + 10];
+        let seen = std::sync::Mutex::new(Vec::new());
+        let mut opened = Source::bytes(&data[..])
+            .on_progress(|sent, total| seen.lock().expect("lock").push((sent, total)))
+            .open()
+            .expect("open");
+        let mut buf = vec![0u8; 64 * 1024];
+        while opened.read(&mut buf).expect("read") > 0 {}
+        let total = data.len() as u64;
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen.last(), Some(&(total, total)));
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        for pair in seen.windows(2) {
+            assert!(pair[1].0 - pair[0].0 <= 1024 * 1024 + 64 * 1024);
+        }
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl SignedUpload {
         let filename = self.request.filename_str().unwrap_or("file");
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
-        let mut body = form.body(opened.reader(), len);
+        let mut body = form.body(opened, len);
         let result = self
             .client
             .agent()
