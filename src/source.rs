@@ -277,6 +277,7 @@ mod tests {
             .expect("open");
         let mut buf = vec![0u8; 64 * 1024];
         while opened.read(&mut buf).expect("read") > 0 {}
+        drop(opened);
         let total = data.len() as u64;
         let seen = seen.into_inner().expect("lock");
         assert_eq!(seen.last(), Some(&(total, total)));
