@@ -41,6 +41,9 @@ struct Inner {
     delete_on_failure: bool,
 }
 
+/// ureq's send buffer per connection.
+const UPLOAD_BUFFER: usize = 512 * 1024;
+
 /// The time budgets. See [`ClientBuilder`] for what each one bounds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
@@ -319,7 +322,11 @@ impl ClientBuilder {
             .max_redirects(0)
             .timeout_connect(Some(t.connect))
             .timeout_per_read(Some(t.idle))
-            .timeout_per_write(Some(t.idle));
+            .timeout_per_write(Some(t.idle))
+            // Uploads read the file straight into this buffer: at 512 KiB a 1 GiB upload on
+            // loopback went from 1.1-1.3x curl's time (ureq's 128 KiB) to about 0.8x,
+            // for 0.4 MiB more memory per connection (`cargo bench --bench performance`).
+            .output_buffer_size(UPLOAD_BUFFER);
         // Proxies come from the environment (HTTPS_PROXY, NO_PROXY, …) as ureq reads them,
         // except for a loopback API such as the emulator: a proxy cannot reach it.
         let config = if url::is_loopback(&base_url) {
