@@ -1,0 +1,308 @@
+//! AWS Signature Version 4, as much of it as the conformance tests need: the POST policy
+//! signature a Storyblok-like signer puts in `x-amz-signature`, and header-signed requests
+//! (create a bucket, lift its public access block, read an object back).
+//!
+//! HMAC-SHA256 and SHA-256 come from RustCrypto's `hmac` and `sha2`; only the canonical
+//! strings are written here, and the tests at the bottom check them against AWS's own
+//! published examples.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use storyblok_assets::emulator::PolicySigner;
+
+/// The SHA-256 of an empty payload, in hex.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `data`, in lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any size");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The signing key: HMAC("AWS4" + secret, day) → region → service → "aws4_request".
+pub fn signing_key(secret: &str, day: &str, region: &str, service: &str) -> Vec<u8> {
+    let k_date = hmac_sha256(format!("AWS4{secret}").as_bytes(), day.as_bytes());
+    let k_region = hmac_sha256(&k_date, region.as_bytes());
+    let k_service = hmac_sha256(&k_region, service.as_bytes());
+    hmac_sha256(&k_service, b"aws4_request")
+}
+
+/// `x-amz-signature` of a POST policy: hex(HMAC(signing key, base64 policy)).
+pub fn policy_signature(secret: &str, day: &str, region: &str, policy_base64: &str) -> String {
+    hex(&hmac_sha256(
+        &signing_key(secret, day, region, "s3"),
+        policy_base64.as_bytes(),
+    ))
+}
+
+/// URI-encodes per AWS: unreserved `A-Z a-z 0-9 - _ . ~` kept, everything else `%XX`
+/// (upper-case hex, per UTF-8 byte); `/` kept when `keep_slash` (object key paths).
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time.
+pub fn amz_date(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil: (year, month, day) of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// An access key pair and its region.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+}
+
+impl Credentials {
+    /// `access_key/day/region/s3/aws4_request`.
+    pub fn credential(&self, day: &str) -> String {
+        format!("{}/{day}/{}/s3/aws4_request", self.access_key, self.region)
+    }
+}
+
+/// A request to sign with an `Authorization` header.
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// `host[:port]`, exactly as the `Host` header will carry it.
+    pub host: &'a str,
+    /// The path as sent, already URI-encoded (see [`uri_encode`]).
+    pub path: &'a str,
+    /// Query parameters, not encoded; `("publicAccessBlock", "")` for a bare flag.
+    pub query: &'a [(&'a str, &'a str)],
+    /// Headers to send and sign besides `host`, `x-amz-date` and `x-amz-content-sha256`.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
+    pub payload_hash: &'a str,
+}
+
+impl Request<'_> {
+    /// The query string as sent and as signed: encoded, sorted, `name=` for an empty value.
+    pub fn query_string(&self) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .query
+            .iter()
+            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
+            .collect();
+        pairs.sort();
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The headers to send (`Host` is sent by the HTTP client from the URL): the caller's,
+    /// `x-amz-date`, `x-amz-content-sha256` and `Authorization`.
+    pub fn sign(&self, credentials: &Credentials, amz_date: &str) -> Vec<(String, String)> {
+        let mut signed: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        signed.push(("host".into(), self.host.into()));
+        signed.push(("x-amz-content-sha256".into(), self.payload_hash.into()));
+        signed.push(("x-amz-date".into(), amz_date.into()));
+        signed.sort();
+        let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+        let signed_headers = signed
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical_request = format!(
+            "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
+            self.method,
+            self.path,
+            self.query_string(),
+            self.payload_hash
+        );
+        let day = &amz_date[..8];
+        let scope = format!("{day}/{}/s3/aws4_request", credentials.region);
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            sha256_hex(canonical_request.as_bytes())
+        );
+        let signature = hex(&hmac_sha256(
+            &signing_key(&credentials.secret_key, day, &credentials.region, "s3"),
+            string_to_sign.as_bytes(),
+        ));
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+            .collect();
+        headers.push(("x-amz-date".into(), amz_date.into()));
+        headers.push(("x-amz-content-sha256".into(), self.payload_hash.into()));
+        headers.push((
+            "Authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope},SignedHeaders={signed_headers},Signature={signature}",
+                credentials.access_key
+            ),
+        ));
+        headers
+    }
+}
+
+/// Signs POST policies the way Storyblok's backend does for its own bucket, for an S3
+/// server at `endpoint` (path-style: `post_url` is `{endpoint}/{bucket}`).
+#[derive(Clone, Debug)]
+pub struct SigV4Signer {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub endpoint: String,
+    pub bucket: String,
+    pub credentials: Credentials,
+}
+
+impl PolicySigner for SigV4Signer {
+    fn post_url(&self) -> String {
+        format!("{}/{}", self.endpoint, self.bucket)
+    }
+
+    fn bucket(&self) -> String {
+        self.bucket.clone()
+    }
+
+    fn credential(&self, amz_date: &str) -> String {
+        self.credentials.credential(&amz_date[..8])
+    }
+
+    fn signature(&self, amz_date: &str, policy_base64: &str) -> String {
+        policy_signature(
+            &self.credentials.secret_key,
+            &amz_date[..8],
+            &self.credentials.region,
+            policy_base64,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// AWS's "Deriving the signing key" example (service `iam`).
+    #[test]
+    fn signing_key_matches_aws_example() {
+        let key = signing_key(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(
+            hex(&key),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
+    }
+
+    /// AWS's "Example: GET Object" of header-based authentication (S3 API reference).
+    #[test]
+    fn get_object_matches_aws_example() {
+        let credentials = Credentials {
+            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            region: "us-east-1".into(),
+        };
+        let request = Request {
+            method: "GET",
+            host: "examplebucket.s3.amazonaws.com",
+            path: "/test.txt",
+            query: &[],
+            headers: &[("Range", "bytes=0-9")],
+            payload_hash: EMPTY_SHA256,
+        };
+        let headers = request.sign(&credentials, "20130524T000000Z");
+        let authorization = &headers
+            .iter()
+            .find(|(n, _)| n == "Authorization")
+            .unwrap()
+            .1;
+        assert_eq!(
+            authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,\
+             SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,\
+             Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+    }
+
+    #[test]
+    fn query_strings_are_sorted_and_keep_empty_values() {
+        let request = Request {
+            method: "DELETE",
+            host: "h",
+            path: "/b",
+            query: &[("z", "a b"), ("publicAccessBlock", "")],
+            headers: &[],
+            payload_hash: EMPTY_SHA256,
+        };
+        assert_eq!(request.query_string(), "publicAccessBlock=&z=a%20b");
+    }
+
+    #[test]
+    fn uri_encoding_follows_aws_rules() {
+        assert_eq!(
+            uri_encode("f/1/ab/Grüße \"x\"~+.png", true),
+            "f/1/ab/Gr%C3%BC%C3%9Fe%20%22x%22~%2B.png"
+        );
+        assert_eq!(uri_encode("a/b", false), "a%2Fb");
+    }
+
+    #[test]
+    fn amz_dates() {
+        assert_eq!(amz_date(UNIX_EPOCH), "19700101T000000Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_369_353_600 + 3_661);
+        assert_eq!(amz_date(t), "20130524T010101Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(amz_date(leap), "20000229T000000Z");
+    }
+}
