@@ -114,13 +114,7 @@ impl Client {
         source: Source<'_>,
     ) -> Result<Asset, Error> {
         let request = request.for_source(&source)?;
-        let validate = request.validates_upload();
-        let uploaded = self.sign(space_id, request)?.upload(source)?;
-        if validate {
-            uploaded.finish()
-        } else {
-            Ok(uploaded.into_asset())
-        }
+        crate::upload::complete(self.sign(space_id, request)?.upload(source)?)
     }
 
     /// Replaces the file of an existing asset, keeping its id and URL.

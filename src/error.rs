@@ -163,6 +163,16 @@ pub enum Error {
         /// Why the upload failed.
         cause: Box<Error>,
     },
+    /// A sync manifest could not be read, parsed or written. A corrupt manifest is left
+    /// as it is.
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+        /// The I/O error, if one caused it.
+        source: Option<io::Error>,
+    },
     /// A 2xx answer that could not be understood (not JSON, a field missing).
     UnexpectedResponse {
         /// The call that answered.
@@ -195,7 +205,7 @@ impl Error {
     /// [`Client::delete`](crate::Client::delete).
     pub fn asset_id(&self) -> Option<u64> {
         match self {
-            Error::InvalidInput { .. } => None,
+            Error::InvalidInput { .. } | Error::Manifest { .. } => None,
             Error::InsecureUrl { asset_id, .. }
             | Error::EmptySource { asset_id }
             | Error::Source { asset_id, .. }
@@ -214,7 +224,7 @@ impl Error {
     /// The step that failed, when a request was involved.
     pub fn step(&self) -> Option<Step> {
         match self {
-            Error::InvalidInput { .. } => None,
+            Error::InvalidInput { .. } | Error::Manifest { .. } => None,
             // Refused at build (no call), or a post_url in a sign answer.
             Error::InsecureUrl { asset_id, .. } => asset_id.map(|_| Step::Sign),
             Error::EmptySource { asset_id } => Some(if asset_id.is_some() {
@@ -319,6 +329,17 @@ impl Error {
     fn describe(&self, f: &mut fmt::Formatter<'_>, leftover: bool) -> fmt::Result {
         match self {
             Error::InvalidInput { message } => write!(f, "invalid input: {message}"),
+            Error::Manifest {
+                path,
+                message,
+                source,
+            } => {
+                write!(f, "the manifest {} {message}", path.display())?;
+                match source {
+                    Some(source) => write!(f, ": {source}"),
+                    None => Ok(()),
+                }
+            }
             Error::InsecureUrl { asset_id, url } => {
                 write!(f, "refused to send to {url}")?;
                 write_asset(f, *asset_id)?;
@@ -477,6 +498,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Source { source, .. } => Some(source),
+            Error::Manifest {
+                source: Some(source),
+                ..
+            } => Some(source),
             Error::Transport { source, .. } => Some(source.as_ref()),
             Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => {
                 Some(cause.as_ref())

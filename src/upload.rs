@@ -234,6 +234,15 @@ fn is_retryable(error: &Error) -> bool {
     }
 }
 
+/// Finishes an upload, or skips the finish when the sign did not ask for validation.
+pub(crate) fn complete(uploaded: UploadedAsset) -> Result<Asset, Error> {
+    if uploaded.needs_finish() {
+        uploaded.finish()
+    } else {
+        Ok(uploaded.into_asset())
+    }
+}
+
 /// Deletes the record of a new asset whose upload failed for good, when the client is set
 /// to; a replaced asset is never touched. A failed delete leaves the original error.
 pub(crate) fn abandon(
