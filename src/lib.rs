@@ -69,6 +69,15 @@
 //! [`Client::delete`]. Server errors keep the server's words: Storyblok's message and raw
 //! body, S3's `Code`, `Message` and `RequestId`.
 //!
+//! # Many files, and build scripts
+//!
+//! [`Client::upload_all`] uploads many files on a bounded number of threads that share the
+//! client's pacing, one result per item in input order. [`Client::sync`] makes a space hold
+//! exactly a folder's files: new ones uploaded, changed ones replaced under the same URL,
+//! unchanged ones skipped with no call at all, by a committed [`Manifest`] of sizes and
+//! SHA-256 hashes; [`Manifest::rust_consts`] turns it into constants for a `build.rs`.
+//! [`Source::on_progress`] reports an upload's bytes as they go.
+//!
 //! # Pacing and retries
 //!
 //! Storyblok counts Management API calls per space in fixed one-second windows (6/s on
