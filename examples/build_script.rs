@@ -56,8 +56,12 @@ fn main() {
             emulator.space_id(),
         )),
         None => match (
-            std::env::var("STORYBLOK_TOKEN").ok().filter(|t| !t.is_empty()),
-            std::env::var("STORYBLOK_SPACE_ID").ok().and_then(|s| s.parse().ok()),
+            std::env::var("STORYBLOK_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+            std::env::var("STORYBLOK_SPACE_ID")
+                .ok()
+                .and_then(|s| s.parse().ok()),
         ) {
             (Some(token), Some(space)) => Some((Client::new(Token::personal(token)), space)),
             _ => None,
@@ -65,26 +69,24 @@ fn main() {
     };
 
     match target {
-        Some((Ok(client), space)) => {
-            match client.sync(space, &SyncOptions::dir(&dir, &manifest)) {
-                Ok(report) => {
-                    for file in &report.files {
-                        match &file.action {
-                            SyncAction::Failed(e) => {
-                                println!("cargo:warning=storyblok: {} failed: {e}", file.path);
-                            }
-                            SyncAction::Missing => println!(
-                                "cargo:warning=storyblok: {} is gone; its asset stays",
-                                file.path
-                            ),
-                            SyncAction::Unchanged => {}
-                            other => eprintln!("storyblok: {} {other:?}", file.path),
+        Some((Ok(client), space)) => match client.sync(space, &SyncOptions::dir(&dir, &manifest)) {
+            Ok(report) => {
+                for file in &report.files {
+                    match &file.action {
+                        SyncAction::Failed(e) => {
+                            println!("cargo:warning=storyblok: {} failed: {e}", file.path);
                         }
+                        SyncAction::Missing => println!(
+                            "cargo:warning=storyblok: {} is gone; its asset stays",
+                            file.path
+                        ),
+                        SyncAction::Unchanged => {}
+                        other => eprintln!("storyblok: {} {other:?}", file.path),
                     }
                 }
-                Err(e) => println!("cargo:warning=storyblok: sync failed, URLs as they were: {e}"),
             }
-        }
+            Err(e) => println!("cargo:warning=storyblok: sync failed, URLs as they were: {e}"),
+        },
         Some((Err(e), _)) => println!("cargo:warning=storyblok: {e}; URLs as they were"),
         None => println!(
             "cargo:warning=storyblok: STORYBLOK_TOKEN or STORYBLOK_SPACE_ID not set: using the URLs in {} as they are",
