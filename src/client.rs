@@ -220,7 +220,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How long establishing a connection may take. Default 10 s.
+    /// How long looking up a host and establishing a connection may each take.
+    /// Default 10 s.
     pub fn timeout_connect(mut self, timeout: Duration) -> Self {
         self.timeouts.connect = timeout;
         self
@@ -314,6 +315,7 @@ impl ClientBuilder {
             // A redirect would carry neither the token (ureq drops it) nor a replayable
             // body; report it instead of following it.
             .max_redirects(0)
+            .timeout_resolve(Some(t.connect))
             .timeout_connect(Some(t.connect))
             .timeout_per_read(Some(t.idle))
             .timeout_per_write(Some(t.idle))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,10 +114,13 @@ impl Manifest {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| manifest_error(path, &format!("cannot be encoded: {e}"), None))?;
         text.push('\n');
-        let name = path
-            .file_name()
-            .map_or_else(|| "manifest".into(), |n| n.to_string_lossy().into_owned());
-        let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        static SAVES: AtomicU64 = AtomicU64::new(0);
+        let temporary = path.with_file_name(format!(
+            "{}{}-{}.tmp",
+            temporary_prefix(path),
+            std::process::id(),
+            SAVES.fetch_add(1, Ordering::Relaxed)
+        ));
         let written = (|| {
             let mut file = fs::File::create(&temporary)?;
             file.write_all(text.as_bytes())?;
@@ -126,6 +130,12 @@ impl Manifest {
         if let Err(e) = written {
             let _ = fs::remove_file(&temporary);
             return Err(fail(e));
+        }
+        // Make the rename itself durable where directories can be synced (not Windows).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(dir) = fs::File::open(dir) {
+                let _ = dir.sync_all();
+            }
         }
         Ok(())
     }
@@ -173,6 +183,14 @@ impl Manifest {
         }
         out
     }
+}
+
+/// The start of the name of a manifest's temporary files: `.assets.json.`.
+pub(crate) fn temporary_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "manifest".into(), |n| n.to_string_lossy().into_owned());
+    format!(".{name}.")
 }
 
 fn manifest_error(path: &Path, message: &str, source: Option<io::Error>) -> Error {

@@ -60,9 +60,9 @@ pub(crate) fn call(
     let idempotence = method.idempotence();
     let mut attempt = 0u32;
     loop {
-        let sent = {
-            let _permit = client.pacer().acquire();
-            send(client, &method, &url)
+        let (sent, started) = {
+            let permit = client.pacer().acquire();
+            (send(client, &method, &url), permit.started())
         };
         let can_retry = attempt < retries.max;
         let wait = match sent {
@@ -70,7 +70,7 @@ pub(crate) fn call(
                 return Ok((answer.status, answer.body));
             }
             Ok(answer) if answer.status == 429 => {
-                client.pacer().throttled();
+                client.pacer().throttled(started);
                 if !can_retry {
                     return Err(Error::RateLimited {
                         step,

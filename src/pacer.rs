@@ -1,16 +1,17 @@
 //! Pacing Management API calls to Storyblok's rate limit, shared by every clone of a client.
 //!
 //! Storyblok counts calls per space in fixed one-second windows (3/s Starter, 6/s paid)
-//! and caps 30 requests in flight. The pacer keeps a sliding window: no more than `N` calls
-//! start in any interval of one second plus a small margin. Any fixed one-second window,
-//! wherever the server's clock puts its boundaries, is such an interval, so it sees at most
-//! `N` calls; and the margin absorbs the jitter between sending and arriving. Steady state
-//! runs at `N / 1.05` calls per second.
+//! and caps 30 requests in flight. The pacer has `N` slots. A call takes a free slot when
+//! it starts; when it ends, its slot stays taken for one more second. The server saw the
+//! call arrive at some moment before it answered, so the next call in that slot arrives
+//! at least a second later: no interval of one second, and so no fixed window wherever
+//! its boundaries lie, sees more than `N` arrivals, however long connections take to set
+//! up. Steady state runs at `N` calls per (one second plus a call's round trip).
 //!
-//! On a 429 the pacer halves its rate (another client may share the space), then raises it
-//! by one call per second every two seconds without a 429, back to the configured rate.
+//! On a 429 the pacer halves its rate (another client may share the space) — once per
+//! burst: a 429 to a call that started before the last change is not counted again —
+//! then raises it by one call per second every two seconds without a 429.
 
-use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,8 +34,8 @@ impl Default for RateLimit {
     }
 }
 
-/// The margin added to each one-second window.
-const MARGIN: Duration = Duration::from_millis(50);
+/// How long a slot stays taken after its call ended.
+const WINDOW: Duration = Duration::from_secs(1);
 /// How long after a 429 (or the last raise) the rate goes up by one.
 const RECOVERY_STEP: Duration = Duration::from_secs(2);
 
@@ -46,8 +47,9 @@ pub(crate) struct Pacer {
 }
 
 struct State {
-    /// Start times of the calls inside the current window, oldest first.
-    started: VecDeque<Instant>,
+    /// The rate slots taken: by a call still running, or until a moment after one ended.
+    slots: Vec<Slot>,
+    next_call: u64,
     in_flight: usize,
     /// The rate in force: the configured one, or less after a 429.
     current: u32,
@@ -55,9 +57,24 @@ struct State {
     last_change: Instant,
 }
 
-/// A place among the calls in flight, given back when dropped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Running(u64),
+    Until(Instant),
+}
+
+/// A call's place in flight and in the rate window, given back when dropped.
 pub(crate) struct Permit<'a> {
     pacer: &'a Pacer,
+    call: Option<u64>,
+    started: Instant,
+}
+
+impl Permit<'_> {
+    /// When the call took its place.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
 }
 
 impl Pacer {
@@ -70,7 +87,8 @@ impl Pacer {
             limit,
             max_in_flight: max_in_flight.max(1),
             state: Mutex::new(State {
-                started: VecDeque::new(),
+                slots: Vec::new(),
+                next_call: 0,
                 in_flight: 0,
                 current: limit.unwrap_or(u32::MAX),
                 last_change: Instant::now(),
@@ -83,9 +101,8 @@ impl Pacer {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for a place in flight and a slot in the rate window, then takes both.
+    /// Waits for a place in flight and a free rate slot, then takes both.
     pub(crate) fn acquire(&self) -> Permit<'_> {
-        let window = Duration::from_secs(1) + MARGIN;
         let mut state = self.lock();
         loop {
             if state.in_flight >= self.max_in_flight {
@@ -95,40 +112,59 @@ impl Pacer {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
+            let now = Instant::now();
+            let mut call = None;
             if let Some(limit) = self.limit {
-                let now = Instant::now();
                 state.recover(limit, now);
-                while state
-                    .started
-                    .front()
-                    .is_some_and(|&t| now.duration_since(t) >= window)
-                {
-                    state.started.pop_front();
-                }
-                if state.started.len() >= state.current as usize {
-                    // The oldest call leaves the window first; a 429 may shrink it further.
-                    let oldest = state.started.front().copied().unwrap_or(now);
-                    let wait = window.saturating_sub(now.duration_since(oldest));
-                    state = self
-                        .changed
-                        .wait_timeout(state, wait.max(Duration::from_millis(1)))
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                state
+                    .slots
+                    .retain(|slot| !matches!(slot, Slot::Until(t) if *t <= now));
+                if state.slots.len() >= state.current as usize {
+                    // Wait for the first slot to come free, or for a running call to end.
+                    let next_free = state.slots.iter().filter_map(|slot| match slot {
+                        Slot::Until(t) => Some(*t),
+                        Slot::Running(_) => None,
+                    });
+                    state = match next_free.min() {
+                        Some(t) => {
+                            let wait = t
+                                .saturating_duration_since(now)
+                                .max(Duration::from_millis(1));
+                            self.changed
+                                .wait_timeout(state, wait)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                        None => self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    };
                     continue;
                 }
-                state.started.push_back(now);
+                let id = state.next_call;
+                state.next_call += 1;
+                state.slots.push(Slot::Running(id));
+                call = Some(id);
             }
             state.in_flight += 1;
-            return Permit { pacer: self };
+            return Permit {
+                pacer: self,
+                call,
+                started: now,
+            };
         }
     }
 
-    /// A 429 arrived: halve the rate.
-    pub(crate) fn throttled(&self) {
+    /// A 429 answered a call that started at `started`: halve the rate, once per burst.
+    pub(crate) fn throttled(&self, started: Instant) {
         if self.limit.is_none() {
             return;
         }
         let mut state = self.lock();
+        if started < state.last_change {
+            return; // sent before the last change: the rate already answered it
+        }
         state.current = (state.current / 2).max(1);
         state.last_change = Instant::now();
     }
@@ -158,6 +194,12 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         let mut state = self.pacer.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
+        if let Some(call) = self.call {
+            let until = Instant::now() + WINDOW;
+            if let Some(slot) = state.slots.iter_mut().find(|s| **s == Slot::Running(call)) {
+                *slot = Slot::Until(until);
+            }
+        }
         drop(state);
         self.pacer.changed.notify_all();
     }
@@ -178,19 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn never_more_than_the_limit_in_any_window() {
+    fn a_slot_stays_taken_for_a_second_after_its_call() {
         let pacer = Arc::new(Pacer::new(RateLimit::PerSecond(4), 30));
-        let starts = Arc::new(Mutex::new(Vec::new()));
+        let calls = Arc::new(Mutex::new(Vec::new()));
         let threads: Vec<_> = (0..4)
             .map(|_| {
-                let (pacer, starts) = (pacer.clone(), starts.clone());
+                let (pacer, calls) = (pacer.clone(), calls.clone());
                 std::thread::spawn(move || {
                     for _ in 0..3 {
-                        let _permit = pacer.acquire();
-                        starts
+                        let permit = pacer.acquire();
+                        std::thread::sleep(Duration::from_millis(20)); // the round trip
+                        let ended = Instant::now();
+                        let started = permit.started();
+                        drop(permit);
+                        calls
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .push(Instant::now());
+                            .push((started, ended));
                     }
                 })
             })
@@ -198,15 +244,15 @@ mod tests {
         for t in threads {
             t.join().expect("thread");
         }
-        let mut starts = starts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        starts.sort();
-        assert_eq!(starts.len(), 12);
-        // Any 5 consecutive starts span at least one second.
-        for w in starts.windows(5) {
-            assert!(w[4].duration_since(w[0]) >= Duration::from_secs(1), "{w:?}");
+        let mut calls = calls.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        calls.sort();
+        assert_eq!(calls.len(), 12);
+        // Of any 5 calls, two shared a slot: the later started a second after the
+        // earlier ended, so wherever a server saw them arrive, no second held all 5.
+        for w in calls.windows(5) {
+            let last_start = w[4].0;
+            let earliest_end = w[..4].iter().map(|c| c.1).min().expect("four");
+            assert!(last_start >= earliest_end + WINDOW, "{w:?}");
         }
     }
 
@@ -230,13 +276,18 @@ mod tests {
     }
 
     #[test]
-    fn a_429_halves_the_rate_and_it_recovers() {
+    fn a_429_halves_the_rate_once_per_burst_and_it_recovers() {
         let pacer = Pacer::new(RateLimit::PerSecond(6), 30);
-        pacer.throttled();
+        let burst = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        pacer.throttled(burst);
         assert_eq!(pacer.current(), 3);
-        pacer.throttled();
-        pacer.throttled();
-        pacer.throttled();
+        pacer.throttled(burst);
+        assert_eq!(pacer.current(), 3, "the same burst counts once");
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(2));
+            pacer.throttled(Instant::now());
+        }
         assert_eq!(pacer.current(), 1, "never below one");
         {
             let mut state = pacer.lock();
@@ -257,7 +308,7 @@ mod tests {
         let permits: Vec<_> = (0..500).map(|_| pacer.acquire()).collect();
         assert_eq!(permits.len(), 500);
         assert!(start.elapsed() < Duration::from_secs(1));
-        pacer.throttled();
+        pacer.throttled(Instant::now());
         assert_eq!(pacer.current(), u32::MAX);
     }
 }

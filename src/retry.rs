@@ -75,16 +75,18 @@ pub(crate) fn failed_before_sending(error: &ureq::Error) -> bool {
     }
 }
 
-/// Whether a transport error may pass if tried again (not a TLS or URL mistake).
+/// Whether a transport error may pass if tried again: not a TLS or URL mistake, and not
+/// the call's whole time budget, which a retry would only spend again.
 pub(crate) fn is_transient(error: &ureq::Error) -> bool {
-    matches!(
-        error,
+    match error {
+        ureq::Error::Timeout(ureq::Timeout::Global) => false,
         ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-    )
+        | ureq::Error::Timeout(_)
+        | ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
 }
 
 /// Reads `Retry-After`: delay-seconds or an HTTP date; capped at [`MAX_RETRY_AFTER`].

@@ -87,7 +87,7 @@ impl Read for Opened<'_> {
         };
         self.sent += n as u64;
         if let Some(progress) = &mut self.progress {
-            let done = self.sent >= self.len && self.reported < self.sent;
+            let done = self.sent >= self.len && self.reported < self.len;
             if done || self.sent - self.reported >= PROGRESS_STEP {
                 self.reported = self.sent;
                 progress(self.sent.min(self.len), self.len);
@@ -98,6 +98,11 @@ impl Read for Opened<'_> {
 }
 
 impl Opened<'_> {
+    /// Whether no byte has been read yet (so a retry needs no rewind).
+    pub(crate) fn untouched(&self) -> bool {
+        self.sent == 0
+    }
+
     /// Whether [`Opened::rewind`] can start the bytes over.
     pub(crate) fn can_rewind(&self) -> bool {
         matches!(self.body, Body::Rewindable { .. })

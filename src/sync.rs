@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::asset::Asset;
 use crate::client::Client;
@@ -164,26 +164,28 @@ impl Client {
             _ => manifest.space_id = Some(space_id),
         }
         let local = local_files(options)?;
+        let root = lexical(&options.root);
+        let gone: Vec<String> = manifest
+            .assets
+            .keys()
+            .filter(|path| !local.contains_key(*path))
+            // A list names what to sync now; files it leaves out are gone only if they are.
+            .filter(|path| options.files.is_none() || !root.join(path.as_str()).is_file())
+            .cloned()
+            .collect();
         let mut sync = SyncRun {
             client: self,
             space_id,
             options,
             manifest,
             report: SyncReport::default(),
+            writable: false,
         };
-        let mut gone: Vec<String> = sync
-            .manifest
-            .assets
-            .keys()
-            .filter(|path| !local.contains_key(*path))
-            .cloned()
-            .collect();
-        gone.sort();
         for (path, file) in &local {
-            sync.file(path, file);
+            sync.file(path, file)?;
         }
         for path in gone {
-            sync.gone(&path);
+            sync.gone(&path)?;
         }
         sync.report.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(sync.report)
@@ -197,6 +199,8 @@ struct SyncRun<'c> {
     options: &'c SyncOptions,
     manifest: Manifest,
     report: SyncReport,
+    /// Whether the manifest was written in this run, which shows it can be.
+    writable: bool,
 }
 
 impl SyncRun<'_> {
@@ -214,15 +218,30 @@ impl SyncRun<'_> {
             Some(entry) => self.manifest.assets.insert(path.to_owned(), entry),
             None => self.manifest.assets.remove(path),
         };
-        self.manifest.save(&self.options.manifest)
+        self.manifest.save(&self.options.manifest)?;
+        self.writable = true;
+        Ok(())
     }
 
-    fn file(&mut self, path: &str, file: &Path) {
+    /// Before the first call that changes anything: a manifest that cannot be written
+    /// must stop the sync before a record exists that it could not note.
+    fn ensure_writable(&mut self) -> Result<(), Error> {
+        if !self.writable {
+            self.manifest.save(&self.options.manifest)?;
+            self.writable = true;
+        }
+        Ok(())
+    }
+
+    /// Syncs one file; only a manifest that cannot be written stops the whole sync.
+    fn file(&mut self, path: &str, file: &Path) -> Result<(), Error> {
         let action = match self.upload_if_changed(path, file) {
             Ok(action) => action,
+            Err(error @ Error::Manifest { .. }) => return Err(error),
             Err(error) => SyncAction::Failed(error),
         };
         self.record(path, action);
+        Ok(())
     }
 
     fn upload_if_changed(&mut self, path: &str, file: &Path) -> Result<SyncAction, Error> {
@@ -246,6 +265,7 @@ impl SyncRun<'_> {
         }
         let source = Source::path(file);
         let request = request.for_source(&source)?;
+        self.ensure_writable()?;
         let signed = match &known {
             Some(entry) => match self
                 .client
@@ -277,7 +297,11 @@ impl SyncRun<'_> {
                 dimensions: dimensions.clone(),
                 pending: true,
             };
-            self.save(path, Some(pending))?;
+            if let Err(error) = self.save(path, Some(pending)) {
+                // Not noted, the record would be duplicated by the next run: remove it.
+                let _ = self.client.delete(self.space_id, signed.asset_id());
+                return Err(error);
+            }
         }
         let asset: Asset = complete(signed.upload(source)?)?;
         self.save(
@@ -298,24 +322,41 @@ impl SyncRun<'_> {
         })
     }
 
-    fn gone(&mut self, path: &str) {
+    fn gone(&mut self, path: &str) -> Result<(), Error> {
         let Some(entry) = self.manifest.assets.get(path).cloned() else {
-            return;
+            return Ok(());
         };
         if !self.options.delete_removed {
             self.record(path, SyncAction::Missing);
-            return;
+            return Ok(());
         }
-        let deleted = match self.client.delete(self.space_id, entry.id) {
-            Ok(()) | Err(Error::Api { status: 404, .. }) => self.save(path, None),
-            Err(error) => Err(error),
-        };
-        let action = match deleted {
-            Ok(()) => SyncAction::Deleted,
+        self.ensure_writable()?;
+        let action = match self.client.delete(self.space_id, entry.id) {
+            Ok(()) | Err(Error::Api { status: 404, .. }) => {
+                self.save(path, None)?;
+                SyncAction::Deleted
+            }
             Err(error) => SyncAction::Failed(error),
         };
         self.record(path, action);
+        Ok(())
     }
+}
+
+/// `path` made absolute and with `.` and `..` resolved, without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The files to sync, by manifest path.
@@ -326,21 +367,22 @@ fn local_files(options: &SyncOptions) -> Result<BTreeMap<String, PathBuf>, Error
         path: Some(path.to_path_buf()),
         source: error,
     };
-    let manifest = fs::canonicalize(&options.manifest).ok();
+    let root = lexical(&options.root);
+    let manifest = lexical(&options.manifest);
+    let temporary = crate::manifest::temporary_prefix(&manifest);
     let mut found = BTreeMap::new();
-    let mut add = |file: PathBuf| -> Result<(), Error> {
-        if manifest.is_some() && fs::canonicalize(&file).ok() == manifest {
-            return Ok(()); // the manifest itself, or its temporary twin below
+    let mut add = |file: &Path| -> Result<(), Error> {
+        let file = lexical(file);
+        if file == manifest {
+            return Ok(()); // the manifest itself
         }
-        let relative = file
-            .strip_prefix(&options.root)
-            .map_err(|_| Error::InvalidInput {
-                message: format!(
-                    "{} is not inside the synced folder {}",
-                    file.display(),
-                    options.root.display()
-                ),
-            })?;
+        let relative = file.strip_prefix(&root).map_err(|_| Error::InvalidInput {
+            message: format!(
+                "{} is not inside the synced folder {}",
+                file.display(),
+                root.display()
+            ),
+        })?;
         let key: Vec<String> = relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -351,30 +393,25 @@ fn local_files(options: &SyncOptions) -> Result<BTreeMap<String, PathBuf>, Error
     match &options.files {
         Some(files) => {
             for file in files {
-                let file = if file.is_absolute() {
-                    file.clone()
-                } else {
-                    options.root.join(file)
-                };
-                add(file)?;
+                add(&options.root.join(file))?;
             }
         }
         None => {
-            let mut pending = vec![options.root.clone()];
+            let mut pending = vec![root.clone()];
             while let Some(dir) = pending.pop() {
                 let entries = fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))?;
                 for entry in entries {
                     let entry = entry.map_err(|e| unreadable(&dir, e))?;
                     let path = entry.path();
                     let kind = entry.file_type().map_err(|e| unreadable(&path, e))?;
-                    let hidden_temporary = entry.file_name().to_string_lossy().ends_with(".tmp")
-                        && entry.file_name().to_string_lossy().starts_with('.');
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let manifest_temporary = name.starts_with(&temporary) && name.ends_with(".tmp");
                     if kind.is_dir() {
                         pending.push(path);
                     } else if (kind.is_file() || (kind.is_symlink() && path.is_file()))
-                        && !hidden_temporary
+                        && !manifest_temporary
                     {
-                        add(path)?;
+                        add(&path)?;
                     }
                 }
             }

@@ -120,13 +120,16 @@ impl SignedUpload {
             if !retry {
                 return Err(error);
             }
-            if !opened.can_rewind() {
+            if opened.untouched() {
+                // Nothing was read (the connection failed first): nothing to rewind.
+            } else if opened.can_rewind() {
+                opened.rewind().map_err(unreadable)?;
+            } else {
                 return Err(Error::NotReplayable {
                     asset_id,
                     cause: Box::new(error),
                 });
             }
-            opened.rewind().map_err(unreadable)?;
             if expired {
                 signs_left -= 1;
                 self.sign_again()?;

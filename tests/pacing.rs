@@ -12,6 +12,7 @@ use storyblok_assets::{Source, UploadRequest};
 fn eight_threads_at_the_rate_limit_get_no_429() {
     // The emulator enforces Storyblok's fixed one-second window at 6/s, as a paid space.
     let s = setup_limited(Emulator::builder());
+    let started = std::time::Instant::now();
     let client = client_for(&s.emulator);
     let threads: Vec<_> = (0..8)
         .map(|thread| {
@@ -40,6 +41,9 @@ fn eight_threads_at_the_rate_limit_get_no_429() {
         .flat_map(|t| t.join().expect("thread"))
         .collect();
 
+    // 800 calls at 6/s take 133 s at best; a pacer much slower than the limit fails too.
+    let took = started.elapsed();
+    assert!(took.as_secs_f64() < 1.3 * 800.0 / 6.0, "took {took:?}");
     let requests = s.emulator.requests();
     let too_many = requests.iter().filter(|r| r.status == 429).count();
     assert_eq!(

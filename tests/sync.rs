@@ -276,7 +276,15 @@ fn a_manifest_inside_the_folder_is_not_uploaded() {
         .client
         .sync(s.space, &SyncOptions::dir(&t.root, &manifest))
         .expect("sync");
-    assert_eq!(again.count(|a| matches!(a, SyncAction::Unchanged)), 3);
+    assert_eq!(
+        actions(&again),
+        pairs(&[
+            ("b c.txt", "unchanged"),
+            ("docs/readme.txt", "unchanged"),
+            ("logo.png", "unchanged")
+        ]),
+        "the manifest, now on disk inside the folder, is not a file to sync"
+    );
 }
 
 #[test]
@@ -289,9 +297,47 @@ fn a_list_of_files_syncs_just_those() {
         actions(&report),
         pairs(&[("docs/readme.txt", "uploaded"), ("logo.png", "uploaded")])
     );
-    let outside = SyncOptions::files(&t.root, ["/etc/hostname"], &t.manifest);
-    assert!(matches!(
-        s.client.sync(s.space, &outside),
-        Err(Error::InvalidInput { .. })
-    ));
+    for outside in ["/etc/hostname", "../elsewhere.txt", "docs/../../x"] {
+        let options = SyncOptions::files(&t.root, [outside], &t.manifest);
+        assert!(
+            matches!(
+                s.client.sync(s.space, &options),
+                Err(Error::InvalidInput { .. })
+            ),
+            "{outside}"
+        );
+    }
+
+    // A file left out of the list is not gone while it exists: nothing is deleted.
+    let dotted =
+        SyncOptions::files(&t.root, ["docs/../logo.png"], &t.manifest).delete_removed(true);
+    let report = s.client.sync(s.space, &dotted).expect("sync");
+    assert_eq!(actions(&report), pairs(&[("logo.png", "unchanged")]));
+    assert_eq!(s.emulator.assets().len(), 2);
+
+    // One that is really gone is.
+    fs::remove_file(t.root.join("docs/readme.txt")).expect("remove");
+    let report = s.client.sync(s.space, &dotted).expect("sync");
+    assert_eq!(
+        actions(&report),
+        pairs(&[("docs/readme.txt", "deleted"), ("logo.png", "unchanged")])
+    );
+    assert_eq!(s.emulator.assets().len(), 1);
+}
+
+#[test]
+fn a_manifest_that_cannot_be_written_stops_before_any_record() {
+    let s = setup();
+    let t = tree("sync_unwritable");
+    let manifest = t.root.join("no-such-dir").join("assets.json");
+    let err = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &manifest))
+        .expect_err("unwritable");
+    assert!(matches!(err, Error::Manifest { .. }), "{err:?}");
+    assert!(err.to_string().contains("cannot be written"), "{err}");
+    assert!(
+        s.emulator.requests().is_empty(),
+        "no record it could not note"
+    );
 }
