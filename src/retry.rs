@@ -152,4 +152,12 @@ mod tests {
             std::io::Error::from(std::io::ErrorKind::ConnectionReset)
         )));
     }
+
+    #[test]
+    fn a_spent_budget_is_not_retried() {
+        assert!(is_transient(&ureq::Error::Timeout(ureq::Timeout::PerRead)));
+        assert!(is_transient(&ureq::Error::ConnectionFailed));
+        assert!(!is_transient(&ureq::Error::Timeout(ureq::Timeout::Global)));
+        assert!(!is_transient(&ureq::Error::BadUri("x".into())));
+    }
 }
