@@ -82,10 +82,11 @@
 //!
 //! Storyblok counts Management API calls per space in fixed one-second windows (6/s on
 //! paid plans, 3/s on Starter) and answers 429 above that. A [`Client`] paces its calls
-//! for all its clones and threads: never more than [`RateLimit::PerSecond`] calls start
-//! in any interval of a little over a second, whatever the server's window boundaries; at
-//! most 30 are in flight. A 429 halves the pace, which recovers step by step. S3 uploads
-//! are not paced.
+//! for all its clones and threads with [`RateLimit::PerSecond`] slots: a call holds its
+//! slot until one second after it ended, so the next call in that slot reaches the server
+//! at least a second later and no fixed one-second window, wherever its boundaries lie,
+//! sees more than the limit; at most 30 calls are in flight. A burst of 429s halves the
+//! pace once; it recovers step by step. S3 uploads are not paced.
 //!
 //! What is retried, with exponential backoff and jitter (a `Retry-After` header wins):
 //!
