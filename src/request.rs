@@ -228,6 +228,14 @@ impl UploadRequest {
         Ok(self)
     }
 
+    /// The `size` parameter as it will be sent, if any.
+    pub(crate) fn size_param(&self) -> Option<String> {
+        match self.size {
+            Size::Given(dims) => Some(dims.to_size_param()),
+            Size::Detect | Size::Omitted => None,
+        }
+    }
+
     pub(crate) fn validates_upload(&self) -> bool {
         self.validate_upload
     }
@@ -275,10 +283,7 @@ impl UploadRequest {
             filename,
             id: self.id,
             asset_folder_id: self.asset_folder_id,
-            size: match self.size {
-                Size::Given(dims) => Some(dims.to_size_param()),
-                Size::Detect | Size::Omitted => None,
-            },
+            size: self.size_param(),
             validate_upload: u8::from(self.validate_upload),
             is_private: self.is_private,
             alt: self.alt.as_deref(),

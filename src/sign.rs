@@ -123,12 +123,7 @@ pub(crate) fn sign(
         });
     }
     let fields = signed.fields.0;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let field = |name: &str| find_field(&fields, name);
     let limits = field("policy").map(policy::read).unwrap_or_default();
     let deadline = limits.expires_at.map(|expires| {
         let lifetime = match field("x-amz-date").and_then(clock::parse_amz_date) {
@@ -146,6 +141,14 @@ pub(crate) fn sign(
         limits,
         deadline,
     })
+}
+
+/// The value of the signed field `name`.
+fn find_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 impl SignedUpload {
@@ -171,11 +174,7 @@ impl SignedUpload {
 
     /// One signed field's value, such as `key` or `Content-Type`.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.signature
-            .fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        find_field(&self.signature.fields, name)
     }
 
     /// The file's public URL as Storyblok gave it (`public_url`, usually a raw S3 URL).

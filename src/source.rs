@@ -196,13 +196,7 @@ impl<'a> Source<'a> {
     /// The number of bytes the source will give.
     pub(crate) fn len(&self) -> io::Result<u64> {
         match &self.inner {
-            Inner::Path(path) => {
-                let meta = std::fs::metadata(path)?;
-                if meta.is_dir() {
-                    return Err(io::Error::other("it is a directory, not a file"));
-                }
-                Ok(meta.len())
-            }
+            Inner::Path(path) => file_len(&std::fs::metadata(path)?),
             Inner::Bytes(bytes) => Ok(bytes.len() as u64),
             Inner::Reader { len, .. } | Inner::Seekable { len, .. } => Ok(*len),
         }
@@ -223,12 +217,9 @@ impl<'a> Source<'a> {
         let (len, body) = match self.inner {
             Inner::Path(path) => {
                 let file = File::open(&path)?;
-                let meta = file.metadata()?;
-                if meta.is_dir() {
-                    return Err(io::Error::other("it is a directory, not a file"));
-                }
+                let len = file_len(&file.metadata()?)?;
                 let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(file);
-                (meta.len(), Body::Rewindable { reader, start: 0 })
+                (len, Body::Rewindable { reader, start: 0 })
             }
             Inner::Bytes(bytes) => {
                 let len = bytes.len() as u64;
@@ -249,6 +240,14 @@ impl<'a> Source<'a> {
             reported: 0,
         })
     }
+}
+
+/// A file's length; a directory is refused (it opens, on Unix, but reads as an error).
+fn file_len(meta: &std::fs::Metadata) -> io::Result<u64> {
+    if meta.is_dir() {
+        return Err(io::Error::other("it is a directory, not a file"));
+    }
+    Ok(meta.len())
 }
 
 impl fmt::Debug for Source<'_> {

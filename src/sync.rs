@@ -264,7 +264,9 @@ impl SyncRun<'_> {
             request = request.folder(folder);
         }
         let source = Source::path(file);
+        // Reads the image header once: the manifest keeps the size the sign call sends.
         let request = request.for_source(&source)?;
+        let dimensions = request.size_param();
         self.ensure_writable()?;
         let signed = match &known {
             Some(entry) => match self
@@ -277,16 +279,10 @@ impl SyncRun<'_> {
             },
             None => self.client.sign(self.space_id, request)?,
         };
+        let known = known.filter(|e| e.id == signed.asset_id());
+        let exists = known.is_some();
         // A pending entry's record never got its file: completing it is an upload.
-        let replaced = known
-            .as_ref()
-            .is_some_and(|e| e.id == signed.asset_id() && !e.pending);
-        let exists = known.as_ref().is_some_and(|e| e.id == signed.asset_id());
-        let dimensions = source
-            .dimensions()
-            .ok()
-            .flatten()
-            .map(|d| d.to_size_param());
+        let replaced = known.is_some_and(|e| !e.pending);
         if !exists {
             // The record exists from here on: note it, so a rerun replaces it.
             let pending = ManifestEntry {

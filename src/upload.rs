@@ -55,16 +55,8 @@ impl SignedUpload {
                 error,
             ));
         }
+        let fallback = format!("{}/{}", self.post_url(), self.field("key").unwrap_or(""));
         let signature = self.signature;
-        let fallback = format!(
-            "{}/{}",
-            signature.post_url,
-            signature
-                .fields
-                .iter()
-                .find(|(n, _)| n == "key")
-                .map_or("", |(_, v)| v.as_str())
-        );
         Ok(UploadedAsset {
             client: self.client,
             space_id: self.space_id,
