@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{pattern, setup, setup_with, temp_dir};
+use common::{pattern, put, setup, setup_with, temp_dir};
 use storyblok_assets::emulator::{Emulator, Endpoint, Fault};
 use storyblok_assets::{Client, Error, Source, Step, Token, UploadRequest};
 
@@ -21,10 +21,9 @@ fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
         .collect()
 }
 
+/// A client with a quick backoff, so retries cost milliseconds.
 fn builder_for(emulator: &Emulator) -> storyblok_assets::ClientBuilder {
-    Client::builder(Token::personal(emulator.token()))
-        .base_url(emulator.api_url())
-        .backoff(Duration::from_millis(10), Duration::from_millis(50))
+    common::builder_for(emulator).backoff(Duration::from_millis(10), Duration::from_millis(50))
 }
 
 fn s3_error(code: &str, message: &str) -> String {
@@ -51,20 +50,8 @@ fn bursts_of_429_on_sign_and_finish_give_one_record_each() {
     }
     let client = builder_for(&s.emulator).build().expect("client");
     let data = pattern(5000);
-    let asset = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.bin"),
-            Source::bytes(&data[..]),
-        )
-        .expect("upload despite the 429s");
-    let second = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("b.bin"),
-            Source::bytes(&data[..]),
-        )
-        .expect("second upload");
+    let asset = put(&client, s.space, "a.bin", &data[..]).expect("upload despite the 429s");
+    let second = put(&client, s.space, "b.bin", &data[..]).expect("second upload");
 
     assert_eq!(s.emulator.assets().len(), 2, "one record per asset");
     assert_eq!(stored_bytes(&s.emulator, asset.id), data);
@@ -87,13 +74,7 @@ fn retry_after_is_honoured() {
     );
     let client = builder_for(&s.emulator).build().expect("client");
     let started = Instant::now();
-    client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.txt"),
-            Source::bytes(&b"a"[..]),
-        )
-        .expect("upload");
+    put(&client, s.space, "a.txt", &b"a"[..]).expect("upload");
     // The backoff alone is at most 50 ms here; the header asked for a full second.
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(statuses(&s.emulator, Endpoint::Sign), [429, 200]);
@@ -110,13 +91,7 @@ fn a_429_that_never_ends_is_a_distinct_error() {
         .max_retries(2)
         .build()
         .expect("client");
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.txt"),
-            Source::bytes(&b"a"[..]),
-        )
-        .expect_err("rate limited");
+    let err = put(&client, s.space, "a.txt", &b"a"[..]).expect_err("rate limited");
     match &err {
         Error::RateLimited {
             step: Step::Sign,
@@ -184,13 +159,7 @@ fn bytes_and_seekable_readers_are_replayed_plain_readers_are_not() {
 
     s.emulator
         .inject(Fault::reset_mid_body(Endpoint::Upload, 1));
-    let from_bytes = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.bin"),
-            Source::bytes(&data[..]),
-        )
-        .expect("bytes are replayed");
+    let from_bytes = put(&client, s.space, "a.bin", &data[..]).expect("bytes are replayed");
     assert_eq!(stored_bytes(&s.emulator, from_bytes.id), data);
 
     s.emulator
@@ -309,13 +278,7 @@ fn a_sign_is_never_retried_blindly() {
         r#"{"error":"Internal failure 42"}"#,
     ));
     let client = builder_for(&s.emulator).build().expect("client");
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.txt"),
-            Source::bytes(&b"a"[..]),
-        )
-        .expect_err("500");
+    let err = put(&client, s.space, "a.txt", &b"a"[..]).expect_err("500");
     assert_eq!(err.status(), Some(500));
     assert!(err.to_string().contains("500"), "{err}");
     assert!(err.to_string().contains("Internal failure 42"), "{err}");
@@ -328,13 +291,7 @@ fn a_sign_is_never_retried_blindly() {
 
     // A connection lost after the request went out: the record may exist, so no retry.
     s.emulator.inject(Fault::drop_connection(Endpoint::Sign, 2));
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("b.txt"),
-            Source::bytes(&b"b"[..]),
-        )
-        .expect_err("dropped");
+    let err = put(&client, s.space, "b.txt", &b"b"[..]).expect_err("dropped");
     assert!(
         matches!(
             err,
@@ -352,13 +309,7 @@ fn a_sign_is_never_retried_blindly() {
         .base_url(s.emulator.api_url())
         .build()
         .expect("client");
-    let err = wrong
-        .upload(
-            s.space,
-            UploadRequest::new().filename("c.txt"),
-            Source::bytes(&b"c"[..]),
-        )
-        .expect_err("401");
+    let err = put(&wrong, s.space, "c.txt", &b"c"[..]).expect_err("401");
     assert_eq!(err.status(), Some(401));
     let err = client
         .upload(
@@ -384,13 +335,7 @@ fn finish_is_retried_on_5xx_and_lost_connections() {
     s.emulator
         .inject(Fault::drop_connection(Endpoint::Finish, 2));
     let client = builder_for(&s.emulator).build().expect("client");
-    let asset = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.txt"),
-            Source::bytes(&b"a"[..]),
-        )
-        .expect("finish retried");
+    let asset = put(&client, s.space, "a.txt", &b"a"[..]).expect("finish retried");
     assert_eq!(statuses(&s.emulator, Endpoint::Finish), [502, 0, 200]);
     assert!(s.emulator.asset(asset.id).expect("record").finished);
 }
@@ -405,13 +350,7 @@ fn a_stalled_api_fails_within_its_timeout() {
         .build()
         .expect("client");
     let started = Instant::now();
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.txt"),
-            Source::bytes(&b"a"[..]),
-        )
-        .expect_err("stalled");
+    let err = put(&client, s.space, "a.txt", &b"a"[..]).expect_err("stalled");
     let took = started.elapsed();
     assert!(
         matches!(
@@ -438,13 +377,7 @@ fn a_stalled_s3_fails_within_its_timeout_or_is_retried() {
         .build()
         .expect("client");
     let started = Instant::now();
-    let err = once
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.bin"),
-            Source::bytes(&data[..]),
-        )
-        .expect_err("stalled");
+    let err = put(&once, s.space, "a.bin", &data[..]).expect_err("stalled");
     let took = started.elapsed();
     assert!(
         matches!(
@@ -465,13 +398,7 @@ fn a_stalled_s3_fails_within_its_timeout_or_is_retried() {
         .timeout_idle(Duration::from_secs(1))
         .build()
         .expect("client");
-    let asset = patient
-        .upload(
-            s.space,
-            UploadRequest::new().filename("b.bin"),
-            Source::bytes(&data[..]),
-        )
-        .expect("retried after the stall");
+    let asset = put(&patient, s.space, "b.bin", &data[..]).expect("retried after the stall");
     assert_eq!(stored_bytes(&s.emulator, asset.id), data);
 }
 
@@ -490,13 +417,7 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
     // A new asset whose upload fails for good: its record goes.
     s.emulator
         .inject(Fault::respond(Endpoint::Upload, 1, 403, refused.clone()));
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("new.txt"),
-            Source::bytes(&b"n"[..]),
-        )
-        .expect_err("refused");
+    let err = put(&client, s.space, "new.txt", &b"n"[..]).expect_err("refused");
     let id = err.asset_id().expect("asset id");
     assert!(
         matches!(&err, Error::RecordDeleted { cause, .. } if matches!(**cause, Error::S3 { status: 403, .. })),
@@ -513,24 +434,12 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
         422,
         r#"{"error":"The file is not valid"}"#,
     ));
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("bad.txt"),
-            Source::bytes(&b"b"[..]),
-        )
-        .expect_err("finish refused");
+    let err = put(&client, s.space, "bad.txt", &b"b"[..]).expect_err("finish refused");
     assert!(matches!(err, Error::RecordDeleted { .. }), "{err:?}");
     assert!(s.emulator.assets().is_empty());
 
     // A replaced asset keeps its record whatever happens.
-    let kept = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("kept.txt"),
-            Source::bytes(&b"v1"[..]),
-        )
-        .expect("first version");
+    let kept = put(&client, s.space, "kept.txt", &b"v1"[..]).expect("first version");
     s.emulator
         .inject(Fault::respond(Endpoint::Upload, 4, 403, refused));
     let err = client
@@ -559,13 +468,7 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
         503,
         s3_error("SlowDown", "x"),
     ));
-    let err = keeper
-        .upload(
-            s.space,
-            UploadRequest::new().filename("left.txt"),
-            Source::bytes(&b"l"[..]),
-        )
-        .expect_err("503 without retries");
+    let err = put(&keeper, s.space, "left.txt", &b"l"[..]).expect_err("503 without retries");
     let left = err.asset_id().expect("asset id");
     assert!(s.emulator.asset(left).is_some());
     assert!(err.to_string().contains("Client::delete"), "{err}");
@@ -579,13 +482,7 @@ fn a_policy_stale_on_arrival_is_refused_by_s3_then_signed_again() {
     s.emulator
         .inject(Fault::stale_policy(1, Duration::from_secs(11 * 60)));
     let client = builder_for(&s.emulator).build().expect("client");
-    let asset = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.bin"),
-            Source::bytes(&b"abc"[..]),
-        )
-        .expect("upload after signing again");
+    let asset = put(&client, s.space, "a.bin", &b"abc"[..]).expect("upload after signing again");
     let uploads = s.emulator.requests_for(Endpoint::Upload);
     assert_eq!(
         uploads.iter().map(|r| r.status).collect::<Vec<_>>(),
@@ -602,13 +499,7 @@ fn a_tampered_field_is_reported_with_s3s_words_and_not_retried() {
     s.emulator
         .inject(Fault::tamper_field(1, "Content-Type", "text/html"));
     let client = builder_for(&s.emulator).build().expect("client");
-    let err = client
-        .upload(
-            s.space,
-            UploadRequest::new().filename("a.png"),
-            Source::bytes(&b"png"[..]),
-        )
-        .expect_err("tampered");
+    let err = put(&client, s.space, "a.png", &b"png"[..]).expect_err("tampered");
     match &err {
         Error::S3 {
             status: 403,

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use storyblok_assets::emulator::{Emulator, EmulatorBuilder};
-use storyblok_assets::{Client, Token};
+use storyblok_assets::{Asset, Client, ClientBuilder, Error, Source, Token, UploadRequest};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -36,20 +36,32 @@ pub fn setup_limited(builder: EmulatorBuilder) -> Setup {
     }
 }
 
+/// A client builder pointed at the emulator, with its token.
+pub fn builder_for(emulator: &Emulator) -> ClientBuilder {
+    Client::builder(Token::personal(emulator.token())).base_url(emulator.api_url())
+}
+
 pub fn client_for(emulator: &Emulator) -> Client {
-    Client::builder(Token::personal(emulator.token()))
-        .base_url(emulator.api_url())
+    builder_for(emulator)
         .build()
         .expect("a client for the emulator")
 }
 
 /// A client that tries every call once: for tests of how a failure is reported.
 pub fn client_without_retries(emulator: &Emulator) -> Client {
-    Client::builder(Token::personal(emulator.token()))
-        .base_url(emulator.api_url())
+    builder_for(emulator)
         .max_retries(0)
         .build()
         .expect("a client for the emulator")
+}
+
+/// Uploads `bytes` as a new asset named `name`.
+pub fn put(client: &Client, space: u64, name: &str, bytes: &[u8]) -> Result<Asset, Error> {
+    client.upload(
+        space,
+        UploadRequest::new().filename(name),
+        Source::bytes(bytes),
+    )
 }
 
 /// A directory of its own for one test's files, under the target directory.
