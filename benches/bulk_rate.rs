@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use storyblok_assets::emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::{Emulator, Endpoint};
 use storyblok_assets::{Client, RateLimit, Source, Token, UploadRequest};
 
 fn setting(name: &str, default: u32) -> u32 {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use storyblok_assets::emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::{Emulator, Endpoint};
 use storyblok_assets::{Client, Source, Token, UploadRequest};
 
 const RUNS: usize = 5;

@@ -23,7 +23,7 @@
 
 use std::path::PathBuf;
 
-use storyblok_assets::emulator::Emulator;
+use storyblok_assets_emulator::Emulator;
 use storyblok_assets::{Client, Manifest, SyncAction, SyncOptions, Token};
 
 fn main() {

@@ -1,12 +1,13 @@
 //! Standard base64 (RFC 4648 §4, with padding), for S3 POST policies.
 //!
 //! Storyblok sends the policy base64-encoded; the SDK decodes it to learn the expiry and the
-//! allowed size range before it spends a request on S3. The emulator encodes its own.
+//! allowed size range before it spends a request on S3.
 
+#[cfg(test)]
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encodes bytes as standard base64 with `=` padding.
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -12,16 +12,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+#[cfg(test)]
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
 /// Seconds since the epoch for `t`; times before 1970 count as the epoch.
+#[cfg(test)]
 pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The `SystemTime` at `secs` seconds after the epoch, for times this crate computes
 /// itself; parsed dates go through [`checked_from_unix_seconds`].
-#[cfg_attr(not(any(test, feature = "emulator")), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn from_unix_seconds(secs: u64) -> SystemTime {
     checked_from_unix_seconds(secs).unwrap_or(UNIX_EPOCH)
 }
@@ -57,6 +59,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+#[cfg(test)]
 struct Parts {
     year: i64,
     month: u32,
@@ -67,6 +70,7 @@ struct Parts {
     weekday: usize,
 }
 
+#[cfg(test)]
 fn parts(t: SystemTime) -> Parts {
     let secs = unix_seconds(t);
     let days = (secs / 86_400) as i64;
@@ -84,7 +88,7 @@ fn parts(t: SystemTime) -> Parts {
 }
 
 /// `2025-09-05T13:41:24Z`
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn format_iso8601(t: SystemTime) -> String {
     let p = parts(t);
     format!(
@@ -94,7 +98,7 @@ pub(crate) fn format_iso8601(t: SystemTime) -> String {
 }
 
 /// `20250905T133124Z`
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn format_amz_date(t: SystemTime) -> String {
     let p = parts(t);
     format!(
@@ -104,7 +108,7 @@ pub(crate) fn format_amz_date(t: SystemTime) -> String {
 }
 
 /// `Sat, 05 Sep 2026 13:31:24 GMT`
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn format_http_date(t: SystemTime) -> String {
     let p = parts(t);
     format!(

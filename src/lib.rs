@@ -124,8 +124,6 @@
 //! - `rustls` (default): TLS by rustls with Mozilla's root certificates.
 //! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are on).
 //! - `platform-verifier`: verify certificates against the operating system's trust store.
-//! - `emulator`: the `emulator` module, a local Storyblok Management API and S3 endpoint
-//!   for tests (std and serde_json only).
 //!
 //! Without any TLS feature only plain `http` to loopback works.
 #![forbid(unsafe_code)]
@@ -157,8 +155,6 @@ mod token;
 mod upload;
 mod url;
 
-#[cfg(feature = "emulator")]
-pub mod emulator;
 
 pub use crate::asset::{Asset, cdn_url};
 pub use crate::client::{Client, ClientBuilder};

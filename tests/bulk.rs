@@ -5,7 +5,7 @@ mod common;
 use std::sync::Mutex;
 
 use common::{pattern, setup};
-use storyblok_assets::emulator::Endpoint;
+use storyblok_assets_emulator::Endpoint;
 use storyblok_assets::{Error, Source, UploadRequest};
 
 #[test]
@@ -72,7 +72,7 @@ fn two_calls_per_asset_one_without_validation() {
             .iter()
             .all(Result::is_ok)
     );
-    let mapi = |emulator: &storyblok_assets::emulator::Emulator| {
+    let mapi = |emulator: &storyblok_assets_emulator::Emulator| {
         emulator
             .requests()
             .iter()

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use common::{client_for, temp_dir};
 use s3::MiniStack;
-use storyblok_assets::emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, StoredAsset};
+use storyblok_assets_emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, StoredAsset};
 use storyblok_assets::{Client, Error, Source, UploadRequest};
 
 /// Storyblok's `Cache-Control` on every asset, signed into every policy.

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{client_without_retries, png, setup, setup_with};
-use storyblok_assets::emulator::{Emulator, Endpoint, Fault, FinishShape};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault, FinishShape};
 use storyblok_assets::{Client, Error, Source, Step, Token, UploadRequest};
 
 fn upload_bytes(client: &Client, space: u64) -> Result<storyblok_assets::Asset, Error> {

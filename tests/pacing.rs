@@ -5,7 +5,7 @@
 mod common;
 
 use common::{client_for, pattern, setup_limited};
-use storyblok_assets::emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::{Emulator, Endpoint};
 use storyblok_assets::{Source, UploadRequest};
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{pattern, put, setup, setup_with, temp_dir};
-use storyblok_assets::emulator::{Emulator, Endpoint, Fault};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
 use storyblok_assets::{Client, Error, Source, Step, Token, UploadRequest};
 
 const RATE_LIMIT_BODY: &str =

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{png, setup, temp_dir};
-use storyblok_assets::emulator::{Emulator, Endpoint, Fault};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
 use storyblok_assets::{Error, Manifest, SyncAction, SyncOptions, SyncReport};
 
 struct Tree {

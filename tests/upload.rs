@@ -4,7 +4,7 @@ mod common;
 
 use common::{gif, jpeg, pattern, png, setup, setup_with, temp_dir, webp};
 use serde_json::json;
-use storyblok_assets::emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::{Emulator, Endpoint};
 use storyblok_assets::{Error, LengthMismatch, Source, UploadRequest};
 
 fn steps(emulator: &Emulator) -> Vec<Endpoint> {

@@ -6,7 +6,7 @@
 use std::env;
 use std::io::{IsTerminal, Write};
 
-use storyblok_assets::emulator::Emulator;
+use storyblok_assets_emulator::Emulator;
 use storyblok_assets::{Client, Region, Token};
 
 /// Where uploads go: a client, its space, and the emulator when there is no token.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use storyblok_assets::emulator::{Emulator, EmulatorBuilder};
+use storyblok_assets_emulator::{Emulator, EmulatorBuilder};
 use storyblok_assets::{Asset, Client, ClientBuilder, Error, Source, Token, UploadRequest};
 
 pub struct Setup {

@@ -111,7 +111,7 @@ impl PolicyFields {
     /// The sign response's `fields`, in Storyblok's order, as (name, value) pairs.
     /// `sign` makes `x-amz-signature` from the base64 policy.
     pub(crate) fn form_fields(&self, sign: impl Fn(&str) -> String) -> Vec<(&'static str, String)> {
-        let policy = crate::base64::encode(self.policy_json().as_bytes());
+        let policy = crate::b64::encode(self.policy_json().as_bytes());
         let signature = sign(&policy);
         vec![
             ("key", self.key.clone()),
@@ -172,7 +172,7 @@ pub(crate) struct Policy {
 
 /// Decodes a base64 policy; `None` if it is not base64, not JSON, or not a policy.
 pub(crate) fn decode(policy_base64: &str) -> Option<Policy> {
-    let bytes = crate::base64::decode(policy_base64)?;
+    let bytes = crate::b64::decode(policy_base64)?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     let expiration = crate::clock::parse_iso8601(value.get("expiration")?.as_str()?)?;
     let mut conditions = Vec::new();
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn decodes_array_conditions() {
         let json = r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[["eq","$key","k"],["starts-with","$Content-Type","image/"],["content-length-range","0","10"]]}"#;
-        let p = decode(&crate::base64::encode(json.as_bytes())).expect("decodes");
+        let p = decode(&crate::b64::encode(json.as_bytes())).expect("decodes");
         assert_eq!(
             p.conditions,
             [
@@ -319,10 +319,10 @@ mod tests {
     #[test]
     fn rejects_bad_policies() {
         assert_eq!(decode("!!!"), None);
-        assert_eq!(decode(&crate::base64::encode(b"not json")), None);
-        assert_eq!(decode(&crate::base64::encode(b"{\"conditions\":[]}")), None);
+        assert_eq!(decode(&crate::b64::encode(b"not json")), None);
+        assert_eq!(decode(&crate::b64::encode(b"{\"conditions\":[]}")), None);
         let bad_op = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["in","$key","k"]]}"#;
-        assert_eq!(decode(&crate::base64::encode(bad_op.as_bytes())), None);
+        assert_eq!(decode(&crate::b64::encode(bad_op.as_bytes())), None);
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn request_ids() -> (String, String) {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let a = policy::fnv1a64(&[b"request", &n.to_be_bytes()]);
     let b = policy::fnv1a64(&[b"host", &n.to_be_bytes()]);
-    let host = crate::base64::encode(format!("{a:016x}{b:016x}").as_bytes());
+    let host = crate::b64::encode(format!("{a:016x}{b:016x}").as_bytes());
     (format!("{a:016X}"), host)
 }
 

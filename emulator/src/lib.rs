@@ -37,7 +37,7 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use storyblok_assets::emulator::{Emulator, Fault, Endpoint};
+//! use storyblok_assets_emulator::{Emulator, Fault, Endpoint};
 //!
 //! let emulator = Emulator::builder().space_id(42).start()?;
 //! // The first sign request will be answered with a 500.
@@ -65,9 +65,11 @@
 //! assert_eq!(sent, Some("Mars.JPG"));
 //! # Ok::<_, std::io::Error>(())
 //! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
-#[cfg(test)]
-mod e2e;
+mod b64;
+mod clock;
 mod http;
 mod mapi;
 mod multipart;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::*;
+use storyblok_assets_emulator::*;
 
 struct Reply {
     status: u16,
@@ -155,11 +155,11 @@ fn upload(emulator: &Emulator, fields: &[(String, String)], file: &[u8]) -> Repl
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let body = multipart(&pairs, Some(file), &[]);
-    let path = format!("/{}", policy::BUCKET);
+    let path = "/a.storyblok.com";
     send(
         emulator,
         "POST",
-        &path,
+        path,
         &[(
             "Content-Type",
             &format!("multipart/form-data; boundary={BOUNDARY}"),
