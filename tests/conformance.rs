@@ -3,19 +3,17 @@
 //! expiry, every condition, `content-length-range` and extra fields.
 //!
 //! The emulator's Management API stands in for Storyblok and signs real AWS Signature V4
-//! policies in Storyblok's exact shape ([`sigv4::SigV4Signer`]); the SDK then uploads to
+//! policies in Storyblok's exact shape (`storyblok_assets_emulator::sigv4::SigV4Signer`); the SDK then uploads to
 //! ministack, and each test reads the object back with a signed GET and compares every byte.
 //!
 //! The tests that need the server are `#[ignore]`d so that a plain `cargo test` cannot pass
 //! them silently; `.ci/run` starts ministack and runs them with `--ignored` (the README's
 //! "Conformance against a real S3" shows how to do the same by hand). The SigV4 unit tests
-//! against AWS's published examples run everywhere.
+//! against AWS's published examples live with the signer, in the emulator crate.
 
 mod common;
 #[path = "conformance/s3.rs"]
 mod s3;
-#[path = "conformance/sigv4.rs"]
-mod sigv4;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -437,7 +435,7 @@ fn forged_signature_reports_s3_code_and_message() {
 ///
 /// (ministack 1.5.33 does not check the signature of header-signed REST requests made with
 /// its root key, so a GET signed with a wrong secret is *not* refused: that these reads are
-/// correctly signed rests on `sigv4::tests`, which check them against AWS's own example.)
+/// correctly signed rests on the emulator crate's `sigv4` tests, which check them against AWS's own example.)
 #[test]
 #[ignore = "needs ministack; run by .ci/run"]
 fn private_asset_reads_only_signed() {

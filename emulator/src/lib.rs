@@ -75,6 +75,7 @@ mod mapi;
 mod multipart;
 mod policy;
 mod s3;
+pub mod sigv4;
 mod signer;
 
 pub use signer::PolicySigner;

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::sigv4::{Credentials, EMPTY_SHA256, Request, SigV4Signer, amz_date, uri_encode};
+use storyblok_assets_emulator::sigv4::{
+    Credentials, EMPTY_SHA256, Request, SigV4Signer, amz_date, uri_encode,
+};
 
 /// The ministack server `.ci/run` started, from `MINISTACK_ENDPOINT`, `MINISTACK_ACCESS_KEY`
 /// and `MINISTACK_SECRET_KEY`.

@@ -1,16 +1,18 @@
-//! AWS Signature Version 4, as much of it as the conformance tests need: the POST policy
-//! signature a Storyblok-like signer puts in `x-amz-signature`, and header-signed requests
-//! (create a bucket, lift its public access block, read an object back).
+//! AWS Signature Version 4, as much of it as Storyblok's uploads and their tests need: the
+//! POST policy signature Storyblok puts in `x-amz-signature` (the emulator signs its own
+//! policies with it, and [`SigV4Signer`] signs for an S3 server written by others), and
+//! header-signed requests (create a bucket, read an object back) for tests against such a
+//! server.
 //!
 //! HMAC-SHA256 and SHA-256 come from RustCrypto's `hmac` and `sha2`; only the canonical
 //! strings are written here, and the tests at the bottom check them against AWS's own
 //! published examples.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use storyblok_assets_emulator::PolicySigner;
+use crate::PolicySigner;
 
 /// The SHA-256 of an empty payload, in hex.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -65,39 +67,17 @@ pub fn uri_encode(s: &str, keep_slash: bool) -> String {
 
 /// `YYYYMMDDTHHMMSSZ` for a time.
 pub fn amz_date(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil: (year, month, day) of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    crate::clock::format_amz_date(time)
 }
 
 /// An access key pair and its region.
 #[derive(Clone, Debug)]
 pub struct Credentials {
+    /// The access key id, such as `AKIAIOSFODNN7EXAMPLE`.
     pub access_key: String,
+    /// The secret access key.
     pub secret_key: String,
+    /// The region, such as `us-east-1`.
     pub region: String,
 }
 
@@ -110,6 +90,7 @@ impl Credentials {
 
 /// A request to sign with an `Authorization` header.
 pub struct Request<'a> {
+    /// The HTTP method.
     pub method: &'a str,
     /// `host[:port]`, exactly as the `Host` header will carry it.
     pub host: &'a str,
@@ -198,7 +179,9 @@ impl Request<'_> {
 pub struct SigV4Signer {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub endpoint: String,
+    /// The bucket uploads go to.
     pub bucket: String,
+    /// The key pair that signs.
     pub credentials: Credentials,
 }
 
@@ -228,7 +211,7 @@ impl PolicySigner for SigV4Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     /// AWS's "Deriving the signing key" example (service `iam`).
     #[test]
