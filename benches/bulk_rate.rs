@@ -8,8 +8,8 @@
 
 use std::time::Instant;
 
+use storyblok_assets::{AssetParams, Client, RateLimit, Source, Token};
 use storyblok_assets_emulator::{Emulator, Endpoint};
-use storyblok_assets::{Client, RateLimit, Source, Token, UploadRequest};
 
 fn setting(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::thread::spawn(move || -> Result<(), storyblok_assets::Error> {
                 for i in 0..per_thread {
                     let data = format!("file {t}-{i}").into_bytes();
-                    let request = UploadRequest::new().filename(format!("bench-{t}-{i}.txt"));
+                    let request = AssetParams::new().filename(format!("bench-{t}-{i}.txt"));
                     client.upload(space, request, Source::bytes(data))?;
                 }
                 Ok(())

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use storyblok_assets::{AssetParams, Client, Source, Token};
 use storyblok_assets_emulator::{Emulator, Endpoint};
-use storyblok_assets::{Client, Source, Token, UploadRequest};
 
 const RUNS: usize = 5;
 const KEY: &str = "f/1/bench/file.bin";
@@ -126,7 +126,7 @@ fn sdk(base_url: &str, file: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder(Token::personal("bench"))
         .base_url(base_url)
         .build()?;
-    let request = UploadRequest::new().validate_upload(false);
+    let request = AssetParams::new().validate_upload(false);
     client.upload(1, request, Source::path(file))?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
@@ -330,7 +330,7 @@ fn bulk() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let items = (0..files).map(|i| {
         (
-            UploadRequest::new().filename(format!("bulk-{i}.txt")),
+            AssetParams::new().filename(format!("bulk-{i}.txt")),
             Source::bytes(format!("file {i}").into_bytes()),
         )
     });

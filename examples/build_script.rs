@@ -23,8 +23,8 @@
 
 use std::path::PathBuf;
 
-use storyblok_assets_emulator::Emulator;
 use storyblok_assets::{Client, Manifest, SyncAction, SyncOptions, Token};
+use storyblok_assets_emulator::Emulator;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

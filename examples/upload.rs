@@ -16,7 +16,7 @@ use std::env;
 use std::process::ExitCode;
 
 use common::{connect, end_status_line, mib, number, status_line};
-use storyblok_assets::{Region, Source, UploadRequest};
+use storyblok_assets::{AssetParams, Region, Source};
 
 const USAGE: &str = "usage: upload [--space ID] [--folder ID] [--replace ASSET_ID] [--private] \
 [--no-validate] [--region eu|us|ca|ap|cn] FILE";
@@ -69,7 +69,7 @@ fn run() -> Result<(), String> {
     let file = args.file.clone().unwrap_or_default();
     let target = connect(args.space, args.region, args.folder)?;
 
-    let mut request = UploadRequest::new().validate_upload(!args.no_validate);
+    let mut request = AssetParams::new().validate_upload(!args.no_validate);
     if let Some(folder) = args.folder {
         request = request.folder(folder);
     }
@@ -87,7 +87,7 @@ fn run() -> Result<(), String> {
     eprintln!(
         "{what} {file} in space {} via {}",
         target.space,
-        target.client.base_url()
+        target.client.base_url(target.space)
     );
     let mut source = Source::path(&file);
     let large = std::fs::metadata(&file).is_ok_and(|m| m.len() >= LARGE);

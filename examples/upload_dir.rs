@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{connect, end_status_line, number, status_line};
 use serde_json::{Value, json};
-use storyblok_assets::{Region, Source, UploadRequest};
+use storyblok_assets::{AssetParams, Region, Source};
 
 const USAGE: &str = "usage: upload_dir [--space ID] [--folder ID] [--concurrency N] \
 [--region eu|us|ca|ap|cn] DIR";
@@ -100,11 +100,11 @@ fn run() -> Result<bool, String> {
         paths.len(),
         dir.display(),
         target.space,
-        target.client.base_url(),
+        target.client.base_url(target.space),
         args.concurrency
     );
     let items = paths.iter().map(|path| {
-        let mut request = UploadRequest::new();
+        let mut request = AssetParams::new();
         if let Some(folder) = args.folder {
             request = request.folder(folder);
         }

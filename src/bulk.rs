@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use crate::asset::Asset;
 use crate::client::Client;
 use crate::error::Error;
-use crate::request::UploadRequest;
+use crate::params::AssetParams;
 use crate::source::Source;
 
 impl Client {
@@ -17,11 +17,11 @@ impl Client {
     /// a full [`Client::upload`]: sign, upload, finish.
     ///
     /// ```no_run
-    /// use storyblok_assets::{Client, Source, Token, UploadRequest};
+    /// use storyblok_assets::{Client, Source, Token, AssetParams};
     ///
     /// let client = Client::new(Token::personal("token"))?;
     /// let items = ["a.png", "b.png", "c.png"]
-    ///     .map(|path| (UploadRequest::new().folder(42), Source::path(path)));
+    ///     .map(|path| (AssetParams::new().folder(42), Source::path(path)));
     /// for (item, result) in client.upload_all(184738, items, 4).into_iter().enumerate() {
     ///     match result {
     ///         Ok(asset) => println!("{item}: {}", asset.cdn_url),
@@ -33,7 +33,7 @@ impl Client {
     pub fn upload_all<'a>(
         &self,
         space_id: u64,
-        items: impl IntoIterator<Item = (UploadRequest, Source<'a>)>,
+        items: impl IntoIterator<Item = (AssetParams, Source<'a>)>,
         concurrency: usize,
     ) -> Vec<Result<Asset, Error>> {
         self.upload_all_with(space_id, items, concurrency, |_, _| {})
@@ -44,7 +44,7 @@ impl Client {
     pub fn upload_all_with<'a>(
         &self,
         space_id: u64,
-        items: impl IntoIterator<Item = (UploadRequest, Source<'a>)>,
+        items: impl IntoIterator<Item = (AssetParams, Source<'a>)>,
         concurrency: usize,
         on_result: impl Fn(usize, &Result<Asset, Error>) + Sync,
     ) -> Vec<Result<Asset, Error>> {
@@ -75,9 +75,9 @@ impl Client {
             .into_iter()
             .map(|result| {
                 result.unwrap_or_else(|| {
-                    Err(Error::InvalidInput {
-                        message: "a bulk upload worker stopped before this item".into(),
-                    })
+                    Err(Error::invalid(
+                        "a bulk upload worker stopped before this item",
+                    ))
                 })
             })
             .collect()

@@ -1,71 +1,47 @@
-//! The client: one token, one region, one connection pool.
+//! The client: the façade over one [`Session`] (token, base URL, connection pool, pacing),
+//! with the whole upload and each of its steps.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::asset::Asset;
-use crate::error::{Error, Step};
+use crate::error::{Error, ErrorKind};
+use crate::finish::complete;
+use crate::mapi;
 use crate::pacer::{Pacer, RateLimit};
+use crate::params::AssetParams;
 use crate::region::Region;
-use crate::request::UploadRequest;
 use crate::retry::Retries;
+use crate::session::{Base, Session, Timeouts};
+use crate::sign::{self, SignedUpload};
 use crate::source::Source;
 use crate::token::Token;
 use crate::url;
 
-/// A Storyblok asset client. Cheap to clone; clones share one connection pool and are
-/// `Send + Sync`, so one client serves every thread.
+/// A Storyblok asset client. Cheap to clone; clones share one connection pool and one
+/// pacer, and are `Send + Sync`, so one client serves every thread.
 ///
 /// ```no_run
-/// use storyblok_assets::{Client, Source, Token, UploadRequest};
+/// use storyblok_assets::{AssetParams, Client, Source, Token};
 ///
 /// let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN")?))?;
-/// let asset = client.upload(184738, UploadRequest::new(), Source::path("mars.jpg"))?;
+/// let asset = client.upload(184738, AssetParams::new(), Source::path("mars.jpg"))?;
 /// println!("{}", asset.cdn_url);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    agent: ureq::Agent,
-    base_url: String,
-    token: Token,
-    timeouts: Timeouts,
-    pacer: Pacer,
+    session: Arc<Session>,
     rate_limit: RateLimit,
-    retries: Retries,
-    delete_on_failure: bool,
 }
 
 /// ureq's send buffer per connection.
 const UPLOAD_BUFFER: usize = 512 * 1024;
 
-/// The time budgets. See [`ClientBuilder`] for what each one bounds.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Timeouts {
-    pub(crate) connect: Duration,
-    pub(crate) idle: Duration,
-    pub(crate) call: Duration,
-    pub(crate) upload: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            idle: Duration::from_secs(30),
-            call: Duration::from_secs(60),
-            upload: Duration::from_secs(2 * 60 * 60),
-        }
-    }
-}
-
 impl Client {
-    /// A client for a space in the EU region (Storyblok's default) with default settings.
+    /// A client with default settings. Each call goes to the region its space id names
+    /// (see [`Region::from_space_id`]; EU when the id names none).
     ///
     /// Fails only on an unusable token (empty, or with a newline or other control
     /// character in it).
@@ -73,110 +49,107 @@ impl Client {
         Client::builder(token).build()
     }
 
-    /// A builder for the region, base URL and timeouts.
+    /// A builder for the region, base URL, timeouts, pacing and TLS roots.
     pub fn builder(token: Token) -> ClientBuilder {
         ClientBuilder {
             token,
             base_url: None,
-            region: Region::Eu,
+            region: None,
             timeouts: Timeouts::default(),
             rate_limit: RateLimit::default(),
             max_in_flight: 30,
             retries: Retries::default(),
             delete_on_failure: false,
+            root_certificates: None,
         }
     }
 
-    /// The Management API base URL this client sends to, such as
+    /// The Management API base URL calls for `space_id` go to, such as
     /// `https://mapi.storyblok.com/v1`.
-    pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+    ///
+    /// ```
+    /// use storyblok_assets::{Client, Token};
+    ///
+    /// let client = Client::new(Token::personal("token"))?;
+    /// assert_eq!(client.base_url(184_738), "https://mapi.storyblok.com/v1");
+    /// assert_eq!(client.base_url((2 << 48) | 7), "https://api-us.storyblok.com/v1");
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn base_url(&self, space_id: u64) -> String {
+        self.session.base.url(space_id).to_owned()
     }
 
-    /// Uploads a new asset (or replaces one, with [`UploadRequest::replace`]): sign,
-    /// upload, then finish when `validate_upload` is on (the default).
+    /// Step 1: signs an upload, creating the asset record (or, with
+    /// [`AssetParams::replace`], re-signing an existing one).
     ///
-    /// The filename and, for PNG, JPEG, GIF and WebP, the `size` come from the source
-    /// unless the request sets them. An empty file is refused before anything is created.
+    /// The parameters need a filename; [`AssetParams::for_source`] fills it (and the image
+    /// size) from the file and refuses an empty one before anything is created. A 429 is
+    /// retried; nothing else is, since a repeated sign could create a second record.
     ///
     /// ```no_run
-    /// # use storyblok_assets::{Client, Source, Token, UploadRequest};
+    /// use storyblok_assets::{AssetParams, Client, Source, Token};
+    ///
+    /// let client = Client::new(Token::personal("token"))?;
+    /// let source = Source::path("mars.jpg");
+    /// let signed = client.sign(184738, AssetParams::new().for_source(&source)?)?;
+    /// let uploaded = signed.upload(source)?;
+    /// let asset = uploaded.finish()?;
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn sign(&self, space_id: u64, params: AssetParams) -> Result<SignedUpload, Error> {
+        sign::sign(Arc::clone(&self.session), space_id, params)
+    }
+
+    /// Uploads a new asset (or replaces one, with [`AssetParams::replace`]): sign, upload,
+    /// then finish when `validate_upload` is on (the default).
+    ///
+    /// The filename and, for PNG, JPEG, GIF and WebP, the `size` come from the source
+    /// unless the parameters set them. An empty file is refused before anything is
+    /// created.
+    ///
+    /// ```no_run
+    /// # use storyblok_assets::{AssetParams, Client, Source, Token};
     /// # let client = Client::new(Token::personal("token"))?;
-    /// let request = UploadRequest::new().folder(42).alt("The red planet");
-    /// let asset = client.upload(184738, request, Source::path("mars.jpg"))?;
+    /// let params = AssetParams::new().folder(42).alt("The red planet");
+    /// let asset = client.upload(184738, params, Source::path("mars.jpg"))?;
     /// println!("{} is at {}", asset.id, asset.cdn_url);
     /// # Ok::<_, storyblok_assets::Error>(())
     /// ```
     pub fn upload(
         &self,
         space_id: u64,
-        request: UploadRequest,
+        params: AssetParams,
         source: Source<'_>,
     ) -> Result<Asset, Error> {
-        let request = request.for_source(&source)?;
-        crate::upload::complete(self.sign(space_id, request)?.upload(source)?)
+        let params = params.for_source(&source)?;
+        complete(self.sign(space_id, params)?.upload(source)?)
     }
 
     /// Replaces the file of an existing asset, keeping its id and URL.
     ///
-    /// The same as [`Client::upload`] with `UploadRequest::new().replace(asset_id)`. The
+    /// The same as [`Client::upload`] with `AssetParams::new().replace(asset_id)`. The
     /// filename comes from a path source; for bytes or a reader, or to set other
-    /// parameters, use that form with [`UploadRequest::filename`].
+    /// parameters, use that form with [`AssetParams::filename`].
     pub fn replace(
         &self,
         space_id: u64,
         asset_id: u64,
         source: Source<'_>,
     ) -> Result<Asset, Error> {
-        self.upload(space_id, UploadRequest::new().replace(asset_id), source)
+        self.upload(space_id, AssetParams::new().replace(asset_id), source)
     }
 
     /// Deletes an asset record and its file.
     pub fn delete(&self, space_id: u64, asset_id: u64) -> Result<(), Error> {
-        crate::mapi::call(
-            self,
-            Step::Delete,
-            Some(asset_id),
-            crate::mapi::Method::Delete,
-            &format!("/spaces/{space_id}/assets/{asset_id}"),
-        )
-        .map(drop)
-    }
-
-    pub(crate) fn agent(&self) -> &ureq::Agent {
-        &self.inner.agent
-    }
-
-    pub(crate) fn token(&self) -> &Token {
-        &self.inner.token
-    }
-
-    pub(crate) fn timeouts(&self) -> Timeouts {
-        self.inner.timeouts
-    }
-
-    pub(crate) fn pacer(&self) -> &Pacer {
-        &self.inner.pacer
-    }
-
-    pub(crate) fn retries(&self) -> Retries {
-        self.inner.retries
-    }
-
-    pub(crate) fn deletes_on_failure(&self) -> bool {
-        self.inner.delete_on_failure
+        mapi::delete(&self.session, space_id, asset_id)
     }
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url)
-            .field("token", &self.inner.token)
-            .field("timeouts", &self.inner.timeouts)
-            .field("rate_limit", &self.inner.rate_limit)
-            .field("retries", &self.inner.retries)
-            .field("delete_on_failure", &self.inner.delete_on_failure)
+            .field("session", &self.session)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -191,24 +164,29 @@ impl fmt::Debug for Client {
 ///     .region(Region::Us)
 ///     .timeout_call(Duration::from_secs(20))
 ///     .build()?;
-/// assert_eq!(client.base_url(), "https://api-us.storyblok.com/v1");
+/// assert_eq!(client.base_url(184_738), "https://api-us.storyblok.com/v1");
 /// # Ok::<_, storyblok_assets::Error>(())
 /// ```
 pub struct ClientBuilder {
     token: Token,
     base_url: Option<String>,
-    region: Region,
+    region: Option<Region>,
     timeouts: Timeouts,
     rate_limit: RateLimit,
     max_in_flight: usize,
     retries: Retries,
     delete_on_failure: bool,
+    root_certificates: Option<Vec<u8>>,
 }
 
 impl ClientBuilder {
-    /// The space's region (default [`Region::Eu`]); see [`Region::from_space_id`].
+    /// Send every call to this region's API. Without it (and without
+    /// [`ClientBuilder::base_url`]), each call goes to the region its space id names: ids
+    /// from 2^48 carry their region; older ids go by range, and a Chinese space with an
+    /// old id (below 1,000,000, shared with the EU) must set [`Region::Cn`] here. See
+    /// [`Region::from_space_id`].
     pub fn region(mut self, region: Region) -> Self {
-        self.region = region;
+        self.region = Some(region);
         self
     }
 
@@ -234,13 +212,15 @@ impl ClientBuilder {
         self
     }
 
-    /// The whole budget of one Management API call (sign, finish, delete). Default 60 s.
+    /// The whole budget of one Management API call (sign, finish, delete), waits between
+    /// its retries included; S3's answer to an upload must also come within it once the
+    /// file is sent. Default 60 s.
     pub fn timeout_call(mut self, timeout: Duration) -> Self {
         self.timeouts.call = timeout;
         self
     }
 
-    /// The whole budget of one S3 upload, however large the file. Default 2 hours; the
+    /// The whole budget of sending one file to S3, however large. Default 2 hours; the
     /// idle timeout catches a stalled transfer long before.
     pub fn timeout_upload(mut self, timeout: Duration) -> Self {
         self.timeouts.upload = timeout;
@@ -284,30 +264,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails on an unusable token or base URL.
+    /// Trust exactly the root certificates in this PEM text (one or more `CERTIFICATE`
+    /// blocks), for the Management API and S3 alike, instead of the TLS backend's own
+    /// roots. For a TLS-inspecting corporate proxy, give its root; to trust it *besides*
+    /// the usual authorities, give the system bundle and it together (for example
+    /// `/etc/ssl/certs/ca-certificates.crt` followed by the proxy's root). Works the same
+    /// for every TLS feature; [`ClientBuilder::build`] fails if the text holds no
+    /// certificate.
+    pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates
+            .get_or_insert_with(Vec::new)
+            .extend_from_slice(pem.as_ref());
+        self
+    }
+
+    /// Builds the client. Fails on an unusable token, base URL or root certificate.
     pub fn build(self) -> Result<Client, Error> {
         if self.rate_limit == RateLimit::PerSecond(0) {
-            return Err(Error::InvalidInput {
-                message: "a rate limit of 0 calls per second allows no call; use RateLimit::Off to turn pacing off".into(),
-            });
+            return Err(Error::invalid(
+                "a rate limit of 0 calls per second allows no call; use RateLimit::Off to turn pacing off",
+            ));
         }
         if let Some(problem) = self.token.problem() {
-            return Err(Error::InvalidInput {
-                message: problem.to_owned(),
-            });
+            return Err(Error::invalid(problem));
         }
-        let base_url = self
-            .base_url
-            .unwrap_or_else(|| self.region.base_url().to_owned())
-            .trim()
-            .trim_end_matches('/')
-            .to_owned();
-        if !url::is_allowed(&base_url) {
-            return Err(Error::InsecureUrl {
-                asset_id: None,
-                url: base_url,
-            });
-        }
+        let base = match (self.base_url, self.region) {
+            (Some(url), _) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if !url::is_allowed(&url) {
+                    return Err(Error::new(ErrorKind::InsecureUrl { url }));
+                }
+                Base::Fixed(url)
+            }
+            (None, Some(region)) => Base::Fixed(region.base_url().to_owned()),
+            (None, None) => Base::BySpace,
+        };
         let t = self.timeouts;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -325,29 +316,24 @@ impl ClientBuilder {
             .output_buffer_size(UPLOAD_BUFFER);
         // Proxies come from the environment (HTTPS_PROXY, NO_PROXY, …) as ureq reads them,
         // except for a loopback API such as the emulator: a proxy cannot reach it.
-        let config = if url::is_loopback(&base_url) {
+        let config = if base.is_loopback() {
             config.proxy(None)
         } else {
             config
         };
-        #[cfg(any(
-            feature = "rustls",
-            feature = "native-tls",
-            feature = "platform-verifier"
-        ))]
-        let config = config.tls_config(tls_config());
+        let config = config.tls_config(crate::tls::config(self.root_certificates.as_deref())?);
         let config = config.build();
         Ok(Client {
-            inner: Arc::new(Inner {
+            session: Arc::new(Session {
                 agent: ureq::Agent::new_with_config(config),
-                base_url,
+                base,
                 token: self.token,
                 timeouts: t,
                 pacer: Pacer::new(self.rate_limit, self.max_in_flight),
-                rate_limit: self.rate_limit,
                 retries: self.retries,
                 delete_on_failure: self.delete_on_failure,
             }),
+            rate_limit: self.rate_limit,
         })
     }
 }
@@ -363,22 +349,10 @@ impl fmt::Debug for ClientBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("retries", &self.retries)
             .field("delete_on_failure", &self.delete_on_failure)
+            .field(
+                "root_certificates",
+                &self.root_certificates.as_ref().map(|pem| pem.len()),
+            )
             .finish()
     }
-}
-
-#[cfg(any(
-    feature = "rustls",
-    feature = "native-tls",
-    feature = "platform-verifier"
-))]
-/// The TLS set-up the crate's features ask for. ureq picks rustls unless told otherwise,
-/// and panics on the first https request when only native-tls is compiled in.
-fn tls_config() -> ureq::tls::TlsConfig {
-    let builder = ureq::tls::TlsConfig::builder();
-    #[cfg(feature = "native-tls")]
-    let builder = builder.provider(ureq::tls::TlsProvider::NativeTls);
-    #[cfg(feature = "platform-verifier")]
-    let builder = builder.root_certs(ureq::tls::RootCerts::PlatformVerifier);
-    builder.build()
 }

@@ -1,12 +1,13 @@
-//! The crate's one error type.
+//! The crate's one error type: what every error carries (the step, the asset) once, and
+//! what went wrong as an [`ErrorKind`].
 
 use std::fmt;
-use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Which of the calls of an upload an error came from.
+/// Which call an error came from.
 ///
-/// An upload is `Sign` → `Upload` → `Finish`; `Delete` removes an asset record.
+/// An upload is `Sign` → `Upload` → `Finish`; the other steps serve sync and clean-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
@@ -49,38 +50,32 @@ pub enum LengthMismatch {
     },
 }
 
-/// Everything that can go wrong, with the step it happened in and, once the asset record
-/// exists, the asset's id (see [`Error::asset_id`]).
+/// What went wrong. The step and the asset are on the [`Error`] itself.
 ///
 /// Server errors keep the server's own words: Storyblok's message and raw body, S3's
-/// `Code`, `Message` and `RequestId`. `Display` says which step failed and what to do.
-#[derive(Debug)]
+/// `Code`, `Message` and `RequestId`. An underlying error (an I/O error, the HTTP client's)
+/// is not part of the kind: reach it through [`std::error::Error::source`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The request was refused before anything was sent: a missing filename, a malformed
     /// parameter, an unusable client setting.
     InvalidInput {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// A URL is not `https` and its host is not a loopback address.
+    /// A URL is not `https` (and its host is not a loopback address), or carries a user
+    /// name or password.
     InsecureUrl {
-        /// The asset, when the URL came from a sign response.
-        asset_id: Option<u64>,
         /// The refused URL.
         url: String,
     },
     /// The file is empty. S3 refuses empty uploads, so this is checked before signing,
     /// and no asset record is created (unless the record already existed).
-    EmptySource {
-        /// The asset, when the source turned out empty only after signing.
-        asset_id: Option<u64>,
-    },
+    EmptySource,
     /// The file's size is outside the range the signed policy allows; nothing was sent
     /// to S3.
     SizeOutOfRange {
-        /// The signed asset.
-        asset_id: u64,
         /// The file's size in bytes.
         size: u64,
         /// The smallest size the policy allows.
@@ -88,31 +83,19 @@ pub enum Error {
         /// The largest size the policy allows.
         max: u64,
     },
-    /// Reading the source failed (a missing file, a permission, a reader's own error).
+    /// Reading the source failed (a missing file, a permission, a reader's own error);
+    /// the I/O error is the [`source`](std::error::Error::source).
     Source {
-        /// The step that was reading it.
-        step: Step,
-        /// The asset, once signed.
-        asset_id: Option<u64>,
         /// The file, for a path source.
         path: Option<PathBuf>,
-        /// The underlying error.
-        source: io::Error,
+        /// The I/O error's kind.
+        io: std::io::ErrorKind,
     },
     /// A reader source gave fewer or more bytes than its declared length; the upload was
     /// stopped at once.
-    SourceLength {
-        /// The signed asset.
-        asset_id: u64,
-        /// How the length differed.
-        mismatch: LengthMismatch,
-    },
+    SourceLength(LengthMismatch),
     /// Storyblok's Management API answered with an error status.
     Api {
-        /// The call that failed.
-        step: Step,
-        /// The asset, once known.
-        asset_id: Option<u64>,
         /// The HTTP status.
         status: u16,
         /// Storyblok's message, taken from any of its error body shapes.
@@ -122,8 +105,6 @@ pub enum Error {
     },
     /// S3 refused the upload.
     S3 {
-        /// The signed asset.
-        asset_id: u64,
         /// The HTTP status.
         status: u16,
         /// S3's error `Code`, such as `AccessDenied` or `EntityTooLarge`.
@@ -135,34 +116,25 @@ pub enum Error {
         /// The raw response body (at most 64 KiB of it).
         body: String,
     },
-    /// Storyblok kept answering 429 (rate limit) after every retry.
+    /// Storyblok answered 429 (rate limit) and the call's time budget or retries ran out,
+    /// or it asked for a longer wait than the budget allows.
     RateLimited {
-        /// The call that was refused.
-        step: Step,
-        /// The asset, once known.
-        asset_id: Option<u64>,
         /// How many times the call was sent.
         attempts: u32,
         /// Storyblok's message from the last answer.
         message: String,
+        /// The wait the last answer asked for (`Retry-After`), if it said.
+        retry_after: Option<Duration>,
     },
     /// An upload failed in a way a retry could mend, but the source was a reader that
-    /// cannot be rewound ([`Source::reader`](crate::Source::reader)); a path, bytes or a
+    /// cannot be rewound ([`Source::reader`](crate::Source::reader)); the failure is the
+    /// [`source`](std::error::Error::source). A path, bytes or a
     /// [`Source::seekable`](crate::Source::seekable) reader is retried.
-    NotReplayable {
-        /// The signed asset.
-        asset_id: u64,
-        /// The failure that would have been retried.
-        cause: Box<Error>,
-    },
+    NotReplayable,
     /// The upload or finish of a new asset failed for good, and its record was deleted, as
-    /// [`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure) asks.
-    RecordDeleted {
-        /// The deleted asset.
-        asset_id: u64,
-        /// Why the upload failed.
-        cause: Box<Error>,
-    },
+    /// [`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure) asks;
+    /// the failure is the [`source`](std::error::Error::source).
+    RecordDeleted,
     /// A sync manifest could not be read, parsed or written. A corrupt manifest is left
     /// as it is.
     Manifest {
@@ -170,15 +142,10 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong and what to do.
         message: String,
-        /// The I/O error, if one caused it.
-        source: Option<io::Error>,
     },
-    /// A 2xx answer that could not be understood (not JSON, a field missing).
+    /// A 2xx answer that could not be understood (not JSON, a field missing, another
+    /// asset than the one asked for).
     UnexpectedResponse {
-        /// The call that answered.
-        step: Step,
-        /// The asset, once known.
-        asset_id: Option<u64>,
         /// The HTTP status.
         status: u16,
         /// What was wrong with it.
@@ -186,76 +153,159 @@ pub enum Error {
         /// The raw response body (at most 64 KiB of it).
         body: String,
     },
-    /// The request did not complete: connection refused or reset, DNS, TLS, a timeout.
-    Transport {
-        /// The call that failed.
-        step: Step,
-        /// The asset, once known.
-        asset_id: Option<u64>,
-        /// The HTTP client's error.
-        source: Box<ureq::Error>,
+    /// The TLS handshake failed: the server's certificate was not trusted (an unknown
+    /// authority, expired, issued for another host) or TLS itself failed. Never retried.
+    Tls {
+        /// The host the connection was for.
+        host: String,
+        /// What was wrong, in plain words.
+        problem: String,
     },
+    /// The request did not complete: connection refused or reset, DNS, a timeout; the
+    /// HTTP client's error is the [`source`](std::error::Error::source).
+    Transport,
+}
+
+/// Everything that can go wrong: the [`Step`] it happened in, the asset it concerns once
+/// the sign call created or named one, and what went wrong ([`ErrorKind`]).
+///
+/// `Display` says what went wrong at this level and what to do ([`Error::advice`]); an
+/// underlying error is reached through [`std::error::Error::source`] only, so a reporter
+/// that walks the chain prints each cause once.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    step: Option<Step>,
+    asset_id: Option<u64>,
+    kind: ErrorKind,
+    cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
+    /// An error of `kind`, in no step yet.
+    pub(crate) fn new(kind: ErrorKind) -> Error {
+        Error(Box::new(Inner {
+            step: None,
+            asset_id: None,
+            kind,
+            cause: None,
+        }))
+    }
+
+    /// An [`ErrorKind::InvalidInput`].
+    pub(crate) fn invalid(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidInput {
+            message: message.into(),
+        })
+    }
+
+    /// Names the step.
+    pub(crate) fn at(mut self, step: Step) -> Error {
+        self.0.step = Some(step);
+        self
+    }
+
+    /// Names the asset, when known.
+    pub(crate) fn asset(mut self, asset_id: Option<u64>) -> Error {
+        self.0.asset_id = asset_id.or(self.0.asset_id);
+        self
+    }
+
+    /// Sets the underlying error.
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        self.0.cause = Some(cause.into());
+        self
+    }
+
+    /// An error reading the source, with its path.
+    pub(crate) fn source_io(path: Option<PathBuf>, error: std::io::Error) -> Error {
+        Error::new(ErrorKind::Source {
+            path,
+            io: error.kind(),
+        })
+        .caused_by(error)
+    }
+
+    /// A failure wrapped as the cause of `kind`, keeping its step and asset.
+    pub(crate) fn wrap(kind: ErrorKind, cause: Error) -> Error {
+        let (step, asset_id) = (cause.step(), cause.asset_id());
+        let mut error = Error::new(kind).caused_by(cause);
+        error.0.step = step;
+        error.0.asset_id = asset_id;
+        error
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// The step that failed, when a call was involved.
+    pub fn step(&self) -> Option<Step> {
+        self.0.step
+    }
+
     /// The asset record the error concerns, once the sign call created or named one.
     ///
     /// A failed upload or finish leaves the record behind: upload again with
     /// [`Client::replace`](crate::Client::replace) or remove it with
     /// [`Client::delete`](crate::Client::delete).
     pub fn asset_id(&self) -> Option<u64> {
-        match self {
-            Error::InvalidInput { .. } | Error::Manifest { .. } => None,
-            Error::InsecureUrl { asset_id, .. }
-            | Error::EmptySource { asset_id }
-            | Error::Source { asset_id, .. }
-            | Error::Api { asset_id, .. }
-            | Error::UnexpectedResponse { asset_id, .. }
-            | Error::RateLimited { asset_id, .. }
-            | Error::Transport { asset_id, .. } => *asset_id,
-            Error::NotReplayable { asset_id, .. }
-            | Error::RecordDeleted { asset_id, .. }
-            | Error::SizeOutOfRange { asset_id, .. }
-            | Error::SourceLength { asset_id, .. }
-            | Error::S3 { asset_id, .. } => Some(*asset_id),
-        }
-    }
-
-    /// The step that failed, when a request was involved.
-    pub fn step(&self) -> Option<Step> {
-        match self {
-            Error::InvalidInput { .. } | Error::Manifest { .. } => None,
-            // Refused at build (no call), or a post_url in a sign answer.
-            Error::InsecureUrl { asset_id, .. } => asset_id.map(|_| Step::Sign),
-            Error::EmptySource { asset_id } => Some(if asset_id.is_some() {
-                Step::Upload
-            } else {
-                Step::Sign
-            }),
-            Error::SizeOutOfRange { .. } | Error::SourceLength { .. } | Error::S3 { .. } => {
-                Some(Step::Upload)
-            }
-            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => cause.step(),
-            Error::Source { step, .. }
-            | Error::RateLimited { step, .. }
-            | Error::Api { step, .. }
-            | Error::UnexpectedResponse { step, .. }
-            | Error::Transport { step, .. } => Some(*step),
-        }
+        self.0.asset_id
     }
 
     /// The HTTP status of a server's error answer.
     pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Api { status, .. }
-            | Error::S3 { status, .. }
-            | Error::UnexpectedResponse { status, .. } => Some(*status),
-            Error::RateLimited { .. } => Some(429),
-            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => {
-                cause.status()
+        match &self.0.kind {
+            ErrorKind::Api { status, .. }
+            | ErrorKind::S3 { status, .. }
+            | ErrorKind::UnexpectedResponse { status, .. } => Some(*status),
+            ErrorKind::RateLimited { .. } => Some(429),
+            ErrorKind::NotReplayable | ErrorKind::RecordDeleted => {
+                self.wrapped().and_then(Error::status)
             }
             _ => None,
         }
+    }
+
+    /// What a caller can do about it, when there is something to say.
+    pub fn advice(&self) -> Option<&'static str> {
+        Some(match &self.0.kind {
+            ErrorKind::Api { status, .. } => api_advice(*status),
+            ErrorKind::S3 { code, message, .. } => s3_advice(code.as_deref(), message)?,
+            ErrorKind::RateLimited { .. } => {
+                "slow down: lower ClientBuilder::rate_limit, or upload fewer files at once"
+            }
+            ErrorKind::SourceLength(_) => "declare the exact length",
+            ErrorKind::InsecureUrl { .. } => {
+                "only https URLs without user names or passwords are used, except on loopback hosts"
+            }
+            ErrorKind::NotReplayable => {
+                "use a path, bytes or Source::seekable, which can be sent again"
+            }
+            ErrorKind::Tls { .. } => {
+                "check the system clock and the host name; behind a TLS-inspecting proxy, trust its root with ClientBuilder::root_certificates_pem"
+            }
+            ErrorKind::Transport if self.0.step == Some(Step::Upload) => {
+                "a connection cut while sending can also be S3 refusing the upload early"
+            }
+            _ => return None,
+        })
+    }
+
+    /// The failure a [`ErrorKind::NotReplayable`] or [`ErrorKind::RecordDeleted`] wraps.
+    fn wrapped(&self) -> Option<&Error> {
+        self.0.cause.as_deref()?.downcast_ref::<Error>()
+    }
+
+    /// Whether a new asset record is left behind without a finished upload.
+    fn leaves_record(&self) -> bool {
+        self.0.asset_id.is_some()
+            && matches!(self.0.step, Some(Step::Upload | Step::Finish))
+            && !matches!(self.0.kind, ErrorKind::RecordDeleted)
     }
 }
 
@@ -271,159 +321,79 @@ fn api_advice(status: u16) -> &'static str {
         }
         422 => "Storyblok refused a parameter; the message names it",
         429 => "the space's rate limit was reached; wait and try again",
+        300..=399 => "check the base URL or region",
         500..=599 => "Storyblok failed; try again later",
         _ => "see Storyblok's message",
     }
 }
 
 /// What a caller can do about an S3 error code.
-fn s3_advice(code: Option<&str>, message: &str) -> &'static str {
-    match code {
-        Some("AccessDenied") if message.contains("expired") => {
+fn s3_advice(code: Option<&str>, message: &str) -> Option<&'static str> {
+    Some(match code? {
+        "AccessDenied" if message.contains("expired") => {
             "the signed policy lives 10 minutes and expired again after signing anew; check this machine's clock and the connection's speed"
         }
-        Some("AccessDenied" | "SignatureDoesNotMatch") => {
+        "AccessDenied" | "SignatureDoesNotMatch" => {
             "the signed form fields must be sent exactly as Storyblok signed them"
         }
-        Some("EntityTooSmall" | "EntityTooLarge") => {
-            "the file's size is outside what Storyblok allows"
-        }
-        Some("RequestTimeout") => "the connection was idle too long; upload again",
-        Some("InternalError" | "SlowDown" | "ServiceUnavailable") => {
+        "EntityTooSmall" | "EntityTooLarge" => "the file's size is outside what Storyblok allows",
+        "RequestTimeout" => "the connection was idle too long; upload again",
+        "InternalError" | "SlowDown" | "ServiceUnavailable" => {
             "S3 is busy or failing; upload again after a pause"
         }
-        _ => "see S3's message",
-    }
-}
-
-fn write_asset(f: &mut fmt::Formatter<'_>, asset_id: Option<u64>) -> fmt::Result {
-    match asset_id {
-        Some(id) => write!(f, " (asset {id})"),
-        None => Ok(()),
-    }
-}
-
-/// What to do with the record a failed upload or finish left behind.
-fn write_leftover(
-    f: &mut fmt::Formatter<'_>,
-    leftover: bool,
-    asset_id: Option<u64>,
-) -> fmt::Result {
-    match asset_id.filter(|_| leftover) {
-        Some(id) => write!(
-            f,
-            "; asset record {id} is left without a finished upload: upload again with Client::replace, or remove it with Client::delete"
-        ),
-        None => Ok(()),
-    }
+        _ => return None,
+    })
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.describe(f, true)
-    }
-}
-
-impl Error {
-    /// The message; `leftover` adds what to do with an asset record left behind.
-    fn describe(&self, f: &mut fmt::Formatter<'_>, leftover: bool) -> fmt::Result {
-        match self {
-            Error::InvalidInput { message } => write!(f, "invalid input: {message}"),
-            Error::Manifest {
-                path,
-                message,
-                source,
-            } => {
-                write!(f, "the manifest {} {message}", path.display())?;
-                match source {
-                    Some(source) => write!(f, ": {source}"),
-                    None => Ok(()),
-                }
-            }
-            Error::InsecureUrl { asset_id, url } => {
-                write!(f, "refused to send to {url}")?;
-                write_asset(f, *asset_id)?;
-                f.write_str(": only https URLs are used, except on loopback hosts")?;
-                write_leftover(f, leftover, *asset_id)
-            }
-            Error::EmptySource { asset_id: None } => f.write_str(
+        let Inner {
+            step,
+            asset_id,
+            kind,
+            ..
+        } = &*self.0;
+        match step {
+            Some(step) => write!(f, "{step} failed")?,
+            None => f.write_str("refused")?,
+        }
+        if let Some(id) = asset_id {
+            write!(f, " (asset {id})")?;
+        }
+        f.write_str(": ")?;
+        match kind {
+            ErrorKind::InvalidInput { message } => write!(f, "invalid input: {message}")?,
+            ErrorKind::InsecureUrl { url } => write!(f, "will not send to {url}")?,
+            ErrorKind::EmptySource if asset_id.is_none() => f.write_str(
                 "the file is empty: S3 refuses empty uploads, so nothing was signed or created",
-            ),
-            Error::EmptySource { asset_id } => {
-                f.write_str("upload failed: the file is empty and S3 refuses empty uploads")?;
-                write_leftover(f, leftover, *asset_id)
+            )?,
+            ErrorKind::EmptySource => f.write_str("the file is empty and S3 refuses empty uploads")?,
+            ErrorKind::SizeOutOfRange { size, min, max } => write!(
+                f,
+                "the file has {size} bytes, the signed policy allows {min} to {max}; nothing was sent to S3"
+            )?,
+            ErrorKind::Source { path: Some(path), .. } => {
+                write!(f, "cannot read {}", path.display())?
             }
-            Error::SizeOutOfRange {
-                asset_id,
-                size,
-                min,
-                max,
-            } => {
-                write!(
-                    f,
-                    "upload refused before sending (asset {asset_id}): the file has {size} bytes, the signed policy allows {min} to {max}"
-                )?;
-                write_leftover(f, leftover, Some(*asset_id))
+            ErrorKind::Source { path: None, .. } => f.write_str("cannot read the source")?,
+            ErrorKind::SourceLength(LengthMismatch::Short { declared, sent }) => write!(
+                f,
+                "the source ended after {sent} of its declared {declared} bytes"
+            )?,
+            ErrorKind::SourceLength(LengthMismatch::Long { declared }) => {
+                write!(f, "the source has more than its declared {declared} bytes")?
             }
-            Error::Source {
-                step,
-                asset_id,
-                path,
-                source,
-            } => {
-                write!(f, "{step} failed")?;
-                write_asset(f, *asset_id)?;
-                match path {
-                    Some(path) => write!(f, ": cannot read {}: {source}", path.display())?,
-                    None => write!(f, ": cannot read the source: {source}")?,
-                }
-                if *step != Step::Sign {
-                    write_leftover(f, leftover, *asset_id)?;
-                }
-                Ok(())
-            }
-            Error::SourceLength { asset_id, mismatch } => {
-                write!(f, "upload failed (asset {asset_id}): ")?;
-                match mismatch {
-                    LengthMismatch::Short { declared, sent } => write!(
-                        f,
-                        "the source ended after {sent} of its declared {declared} bytes"
-                    )?,
-                    LengthMismatch::Long { declared } => {
-                        write!(f, "the source has more than its declared {declared} bytes")?
-                    }
-                }
-                f.write_str("; declare the exact length")?;
-                write_leftover(f, leftover, Some(*asset_id))
-            }
-            Error::Api {
-                step,
-                asset_id,
-                status,
-                message,
-                ..
-            } => {
-                write!(f, "{step} failed")?;
-                write_asset(f, *asset_id)?;
-                write!(
-                    f,
-                    ": Storyblok answered {status}: {message} ({})",
-                    api_advice(*status)
-                )?;
-                if *step == Step::Finish {
-                    write_leftover(f, leftover, *asset_id)?;
-                }
-                Ok(())
-            }
-            Error::S3 {
-                asset_id,
+            ErrorKind::Api {
+                status, message, ..
+            } => write!(f, "Storyblok answered {status}: {message}")?,
+            ErrorKind::S3 {
                 status,
                 code,
                 message,
                 request_id,
                 ..
             } => {
-                write!(f, "upload failed (asset {asset_id}): S3 answered {status}")?;
+                write!(f, "S3 answered {status}")?;
                 if let Some(code) = code {
                     write!(f, " {code}")?;
                 }
@@ -431,82 +401,170 @@ impl Error {
                 if let Some(request_id) = request_id {
                     write!(f, " [request id {request_id}]")?;
                 }
-                write!(f, " ({})", s3_advice(code.as_deref(), message))?;
-                write_leftover(f, leftover, Some(*asset_id))
             }
-            Error::RateLimited {
-                step,
-                asset_id,
+            ErrorKind::RateLimited {
                 attempts,
                 message,
+                retry_after,
             } => {
-                write!(f, "{step} failed")?;
-                write_asset(f, *asset_id)?;
+                write!(f, "Storyblok's rate limit held after {attempts} attempts")?;
+                if let Some(wait) = retry_after {
+                    write!(f, " (it asked to wait {} s)", wait.as_secs_f64().ceil())?;
+                }
+                write!(f, ": {message}")?;
+            }
+            ErrorKind::NotReplayable => f.write_str(
+                "the upload failed and was not retried, because the source is a reader that cannot be rewound",
+            )?,
+            ErrorKind::RecordDeleted => match asset_id {
+                Some(id) => write!(
+                    f,
+                    "the upload failed, so the new asset record {id} was deleted and nothing is left behind"
+                )?,
+                None => f.write_str("the upload failed and the new asset record was deleted")?,
+            },
+            ErrorKind::Manifest { path, message } => {
+                write!(f, "the manifest {} {message}", path.display())?
+            }
+            ErrorKind::UnexpectedResponse {
+                status, message, ..
+            } => write!(f, "unexpected answer ({status}): {message}")?,
+            ErrorKind::Tls { host, problem } => write!(f, "TLS with {host} failed: {problem}")?,
+            ErrorKind::Transport => f.write_str("the request did not complete")?,
+        }
+        if let Some(advice) = self.advice() {
+            write!(f, " ({advice})")?;
+        }
+        if self.leaves_record() {
+            if let Some(id) = asset_id {
                 write!(
                     f,
-                    ": Storyblok's rate limit held after {attempts} attempts: {message} (slow down: lower ClientBuilder::rate_limit, or upload fewer files at once)"
+                    "; asset record {id} is left without a finished upload: upload again with Client::replace, or remove it with Client::delete"
                 )?;
-                if *step == Step::Finish {
-                    write_leftover(f, leftover, *asset_id)?;
-                }
-                Ok(())
-            }
-            Error::NotReplayable { cause, .. } => {
-                cause.describe(f, leftover)?;
-                f.write_str("; it was not retried because the source is a reader that cannot be rewound (use a path, bytes or Source::seekable)")
-            }
-            Error::RecordDeleted { asset_id, cause } => {
-                cause.describe(f, false)?;
-                write!(
-                    f,
-                    "; the new asset record {asset_id} was deleted, so nothing is left behind"
-                )
-            }
-            Error::UnexpectedResponse {
-                step,
-                asset_id,
-                status,
-                message,
-                ..
-            } => {
-                write!(f, "{step} failed")?;
-                write_asset(f, *asset_id)?;
-                write!(f, ": unexpected answer ({status}): {message}")?;
-                write_leftover(f, leftover, *asset_id)
-            }
-            Error::Transport {
-                step,
-                asset_id,
-                source,
-            } => {
-                write!(f, "{step} failed")?;
-                write_asset(f, *asset_id)?;
-                write!(f, ": {source}")?;
-                if *step == Step::Upload {
-                    f.write_str(" (a connection cut while sending can also be S3 refusing the upload early)")?;
-                }
-                if matches!(step, Step::Upload | Step::Finish) {
-                    write_leftover(f, leftover, *asset_id)?;
-                }
-                Ok(())
             }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug
+            .field("step", &self.0.step)
+            .field("asset_id", &self.0.asset_id)
+            .field("kind", &self.0.kind);
+        if let Some(cause) = &self.0.cause {
+            debug.field("cause", cause);
+        }
+        debug.finish()
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Source { source, .. } => Some(source),
-            Error::Manifest {
-                source: Some(source),
-                ..
-            } => Some(source),
-            Error::Transport { source, .. } => Some(source.as_ref()),
-            Error::NotReplayable { cause, .. } | Error::RecordDeleted { cause, .. } => {
-                Some(cause.as_ref())
-            }
-            _ => None,
+        self.0
+            .cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// Every message in the chain, as `anyhow`'s `{:#}` prints it.
+    fn chain(error: &Error) -> Vec<String> {
+        let mut out = vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(cause) = next {
+            out.push(cause.to_string());
+            next = cause.source();
         }
+        out
+    }
+
+    #[test]
+    fn a_cause_is_printed_once_down_the_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no entry for you");
+        let error = Error::source_io(Some("a.png".into()), io).at(Step::Sign);
+        let messages = chain(&error);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0], "sign failed: cannot read a.png");
+        assert_eq!(messages[1], "no entry for you");
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::Source {
+                path: Some("a.png".into()),
+                io: std::io::ErrorKind::PermissionDenied
+            }
+        );
+
+        let inner = Error::new(ErrorKind::S3 {
+            status: 503,
+            code: Some("SlowDown".into()),
+            message: "Reduce your request rate.".into(),
+            request_id: None,
+            body: String::new(),
+        })
+        .at(Step::Upload)
+        .asset(Some(7));
+        let wrapped = Error::wrap(ErrorKind::NotReplayable, inner);
+        let messages = chain(&wrapped);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(
+            messages
+                .join("\n")
+                .matches("Reduce your request rate")
+                .count(),
+            1
+        );
+        assert_eq!(wrapped.status(), Some(503));
+        assert_eq!(wrapped.asset_id(), Some(7));
+        assert_eq!(wrapped.step(), Some(Step::Upload));
+    }
+
+    #[test]
+    fn step_asset_advice_and_leftover() {
+        let error = Error::new(ErrorKind::Api {
+            status: 401,
+            message: "Unauthorized".into(),
+            body: String::new(),
+        })
+        .at(Step::Finish)
+        .asset(Some(42));
+        let text = error.to_string();
+        assert!(
+            text.starts_with(
+                "finish failed (asset 42): Storyblok answered 401: Unauthorized (check the token"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("asset record 42 is left without a finished upload"),
+            "{text}"
+        );
+        assert_eq!(error.advice(), Some(api_advice(401)));
+        let deleted = Error::wrap(ErrorKind::RecordDeleted, error);
+        assert!(!deleted.to_string().contains("left without"), "{deleted}");
+        assert!(
+            deleted.to_string().contains("record 42 was deleted"),
+            "{deleted}"
+        );
+    }
+
+    #[test]
+    fn errors_are_small_and_shareable() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 }

@@ -1,12 +1,21 @@
 //! Step 3, finish: `GET /v1/spaces/{space}/assets/{id}/finish_upload` tells Storyblok the
-//! file is there. The result is an [`Asset`].
+//! file is there. The result is an [`Asset`]; without validation the finish is skipped.
 
 use serde_json::Value;
 
-use crate::asset::Asset;
-use crate::error::{Error, Step};
+use crate::asset::{Asset, cdn_url};
+use crate::error::{Error, ErrorKind, Step};
 use crate::mapi::{self, Method};
-use crate::upload::{UploadedAsset, abandon};
+use crate::upload::UploadedAsset;
+
+/// Finishes an upload, or skips the finish when the sign did not ask for validation.
+pub(crate) fn complete(uploaded: UploadedAsset) -> Result<Asset, Error> {
+    if uploaded.needs_finish() {
+        uploaded.finish()
+    } else {
+        Ok(uploaded.into_asset())
+    }
+}
 
 impl UploadedAsset {
     /// Step 3: tells Storyblok the upload is complete; it validates the file (when the
@@ -17,35 +26,52 @@ impl UploadedAsset {
     /// `{"id", "filename", …}` and `{"asset": {…}}`.
     pub fn finish(self) -> Result<Asset, Error> {
         self.call_finish().map_err(|error| {
-            abandon(
-                &self.client,
+            mapi::abandon(
+                &self.session,
                 self.space_id,
                 self.asset_id,
-                self.request.replaces().is_none(),
+                self.params.replaces().is_none(),
                 error,
             )
         })
     }
 
+    /// The asset as the sign call and the parameters describe it, without the finish
+    /// call. Use this only when `validate_upload` was off; otherwise call
+    /// [`UploadedAsset::finish`].
+    pub fn into_asset(self) -> Asset {
+        let p = self.params;
+        Asset {
+            id: self.asset_id,
+            cdn_url: cdn_url(&self.url),
+            alt: p.alt,
+            title: p.title,
+            copyright: p.copyright,
+            focus: p.focus,
+            is_private: p.is_private.unwrap_or(false),
+            filename: self.url,
+        }
+    }
+
     fn call_finish(&self) -> Result<Asset, Error> {
         let (status, body) = mapi::call(
-            &self.client,
+            &self.session,
             Step::Finish,
+            self.space_id,
             Some(self.asset_id),
             Method::Get,
-            &format!(
-                "/spaces/{}/assets/{}/finish_upload",
-                self.space_id, self.asset_id
-            ),
+            &format!("/assets/{}/finish_upload", self.asset_id),
         )?;
         let value: Value = match body.trim() {
             "" => Value::Null,
-            text => serde_json::from_str(text).map_err(|e| Error::UnexpectedResponse {
-                step: Step::Finish,
-                asset_id: Some(self.asset_id),
-                status,
-                message: format!("not JSON: {e}"),
-                body: body.clone(),
+            text => serde_json::from_str(text).map_err(|e| {
+                Error::new(ErrorKind::UnexpectedResponse {
+                    status,
+                    message: format!("not JSON: {e}"),
+                    body: body.clone(),
+                })
+                .at(Step::Finish)
+                .asset(Some(self.asset_id))
             })?,
         };
         Ok(Asset::from_finish(&value, self.asset_id, &self.url))

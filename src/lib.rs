@@ -5,10 +5,10 @@
 //! # Quick start
 //!
 //! ```no_run
-//! use storyblok_assets::{Client, Source, Token, UploadRequest};
+//! use storyblok_assets::{Client, Source, Token, AssetParams};
 //!
 //! let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN").unwrap_or_default()))?;
-//! let asset = client.upload(184738, UploadRequest::new().folder(42), Source::path("mars.jpg"))?;
+//! let asset = client.upload(184738, AssetParams::new().folder(42), Source::path("mars.jpg"))?;
 //! println!("{} is at {}", asset.id, asset.cdn_url);
 //!
 //! // Later: a new file under the same id and URL.
@@ -36,9 +36,9 @@
 //! before it, so the order cannot be broken. Finishing before uploading does not compile:
 //!
 //! ```compile_fail,E0599
-//! # use storyblok_assets::{Client, Token, UploadRequest};
+//! # use storyblok_assets::{Client, Token, AssetParams};
 //! # let client = Client::new(Token::personal("t"))?;
-//! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;
+//! let signed = client.sign(1, AssetParams::new().filename("a.png"))?;
 //! signed.finish()?; // no method `finish` on `SignedUpload`
 //! # Ok::<_, storyblok_assets::Error>(())
 //! ```
@@ -46,9 +46,9 @@
 //! and neither does uploading twice:
 //!
 //! ```compile_fail,E0382
-//! # use storyblok_assets::{Client, Source, Token, UploadRequest};
+//! # use storyblok_assets::{Client, Source, Token, AssetParams};
 //! # let client = Client::new(Token::personal("t"))?;
-//! let signed = client.sign(1, UploadRequest::new().filename("a.png"))?;
+//! let signed = client.sign(1, AssetParams::new().filename("a.png"))?;
 //! let uploaded = signed.upload(Source::bytes(&b"one"[..]))?;
 //! let again = signed.upload(Source::bytes(&b"two"[..]))?; // use of moved value: `signed`
 //! # Ok::<_, storyblok_assets::Error>(())
@@ -98,7 +98,7 @@
 //!
 //! A sign is never repeated otherwise, so a retry cannot create a second record. S3
 //! retries need a source that can start over (a path, bytes, [`Source::seekable`]);
-//! a plain reader fails with [`Error::NotReplayable`]. A signed policy lives 10 minutes:
+//! a plain reader fails with [`ErrorKind::NotReplayable`]. A signed policy lives 10 minutes:
 //! when S3 says it expired, or it will have by the time the upload starts, the SDK signs
 //! again *for the same asset id* and uploads again. With
 //! [`ClientBuilder::delete_on_failure`], a new asset whose upload fails for good is
@@ -129,40 +129,42 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod asset;
-mod base64;
-mod bulk;
+// The flow, in the order it runs: client → sign → upload → finish.
 mod client;
-mod clock;
-mod error;
 mod finish;
-mod form;
-mod image_size;
-mod manifest;
+mod sign;
+mod upload;
+
+// What the flow is made of.
+mod asset;
+mod error;
 mod mapi;
 mod pacer;
-mod policy;
-mod random;
+mod params;
 mod region;
-mod request;
 mod retry;
-mod s3;
-mod sha256;
-mod sign;
+mod session;
 mod source;
-mod sync;
+mod tls;
 mod token;
-mod upload;
 mod url;
 
+// Many files: bulk uploads, and sync with its manifest.
+mod bulk;
+mod manifest;
+mod sync;
+
+// S3's form, policy and errors; small std-only codecs.
+mod codec;
+mod s3;
 
 pub use crate::asset::{Asset, cdn_url};
 pub use crate::client::{Client, ClientBuilder};
-pub use crate::error::{Error, LengthMismatch, Step};
+pub use crate::error::{Error, ErrorKind, LengthMismatch, Step};
 pub use crate::manifest::{Manifest, ManifestEntry};
 pub use crate::pacer::RateLimit;
+pub use crate::params::AssetParams;
 pub use crate::region::{Region, UnknownRegion};
-pub use crate::request::UploadRequest;
 pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
 pub use crate::sync::{SyncAction, SyncOptions, SyncReport, SyncedFile};

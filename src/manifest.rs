@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The current manifest format.
 const VERSION: u32 = 1;
@@ -78,7 +78,7 @@ impl Default for Manifest {
 
 impl Manifest {
     /// Reads a manifest. A missing file is an empty manifest; an unreadable or corrupt one
-    /// is an [`Error::Manifest`], never silently replaced.
+    /// is an [`ErrorKind::Manifest`], never silently replaced.
     pub fn load(path: impl AsRef<Path>) -> Result<Manifest, Error> {
         let path = path.as_ref();
         let text = match fs::read_to_string(path) {
@@ -193,11 +193,14 @@ pub(crate) fn temporary_prefix(path: &Path) -> String {
     format!(".{name}.")
 }
 
-fn manifest_error(path: &Path, message: &str, source: Option<io::Error>) -> Error {
-    Error::Manifest {
+pub(crate) fn manifest_error(path: &Path, message: &str, source: Option<io::Error>) -> Error {
+    let error = Error::new(ErrorKind::Manifest {
         path: path.to_path_buf(),
         message: message.to_owned(),
-        source,
+    });
+    match source {
+        Some(source) => error.caused_by(source),
+        None => error,
     }
 }
 
@@ -260,7 +263,7 @@ mod tests {
         ] {
             fs::write(&path, bad).expect("write");
             let err = Manifest::load(&path).expect_err(bad);
-            assert!(matches!(err, Error::Manifest { .. }), "{err:?}");
+            assert!(matches!(err.kind(), ErrorKind::Manifest { .. }), "{err:?}");
             assert!(err.to_string().contains("assets.json"), "{err}");
         }
         let _ = fs::remove_dir_all(&dir);

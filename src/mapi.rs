@@ -1,13 +1,14 @@
-//! Calls to Storyblok's Management API, and reading its error bodies.
+//! Calls to Storyblok's Management API (paced, retried), reading its error bodies, and
+//! deleting or abandoning an asset record.
 
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::client::Client;
-use crate::error::{Error, Step};
+use crate::error::{Error, ErrorKind, Step};
 use crate::retry::{self, Idempotence};
+use crate::session::Session;
 
 /// The most of a response body the SDK reads: sign and finish answers are a few KiB.
 pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
@@ -41,28 +42,31 @@ impl Method {
     }
 }
 
-/// One Management API call, paced and retried: `Authorization` set, the body (if any)
+/// One Management API call about `space_id` (`path` is what follows
+/// `/spaces/{space_id}`), paced and retried: `Authorization` set, the body (if any)
 /// sent as JSON, the call's time budget applied to each attempt.
 ///
 /// A 429 is retried for every method (it was not processed); 5xx and connection errors
 /// only for idempotent methods, and for a sign only when nothing was sent. Returns the
-/// status and body of a 2xx answer; another status is an [`Error::Api`], a 429 that
-/// outlasts the retries an [`Error::RateLimited`].
+/// status and body of a 2xx answer; another status is an [`ErrorKind::Api`], a 429 that
+/// outlasts the retries an [`ErrorKind::RateLimited`].
 pub(crate) fn call(
-    client: &Client,
+    session: &Session,
     step: Step,
+    space_id: u64,
     asset_id: Option<u64>,
     method: Method,
     path: &str,
 ) -> Result<(u16, String), Error> {
-    let url = format!("{}{path}", client.base_url());
-    let retries = client.retries();
+    let url = session.space_url(space_id, path);
+    let retries = session.retries;
     let idempotence = method.idempotence();
+    let fail = |kind: ErrorKind| Error::new(kind).at(step).asset(asset_id);
     let mut attempt = 0u32;
     loop {
         let (sent, started) = {
-            let permit = client.pacer().acquire();
-            (send(client, &method, &url), permit.started())
+            let permit = session.pacer.acquire();
+            (send(session, &method, &url), permit.started())
         };
         let can_retry = attempt < retries.max;
         let wait = match sent {
@@ -70,14 +74,13 @@ pub(crate) fn call(
                 return Ok((answer.status, answer.body));
             }
             Ok(answer) if answer.status == 429 => {
-                client.pacer().throttled(started);
+                session.pacer.throttled(started);
                 if !can_retry {
-                    return Err(Error::RateLimited {
-                        step,
-                        asset_id,
+                    return Err(fail(ErrorKind::RateLimited {
                         attempts: attempt + 1,
                         message: message(429, &answer.body),
-                    });
+                        retry_after: answer.retry_after,
+                    }));
                 }
                 answer
                     .retry_after
@@ -95,13 +98,11 @@ pub(crate) fn call(
                     ),
                     _ => message(answer.status, &answer.body),
                 };
-                return Err(Error::Api {
-                    step,
-                    asset_id,
+                return Err(fail(ErrorKind::Api {
                     status: answer.status,
                     message,
                     body: answer.body,
-                });
+                }));
             }
             Err(error)
                 if can_retry
@@ -112,13 +113,7 @@ pub(crate) fn call(
             {
                 retries.backoff(attempt)
             }
-            Err(error) => {
-                return Err(Error::Transport {
-                    step,
-                    asset_id,
-                    source: Box::new(error),
-                });
-            }
+            Err(error) => return Err(retry::transport_error(error, &url).at(step).asset(asset_id)),
         };
         std::thread::sleep(wait);
         attempt += 1;
@@ -134,10 +129,10 @@ struct Answer {
 }
 
 /// Sends one attempt of a call and reads its answer.
-fn send(client: &Client, method: &Method, url: &str) -> Result<Answer, ureq::Error> {
-    let agent = client.agent();
-    let auth = client.token().header_value();
-    let budget = Some(client.timeouts().call);
+fn send(session: &Session, method: &Method, url: &str) -> Result<Answer, ureq::Error> {
+    let agent = &session.agent;
+    let auth = session.token.header_value();
+    let budget = Some(session.timeouts.call);
     let response = match method {
         Method::Get | Method::Delete => {
             let request = if matches!(method, Method::Get) {
@@ -240,20 +235,42 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// The status's reason phrase, such as `Unauthorized`.
 fn reason(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "no message",
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("no message")
+}
+
+/// `DELETE /v1/spaces/{space}/assets/{id}`: removes an asset record and its file.
+pub(crate) fn delete(session: &Session, space_id: u64, asset_id: u64) -> Result<(), Error> {
+    call(
+        session,
+        Step::Delete,
+        space_id,
+        Some(asset_id),
+        Method::Delete,
+        &format!("/assets/{asset_id}"),
+    )
+    .map(drop)
+}
+
+/// Deletes the record of a new asset whose upload failed for good, when the session is set
+/// to; a replaced asset is never touched. A failed delete leaves the original error.
+pub(crate) fn abandon(
+    session: &Session,
+    space_id: u64,
+    asset_id: u64,
+    is_new: bool,
+    error: Error,
+) -> Error {
+    if !(is_new && session.delete_on_failure) {
+        return error;
+    }
+    match delete(session, space_id, asset_id) {
+        Ok(()) => Error::wrap(ErrorKind::RecordDeleted, error),
+        Err(_) => error,
     }
 }
 
@@ -299,7 +316,8 @@ mod tests {
             "<html>Bad gateway</html>"
         );
         assert_eq!(message(401, ""), "Unauthorized");
-        assert_eq!(message(418, "  "), "no message");
+        assert_eq!(message(418, "  "), "I'm a teapot");
+        assert_eq!(message(599, ""), "no message");
         assert_eq!(message(500, "{}"), "{}");
         assert_eq!(message(500, r#"{"error":null}"#), r#"{"error":null}"#);
         let long = "x".repeat(600);

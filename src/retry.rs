@@ -10,6 +10,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::error::{Error, ErrorKind};
+
 /// How many times, and how patiently, failed calls are tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Retries {
@@ -43,7 +45,7 @@ impl Retries {
             .base
             .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX));
         let full = exp.min(self.cap);
-        full.mul_f64(0.5 + 0.5 * crate::random::fraction())
+        full.mul_f64(0.5 + 0.5 * crate::codec::random::fraction())
     }
 }
 
@@ -78,6 +80,9 @@ pub(crate) fn failed_before_sending(error: &ureq::Error) -> bool {
 /// Whether a transport error may pass if tried again: not a TLS or URL mistake, and not
 /// the call's whole time budget, which a retry would only spend again.
 pub(crate) fn is_transient(error: &ureq::Error) -> bool {
+    if tls_problem(error).is_some() {
+        return false;
+    }
     match error {
         ureq::Error::Timeout(ureq::Timeout::Global) => false,
         ureq::Error::Io(_)
@@ -89,13 +94,71 @@ pub(crate) fn is_transient(error: &ureq::Error) -> bool {
     }
 }
 
+/// The error of a request to `url` that did not complete: [`ErrorKind::Tls`] when the TLS
+/// handshake or TLS itself failed, [`ErrorKind::Transport`] otherwise; the HTTP client's
+/// error is the cause either way.
+pub(crate) fn transport_error(error: ureq::Error, url: &str) -> Error {
+    let kind = match tls_problem(&error) {
+        Some(problem) => ErrorKind::Tls {
+            host: crate::url::host(url).unwrap_or(url).to_owned(),
+            problem,
+        },
+        None => ErrorKind::Transport,
+    };
+    Error::new(kind).caused_by(error)
+}
+
+/// What went wrong with TLS, in plain words, if `error` is a TLS failure.
+///
+/// ureq reports a rustls failure as an I/O error of kind `InvalidData` wrapping rustls'
+/// own error, and a native-tls failure as its own variant; the certificate problems are
+/// told apart by the backends' words (rustls' `UnknownIssuer`, OpenSSL's "unable to get
+/// local issuer certificate", and so on).
+pub(crate) fn tls_problem(error: &ureq::Error) -> Option<String> {
+    let text = match error {
+        ureq::Error::Tls(text) => (*text).to_owned(),
+        #[cfg(any(feature = "rustls", feature = "platform-verifier"))]
+        ureq::Error::Rustls(e) => e.to_string(),
+        #[cfg(feature = "native-tls")]
+        ureq::Error::NativeTls(e) => e.to_string(),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            io.get_ref()?.to_string()
+        }
+        _ => return None,
+    };
+    let has = |needles: &[&str]| {
+        needles
+            .iter()
+            .any(|n| text.to_ascii_lowercase().contains(&n.to_ascii_lowercase()))
+    };
+    let problem = if has(&["expired", "not yet valid", "NotValidYet"]) {
+        "its certificate has expired or is not yet valid (is this machine's clock right?)"
+    } else if has(&["NotValidForName", "not valid for name", "hostname mismatch"]) {
+        "its certificate was issued for another host name"
+    } else if has(&[
+        "UnknownIssuer",
+        "unknown issuer",
+        "local issuer certificate",
+        "self-signed",
+        "self signed",
+        "untrusted",
+        "unknown ca",
+    ]) {
+        "its certificate is signed by an authority this client does not trust"
+    } else {
+        "the TLS handshake failed"
+    };
+    // The backend's own words stay in the cause, reached through `source()`.
+    Some(problem.to_owned())
+}
+
 /// Reads `Retry-After`: delay-seconds or an HTTP date; capped at [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
-        let at = crate::clock::parse_http_date(value)?;
+        let at = crate::codec::clock::parse_http_date(value)?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))
@@ -119,7 +182,7 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
-        let now = crate::clock::from_unix_seconds(1_757_079_084);
+        let now = crate::codec::clock::from_unix_seconds(1_757_079_084);
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         assert_eq!(

@@ -3,29 +3,31 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 use crate::asset::cdn_url;
-use crate::client::Client;
-use crate::clock;
-use crate::error::{Error, Step};
+use crate::codec::clock;
+use crate::error::{Error, ErrorKind, Step};
 use crate::mapi::{self, Method};
-use crate::policy::{self, PolicyLimits};
-use crate::request::UploadRequest;
+use crate::params::AssetParams;
+use crate::s3::policy::{self, PolicyLimits};
+use crate::session::Session;
 
 /// A signed upload: the asset record exists and S3 is waiting for the file.
 ///
-/// Made by [`Client::sign`]; its one way on is [`SignedUpload::upload`], which consumes
-/// it. The signature is valid for about 10 minutes ([`SignedUpload::expires_at`]); an
-/// upload that starts later signs again for the same asset first.
+/// Made by [`Client::sign`](crate::Client::sign); its one way on is
+/// [`SignedUpload::upload`], which consumes it. The signature is valid for about 10
+/// minutes ([`SignedUpload::expires_at`]); an upload that starts later signs again for the
+/// same asset first.
 pub struct SignedUpload {
-    pub(crate) client: Client,
+    pub(crate) session: Arc<Session>,
     pub(crate) space_id: u64,
     /// What was asked for; a new signature for the same asset asks for it again.
-    pub(crate) request: UploadRequest,
+    pub(crate) params: AssetParams,
     pub(crate) signature: Signature,
 }
 
@@ -43,57 +45,46 @@ pub(crate) struct Signature {
     pub(crate) deadline: Option<Instant>,
 }
 
-impl Client {
-    /// Step 1: signs an upload, creating the asset record (or, with
-    /// [`UploadRequest::replace`], re-signing an existing one).
-    ///
-    /// The request needs a filename; [`UploadRequest::for_source`] fills it (and the image
-    /// size) from the file and refuses an empty one before anything is created. A 429 is
-    /// retried; nothing else is, since a repeated sign could create a second record.
-    ///
-    /// ```no_run
-    /// use storyblok_assets::{Client, Source, Token, UploadRequest};
-    ///
-    /// let client = Client::new(Token::personal("token"))?;
-    /// let source = Source::path("mars.jpg");
-    /// let signed = client.sign(184738, UploadRequest::new().for_source(&source)?)?;
-    /// let uploaded = signed.upload(source)?;
-    /// let asset = uploaded.finish()?;
-    /// # Ok::<_, storyblok_assets::Error>(())
-    /// ```
-    pub fn sign(&self, space_id: u64, request: UploadRequest) -> Result<SignedUpload, Error> {
-        let signature = sign(self, space_id, &request)?;
-        Ok(SignedUpload {
-            client: self.clone(),
-            space_id,
-            request,
-            signature,
-        })
-    }
+/// Step 1: the sign call, and the state it leads to.
+pub(crate) fn sign(
+    session: Arc<Session>,
+    space_id: u64,
+    params: AssetParams,
+) -> Result<SignedUpload, Error> {
+    let signature = signature(&session, space_id, &params)?;
+    Ok(SignedUpload {
+        session,
+        space_id,
+        params,
+        signature,
+    })
 }
 
-/// The sign call: sends `request`, checks and reads the answer.
-pub(crate) fn sign(
-    client: &Client,
+/// The sign call: sends `params`, checks and reads the answer.
+pub(crate) fn signature(
+    session: &Session,
     space_id: u64,
-    request: &UploadRequest,
+    params: &AssetParams,
 ) -> Result<Signature, Error> {
-    let body = request.to_json()?;
-    let replaces = request.replaces();
+    let body = params.to_json()?;
+    let replaces = params.replaces();
     let (status, text) = mapi::call(
-        client,
+        session,
         Step::Sign,
+        space_id,
         replaces,
         Method::Post(body),
-        &format!("/spaces/{space_id}/assets/"),
+        "/assets/",
     )?;
     let received = Instant::now();
-    let unexpected = |asset_id, message: String| Error::UnexpectedResponse {
-        step: Step::Sign,
-        asset_id,
-        status,
-        message,
-        body: text.clone(),
+    let unexpected = |asset_id, message: String| {
+        Error::new(ErrorKind::UnexpectedResponse {
+            status,
+            message,
+            body: text.clone(),
+        })
+        .at(Step::Sign)
+        .asset(asset_id)
     };
     // The record exists once the answer has an id, even if the rest is unusable: read
     // the id on its own first, so that every later error can name it.
@@ -111,16 +102,17 @@ pub(crate) fn sign(
         ));
     }
     // Plain http to a loopback S3 is for a local stand-in, so only with a local API too.
-    let local_api = crate::url::is_loopback(client.base_url());
+    let local_api = session.base.is_loopback();
     let post_url_ok = crate::url::is_allowed(&signed.post_url)
         && (local_api
             || !crate::url::is_loopback(&signed.post_url)
             || signed.post_url.starts_with("https:"));
     if !post_url_ok {
-        return Err(Error::InsecureUrl {
-            asset_id: Some(asset_id),
+        return Err(Error::new(ErrorKind::InsecureUrl {
             url: signed.post_url,
-        });
+        })
+        .at(Step::Sign)
+        .asset(Some(asset_id)));
     }
     let fields = signed.fields.0;
     let field = |name: &str| find_field(&fields, name);
@@ -144,7 +136,7 @@ pub(crate) fn sign(
 }
 
 /// The value of the signed field `name`.
-fn find_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
+pub(crate) fn find_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
     fields
         .iter()
         .find(|(n, _)| n == name)

@@ -6,13 +6,13 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::image_size::{self, Dimensions};
+use crate::codec::image_size::{self, Dimensions};
 
 /// The bytes to upload.
 ///
 /// A path is streamed from disk and a reader is streamed as it reads: memory stays flat
 /// whatever the size. S3 needs the exact length up front, so a reader declares it; one that
-/// gives fewer or more bytes stops the upload with [`Error::SourceLength`](crate::Error::SourceLength).
+/// gives fewer or more bytes stops the upload with [`ErrorKind::SourceLength`](crate::ErrorKind::SourceLength).
 ///
 /// An upload that fails midway (a reset connection, S3's 500 or 503) is retried from the
 /// start of the file; that needs a source that can start over: a path, bytes or a
@@ -62,6 +62,8 @@ impl<T: Read + Seek> ReadSeek for T {}
 /// source allows.
 pub(crate) struct Opened<'a> {
     pub(crate) len: u64,
+    /// The file, for a path source.
+    pub(crate) path: Option<PathBuf>,
     body: Body<'a>,
     progress: Option<Progress<'a>>,
     sent: u64,
@@ -214,6 +216,7 @@ impl<'a> Source<'a> {
 
     /// Opens the source: a file is opened and its length taken from the open handle.
     pub(crate) fn open(self) -> io::Result<Opened<'a>> {
+        let path = self.file_path().map(Path::to_path_buf);
         let (len, body) = match self.inner {
             Inner::Path(path) => {
                 let file = File::open(&path)?;
@@ -234,6 +237,7 @@ impl<'a> Source<'a> {
         };
         Ok(Opened {
             len,
+            path,
             body,
             progress: self.progress,
             sent: 0,

@@ -6,12 +6,12 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::asset::Asset;
 use crate::client::Client;
-use crate::error::{Error, Step};
-use crate::manifest::{Manifest, ManifestEntry};
-use crate::request::UploadRequest;
-use crate::sha256;
+use crate::codec::sha256;
+use crate::error::{Error, ErrorKind, Step};
+use crate::finish::complete;
+use crate::manifest::{Manifest, ManifestEntry, manifest_error};
+use crate::params::AssetParams;
 use crate::source::Source;
-use crate::upload::complete;
 
 /// What [`Client::sync`] should make Storyblok hold, and where it keeps its manifest.
 ///
@@ -153,13 +153,13 @@ impl Client {
         let mut manifest = Manifest::load(&options.manifest)?;
         match manifest.space_id {
             Some(other) if other != space_id => {
-                return Err(Error::Manifest {
-                    path: options.manifest.clone(),
-                    message: format!(
+                return Err(manifest_error(
+                    &options.manifest,
+                    &format!(
                         "belongs to space {other}, not {space_id}; use one manifest per space"
                     ),
-                    source: None,
-                });
+                    None,
+                ));
             }
             _ => manifest.space_id = Some(space_id),
         }
@@ -237,7 +237,7 @@ impl SyncRun<'_> {
     fn file(&mut self, path: &str, file: &Path) -> Result<(), Error> {
         let action = match self.upload_if_changed(path, file) {
             Ok(action) => action,
-            Err(error @ Error::Manifest { .. }) => return Err(error),
+            Err(error) if matches!(error.kind(), ErrorKind::Manifest { .. }) => return Err(error),
             Err(error) => SyncAction::Failed(error),
         };
         self.record(path, action);
@@ -245,12 +245,7 @@ impl SyncRun<'_> {
     }
 
     fn upload_if_changed(&mut self, path: &str, file: &Path) -> Result<SyncAction, Error> {
-        let unreadable = |error| Error::Source {
-            step: Step::Sign,
-            asset_id: None,
-            path: Some(file.to_path_buf()),
-            source: error,
-        };
+        let unreadable = |error| Error::source_io(Some(file.to_path_buf()), error).at(Step::Sign);
         let (sha256, size) =
             sha256::of_reader(fs::File::open(file).map_err(unreadable)?).map_err(unreadable)?;
         let known = self.manifest.assets.get(path).cloned();
@@ -259,7 +254,7 @@ impl SyncRun<'_> {
                 return Ok(SyncAction::Unchanged);
             }
         }
-        let mut request = UploadRequest::new();
+        let mut request = AssetParams::new();
         if let Some(folder) = self.options.folder {
             request = request.folder(folder);
         }
@@ -274,7 +269,9 @@ impl SyncRun<'_> {
                 .sign(self.space_id, request.clone().replace(entry.id))
             {
                 // The asset was deleted in Storyblok: upload the file anew.
-                Err(Error::Api { status: 404, .. }) => self.client.sign(self.space_id, request)?,
+                Err(error) if error.status() == Some(404) => {
+                    self.client.sign(self.space_id, request)?
+                }
                 other => other?,
             },
             None => self.client.sign(self.space_id, request)?,
@@ -328,11 +325,11 @@ impl SyncRun<'_> {
         }
         self.ensure_writable()?;
         let action = match self.client.delete(self.space_id, entry.id) {
-            Ok(()) | Err(Error::Api { status: 404, .. }) => {
+            Err(error) if error.status() != Some(404) => SyncAction::Failed(error),
+            Ok(()) | Err(_) => {
                 self.save(path, None)?;
                 SyncAction::Deleted
             }
-            Err(error) => SyncAction::Failed(error),
         };
         self.record(path, action);
         Ok(())
@@ -357,12 +354,8 @@ fn lexical(path: &Path) -> PathBuf {
 
 /// The files to sync, by manifest path.
 fn local_files(options: &SyncOptions) -> Result<BTreeMap<String, PathBuf>, Error> {
-    let unreadable = |path: &Path, error| Error::Source {
-        step: Step::Sign,
-        asset_id: None,
-        path: Some(path.to_path_buf()),
-        source: error,
-    };
+    let unreadable =
+        |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error).at(Step::Sign);
     let root = lexical(&options.root);
     let manifest = lexical(&options.manifest);
     let temporary = crate::manifest::temporary_prefix(&manifest);
@@ -372,12 +365,12 @@ fn local_files(options: &SyncOptions) -> Result<BTreeMap<String, PathBuf>, Error
         if file == manifest {
             return Ok(()); // the manifest itself
         }
-        let relative = file.strip_prefix(&root).map_err(|_| Error::InvalidInput {
-            message: format!(
+        let relative = file.strip_prefix(&root).map_err(|_| {
+            Error::invalid(format!(
                 "{} is not inside the synced folder {}",
                 file.display(),
                 root.display()
-            ),
+            ))
         })?;
         let key: Vec<String> = relative
             .components()

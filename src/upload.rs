@@ -3,16 +3,16 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::asset::{Asset, cdn_url};
-use crate::client::Client;
-use crate::error::{Error, Step};
-use crate::form::{BodyFailure, Form};
-use crate::mapi::read_body;
-use crate::request::UploadRequest;
-use crate::s3;
-use crate::sign::{SignedUpload, sign};
+use crate::error::{Error, ErrorKind, Step};
+use crate::mapi::{self, read_body};
+use crate::params::AssetParams;
+use crate::s3::form::{BodyFailure, Form};
+use crate::s3::xml;
+use crate::session::Session;
+use crate::sign::{SignedUpload, signature};
 use crate::source::{Opened, Source};
 
 /// How many times one upload signs again for an expired policy.
@@ -24,11 +24,12 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 ///
 /// Made by [`SignedUpload::upload`]; finish it with [`UploadedAsset::finish`].
 pub struct UploadedAsset {
-    pub(crate) client: Client,
+    pub(crate) session: Arc<Session>,
     pub(crate) space_id: u64,
     pub(crate) asset_id: u64,
+    /// The file's URL as the sign call gave it.
     pub(crate) url: String,
-    pub(crate) request: UploadRequest,
+    pub(crate) params: AssetParams,
 }
 
 impl SignedUpload {
@@ -43,29 +44,29 @@ impl SignedUpload {
     /// (see [`Source`]). A policy that expired, or will have by the time the request
     /// goes out, is signed again for the same asset (no second record) and the upload
     /// repeated. On any other error the signed upload is spent; the error names the asset,
-    /// which [`Client::replace`] can upload again.
+    /// which [`Client::replace`](crate::Client::replace) can upload again.
     pub fn upload(mut self, source: Source<'_>) -> Result<UploadedAsset, Error> {
         let asset_id = self.asset_id();
         if let Err(error) = self.send_file(source) {
-            return Err(abandon(
-                &self.client,
+            return Err(mapi::abandon(
+                &self.session,
                 self.space_id,
                 asset_id,
-                self.request.replaces().is_none(),
+                self.params.replaces().is_none(),
                 error,
             ));
         }
         let fallback = format!("{}/{}", self.post_url(), self.field("key").unwrap_or(""));
         let signature = self.signature;
         Ok(UploadedAsset {
-            client: self.client,
+            session: self.session,
             space_id: self.space_id,
             asset_id,
             url: signature
                 .public_url
                 .or(signature.pretty_url)
                 .unwrap_or(fallback),
-            request: self.request,
+            params: self.params,
         })
     }
 
@@ -73,19 +74,18 @@ impl SignedUpload {
     fn send_file(&mut self, source: Source<'_>) -> Result<(), Error> {
         let asset_id = self.asset_id();
         let path: Option<PathBuf> = source.file_path().map(Into::into);
-        let unreadable = |error| Error::Source {
-            step: Step::Upload,
-            asset_id: Some(asset_id),
-            path: path.clone(),
-            source: error,
+        let unreadable = |error| {
+            Error::source_io(path.clone(), error)
+                .at(Step::Upload)
+                .asset(Some(asset_id))
         };
         let mut opened = source.open().map_err(unreadable)?;
         if opened.len == 0 {
-            return Err(Error::EmptySource {
-                asset_id: Some(asset_id),
-            });
+            return Err(Error::new(ErrorKind::EmptySource)
+                .at(Step::Upload)
+                .asset(Some(asset_id)));
         }
-        let retries = self.client.retries();
+        let retries = self.session.retries;
         let mut attempt = 0;
         let mut signs_left = MAX_SIGNS_AGAIN;
         loop {
@@ -100,7 +100,9 @@ impl SignedUpload {
             self.check_size(opened.len)?;
             let error = match self.post(&mut opened) {
                 Ok(()) => return Ok(()),
-                Err(Error::Source { source, .. }) => return Err(unreadable(source)),
+                Err(error) if matches!(error.kind(), ErrorKind::Source { .. }) => {
+                    return Err(error);
+                }
                 Err(error) => error,
             };
             let expired = is_expired_policy(&error);
@@ -117,10 +119,7 @@ impl SignedUpload {
             } else if opened.can_rewind() {
                 opened.rewind().map_err(unreadable)?;
             } else {
-                return Err(Error::NotReplayable {
-                    asset_id,
-                    cause: Box::new(error),
-                });
+                return Err(Error::wrap(ErrorKind::NotReplayable, error));
             }
             if expired {
                 signs_left -= 1;
@@ -134,19 +133,20 @@ impl SignedUpload {
 
     /// Signs again for the same asset: a replace of the record, so no second record.
     fn sign_again(&mut self) -> Result<(), Error> {
-        let request = self.request.clone().replace(self.asset_id());
-        self.signature = sign(&self.client, self.space_id, &request)?;
+        let params = self.params.clone().replace(self.asset_id());
+        self.signature = signature(&self.session, self.space_id, &params)?;
         Ok(())
     }
 
     fn check_size(&self, size: u64) -> Result<(), Error> {
         match &self.signature.limits.content_length {
-            Some(range) if !range.contains(&size) => Err(Error::SizeOutOfRange {
-                asset_id: self.asset_id(),
+            Some(range) if !range.contains(&size) => Err(Error::new(ErrorKind::SizeOutOfRange {
                 size,
                 min: *range.start(),
                 max: *range.end(),
-            }),
+            })
+            .at(Step::Upload)
+            .asset(Some(self.asset_id()))),
             _ => Ok(()),
         }
     }
@@ -159,103 +159,68 @@ impl SignedUpload {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("Content-Type"))
             .map_or("application/octet-stream", |(_, value)| value.as_str());
-        let filename = self.request.filename_str().unwrap_or("file");
+        let filename = self.params.filename.as_deref().unwrap_or("file");
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
+        let path = opened.path.clone();
         let mut body = form.body(opened, len);
         let result = self
-            .client
-            .agent()
+            .session
+            .agent
             .post(self.post_url())
             .header("Content-Type", form.content_type())
             .header("Content-Length", form.content_length(len))
             .config()
-            .timeout_global(Some(self.client.timeouts().upload))
+            .timeout_global(Some(self.session.timeouts.upload))
             .build()
             .send(ureq::SendBody::from_reader(&mut body));
+        let at_upload = |error: Error| error.at(Step::Upload).asset(Some(asset_id));
         if let Some(failure) = body.take_failure() {
-            return Err(match failure {
-                BodyFailure::Length(mismatch) => Error::SourceLength { asset_id, mismatch },
-                BodyFailure::Read(error) => Error::Source {
-                    step: Step::Upload,
-                    asset_id: Some(asset_id),
-                    path: None,
-                    source: error,
-                },
-            });
+            return Err(at_upload(match failure {
+                BodyFailure::Length(mismatch) => Error::new(ErrorKind::SourceLength(mismatch)),
+                BodyFailure::Read(error) => Error::source_io(path, error),
+            }));
         }
-        let response = result.map_err(|source| Error::Transport {
-            step: Step::Upload,
-            asset_id: Some(asset_id),
-            source: Box::new(source),
-        })?;
+        let response = result
+            .map_err(|error| at_upload(crate::retry::transport_error(error, self.post_url())))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
         }
         let body = read_body(response);
-        let parsed = s3::parse_error(&body);
-        Err(Error::S3 {
-            asset_id,
+        let parsed = xml::parse_error(&body);
+        Err(at_upload(Error::new(ErrorKind::S3 {
             status,
             code: parsed.code,
             message: parsed
                 .message
-                .unwrap_or_else(|| crate::mapi::message(status, &body)),
+                .unwrap_or_else(|| mapi::message(status, &body)),
             request_id: parsed.request_id,
             body,
-        })
+        })))
     }
 }
 
 /// S3's answer to a policy past its `expiration`.
 fn is_expired_policy(error: &Error) -> bool {
-    matches!(error, Error::S3 { code: Some(code), message, .. }
+    matches!(error.kind(), ErrorKind::S3 { code: Some(code), message, .. }
         if code == "AccessDenied" && message.contains("Policy expired"))
 }
 
 /// Failures of S3 or the connection that a second attempt may not meet.
 fn is_retryable(error: &Error) -> bool {
-    match error {
-        Error::S3 { status, code, .. } => {
+    match error.kind() {
+        ErrorKind::S3 { status, code, .. } => {
             matches!(status, 500 | 503)
                 || matches!(
                     code.as_deref(),
                     Some("InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout")
                 )
         }
-        Error::Transport { source, .. } => crate::retry::is_transient(source),
+        ErrorKind::Transport => std::error::Error::source(error)
+            .and_then(|cause| cause.downcast_ref::<ureq::Error>())
+            .is_some_and(crate::retry::is_transient),
         _ => false,
-    }
-}
-
-/// Finishes an upload, or skips the finish when the sign did not ask for validation.
-pub(crate) fn complete(uploaded: UploadedAsset) -> Result<Asset, Error> {
-    if uploaded.needs_finish() {
-        uploaded.finish()
-    } else {
-        Ok(uploaded.into_asset())
-    }
-}
-
-/// Deletes the record of a new asset whose upload failed for good, when the client is set
-/// to; a replaced asset is never touched. A failed delete leaves the original error.
-pub(crate) fn abandon(
-    client: &Client,
-    space_id: u64,
-    asset_id: u64,
-    is_new: bool,
-    error: Error,
-) -> Error {
-    if !(is_new && client.deletes_on_failure()) {
-        return error;
-    }
-    match client.delete(space_id, asset_id) {
-        Ok(()) => Error::RecordDeleted {
-            asset_id,
-            cause: Box::new(error),
-        },
-        Err(_) => error,
     }
 }
 
@@ -268,24 +233,7 @@ impl UploadedAsset {
     /// Whether the sign call asked Storyblok to validate the upload: then
     /// [`UploadedAsset::finish`] is required.
     pub fn needs_finish(&self) -> bool {
-        self.request.validates_upload()
-    }
-
-    /// The asset as the sign call and the request describe it, without the finish call.
-    /// Use this only when `validate_upload` was off; otherwise call
-    /// [`UploadedAsset::finish`].
-    pub fn into_asset(self) -> Asset {
-        let r = &self.request;
-        Asset {
-            id: self.asset_id,
-            cdn_url: cdn_url(&self.url),
-            alt: r.alt_str().map(str::to_owned),
-            title: r.title_str().map(str::to_owned),
-            copyright: r.copyright_str().map(str::to_owned),
-            focus: r.focus_str().map(str::to_owned),
-            is_private: r.is_private(),
-            filename: self.url,
-        }
+        self.params.validate_upload
     }
 }
 
@@ -295,7 +243,7 @@ impl fmt::Debug for UploadedAsset {
             .field("space_id", &self.space_id)
             .field("asset_id", &self.asset_id)
             .field("url", &self.url)
-            .field("validate", &self.request.validates_upload())
+            .field("validate", &self.params.validate_upload)
             .finish_non_exhaustive()
     }
 }

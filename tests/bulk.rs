@@ -5,15 +5,15 @@ mod common;
 use std::sync::Mutex;
 
 use common::{pattern, setup};
+use storyblok_assets::{AssetParams, ErrorKind, Source};
 use storyblok_assets_emulator::Endpoint;
-use storyblok_assets::{Error, Source, UploadRequest};
 
 #[test]
 fn results_come_back_in_input_order_and_failures_stay_alone() {
     let s = setup();
-    let items: Vec<(UploadRequest, Source<'static>)> = (0..20)
+    let items: Vec<(AssetParams, Source<'static>)> = (0..20)
         .map(|i| {
-            let request = UploadRequest::new().filename(format!("file-{i}.bin"));
+            let request = AssetParams::new().filename(format!("file-{i}.bin"));
             let request = if i == 13 {
                 request.folder(999_999)
             } else {
@@ -33,7 +33,10 @@ fn results_come_back_in_input_order_and_failures_stay_alone() {
     assert_eq!(results.len(), 20);
     for (i, result) in results.iter().enumerate() {
         match (i, result) {
-            (7, Err(Error::EmptySource { asset_id: None })) => {}
+            (7, Err(err)) => {
+                assert_eq!(err.kind(), &ErrorKind::EmptySource);
+                assert_eq!(err.asset_id(), None);
+            }
             (13, Err(err)) => assert_eq!(err.status(), Some(422), "{err}"),
             (i, Ok(asset)) => {
                 let stored = s.emulator.asset(asset.id).expect("record");
@@ -61,7 +64,7 @@ fn two_calls_per_asset_one_without_validation() {
     let validated: Vec<_> = (0..5)
         .map(|i| {
             (
-                UploadRequest::new().filename(format!("v{i}.txt")),
+                AssetParams::new().filename(format!("v{i}.txt")),
                 Source::bytes(b"v".to_vec()),
             )
         })
@@ -84,7 +87,7 @@ fn two_calls_per_asset_one_without_validation() {
     let unvalidated: Vec<_> = (0..5)
         .map(|i| {
             (
-                UploadRequest::new()
+                AssetParams::new()
                     .filename(format!("u{i}.txt"))
                     .validate_upload(false),
                 Source::bytes(b"u".to_vec()),
@@ -110,10 +113,10 @@ fn two_calls_per_asset_one_without_validation() {
 #[test]
 fn nothing_to_do_and_zero_concurrency_are_fine() {
     let s = setup();
-    let none: Vec<(UploadRequest, Source<'static>)> = Vec::new();
+    let none: Vec<(AssetParams, Source<'static>)> = Vec::new();
     assert!(s.client.upload_all(s.space, none, 8).is_empty());
     let one = vec![(
-        UploadRequest::new().filename("a.txt"),
+        AssetParams::new().filename("a.txt"),
         Source::bytes(&b"a"[..]),
     )];
     let results = s.client.upload_all(s.space, one, 0);
@@ -129,7 +132,7 @@ fn progress_reaches_the_caller_and_the_end() {
         seen.lock().expect("lock").push((sent, total));
     });
     s.client
-        .upload(s.space, UploadRequest::new().filename("big.bin"), source)
+        .upload(s.space, AssetParams::new().filename("big.bin"), source)
         .expect("upload");
     let seen = seen.into_inner().expect("lock");
     let total = data.len() as u64;

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use common::{client_for, temp_dir};
 use s3::MiniStack;
+use storyblok_assets::{AssetParams, Client, ErrorKind, Source};
 use storyblok_assets_emulator::{Emulator, EmulatorBuilder, Endpoint, Fault, StoredAsset};
-use storyblok_assets::{Client, Error, Source, UploadRequest};
 
 /// Storyblok's `Cache-Control` on every asset, signed into every policy.
 const CACHE_CONTROL: &str = "public, max-age=31536000";
@@ -129,7 +129,7 @@ fn one_byte_upload_reads_back_identical() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("one.txt"),
+            AssetParams::new().filename("one.txt"),
             Source::bytes(&b"!"[..]),
         )
         .expect("a one-byte upload");
@@ -146,7 +146,7 @@ fn five_mib_upload_reads_back_identical() {
     let path = write_pattern_file("conformance-five-mib", "five mib.pdf", len);
     let asset = w
         .client
-        .upload(w.space, UploadRequest::new(), Source::path(&path))
+        .upload(w.space, AssetParams::new(), Source::path(&path))
         .expect("a 5 MiB upload");
     w.assert_stored(asset.id, pattern(len));
     assert_eq!(w.record(asset.id).content_type, "application/pdf");
@@ -160,7 +160,7 @@ fn sixty_four_mib_upload_reads_back_identical() {
     let path = write_pattern_file("conformance-64-mib", "big.mp4", len);
     let asset = w
         .client
-        .upload(w.space, UploadRequest::new(), Source::path(&path))
+        .upload(w.space, AssetParams::new(), Source::path(&path))
         .expect("a 64 MiB upload");
     w.assert_stored(asset.id, pattern(len));
     assert_eq!(w.record(asset.id).content_type, "video/mp4");
@@ -179,7 +179,7 @@ fn unicode_spaces_and_quotes_in_the_name() {
     std::fs::write(&path, &bytes).expect("write the test file");
 
     let source = Source::path(&path);
-    let request = UploadRequest::new()
+    let request = AssetParams::new()
         .for_source(&source)
         .expect("name and size from the file");
     let signed = w.client.sign(w.space, request).expect("sign");
@@ -218,7 +218,7 @@ fn replace_stores_the_new_bytes_under_the_same_key() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("notes.txt"),
+            AssetParams::new().filename("notes.txt"),
             Source::bytes(&first[..]),
         )
         .expect("first upload");
@@ -229,7 +229,7 @@ fn replace_stores_the_new_bytes_under_the_same_key() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().replace(asset.id).filename("notes.txt"),
+            AssetParams::new().replace(asset.id).filename("notes.txt"),
             Source::bytes(&second[..]),
         )
         .expect("replace");
@@ -253,7 +253,7 @@ fn expired_policy_is_signed_again_and_the_upload_succeeds() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("late.txt"),
+            AssetParams::new().filename("late.txt"),
             Source::bytes(&data[..]),
         )
         .expect("the upload recovers by signing again");
@@ -284,20 +284,20 @@ fn expired_policy_every_time_reports_s3_code_and_message() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("late.txt"),
+            AssetParams::new().filename("late.txt"),
             Source::bytes(&b"late"[..]),
         )
         .expect_err("every policy is expired");
-    let Error::S3 {
-        asset_id,
+    let ErrorKind::S3 {
         status,
         code,
         message,
         ..
-    } = &error
+    } = error.kind()
     else {
-        panic!("expected Error::S3, got {error:?}");
+        panic!("expected an S3 error, got {error:?}");
     };
+    let asset_id = &error.asset_id().expect("signed");
     assert_eq!(*status, 403, "{error:?}");
     assert_eq!(code.as_deref(), Some("AccessDenied"), "{error:?}");
     assert_eq!(message, POLICY_EXPIRED, "{error:?}");
@@ -321,7 +321,7 @@ fn file_outside_content_length_range_is_refused_by_the_sdk_and_by_s3() {
     let eleven = common::pattern(11);
     let signed = w
         .client
-        .sign(w.space, UploadRequest::new().filename("eleven.bin"))
+        .sign(w.space, AssetParams::new().filename("eleven.bin"))
         .expect("sign");
     assert_eq!(signed.content_length_range(), Some(1..=10));
     let post_url = signed.post_url().to_string();
@@ -333,10 +333,13 @@ fn file_outside_content_length_range_is_refused_by_the_sdk_and_by_s3() {
         .upload(Source::bytes(&eleven[..]))
         .expect_err("11 bytes are outside 1..=10");
     assert!(
-        matches!(
-            error,
-            Error::SizeOutOfRange { asset_id: id, size: 11, min: 1, max: 10 } if id == asset_id
-        ),
+        error.kind()
+            == &ErrorKind::SizeOutOfRange {
+                size: 11,
+                min: 1,
+                max: 10
+            }
+            && error.asset_id() == Some(asset_id),
         "{error:?}"
     );
 
@@ -372,20 +375,20 @@ fn tampered_field_reports_s3_code_and_message() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("page.txt"),
+            AssetParams::new().filename("page.txt"),
             Source::bytes(&b"<p>hi</p>"[..]),
         )
         .expect_err("a field that no longer meets its condition");
-    let Error::S3 {
-        asset_id,
+    let ErrorKind::S3 {
         status,
         code,
         message,
         ..
-    } = &error
+    } = error.kind()
     else {
-        panic!("expected Error::S3, got {error:?}");
+        panic!("expected an S3 error, got {error:?}");
     };
+    let asset_id = &error.asset_id().expect("signed");
     assert_eq!(*status, 403, "{error:?}");
     assert_eq!(code.as_deref(), Some("AccessDenied"), "{error:?}");
     assert!(
@@ -411,18 +414,18 @@ fn forged_signature_reports_s3_code_and_message() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("forged.txt"),
+            AssetParams::new().filename("forged.txt"),
             Source::bytes(&b"forged"[..]),
         )
         .expect_err("a forged signature");
-    let Error::S3 {
+    let ErrorKind::S3 {
         status,
         code,
         message,
         ..
-    } = &error
+    } = error.kind()
     else {
-        panic!("expected Error::S3, got {error:?}");
+        panic!("expected an S3 error, got {error:?}");
     };
     assert_eq!(*status, 403, "{error:?}");
     assert_eq!(code.as_deref(), Some("SignatureDoesNotMatch"), "{error:?}");
@@ -445,7 +448,7 @@ fn private_asset_reads_only_signed() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("secret.txt").private(true),
+            AssetParams::new().filename("secret.txt").private(true),
             Source::bytes(&data[..]),
         )
         .expect("a private upload");
@@ -460,7 +463,7 @@ fn private_asset_reads_only_signed() {
         .client
         .upload(
             w.space,
-            UploadRequest::new().filename("public.txt"),
+            AssetParams::new().filename("public.txt"),
             Source::bytes(&data[..]),
         )
         .expect("a public upload");

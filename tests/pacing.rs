@@ -5,8 +5,8 @@
 mod common;
 
 use common::{client_for, pattern, setup_limited};
+use storyblok_assets::{AssetParams, Source};
 use storyblok_assets_emulator::{Emulator, Endpoint};
-use storyblok_assets::{Source, UploadRequest};
 
 #[test]
 fn eight_threads_at_the_rate_limit_get_no_429() {
@@ -26,7 +26,7 @@ fn eight_threads_at_the_rate_limit_get_no_429() {
                         let asset = client
                             .upload(
                                 space,
-                                UploadRequest::new().filename(&name),
+                                AssetParams::new().filename(&name),
                                 Source::bytes(data.clone()),
                             )
                             .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -4,8 +4,8 @@ mod common;
 
 use common::{gif, jpeg, pattern, png, setup, setup_with, temp_dir, webp};
 use serde_json::json;
+use storyblok_assets::{AssetParams, Error, ErrorKind, LengthMismatch, Source};
 use storyblok_assets_emulator::{Emulator, Endpoint};
-use storyblok_assets::{Error, LengthMismatch, Source, UploadRequest};
 
 fn steps(emulator: &Emulator) -> Vec<Endpoint> {
     emulator.requests().iter().map(|r| r.endpoint).collect()
@@ -28,7 +28,7 @@ fn new_upload_is_byte_exact_and_takes_three_calls() {
 
     let asset = s
         .client
-        .upload(s.space, UploadRequest::new(), Source::path(&path))
+        .upload(s.space, AssetParams::new(), Source::path(&path))
         .expect("upload");
 
     assert_eq!(
@@ -57,7 +57,7 @@ fn new_upload_is_byte_exact_and_takes_three_calls() {
 fn the_s3_request_is_the_signed_form_and_nothing_else() {
     let s = setup();
     let data = pattern(10_000);
-    let request = UploadRequest::new()
+    let request = AssetParams::new()
         .filename("data.bin")
         .for_source(&Source::bytes(&data[..]))
         .expect("describe");
@@ -124,7 +124,7 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("logo.png"),
+            AssetParams::new().filename("logo.png"),
             Source::bytes(png(10, 10)),
         )
         .expect("first upload");
@@ -155,7 +155,7 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("logo.png").replace(first.id),
+            AssetParams::new().filename("logo.png").replace(first.id),
             Source::bytes(third_bytes.clone()),
         )
         .expect("replace from bytes");
@@ -169,7 +169,10 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
         .client
         .replace(s.space, first.id, Source::bytes(third_bytes))
         .expect_err("no filename");
-    assert!(matches!(unnamed, Error::InvalidInput { .. }), "{unnamed:?}");
+    assert!(
+        matches!(unnamed.kind(), ErrorKind::InvalidInput { .. }),
+        "{unnamed:?}"
+    );
     assert_eq!(
         s.emulator.requests_for(Endpoint::Sign).len(),
         3,
@@ -180,7 +183,7 @@ fn replace_signs_with_the_id_and_keeps_the_url() {
 #[test]
 fn folder_private_and_metadata_reach_storyblok() {
     let s = setup_with(Emulator::builder().folder(77));
-    let request = UploadRequest::new()
+    let request = AssetParams::new()
         .filename("report.pdf")
         .folder(77)
         .private(true)
@@ -230,7 +233,7 @@ fn validation_on_finishes_and_off_skips_finish() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("a.txt"),
+            AssetParams::new().filename("a.txt"),
             Source::bytes(&b"a"[..]),
         )
         .expect("validated upload");
@@ -245,9 +248,7 @@ fn validation_on_finishes_and_off_skips_finish() {
         .client
         .upload(
             s.space,
-            UploadRequest::new()
-                .filename("b.txt")
-                .validate_upload(false),
+            AssetParams::new().filename("b.txt").validate_upload(false),
             Source::bytes(&b"b"[..]),
         )
         .expect("unvalidated upload");
@@ -278,7 +279,7 @@ fn size_is_detected_for_every_image_format() {
         std::fs::write(&path, &bytes).expect("write");
         let asset = s
             .client
-            .upload(s.space, UploadRequest::new(), Source::path(&path))
+            .upload(s.space, AssetParams::new(), Source::path(&path))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let stored = s.emulator.asset(asset.id).expect("record");
         assert_eq!(stored.size.as_deref(), expected, "{name}");
@@ -289,7 +290,7 @@ fn size_is_detected_for_every_image_format() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("f.png").size(7, 9),
+            AssetParams::new().filename("f.png").size(7, 9),
             Source::bytes(png(1, 1)),
         )
         .expect("given size");
@@ -301,7 +302,7 @@ fn size_is_detected_for_every_image_format() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("g.png").no_size(),
+            AssetParams::new().filename("g.png").no_size(),
             Source::bytes(png(1, 1)),
         )
         .expect("no size");
@@ -318,7 +319,7 @@ fn odd_filenames_cannot_break_the_form() {
     std::fs::write(&path, &data).expect("write");
     let asset = s
         .client
-        .upload(s.space, UploadRequest::new(), Source::path(&path))
+        .upload(s.space, AssetParams::new(), Source::path(&path))
         .expect("upload");
     assert_eq!(sign_json(&s.emulator, 0)["filename"], json!(name));
     let stored = s.emulator.asset(asset.id).expect("record");
@@ -336,7 +337,7 @@ fn odd_filenames_cannot_break_the_form() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("x\r\nContent-Type: text/html\r\n\r\n.png"),
+            AssetParams::new().filename("x\r\nContent-Type: text/html\r\n\r\n.png"),
             Source::bytes(&b"payload"[..]),
         )
         .expect("upload with CRLF in the name");
@@ -360,12 +361,10 @@ fn an_empty_file_is_refused_before_signing() {
     std::fs::write(&path, b"").expect("write");
     let err = s
         .client
-        .upload(s.space, UploadRequest::new(), Source::path(&path))
+        .upload(s.space, AssetParams::new(), Source::path(&path))
         .expect_err("empty");
-    assert!(
-        matches!(err, Error::EmptySource { asset_id: None }),
-        "{err:?}"
-    );
+    assert_eq!(err.kind(), &ErrorKind::EmptySource, "{err:?}");
+    assert_eq!(err.asset_id(), None);
     assert!(err.to_string().contains("empty"));
     assert!(s.emulator.requests().is_empty(), "nothing was sent");
     assert!(s.emulator.assets().is_empty());
@@ -377,20 +376,16 @@ fn a_missing_file_is_refused_before_signing() {
     let path = temp_dir("missing").join("nowhere.png");
     let err = s
         .client
-        .upload(s.space, UploadRequest::new(), Source::path(&path))
+        .upload(s.space, AssetParams::new(), Source::path(&path))
         .expect_err("missing");
-    match &err {
-        Error::Source {
-            asset_id: None,
-            path: Some(p),
-            source,
-            ..
-        } => {
-            assert_eq!(p, &path);
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(err.asset_id(), None);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::Source {
+            path: Some(path.clone()),
+            io: std::io::ErrorKind::NotFound
         }
-        other => panic!("expected a source error, got {other:?}"),
-    }
+    );
     assert!(err.to_string().contains("nowhere.png"));
     assert!(s.emulator.requests().is_empty());
 }
@@ -402,22 +397,19 @@ fn a_file_larger_than_the_policy_allows_never_reaches_s3() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("big.bin"),
+            AssetParams::new().filename("big.bin"),
             Source::bytes(pattern(11)),
         )
         .expect_err("too large");
-    match err {
-        Error::SizeOutOfRange {
-            asset_id,
-            size,
-            min,
-            max,
-        } => {
-            assert_eq!((size, min, max), (11, 1, 10));
-            assert!(s.emulator.asset(asset_id).is_some());
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::SizeOutOfRange {
+            size: 11,
+            min: 1,
+            max: 10
         }
-        other => panic!("expected SizeOutOfRange, got {other:?}"),
-    }
+    );
+    assert!(s.emulator.asset(err.asset_id().expect("signed")).is_some());
     assert_eq!(steps(&s.emulator), [Endpoint::Sign], "no S3 request");
 }
 
@@ -430,20 +422,17 @@ fn readers_must_give_exactly_their_declared_length() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("short.bin"),
+            AssetParams::new().filename("short.bin"),
             Source::reader(&data[..50_000], 100_000),
         )
         .expect_err("short reader");
     assert!(
         matches!(
-            short,
-            Error::SourceLength {
-                mismatch: LengthMismatch::Short {
-                    declared: 100_000,
-                    sent: 50_000
-                },
-                ..
-            }
+            short.kind(),
+            ErrorKind::SourceLength(LengthMismatch::Short {
+                declared: 100_000,
+                sent: 50_000
+            })
         ),
         "{short:?}"
     );
@@ -452,17 +441,14 @@ fn readers_must_give_exactly_their_declared_length() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("long.bin"),
+            AssetParams::new().filename("long.bin"),
             Source::reader(&data[..], 60_000),
         )
         .expect_err("long reader");
     assert!(
         matches!(
-            long,
-            Error::SourceLength {
-                mismatch: LengthMismatch::Long { declared: 60_000 },
-                ..
-            }
+            long.kind(),
+            ErrorKind::SourceLength(LengthMismatch::Long { declared: 60_000 })
         ),
         "{long:?}"
     );
@@ -477,7 +463,7 @@ fn readers_must_give_exactly_their_declared_length() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("exact.bin"),
+            AssetParams::new().filename("exact.bin"),
             Source::reader(&data[..], 100_000),
         )
         .expect("exact reader");
@@ -494,7 +480,7 @@ fn a_large_file_streams_from_disk_byte_exact() {
     std::fs::write(&path, &data).expect("write");
     let asset = s
         .client
-        .upload(s.space, UploadRequest::new(), Source::path(&path))
+        .upload(s.space, AssetParams::new(), Source::path(&path))
         .expect("upload");
     let stored = s.emulator.asset(asset.id).expect("record");
     assert!(s.emulator.object(&stored.key).expect("object").bytes == data);
@@ -514,7 +500,7 @@ fn requests_name_the_sdk_and_the_client_is_shareable() {
     s.client
         .upload(
             s.space,
-            UploadRequest::new().filename("a.txt"),
+            AssetParams::new().filename("a.txt"),
             Source::bytes(&b"a"[..]),
         )
         .expect("upload");
@@ -536,13 +522,11 @@ fn a_reader_declared_empty_is_refused_before_signing() {
         .client
         .upload(
             s.space,
-            UploadRequest::new().filename("a.bin"),
+            AssetParams::new().filename("a.bin"),
             Source::reader(&b""[..], 0),
         )
         .expect_err("empty");
-    assert!(
-        matches!(err, Error::EmptySource { asset_id: None }),
-        "{err:?}"
-    );
+    assert_eq!(err.kind(), &ErrorKind::EmptySource, "{err:?}");
+    assert_eq!(err.asset_id(), None);
     assert!(s.emulator.requests().is_empty());
 }

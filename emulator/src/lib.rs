@@ -75,8 +75,8 @@ mod mapi;
 mod multipart;
 mod policy;
 mod s3;
-pub mod sigv4;
 mod signer;
+pub mod sigv4;
 
 pub use signer::PolicySigner;
 use signer::SharedSigner;

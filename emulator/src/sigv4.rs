@@ -10,9 +10,9 @@
 
 use std::time::SystemTime;
 
+use crate::PolicySigner;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use crate::PolicySigner;
 
 /// The SHA-256 of an empty payload, in hex.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

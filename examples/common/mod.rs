@@ -6,8 +6,8 @@
 use std::env;
 use std::io::{IsTerminal, Write};
 
-use storyblok_assets_emulator::Emulator;
 use storyblok_assets::{Client, Region, Token};
+use storyblok_assets_emulator::Emulator;
 
 /// Where uploads go: a client, its space, and the emulator when there is no token.
 pub struct Target {

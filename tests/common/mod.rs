@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use storyblok_assets::{Asset, AssetParams, Client, ClientBuilder, Error, Source, Token};
 use storyblok_assets_emulator::{Emulator, EmulatorBuilder};
-use storyblok_assets::{Asset, Client, ClientBuilder, Error, Source, Token, UploadRequest};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -59,7 +59,7 @@ pub fn client_without_retries(emulator: &Emulator) -> Client {
 pub fn put(client: &Client, space: u64, name: &str, bytes: &[u8]) -> Result<Asset, Error> {
     client.upload(
         space,
-        UploadRequest::new().filename(name),
+        AssetParams::new().filename(name),
         Source::bytes(bytes),
     )
 }

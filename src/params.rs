@@ -1,42 +1,42 @@
-//! The parameters of the sign call, and the exact JSON they become.
+//! The asset's parameters, sent with the sign call, and the exact JSON they become.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Step};
-use crate::image_size::Dimensions;
+use crate::codec::image_size::Dimensions;
+use crate::error::{Error, ErrorKind, Step};
 use crate::source::Source;
 
-/// What to ask Storyblok for when signing an upload: the filename, the folder, metadata,
-/// and whether this replaces an existing asset.
+/// What the sign call asks Storyblok for: the filename, the folder, metadata, and whether
+/// this replaces an existing asset.
 ///
-/// Every setter consumes and returns the request. Unset parameters are not sent.
+/// Every setter consumes and returns the parameters. Unset parameters are not sent.
 ///
 /// ```
-/// use storyblok_assets::UploadRequest;
+/// use storyblok_assets::AssetParams;
 ///
-/// let request = UploadRequest::new()
+/// let params = AssetParams::new()
 ///     .filename("mars.jpg")
 ///     .folder(42)
 ///     .alt("The red planet")
 ///     .meta("photographer", "NASA");
-/// # let _ = request;
+/// # let _ = params;
 /// ```
 #[derive(Clone, Debug)]
-pub struct UploadRequest {
-    filename: Option<String>,
-    id: Option<u64>,
-    asset_folder_id: Option<u64>,
+pub struct AssetParams {
+    pub(crate) filename: Option<String>,
+    pub(crate) id: Option<u64>,
+    pub(crate) asset_folder_id: Option<u64>,
     size: Size,
-    validate_upload: bool,
-    is_private: Option<bool>,
-    alt: Option<String>,
-    title: Option<String>,
-    copyright: Option<String>,
-    source: Option<String>,
-    focus: Option<String>,
-    ext_id: Option<String>,
-    meta_data: Option<Map<String, Value>>,
+    pub(crate) validate_upload: bool,
+    pub(crate) is_private: Option<bool>,
+    pub(crate) alt: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) copyright: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) focus: Option<String>,
+    pub(crate) ext_id: Option<String>,
+    pub(crate) meta_data: Option<Map<String, Value>>,
 }
 
 /// The `size` parameter: detected from the file, given, or left out.
@@ -47,9 +47,9 @@ enum Size {
     Omitted,
 }
 
-impl Default for UploadRequest {
+impl Default for AssetParams {
     fn default() -> Self {
-        UploadRequest {
+        AssetParams {
             filename: None,
             id: None,
             asset_folder_id: None,
@@ -96,11 +96,11 @@ struct SignBody<'a> {
     meta_data: Option<&'a Map<String, Value>>,
 }
 
-impl UploadRequest {
-    /// A request with every parameter at its default: a new asset, `validate_upload` on,
-    /// the filename and image size to be taken from the source.
-    pub fn new() -> UploadRequest {
-        UploadRequest::default()
+impl AssetParams {
+    /// Every parameter at its default: a new asset, `validate_upload` on, the filename and
+    /// image size to be taken from the source.
+    pub fn new() -> AssetParams {
+        AssetParams::default()
     }
 
     /// The asset's filename. Storyblok lower-cases it and replaces odd characters (every
@@ -124,7 +124,7 @@ impl UploadRequest {
     }
 
     /// The image's dimensions, sent as `size` = `"{width}x{height}"`; Storyblok puts them
-    /// into the asset's URL. By default [`UploadRequest::for_source`] reads them from the
+    /// into the asset's URL. By default [`AssetParams::for_source`] reads them from the
     /// header of a PNG, JPEG, GIF or WebP path or bytes source (not from a reader, whose
     /// header it cannot read without consuming it); anything else sends none.
     pub fn size(mut self, width: u32, height: u32) -> Self {
@@ -207,15 +207,11 @@ impl UploadRequest {
     /// for a file that cannot be uploaded. [`Client::upload`](crate::Client::upload) calls
     /// this itself; call it before [`Client::sign`](crate::Client::sign).
     pub fn for_source(mut self, source: &Source<'_>) -> Result<Self, Error> {
-        let unreadable = |error| Error::Source {
-            step: Step::Sign,
-            asset_id: None,
-            path: source.file_path().map(Into::into),
-            source: error,
-        };
+        let unreadable =
+            |error| Error::source_io(source.file_path().map(Into::into), error).at(Step::Sign);
         let len = source.len().map_err(unreadable)?;
         if len == 0 {
-            return Err(Error::EmptySource { asset_id: None });
+            return Err(Error::new(ErrorKind::EmptySource).at(Step::Sign));
         }
         if self.filename.is_none() {
             self.filename = source.file_name();
@@ -236,36 +232,9 @@ impl UploadRequest {
         }
     }
 
-    pub(crate) fn validates_upload(&self) -> bool {
-        self.validate_upload
-    }
-
+    /// The id of the asset this replaces, if any.
     pub(crate) fn replaces(&self) -> Option<u64> {
         self.id
-    }
-
-    pub(crate) fn filename_str(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
-
-    pub(crate) fn alt_str(&self) -> Option<&str> {
-        self.alt.as_deref()
-    }
-
-    pub(crate) fn title_str(&self) -> Option<&str> {
-        self.title.as_deref()
-    }
-
-    pub(crate) fn copyright_str(&self) -> Option<&str> {
-        self.copyright.as_deref()
-    }
-
-    pub(crate) fn focus_str(&self) -> Option<&str> {
-        self.focus.as_deref()
-    }
-
-    pub(crate) fn is_private(&self) -> bool {
-        self.is_private.unwrap_or(false)
     }
 
     /// The sign call's JSON body. Fails without a filename.
@@ -274,10 +243,11 @@ impl UploadRequest {
             .filename
             .as_deref()
             .filter(|f| !f.trim().is_empty())
-            .ok_or_else(|| Error::InvalidInput {
-                message:
-                    "the asset needs a filename: set UploadRequest::filename, or use a path source"
-                        .into(),
+            .ok_or_else(|| {
+                Error::invalid(
+                    "the asset needs a filename: set AssetParams::filename, or use a path source",
+                )
+                .at(Step::Sign)
             })?;
         let body = SignBody {
             filename,
@@ -294,8 +264,11 @@ impl UploadRequest {
             ext_id: self.ext_id.as_deref(),
             meta_data: self.meta_data.as_ref(),
         };
-        serde_json::to_vec(&body).map_err(|e| Error::InvalidInput {
-            message: format!("the sign parameters cannot be written as JSON: {e}"),
+        serde_json::to_vec(&body).map_err(|e| {
+            Error::invalid(format!(
+                "the sign parameters cannot be written as JSON: {e}"
+            ))
+            .at(Step::Sign)
         })
     }
 }
@@ -304,13 +277,13 @@ impl UploadRequest {
 mod tests {
     use super::*;
 
-    fn json(request: &UploadRequest) -> String {
+    fn json(request: &AssetParams) -> String {
         String::from_utf8(request.to_json().expect("json")).expect("utf8")
     }
 
     #[test]
     fn minimal_body() {
-        let request = UploadRequest::new().filename("mars.jpg");
+        let request = AssetParams::new().filename("mars.jpg");
         assert_eq!(
             json(&request),
             r#"{"filename":"mars.jpg","validate_upload":1}"#
@@ -319,7 +292,7 @@ mod tests {
 
     #[test]
     fn every_parameter() {
-        let request = UploadRequest::new()
+        let request = AssetParams::new()
             .filename("Mars \"Rover\".jpg")
             .replace(123_456)
             .folder(42)
@@ -351,13 +324,13 @@ mod tests {
         // A PNG signature and IHDR chunk: 3 x 2 pixels.
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         png.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 2, 8, 6, 0, 0, 0, 0, 0, 0, 0]);
-        let request = UploadRequest::new()
+        let request = AssetParams::new()
             .filename("a.png")
             .no_size()
             .for_source(&Source::bytes(png.clone()))
             .expect("ok");
         assert!(!json(&request).contains("size"));
-        let detected = UploadRequest::new()
+        let detected = AssetParams::new()
             .filename("a.png")
             .for_source(&Source::bytes(png))
             .expect("ok");
@@ -367,17 +340,19 @@ mod tests {
     #[test]
     fn a_filename_is_required() {
         assert!(matches!(
-            UploadRequest::new().to_json(),
-            Err(Error::InvalidInput { .. })
+            AssetParams::new().to_json().map_err(|e| e.kind().clone()),
+            Err(ErrorKind::InvalidInput { .. })
         ));
-        assert!(UploadRequest::new().filename("  ").to_json().is_err());
+        assert!(AssetParams::new().filename("  ").to_json().is_err());
     }
 
     #[test]
     fn empty_sources_are_refused() {
-        let result = UploadRequest::new()
+        let result = AssetParams::new()
             .filename("a")
             .for_source(&Source::bytes(&b""[..]));
-        assert!(matches!(result, Err(Error::EmptySource { asset_id: None })));
+        let error = result.expect_err("empty");
+        assert_eq!(error.kind(), &ErrorKind::EmptySource);
+        assert_eq!(error.asset_id(), None);
     }
 }

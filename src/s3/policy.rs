@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::{base64, clock};
+use crate::codec::{base64, clock};
 
 /// The two facts the SDK takes from a policy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

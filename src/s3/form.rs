@@ -193,8 +193,8 @@ fn header_safe(text: &str) -> String {
 fn new_boundary() -> String {
     format!(
         "storyblok-assets-{:016x}{:016x}",
-        crate::random::next_u64(),
-        crate::random::next_u64()
+        crate::codec::random::next_u64(),
+        crate::codec::random::next_u64()
     )
 }
 

@@ -1,0 +1,89 @@
+//! The plumbing every step shares: the HTTP agent, the Management API's base URL and
+//! token, the time budgets, the pacer and the retry policy. [`Client`](crate::Client) is
+//! the façade over one; the steps take it and never reach back up to the client.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::pacer::Pacer;
+use crate::region::Region;
+use crate::retry::Retries;
+use crate::token::Token;
+
+/// One client's shared state; every clone of the client holds the same one.
+pub(crate) struct Session {
+    pub(crate) agent: ureq::Agent,
+    /// Where Management API calls go.
+    pub(crate) base: Base,
+    pub(crate) token: Token,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) pacer: Pacer,
+    pub(crate) retries: Retries,
+    /// Delete a new asset's record when its upload fails for good.
+    pub(crate) delete_on_failure: bool,
+}
+
+/// The time budgets. See [`ClientBuilder`](crate::ClientBuilder) for what each one bounds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) call: Duration,
+    pub(crate) upload: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            idle: Duration::from_secs(30),
+            call: Duration::from_secs(60),
+            upload: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+/// The Management API base URL: one for every call, or the one each space's id names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Base {
+    /// `https://mapi.storyblok.com/v1`, an emulator's URL: without a trailing slash.
+    Fixed(String),
+    /// The region [`Region::from_space_id`] tells, EU when it tells none.
+    BySpace,
+}
+
+impl Base {
+    /// The base URL for calls about `space_id`.
+    pub(crate) fn url(&self, space_id: u64) -> &str {
+        match self {
+            Base::Fixed(url) => url,
+            Base::BySpace => Region::from_space_id(space_id)
+                .unwrap_or_default()
+                .base_url(),
+        }
+    }
+
+    /// Whether calls go to this machine (an emulator), which no proxy can reach.
+    pub(crate) fn is_loopback(&self) -> bool {
+        matches!(self, Base::Fixed(url) if crate::url::is_loopback(url))
+    }
+}
+
+impl Session {
+    /// The URL of `rest` (such as `/assets/`) under `/spaces/{space_id}`.
+    pub(crate) fn space_url(&self, space_id: u64, rest: &str) -> String {
+        format!("{}/spaces/{space_id}{rest}", self.base.url(space_id))
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .field("timeouts", &self.timeouts)
+            .field("retries", &self.retries)
+            .field("delete_on_failure", &self.delete_on_failure)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,90 @@
+//! The TLS set-up the crate's features ask for, and the roots it trusts.
+//!
+//! | feature | backend | roots trusted by default |
+//! |---|---|---|
+//! | `rustls` (default) | rustls | Mozilla's, built in (`webpki-roots`) |
+//! | `platform-verifier` | rustls | the operating system's, through `rustls-platform-verifier` |
+//! | `native-tls` | the platform's library (OpenSSL on Linux) | the operating system's, as that library loads them (OpenSSL honours `SSL_CERT_FILE` and `SSL_CERT_DIR`) |
+//!
+//! With [`ClientBuilder::root_certificates_pem`](crate::ClientBuilder::root_certificates_pem)
+//! every backend trusts exactly the given roots instead.
+
+use crate::error::Error;
+
+/// The TLS configuration: the backend the features chose, and its roots. ureq picks
+/// rustls unless told otherwise, and would panic on the first https request when only
+/// native-tls is compiled in.
+#[cfg(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+))]
+pub(crate) fn config(root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Error> {
+    use ureq::tls::{RootCerts, TlsConfig};
+
+    let builder = TlsConfig::builder();
+    #[cfg(feature = "native-tls")]
+    let builder = builder.provider(ureq::tls::TlsProvider::NativeTls);
+    let roots = match root_pem {
+        Some(pem) => RootCerts::new_with_certs(&certificates(pem)?),
+        // native-tls: ureq's PlatformVerifier means "the roots native-tls loads itself",
+        // the operating system's store.
+        None if cfg!(any(feature = "native-tls", feature = "platform-verifier")) => {
+            RootCerts::PlatformVerifier
+        }
+        None => RootCerts::WebPki,
+    };
+    Ok(builder.root_certs(roots).build())
+}
+
+/// Without a TLS feature only plain `http` to loopback works; roots are not used.
+#[cfg(not(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+)))]
+pub(crate) fn config(_root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Error> {
+    Ok(ureq::tls::TlsConfig::builder().build())
+}
+
+/// The certificates of a PEM text; an error when it holds none or a broken one.
+#[cfg(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+))]
+fn certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(certificate)) => certificates.push(certificate),
+            Ok(_) => {} // a key or other block next to the certificates
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "the root certificates are not valid PEM: {e}"
+                )));
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(Error::invalid(
+            "the root certificates hold no PEM CERTIFICATE block",
+        ));
+    }
+    Ok(certificates)
+}
+
+#[cfg(all(test, feature = "native-tls"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_tls_trusts_the_operating_system() {
+        let config = config(None).expect("config");
+        assert_eq!(config.provider(), ureq::tls::TlsProvider::NativeTls);
+        assert!(matches!(
+            config.root_certs(),
+            ureq::tls::RootCerts::PlatformVerifier
+        ));
+    }
+}
