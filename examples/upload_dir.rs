@@ -7,7 +7,7 @@
 //!
 //! Credentials as for the `upload` example; with no token set it uploads to the built-in
 //! emulator. Lines come out in path order, one per file: the asset (`path`, `id`,
-//! `cdn_url`, …) or `{"path": …, "error": …}`. The exit code is non-zero if any failed.
+//! `filename`, …) or `{"path": …, "error": …}`. The exit code is non-zero if any failed.
 
 mod common;
 

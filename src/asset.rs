@@ -1,50 +1,76 @@
 //! The finished asset, and Storyblok's CDN URL for it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An uploaded asset, as Storyblok describes it after the upload.
 ///
-/// Serializes to JSON with every field, `cdn_url` included.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Serializes to JSON with every field, and reads back from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Asset {
     /// The asset's id in its space.
     pub id: u64,
-    /// The file's URL as Storyblok returned it: often the raw S3 URL
-    /// (`https://s3.amazonaws.com/a.storyblok.com/f/…`).
+    /// The asset's CDN URL, `https://a.storyblok.com/f/…`: what a story's asset field
+    /// holds, and the only form the image service works on.
     pub filename: String,
-    /// The public CDN URL, `https://a.storyblok.com/f/…`; the image service works only
-    /// on this one.
-    pub cdn_url: String,
+    /// The URL as Storyblok's answer gave it, often the raw S3 URL
+    /// (`https://s3.amazonaws.com/a.storyblok.com/f/…`). Do not put it in stories.
+    pub raw_filename: String,
     /// Alternative text.
+    #[serde(default)]
     pub alt: Option<String>,
     /// Title.
+    #[serde(default)]
     pub title: Option<String>,
     /// Copyright notice.
+    #[serde(default)]
     pub copyright: Option<String>,
     /// Focus point, such as `"420x200:421x201"`.
+    #[serde(default)]
     pub focus: Option<String>,
     /// Whether the asset is private (served only with an asset token).
+    #[serde(default)]
     pub is_private: bool,
 }
 
 impl Asset {
     /// Reads a finish answer: the flat `{"id", "filename", …}` or `{"asset": {…}}`.
-    /// `id` and `filename` fall back to what the sign call said.
-    pub(crate) fn from_finish(value: &Value, id: u64, signed_url: &str) -> Asset {
+    ///
+    /// The answer must be about asset `id` (a missing id is taken as it); a `filename` that
+    /// is not a URL the SDK would use (https, or http on loopback) falls back to the URL
+    /// the sign call gave. Returns what is wrong with an answer about another asset.
+    pub(crate) fn from_finish(value: &Value, id: u64, signed_url: &str) -> Result<Asset, String> {
         let asset = value
             .get("asset")
             .filter(|a| a.is_object())
             .unwrap_or(value);
+        match asset.get("id") {
+            None | Some(Value::Null) => {}
+            Some(value) => match value.as_u64() {
+                Some(got) if got == id => {}
+                Some(other) => {
+                    return Err(format!("the answer is about asset {other}, not asset {id}"));
+                }
+                None => return Err(format!("the answer's id {value} is not asset {id}")),
+            },
+        }
         let text = |name: &str| asset.get(name).and_then(Value::as_str).map(str::to_owned);
-        let filename = text("filename")
-            .filter(|f| !f.is_empty())
+        // https (or protocol-relative, as `pretty_url`), or http to a local stand-in.
+        let usable = |url: &str| {
+            crate::url::is_allowed(url)
+                || url
+                    .strip_prefix("//")
+                    .is_some_and(|rest| crate::url::is_allowed(&format!("https://{rest}")))
+        };
+        let raw_filename = text("filename")
+            .map(|f| f.trim().to_owned())
+            .filter(|f| usable(f))
             .unwrap_or_else(|| signed_url.to_owned());
-        Asset {
-            id: asset.get("id").and_then(Value::as_u64).unwrap_or(id),
-            cdn_url: cdn_url(&filename),
-            filename,
+        Ok(Asset {
+            id,
+            filename: cdn_url(&raw_filename),
+            raw_filename,
             alt: text("alt"),
             title: text("title"),
             copyright: text("copyright"),
@@ -53,7 +79,7 @@ impl Asset {
                 .get("is_private")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-        }
+        })
     }
 }
 
@@ -174,9 +200,13 @@ mod tests {
             "alt": "A", "title": null, "copyright": "C", "focus": null, "is_private": true});
         let wrapped = json!({"asset": flat.clone()});
         for value in [&flat, &wrapped] {
-            let asset = Asset::from_finish(value, 7, "unused");
+            let asset = Asset::from_finish(value, 7, "unused").expect("asset 7");
             assert_eq!(asset.id, 7);
-            assert_eq!(asset.cdn_url, "https://a.storyblok.com/f/1/h/a.png");
+            assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/a.png");
+            assert_eq!(
+                asset.raw_filename,
+                "https://s3.amazonaws.com/a.storyblok.com/f/1/h/a.png"
+            );
             assert_eq!(asset.alt.as_deref(), Some("A"));
             assert_eq!(asset.title, None);
             assert!(asset.is_private);
@@ -185,10 +215,33 @@ mod tests {
 
     #[test]
     fn falls_back_to_signed_data() {
-        let asset = Asset::from_finish(&json!({}), 9, "//a.storyblok.com/f/1/h/b.png");
+        let asset =
+            Asset::from_finish(&json!({}), 9, "//a.storyblok.com/f/1/h/b.png").expect("asset");
         assert_eq!(asset.id, 9);
-        assert_eq!(asset.filename, "//a.storyblok.com/f/1/h/b.png");
-        assert_eq!(asset.cdn_url, "https://a.storyblok.com/f/1/h/b.png");
+        assert_eq!(asset.raw_filename, "//a.storyblok.com/f/1/h/b.png");
+        assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/b.png");
         assert!(!asset.is_private);
+        for unusable in ["javascript:alert(1)", "http://evil.example/x.png", "x", ""] {
+            let answer = json!({"id": 9, "filename": unusable});
+            let asset = Asset::from_finish(&answer, 9, "//a.storyblok.com/f/1/h/b.png")
+                .expect("asset");
+            assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/b.png", "{unusable}");
+        }
+    }
+
+    #[test]
+    fn an_answer_about_another_asset_is_refused() {
+        let other = Asset::from_finish(&json!({"id": 8}), 9, "//a/f").expect_err("another");
+        assert!(other.contains("asset 8"), "{other}");
+        assert!(Asset::from_finish(&json!({"asset": {"id": "9"}}), 9, "//a/f").is_err());
+        assert!(Asset::from_finish(&json!({"id": null}), 9, "//a/f").is_ok());
+    }
+
+    #[test]
+    fn reads_back_its_own_json() {
+        let asset = Asset::from_finish(&json!({"id": 3, "alt": "A"}), 3, "//a.storyblok.com/f/x")
+            .expect("asset");
+        let text = serde_json::to_string(&asset).expect("json");
+        assert_eq!(serde_json::from_str::<Asset>(&text).expect("reads"), asset);
     }
 }

@@ -24,7 +24,7 @@ impl Client {
     ///     .map(|path| (AssetParams::new().folder(42), Source::path(path)));
     /// for (item, result) in client.upload_all(184738, items, 4).into_iter().enumerate() {
     ///     match result {
-    ///         Ok(asset) => println!("{item}: {}", asset.cdn_url),
+    ///         Ok(asset) => println!("{item}: {}", asset.filename),
     ///         Err(e) => eprintln!("{item}: {e}"),
     ///     }
     /// }

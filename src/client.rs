@@ -27,7 +27,7 @@ use crate::url;
 ///
 /// let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN")?))?;
 /// let asset = client.upload(184738, AssetParams::new(), Source::path("mars.jpg"))?;
-/// println!("{}", asset.cdn_url);
+/// println!("{}", asset.filename);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -112,7 +112,7 @@ impl Client {
     /// # let client = Client::new(Token::personal("token"))?;
     /// let params = AssetParams::new().folder(42).alt("The red planet");
     /// let asset = client.upload(184738, params, Source::path("mars.jpg"))?;
-    /// println!("{} is at {}", asset.id, asset.cdn_url);
+    /// println!("{} is at {}", asset.id, asset.filename);
     /// # Ok::<_, storyblok_assets::Error>(())
     /// ```
     pub fn upload(

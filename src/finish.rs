@@ -43,13 +43,13 @@ impl UploadedAsset {
         let p = self.params;
         Asset {
             id: self.asset_id,
-            cdn_url: cdn_url(&self.url),
+            filename: cdn_url(&self.url),
+            raw_filename: self.url,
             alt: p.alt,
             title: p.title,
             copyright: p.copyright,
             focus: p.focus,
             is_private: p.is_private.unwrap_or(false),
-            filename: self.url,
         }
     }
 
@@ -62,18 +62,19 @@ impl UploadedAsset {
             Method::Get,
             &format!("/assets/{}/finish_upload", self.asset_id),
         )?;
+        let unexpected = |message: String| {
+            Error::new(ErrorKind::UnexpectedResponse {
+                status,
+                message,
+                body: body.clone(),
+            })
+            .at(Step::Finish)
+            .asset(Some(self.asset_id))
+        };
         let value: Value = match body.trim() {
             "" => Value::Null,
-            text => serde_json::from_str(text).map_err(|e| {
-                Error::new(ErrorKind::UnexpectedResponse {
-                    status,
-                    message: format!("not JSON: {e}"),
-                    body: body.clone(),
-                })
-                .at(Step::Finish)
-                .asset(Some(self.asset_id))
-            })?,
+            text => serde_json::from_str(text).map_err(|e| unexpected(format!("not JSON: {e}")))?,
         };
-        Ok(Asset::from_finish(&value, self.asset_id, &self.url))
+        Asset::from_finish(&value, self.asset_id, &self.url).map_err(unexpected)
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN").unwrap_or_default()))?;
 //! let asset = client.upload(184738, AssetParams::new().folder(42), Source::path("mars.jpg"))?;
-//! println!("{} is at {}", asset.id, asset.cdn_url);
+//! println!("{} is at {}", asset.id, asset.filename);
 //!
 //! // Later: a new file under the same id and URL.
 //! client.replace(184738, asset.id, Source::path("mars-v2.jpg"))?;

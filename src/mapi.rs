@@ -2,7 +2,7 @@
 //! deleting or abandoning an asset record.
 
 use std::io::Read;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -63,38 +63,50 @@ pub(crate) fn call(
     let idempotence = method.idempotence();
     let fail = |kind: ErrorKind| Error::new(kind).at(step).asset(asset_id);
     let mut attempt = 0u32;
+    // The call's whole budget: every attempt, and every wait between them, fits in it.
+    let mut deadline = None;
     loop {
         let (sent, started) = {
             let permit = session.pacer.acquire();
-            (send(session, &method, &url), permit.started())
+            let started = permit.started();
+            let deadline = *deadline.get_or_insert(started + session.timeouts.call);
+            let budget = deadline.saturating_duration_since(Instant::now());
+            (send(session, &method, &url, budget), started)
         };
+        let deadline = deadline.unwrap_or(started);
         let can_retry = attempt < retries.max;
+        // Waiting `wait` and trying again still fits in the budget.
+        let fits = |wait: Duration| Instant::now() + wait < deadline;
         let wait = match sent {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 return Ok((answer.status, answer.body));
             }
             Ok(answer) if answer.status == 429 => {
                 session.pacer.throttled(started);
-                if !can_retry {
+                let wait = answer
+                    .retry_after
+                    .unwrap_or_else(|| retries.backoff(attempt));
+                if !can_retry || !fits(wait) {
                     return Err(fail(ErrorKind::RateLimited {
                         attempts: attempt + 1,
                         message: message(429, &answer.body),
                         retry_after: answer.retry_after,
                     }));
                 }
-                answer
-                    .retry_after
-                    .unwrap_or_else(|| retries.backoff(attempt))
+                wait
             }
             Ok(answer)
-                if answer.status >= 500 && can_retry && idempotence == Idempotence::Idempotent =>
+                if answer.status >= 500
+                    && can_retry
+                    && idempotence == Idempotence::Idempotent
+                    && fits(retries.backoff(attempt)) =>
             {
                 retries.backoff(attempt)
             }
             Ok(answer) => {
                 let message = match (&answer.location, answer.status) {
                     (Some(to), 300..=399) => format!(
-                        "redirected to {to}, which is not followed (the token would not go along): check the base URL or region"
+                        "redirected to {to}, which is not followed (the token would not go along)"
                     ),
                     _ => message(answer.status, &answer.body),
                 };
@@ -106,6 +118,7 @@ pub(crate) fn call(
             }
             Err(error)
                 if can_retry
+                    && fits(retries.backoff(attempt))
                     && match idempotence {
                         Idempotence::Idempotent => retry::is_transient(&error),
                         Idempotence::Creates => retry::failed_before_sending(&error),
@@ -128,11 +141,16 @@ struct Answer {
     location: Option<String>,
 }
 
-/// Sends one attempt of a call and reads its answer.
-fn send(session: &Session, method: &Method, url: &str) -> Result<Answer, ureq::Error> {
+/// Sends one attempt of a call, within `budget`, and reads its answer.
+fn send(
+    session: &Session,
+    method: &Method,
+    url: &str,
+    budget: Duration,
+) -> Result<Answer, ureq::Error> {
     let agent = &session.agent;
     let auth = session.token.header_value();
-    let budget = Some(session.timeouts.call);
+    let budget = Some(budget);
     let response = match method {
         Method::Get | Method::Delete => {
             let request = if matches!(method, Method::Get) {

@@ -33,9 +33,6 @@ impl Default for Retries {
     }
 }
 
-/// The longest `Retry-After` honoured; a longer one is cut to this.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
 impl Retries {
     /// The wait before retry number `attempt` (0 for the first retry): exponential from
     /// `base`, capped, with "equal jitter" (between half and all of it), so that threads
@@ -152,7 +149,8 @@ pub(crate) fn tls_problem(error: &ureq::Error) -> Option<String> {
     Some(problem.to_owned())
 }
 
-/// Reads `Retry-After`: delay-seconds or an HTTP date; capped at [`MAX_RETRY_AFTER`].
+/// Reads `Retry-After`: delay-seconds or an HTTP date, as the wait it asks for. A wait
+/// longer than the call's budget is not waited out: the call fails at once, saying so.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
@@ -161,7 +159,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         let at = crate::codec::clock::parse_http_date(value)?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
-    Some(wait.min(MAX_RETRY_AFTER))
+    Some(wait)
 }
 
 #[cfg(test)]
@@ -194,7 +192,10 @@ mod tests {
             Some(Duration::ZERO),
             "a date in the past means now"
         );
-        assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("999999", now),
+            Some(Duration::from_secs(999_999))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
     }

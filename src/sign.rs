@@ -76,23 +76,36 @@ pub(crate) fn signature(
         Method::Post(body),
         "/assets/",
     )?;
+    read_answer(session, replaces, status, &text).map_err(|error| {
+        // A new record exists once the answer named it, even if the rest is unusable.
+        match error.asset_id().filter(|_| replaces.is_none()) {
+            Some(id) => mapi::abandon(session, space_id, id, true, error),
+            None => error,
+        }
+    })
+}
+
+/// Reads and checks a sign answer; every error names the asset once the answer did.
+fn read_answer(
+    session: &Session,
+    replaces: Option<u64>,
+    status: u16,
+    text: &str,
+) -> Result<Signature, Error> {
     let received = Instant::now();
     let unexpected = |asset_id, message: String| {
         Error::new(ErrorKind::UnexpectedResponse {
             status,
             message,
-            body: text.clone(),
+            body: text.to_owned(),
         })
         .at(Step::Sign)
         .asset(asset_id)
     };
-    // The record exists once the answer has an id, even if the rest is unusable: read
-    // the id on its own first, so that every later error can name it.
-    let id = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
-        .or(replaces);
-    let signed: SignResponse = serde_json::from_str(&text)
+    // Read the id on its own first, from as much of the answer as arrived (a body over
+    // the read limit is cut short), so that every later error can name the record.
+    let id = id_in_prefix(text).or(replaces);
+    let signed: SignResponse = serde_json::from_str(text)
         .map_err(|e| unexpected(id, format!("not a sign response: {e}")))?;
     let asset_id = signed.id;
     if let Some(wanted) = replaces.filter(|&wanted| wanted != asset_id) {
@@ -133,6 +146,39 @@ pub(crate) fn signature(
         limits,
         deadline,
     })
+}
+
+/// The top-level `"id"` of a JSON object, read from the start of `text` for as far as it is
+/// well-formed: the id is found even when the answer was cut short after it.
+fn id_in_prefix(text: &str) -> Option<u64> {
+    struct TopLevelId<'a>(&'a std::cell::Cell<Option<u64>>);
+    impl<'de> de::DeserializeSeed<'de> for TopLevelId<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for TopLevelId<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "id" {
+                    self.0.set(map.next_value::<Option<u64>>()?);
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let found = std::cell::Cell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    // An error after the id (a cut-off body) leaves what was found.
+    let _ = de::DeserializeSeed::deserialize(TopLevelId(&found), &mut deserializer);
+    found.get()
 }
 
 /// The value of the signed field `name`.
@@ -282,6 +328,18 @@ mod tests {
         assert_eq!(response.fields.0[6].1, "7");
         assert_eq!(response.fields.0[7].1, "true");
         assert_eq!(response.pretty_url, None);
+    }
+
+    #[test]
+    fn finds_the_id_in_a_cut_off_answer() {
+        let whole = r#"{"pretty_url": "//a", "id": 42, "fields": {"id": 7}}"#;
+        assert_eq!(id_in_prefix(whole), Some(42));
+        let cut = &format!(r#"{{"id": 42, "meta_data": {{"x": "{}"#, "y".repeat(100))[..];
+        assert_eq!(id_in_prefix(cut), Some(42));
+        assert_eq!(id_in_prefix(r#"{"fields": {"id": 7}, "post_url": "#), None);
+        assert_eq!(id_in_prefix("not json"), None);
+        assert_eq!(id_in_prefix(r#"{"id": "42"}"#), None);
+        assert_eq!(id_in_prefix("[1, 2]"), None);
     }
 
     #[test]

@@ -100,6 +100,13 @@ impl Read for Opened<'_> {
 }
 
 impl Opened<'_> {
+    /// Whether the bytes can be read past their declared length to check that they end
+    /// there: files, bytes and seekable readers can; a plain reader (a pipe, a socket) is
+    /// never read past it, since that read could block for ever.
+    pub(crate) fn can_probe_end(&self) -> bool {
+        self.can_rewind()
+    }
+
     /// Whether no byte has been read yet (so a retry needs no rewind).
     pub(crate) fn untouched(&self) -> bool {
         self.sent == 0
@@ -140,8 +147,10 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Any reader that will give exactly `len` bytes. It is read once: an upload that fails
-    /// midway is not retried (see [`Source::seekable`]).
+    /// Any reader that will give exactly `len` bytes. It is read once, and never past its
+    /// `len` bytes (a pipe whose writer stays open does not block the upload; what it
+    /// holds beyond is not checked): an upload that fails midway is not retried (see
+    /// [`Source::seekable`]).
     pub fn reader(reader: impl Read + Send + 'a, len: u64) -> Source<'a> {
         Source {
             inner: Inner::Reader {
@@ -219,6 +228,8 @@ impl<'a> Source<'a> {
         let path = self.file_path().map(Path::to_path_buf);
         let (len, body) = match self.inner {
             Inner::Path(path) => {
+                // Refused before opening: opening a FIFO blocks until a writer comes.
+                file_len(&std::fs::metadata(&path)?)?;
                 let file = File::open(&path)?;
                 let len = file_len(&file.metadata()?)?;
                 let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(file);
@@ -246,10 +257,21 @@ impl<'a> Source<'a> {
     }
 }
 
-/// A file's length; a directory is refused (it opens, on Unix, but reads as an error).
+/// A regular file's length. Anything else is refused: a directory (it opens, on Unix, but
+/// reads as an error), a FIFO or socket (opening or reading it can block for ever), a
+/// device.
 fn file_len(meta: &std::fs::Metadata) -> io::Result<u64> {
     if meta.is_dir() {
-        return Err(io::Error::other("it is a directory, not a file"));
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory, not a file",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a pipe, socket or device)",
+        ));
     }
     Ok(meta.len())
 }

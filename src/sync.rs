@@ -301,7 +301,7 @@ impl SyncRun<'_> {
             path,
             Some(ManifestEntry {
                 id: asset.id,
-                url: asset.cdn_url,
+                url: asset.filename,
                 size,
                 sha256,
                 dimensions,

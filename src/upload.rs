@@ -163,7 +163,8 @@ impl SignedUpload {
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
         let path = opened.path.clone();
-        let mut body = form.body(opened, len);
+        let probe_end = opened.can_probe_end();
+        let mut body = form.body(opened, len, probe_end);
         let result = self
             .session
             .agent
@@ -172,6 +173,11 @@ impl SignedUpload {
             .header("Content-Length", form.content_length(len))
             .config()
             .timeout_global(Some(self.session.timeouts.upload))
+            // Once the file is sent, S3's answer (and its body, read below) must come
+            // within a call's budget: a server that drips its answer cannot hold the
+            // upload for the rest of its two hours.
+            .timeout_recv_response(Some(self.session.timeouts.call))
+            .timeout_recv_body(Some(self.session.timeouts.call))
             .build()
             .send(ureq::SendBody::from_reader(&mut body));
         let at_upload = |error: Error| error.at(Step::Upload).asset(Some(asset_id));

@@ -28,8 +28,20 @@ pub(crate) fn is_loopback(url: &str) -> bool {
     host(url).is_some_and(is_loopback_host)
 }
 
-/// Whether the SDK may send to `url`: `https` anywhere, `http` only to a loopback host.
+/// Whether `url` carries a user name or password (`https://user:pass@host/`), which an
+/// HTTP client would turn into an `Authorization` header.
+fn has_user_info(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .is_some_and(|authority| authority.contains('@'))
+}
+
+/// Whether the SDK may send to `url`: `https` anywhere, `http` only to a loopback host,
+/// and never with user info.
 pub(crate) fn is_allowed(url: &str) -> bool {
+    if has_user_info(url) {
+        return false;
+    }
     let Some(host) = host(url).filter(|h| !h.is_empty()) else {
         return false;
     };
@@ -60,6 +72,18 @@ mod tests {
         assert!(!is_allowed("http://10.0.0.1/v1"));
         assert!(!is_allowed("http://localhost.evil.example/v1"));
         assert!(!is_allowed("http://127.0.0.1@evil.example/"));
+    }
+
+    #[test]
+    fn user_info_is_refused() {
+        for url in [
+            "https://user:pass@s3.amazonaws.com/a.storyblok.com",
+            "https://user@s3.amazonaws.com/",
+            "http://a:b@127.0.0.1:9000/bucket",
+        ] {
+            assert!(!is_allowed(url), "{url}");
+        }
+        assert!(is_allowed("https://s3.amazonaws.com/a.storyblok.com?x=a@b"));
     }
 
     #[test]

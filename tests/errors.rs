@@ -321,7 +321,7 @@ fn both_finish_shapes_are_read() {
         let stored = s.emulator.asset(asset.id).expect("record");
         assert_eq!(asset.alt.as_deref(), Some("Alt"));
         assert_eq!(
-            asset.cdn_url,
+            asset.filename,
             format!("https://a.storyblok.com/{}", stored.key)
         );
     }

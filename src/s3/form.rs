@@ -65,13 +65,15 @@ impl Form {
         self.head.len() as u64 + file_len + self.tail.len() as u64
     }
 
-    /// The body, streaming `file`, which must give exactly `file_len` bytes.
-    pub(crate) fn body<R: Read>(&self, file: R, file_len: u64) -> FormBody<'_, R> {
+    /// The body, streaming `file`, which must give exactly `file_len` bytes. With
+    /// `probe_end`, the file is read once more after them to check that it ends there.
+    pub(crate) fn body<R: Read>(&self, file: R, file_len: u64, probe_end: bool) -> FormBody<'_, R> {
         FormBody {
             head: &self.head,
             file,
             declared: file_len,
             remaining: file_len,
+            probe_end,
             tail: &self.tail,
             failure: None,
         }
@@ -93,6 +95,7 @@ pub(crate) struct FormBody<'f, R> {
     file: R,
     declared: u64,
     remaining: u64,
+    probe_end: bool,
     tail: &'f [u8],
     failure: Option<BodyFailure>,
 }
@@ -144,7 +147,7 @@ impl<R: Read> Read for FormBody<'_, R> {
                 return Err(self.fail(BodyFailure::Length(mismatch)));
             }
             self.remaining -= n as u64;
-            if self.remaining == 0 {
+            if self.remaining == 0 && self.probe_end {
                 self.check_exhausted()?;
             }
             return Ok(n);
@@ -220,7 +223,7 @@ mod tests {
     fn frames_fields_in_order_then_the_file() {
         let form = Form::new(&fields(), "a.png", "image/png");
         let b = &form.boundary;
-        let body = read_all(form.body(&b"PNGDATA"[..], 7)).expect("body");
+        let body = read_all(form.body(&b"PNGDATA"[..], 7, true)).expect("body");
         let expected = format!(
             "--{b}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nf/1/abc/a.png\r\n\
              --{b}\r\nContent-Disposition: form-data; name=\"acl\"\r\n\r\npublic-read\r\n\
@@ -263,7 +266,7 @@ mod tests {
     #[test]
     fn short_source_fails_at_once() {
         let form = Form::new(&fields(), "a", "b");
-        let mut body = form.body(&b"abc"[..], 10);
+        let mut body = form.body(&b"abc"[..], 10, true);
         let err = read_all(&mut body).expect_err("short");
         assert_eq!(err.kind(), io::ErrorKind::Other);
         assert!(matches!(
@@ -278,12 +281,21 @@ mod tests {
     #[test]
     fn long_source_fails() {
         let form = Form::new(&fields(), "a", "b");
-        let mut body = form.body(&b"abcdef"[..], 4);
+        let mut body = form.body(&b"abcdef"[..], 4, true);
         assert!(read_all(&mut body).is_err());
         assert!(matches!(
             body.take_failure(),
             Some(BodyFailure::Length(LengthMismatch::Long { declared: 4 }))
         ));
+    }
+
+    #[test]
+    fn without_probing_the_end_extra_bytes_are_left_unread() {
+        let form = Form::new(&fields(), "a", "b");
+        let mut source = &b"abcdef"[..];
+        let body = read_all(form.body(&mut source, 4, false)).expect("body");
+        assert_eq!(body.len() as u64, form.content_length(4));
+        assert_eq!(source, b"ef", "the reader was not read past its length");
     }
 
     #[test]
@@ -295,7 +307,7 @@ mod tests {
             }
         }
         let form = Form::new(&fields(), "a", "b");
-        let mut body = form.body(Broken, 4);
+        let mut body = form.body(Broken, 4, true);
         assert!(read_all(&mut body).is_err());
         match body.take_failure() {
             Some(BodyFailure::Read(e)) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied),
@@ -307,8 +319,8 @@ mod tests {
     fn tiny_buffers_give_the_same_bytes() {
         let form = Form::new(&fields(), "a.bin", "application/octet-stream");
         let data: Vec<u8> = (0..=255).cycle().take(5000).collect();
-        let whole = read_all(form.body(&data[..], 5000)).expect("body");
-        let mut body = form.body(&data[..], 5000);
+        let whole = read_all(form.body(&data[..], 5000, true)).expect("body");
+        let mut body = form.body(&data[..], 5000, true);
         let mut pieces = Vec::new();
         let mut buf = [0u8; 7];
         loop {
