@@ -223,9 +223,12 @@ mod tests {
         assert!(!asset.is_private);
         for unusable in ["javascript:alert(1)", "http://evil.example/x.png", "x", ""] {
             let answer = json!({"id": 9, "filename": unusable});
-            let asset = Asset::from_finish(&answer, 9, "//a.storyblok.com/f/1/h/b.png")
-                .expect("asset");
-            assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/b.png", "{unusable}");
+            let asset =
+                Asset::from_finish(&answer, 9, "//a.storyblok.com/f/1/h/b.png").expect("asset");
+            assert_eq!(
+                asset.filename, "https://a.storyblok.com/f/1/h/b.png",
+                "{unusable}"
+            );
         }
     }
 
