@@ -27,9 +27,9 @@
 //!
 //! The emulator is for tests. In particular:
 //!
-//! - the policy signature is **not** AWS Signature V4 (that needs HMAC-SHA256, and this crate
-//!   has no crypto dependency): `x-amz-signature` is the hex FNV-1a-64 hash of a per-emulator
-//!   secret followed by the base64 policy. It catches an altered policy, nothing more;
+//! - the policy signature is real AWS Signature Version 4 under a key pair made fresh for each
+//!   emulator ([`Emulator::credentials`]); the S3 endpoint recomputes it from the credential's
+//!   day and the policy. The key is a test key, not a security boundary;
 //! - request bodies are read whole into memory. That is fine for test files; benchmarking
 //!   multi-gigabyte uploads would want a streaming sink instead;
 //! - finish is a little stricter than Storyblok: the object must have been uploaded *after*
@@ -74,16 +74,17 @@ mod http;
 mod mapi;
 mod multipart;
 mod policy;
+mod random;
 mod s3;
-pub mod sigv4;
 mod signer;
+pub mod sigv4;
 
 pub use signer::PolicySigner;
 use signer::SharedSigner;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -136,6 +137,12 @@ impl Emulator {
     /// The OAuth token accepted as `Authorization: Bearer <token>`.
     pub fn oauth_token(&self) -> &str {
         &self.state.config.oauth_token
+    }
+
+    /// The key pair the emulator signs its own policies with (AWS Signature Version 4, region
+    /// `us-east-1`, fresh for every emulator), so a test can check or forge a signature.
+    pub fn credentials(&self) -> &sigv4::Credentials {
+        &self.state.config.credentials
     }
 
     /// The id of the one space the emulator serves.
@@ -325,7 +332,7 @@ impl EmulatorBuilder {
         let port = server.addr().port();
         let state = Arc::new(State {
             config: Config {
-                secret: new_secret(port),
+                credentials: sigv4::Credentials::random(),
                 s3_url: format!("http://127.0.0.1:{port}/{}", policy::BUCKET),
                 token: self.token,
                 oauth_token: self.oauth_token,
@@ -654,8 +661,8 @@ pub(crate) struct Config {
     pub(crate) policy_ttl: Duration,
     pub(crate) max_file_size: u64,
     pub(crate) finish_shape: FinishShape,
-    /// Keys the policy signatures.
-    pub(crate) secret: String,
+    /// Sign the emulator's own policies (SigV4) and key its ids.
+    pub(crate) credentials: sigv4::Credentials,
     pub(crate) s3_url: String,
     /// Signs for a real S3 server instead of the emulator's own.
     pub(crate) signer: Option<SharedSigner>,
@@ -931,19 +938,6 @@ impl Route {
     pub(crate) fn is_mapi(&self) -> bool {
         !matches!(self, Route::Upload | Route::NotMapi)
     }
-}
-
-/// A secret that differs between emulators, without a random number crate.
-fn new_secret(port: u16) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let seed = format!("{nanos}-{port}-{n}-{}", std::process::id());
-    let a = policy::fnv1a64(&[b"a", seed.as_bytes()]);
-    let b = policy::fnv1a64(&[b"b", seed.as_bytes()]);
-    format!("{a:016x}{b:016x}")
 }
 
 #[cfg(test)]

@@ -307,13 +307,7 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
         None => {
             let id = inner.next_id;
             inner.next_id += 1;
-            let hash = policy::fnv1a64(&[
-                config.secret.as_bytes(),
-                &id.to_be_bytes(),
-                &event.to_be_bytes(),
-            ]);
-            let hash = format!("{hash:016x}");
-            let hash = &hash[..10];
+            let hash = key_hash(&config.credentials, id, event);
             let key = match &size {
                 Some(size) => format!("f/{}/{size}/{hash}/{name}", config.space_id),
                 None => format!("f/{}/{hash}/{name}", config.space_id),
@@ -403,9 +397,12 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
         asset.key.clone(),
         acl,
         asset.content_type.clone(),
-        now.checked_sub(fault.age).unwrap_or(now),
-        from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
+        (
+            now.checked_sub(fault.age).unwrap_or(now),
+            from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
+        ),
         config.max_file_size,
+        &config.credentials,
     );
     if let Some(signer) = &config.signer {
         fields = fields.for_signer(signer.0.as_ref());
@@ -414,7 +411,11 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
     let fields: Vec<(&str, String)> = fields
         .form_fields(|policy| match &config.signer {
             Some(signer) => signer.0.signature(&amz_date, policy),
-            None => policy::signature(&config.secret, policy),
+            None => policy::signature(
+                &config.credentials,
+                amz_date.get(..8).unwrap_or_default(),
+                policy,
+            ),
         })
         .into_iter()
         .map(|(name, value)| match &fault.tamper {
@@ -438,6 +439,14 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
             ("meta_data", asset.meta_data.to_string()),
         ]),
     )
+}
+
+/// The ten hex digits that make a new asset's key unique, as Storyblok's do.
+fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: u64) -> String {
+    let seed = format!("{}/{id}/{event}", credentials.secret_key);
+    let mut hash = crate::sigv4::sha256_hex(seed.as_bytes());
+    hash.truncate(10);
+    hash
 }
 
 fn public_url(key: &str) -> String {

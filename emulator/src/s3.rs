@@ -2,7 +2,6 @@
 //! errors.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use super::http::{Request, Response};
@@ -10,6 +9,8 @@ use super::multipart::{self, Part};
 use super::policy::{self, BUCKET, Condition, json_str};
 use super::{FormPart, ObjectRecord, RecordedForm, State, StoredObject};
 use crate::clock::unix_seconds;
+use crate::sigv4::Credentials;
+use crate::sigv4::sha256_hex;
 
 /// The most bytes allowed before the file's content.
 const MAX_PRE_DATA: usize = 20 * 1024;
@@ -29,14 +30,17 @@ pub(crate) fn xml_escape(text: &str) -> String {
     out
 }
 
-/// An AWS-style request id and host id.
+/// An AWS-style request id (16 upper-case hex digits) and host id (base64).
 fn request_ids() -> (String, String) {
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let a = policy::fnv1a64(&[b"request", &n.to_be_bytes()]);
-    let b = policy::fnv1a64(&[b"host", &n.to_be_bytes()]);
-    let host = crate::b64::encode(format!("{a:016x}{b:016x}").as_bytes());
-    (format!("{a:016X}"), host)
+    let hash = sha256_hex(&crate::random::next_u64().to_be_bytes());
+    let request_id = hash.get(..16).unwrap_or_default().to_ascii_uppercase();
+    let host = crate::b64::encode(hash.get(16..).unwrap_or_default().as_bytes());
+    (request_id, host)
+}
+
+/// The quoted ETag of an object's bytes (32 hex digits, like S3's MD5; here from SHA-256).
+pub(crate) fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", sha256_hex(bytes).get(..32).unwrap_or_default())
 }
 
 /// An S3 XML error response.
@@ -193,13 +197,8 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
             "Invalid Policy: Invalid JSON.",
         );
     };
-    if field("x-amz-signature") != Some(&policy::signature(&state.config.secret, policy_text)) {
-        return xml_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. \
-             Check your key and signing method.",
-        );
+    if let Err(response) = verify_signature(&state.config.credentials, &field, policy_text) {
+        return response;
     }
     if unix_seconds(SystemTime::now()) > unix_seconds(policy.expiration) {
         return xml_error(
@@ -293,11 +292,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         );
     };
     let key = key.replace("${filename}", file.filename.as_deref().unwrap_or_default());
-    let etag = format!(
-        "\"{:016x}{:016x}\"",
-        policy::fnv1a64(&[&file.value]),
-        policy::fnv1a64(&[b"etag", &file.value])
-    );
+    let etag = etag(&file.value);
     let object = StoredObject {
         key: key.clone(),
         bytes: file.value.clone(),
@@ -324,6 +319,67 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         ],
         body: Vec::new(),
     }
+}
+
+/// Checks the SigV4 fields of a POST: the algorithm, the credential (this emulator's access
+/// key and region) and the signature, recomputed from the credential's day and the policy.
+fn verify_signature<'a>(
+    credentials: &Credentials,
+    field: &impl Fn(&str) -> Option<&'a str>,
+    policy_text: &str,
+) -> Result<(), Response> {
+    if field("x-amz-algorithm") != Some(policy::ALGORITHM) {
+        return Err(xml_error(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'x-amz-algorithm' with the value \
+             AWS4-HMAC-SHA256.",
+        ));
+    }
+    let Some(credential) = field("x-amz-credential") else {
+        return Err(xml_error(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'x-amz-credential'.  If it is specified, \
+             please check the order of the fields.",
+        ));
+    };
+    let Some(scope) = policy::parse_credential(credential) else {
+        return Err(xml_error(
+            400,
+            "AuthorizationQueryParametersError",
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+        ));
+    };
+    if scope.access_key != credentials.access_key {
+        return Err(xml_error(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ));
+    }
+    if scope.region != credentials.region {
+        return Err(xml_error(
+            400,
+            "AuthorizationQueryParametersError",
+            &format!(
+                "Error parsing the X-Amz-Credential parameter; the region '{}' is wrong; \
+                 expecting '{}'",
+                scope.region, credentials.region
+            ),
+        ));
+    }
+    let expected = policy::signature(credentials, scope.day, policy_text);
+    if field("x-amz-signature") != Some(expected.as_str()) {
+        return Err(xml_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
