@@ -5,11 +5,14 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::SignFault;
 use super::http::{Request, Response};
 use super::policy::{self, BUCKET, PolicyFields, json_str, ordered_object};
-use super::{AssetRecord, FinishShape, Route, State, StoredAsset};
 use crate::clock::{format_iso8601, from_unix_seconds, unix_seconds};
+use crate::fault::SignFault;
+use crate::route::Route;
+use crate::state::State;
+use crate::store::AssetRecord;
+use crate::{FinishShape, StoredAsset};
 
 const JSON: &str = "application/json; charset=utf-8";
 const NOT_FOUND: &str = r#"["This record could not be found"]"#;

@@ -7,10 +7,12 @@ use std::time::SystemTime;
 use super::http::{Request, Response};
 use super::multipart::{self, Part};
 use super::policy::{self, BUCKET, Condition, json_str};
-use super::{FormPart, ObjectRecord, RecordedForm, State, StoredObject};
 use crate::clock::unix_seconds;
 use crate::sigv4::Credentials;
 use crate::sigv4::sha256_hex;
+use crate::state::State;
+use crate::store::ObjectRecord;
+use crate::{FormPart, RecordedForm, StoredObject};
 
 /// The most bytes allowed before the file's content.
 const MAX_PRE_DATA: usize = 20 * 1024;
