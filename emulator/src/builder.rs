@@ -1,6 +1,7 @@
 //! Configuring an emulator before it starts.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub struct EmulatorBuilder {
     max_file_size: u64,
     finish_shape: FinishShape,
     signer: Option<SharedSigner>,
+    max_body: u64,
+    idle_timeout: Duration,
 }
 
 impl Default for EmulatorBuilder {
@@ -37,6 +40,8 @@ impl Default for EmulatorBuilder {
             max_file_size: 5_242_879_999,
             finish_shape: FinishShape::Flat,
             signer: None,
+            max_body: 1 << 30,
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -108,22 +113,45 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The largest request body the emulator reads outside the Management API, in bytes
+    /// (default 1 GiB): an S3 upload declaring a longer `Content-Length` gets
+    /// `413 MaxMessageLengthExceeded` before any of its body is read, and the connection is
+    /// closed. This bounds the memory one upload can take; it counts the whole multipart body,
+    /// form fields and framing included. (Management API bodies have their own cap,
+    /// [`MAX_MAPI_BODY`](crate::MAX_MAPI_BODY).)
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long a connection may stay silent (default 30 s): a connection on which no byte
+    /// arrives for that long, whose request head takes longer than that to arrive, or that
+    /// does not take a response for that long, is closed and its thread ends. Keep it longer
+    /// than the clients' own idle-connection pool timeout (ureq's is 15 s), so that a client
+    /// never reuses a connection the emulator has just closed.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on a background thread.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
         // state through a slot filled right after binding.
         let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::default();
         let handler_slot = Arc::clone(&slot);
-        let server = http::Server::start(Arc::new(move |head: &http::Head| {
+        let handler: http::Handler = Arc::new(move |head: &http::Head| {
             let state = handler_slot
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             match state {
                 Some(state) => state.plan(head),
-                None => http::Plan::Read(Box::new(|_| http::Outcome::Drop)),
+                None => http::Plan::Cut(0),
             }
-        }))?;
+        });
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = http::Server::start(addr, self.idle_timeout, handler)?;
         let port = server.addr().port();
         let state = Arc::new(State {
             config: Config {
@@ -138,6 +166,7 @@ impl EmulatorBuilder {
                 max_file_size: self.max_file_size,
                 finish_shape: self.finish_shape,
                 signer: self.signer,
+                max_body: self.max_body,
             },
             inner: Mutex::new(Inner {
                 folders: self.folders,

@@ -30,8 +30,9 @@
 //! - the policy signature is real AWS Signature Version 4 under a key pair made fresh for each
 //!   emulator ([`Emulator::credentials`]); the S3 endpoint recomputes it from the credential's
 //!   day and the policy. The key is a test key, not a security boundary;
-//! - request bodies are read whole into memory. That is fine for test files; benchmarking
-//!   multi-gigabyte uploads would want a streaming sink instead;
+//! - request bodies are read whole into memory, up to [`EmulatorBuilder::max_body`] (1 GiB by
+//!   default; Management API bodies up to [`MAX_MAPI_BODY`]). That is fine for test files;
+//!   benchmarking multi-gigabyte uploads would want a streaming sink instead;
 //! - finish is a little stricter than Storyblok: the object must have been uploaded *after*
 //!   the latest sign of that asset, so a replace (sign with `id`) that skips the upload fails.
 //!
@@ -93,6 +94,17 @@ pub use store::{StoredAsset, StoredObject};
 
 use std::fmt;
 use std::sync::Arc;
+
+/// The largest Management API request body the emulator reads, in bytes (1 MiB): a longer
+/// one, by its declared `Content-Length` or as a chunked body grows, gets 413 with a JSON
+/// error, and the connection is closed.
+pub const MAX_MAPI_BODY: u64 = 1 << 20;
+
+/// Request bodies and form parts up to this many bytes (64 KiB) are kept in the request log
+/// ([`RecordedRequest::body`], [`FormPart::value`]); longer ones are recorded by their length
+/// only ([`RecordedRequest::body_len`], [`FormPart::length`]). Stored objects keep all their
+/// bytes.
+pub const RECORDED_BODY_LIMIT: usize = 64 * 1024;
 
 use state::State;
 
@@ -198,7 +210,7 @@ impl Emulator {
 
     /// The object S3 stored under `key`.
     pub fn object(&self, key: &str) -> Option<StoredObject> {
-        self.state.lock().objects.get(key).map(|o| o.object.clone())
+        self.state.lock().objects.get(key).map(|o| o.to_object(key))
     }
 
     /// Queues a fault. It fires once, on the `nth` request of its endpoint.

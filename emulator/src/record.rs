@@ -29,9 +29,14 @@ pub struct RecordedRequest {
     pub path: String,
     /// The headers, names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
-    /// The raw body of a Management API request; empty for S3 (see `form`).
+    /// The raw body of a Management API request, when it is at most
+    /// [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes; empty otherwise, and always
+    /// empty for S3 (see `form`).
     pub body: Vec<u8>,
-    /// The body of a Management API request, when it is JSON.
+    /// How many body bytes the emulator read, whether or not it kept them: 0 for a request
+    /// answered from its head alone, or whose body was too large to read.
+    pub body_len: u64,
+    /// The body of a Management API request, when it is JSON and was kept (see `body`).
     pub json: Option<Value>,
     /// The parsed form of an S3 upload, when it parsed.
     pub form: Option<RecordedForm>,
@@ -91,8 +96,12 @@ pub struct FormPart {
     pub filename: Option<String>,
     /// Its `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// Its content.
+    /// Its content, when it is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT)
+    /// bytes; empty otherwise (the stored object keeps a file's bytes, see
+    /// [`Emulator::object`](crate::Emulator::object)).
     pub value: Vec<u8>,
+    /// The length of its content in bytes, also when `value` was not kept.
+    pub length: u64,
 }
 
 #[cfg(test)]
@@ -106,6 +115,7 @@ mod tests {
             filename: filename.map(Into::into),
             content_type: None,
             value: b"v".to_vec(),
+            length: 1,
         };
         let form = RecordedForm {
             parts: vec![part("key", None), part("file", Some("a.png"))],

@@ -2,9 +2,10 @@
 //! errors.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::http::{Request, Response};
+use super::http::{Head, Request, Response};
 use super::multipart::{self, Part};
 use super::policy::{self, BUCKET, Condition, json_str};
 use crate::clock::unix_seconds;
@@ -12,7 +13,7 @@ use crate::sigv4::Credentials;
 use crate::sigv4::sha256_hex;
 use crate::state::State;
 use crate::store::ObjectRecord;
-use crate::{FormPart, RecordedForm, StoredObject};
+use crate::{FormPart, RecordedForm};
 
 /// The most bytes allowed before the file's content.
 const MAX_PRE_DATA: usize = 20 * 1024;
@@ -79,29 +80,41 @@ pub(crate) fn not_found(target: &str) -> Response {
     }
 }
 
-/// Handles `POST /a.storyblok.com`; returns the response and the form, when it parsed.
-pub(crate) fn handle(state: &State, request: &Request) -> (Response, Option<RecordedForm>) {
-    if request.header("authorization").is_some() {
-        return (
-            xml_error(
-                400,
-                "InvalidArgument",
-                "POST requires exactly one form of authentication; the Authorization header \
-                 must not be sent with a browser POST",
-            ),
-            None,
-        );
+/// The checks S3 makes on the head of a POST Object, before reading its body: no
+/// `Authorization` header, and an exact `Content-Length` (a chunked upload is refused here,
+/// unread).
+pub(crate) fn check_upload_head(head: &Head) -> Option<Response> {
+    if head.header("authorization").is_some() {
+        return Some(xml_error(
+            400,
+            "InvalidArgument",
+            "POST requires exactly one form of authentication; the Authorization header \
+             must not be sent with a browser POST",
+        ));
     }
-    if !request.has_content_length {
-        return (
-            xml_error(
-                411,
-                "MissingContentLength",
-                "You must provide the Content-Length HTTP header.",
-            ),
-            None,
-        );
+    if head.content_length.is_none() {
+        return Some(xml_error(
+            411,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        ));
     }
+    None
+}
+
+/// The answer to an upload whose body is longer than the emulator accepts
+/// ([`EmulatorBuilder::max_body`](crate::EmulatorBuilder::max_body)).
+pub(crate) fn too_large(max_body: u64) -> Response {
+    xml_error(
+        413,
+        "MaxMessageLengthExceeded",
+        &format!("Your request was too big: this emulator accepts at most {max_body} bytes."),
+    )
+}
+
+/// Handles `POST /a.storyblok.com` once its head passed [`check_upload_head`]; returns the
+/// response and the form, when it parsed.
+pub(crate) fn handle(state: &State, request: Request) -> (Response, Option<RecordedForm>) {
     let malformed = || {
         xml_error(
             400,
@@ -118,20 +131,28 @@ pub(crate) fn handle(state: &State, request: &Request) -> (Response, Option<Reco
     let form = RecordedForm {
         parts: parts
             .iter()
-            .map(|p| FormPart {
-                name: p.name.clone(),
-                filename: p.filename.clone(),
-                content_type: p.content_type.clone(),
-                value: p.value.clone(),
+            .map(|p| {
+                let value = p.value(&request.body);
+                FormPart {
+                    name: p.name.clone(),
+                    filename: p.filename.clone(),
+                    content_type: p.content_type.clone(),
+                    value: if value.len() <= crate::RECORDED_BODY_LIMIT {
+                        value.to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    length: value.len() as u64,
+                }
             })
             .collect(),
     };
-    let response = check_and_store(state, &parts);
+    let response = check_and_store(state, &parts, request.body);
     (response, Some(form))
 }
 
 /// Checks 4 to 10 of the POST, on a parsed form.
-fn check_and_store(state: &State, parts: &[Part]) -> Response {
+fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     let files: Vec<usize> = parts
         .iter()
         .enumerate()
@@ -139,7 +160,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         .map(|(i, _)| i)
         .collect();
     if let Some(&first) = files.first() {
-        if parts[first].content_start > MAX_PRE_DATA {
+        if parts[first].range.start > MAX_PRE_DATA {
             return xml_error(
                 400,
                 "MaxPostPreDataLengthExceeded",
@@ -167,7 +188,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         .map(|p| {
             (
                 p.name.as_str(),
-                String::from_utf8_lossy(&p.value).into_owned(),
+                String::from_utf8_lossy(p.value(&body)).into_owned(),
             )
         })
         .collect();
@@ -265,7 +286,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
             );
         }
     }
-    let size = file.value.len() as u64;
+    let size = file.range.len() as u64;
     for condition in &policy.conditions {
         if let Condition::LengthRange { min, max } = condition {
             if size < *min {
@@ -294,33 +315,40 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         );
     };
     let key = key.replace("${filename}", file.filename.as_deref().unwrap_or_default());
-    let etag = etag(&file.value);
-    let object = StoredObject {
-        key: key.clone(),
-        bytes: file.value.clone(),
+    let range = file.range.clone();
+    let etag = etag(body.get(range.clone()).unwrap_or_default());
+    // The file's bytes become the object in place: no copy of a large upload.
+    let mut bytes = body;
+    bytes.truncate(range.end);
+    bytes.drain(..range.start.min(range.end));
+    let object = ObjectRecord {
+        bytes: Arc::new(bytes),
         content_type: field("Content-Type")
             .unwrap_or("binary/octet-stream")
             .to_string(),
         cache_control: field("Cache-Control").unwrap_or_default().to_string(),
         acl: field("acl").unwrap_or("private").to_string(),
+        stored_at: 0,
     };
     {
         let mut inner = state.lock();
         let stored_at = inner.next_event();
-        inner
-            .objects
-            .insert(key, ObjectRecord { object, stored_at });
+        inner.objects.insert(
+            key,
+            ObjectRecord {
+                stored_at,
+                ..object
+            },
+        );
     }
     let (request_id, host_id) = request_ids();
-    Response {
-        status: 204,
-        headers: vec![
-            ("ETag".into(), etag),
-            ("x-amz-request-id".into(), request_id),
-            ("x-amz-id-2".into(), host_id),
-        ],
-        body: Vec::new(),
-    }
+    let mut response = Response::empty(204);
+    response.headers = vec![
+        ("ETag".into(), etag),
+        ("x-amz-request-id".into(), request_id),
+        ("x-amz-id-2".into(), host_id),
+    ];
+    response
 }
 
 /// Checks the SigV4 fields of a POST: the algorithm, the credential (this emulator's access
@@ -396,7 +424,7 @@ mod tests {
     #[test]
     fn error_shape() {
         let r = xml_error(403, "AccessDenied", "Invalid according to Policy: <x>");
-        let body = String::from_utf8(r.body).expect("utf8");
+        let body = String::from_utf8(r.body.to_vec()).expect("utf8");
         assert!(body.starts_with(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
              <Message>Invalid according to Policy: &lt;x&gt;</Message><RequestId>"

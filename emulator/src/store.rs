@@ -1,6 +1,7 @@
 //! What the emulator stores: asset records and S3 objects, as tests see them and as the
 //! emulator keeps them.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -71,10 +72,26 @@ pub(crate) struct AssetRecord {
     pub(crate) updated_at: SystemTime,
 }
 
-/// A stored object plus when it was stored.
+/// An object as the S3 endpoint keeps it: its bytes shared, so that serving it copies nothing.
 #[derive(Clone, Debug)]
 pub(crate) struct ObjectRecord {
-    pub(crate) object: StoredObject,
+    pub(crate) bytes: Arc<Vec<u8>>,
+    pub(crate) content_type: String,
+    pub(crate) cache_control: String,
+    pub(crate) acl: String,
     /// The event number of its upload.
     pub(crate) stored_at: u64,
+}
+
+impl ObjectRecord {
+    /// The object as a test sees it.
+    pub(crate) fn to_object(&self, key: &str) -> StoredObject {
+        StoredObject {
+            key: key.to_string(),
+            bytes: self.bytes.as_ref().clone(),
+            content_type: self.content_type.clone(),
+            cache_control: self.cache_control.clone(),
+            acl: self.acl.clone(),
+        }
+    }
 }

@@ -13,7 +13,10 @@ use storyblok_assets_emulator::*;
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as text (lossy).
     pub body: String,
+    /// The body's exact bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -41,11 +44,22 @@ pub fn send_raw(emulator: &Emulator, raw: &[u8]) -> Option<Reply> {
     socket.write_all(raw).expect("writes");
     let mut out = Vec::new();
     let _ = socket.read_to_end(&mut out);
+    parse_reply(&out)
+}
+
+/// Parses one response (the last, after any `100 Continue`) from raw bytes.
+pub fn parse_reply(out: &[u8]) -> Option<Reply> {
+    let mut out = out;
+    while out.starts_with(b"HTTP/1.1 100 ") {
+        let end = find(out, b"\r\n\r\n")?;
+        out = &out[end + 4..];
+    }
     if out.is_empty() {
         return None;
     }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let end = find(out, b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&out[..end]).into_owned();
+    let bytes = out[end + 4..].to_vec();
     let mut lines = head.split("\r\n");
     let status = lines.next().expect("status line")[9..12]
         .parse()
@@ -57,8 +71,44 @@ pub fn send_raw(emulator: &Emulator, raw: &[u8]) -> Option<Reply> {
     Some(Reply {
         status,
         headers,
-        body: body.to_string(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads exactly one response from a socket that may stay open: the head, then
+/// `Content-Length` bytes of body (none for a 204). Skips `100 Continue`. `None` if the
+/// connection closes first.
+pub fn read_reply(socket: &mut TcpStream) -> Option<Reply> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        while find(&buf, b"\r\n\r\n").is_none() {
+            match socket.read(&mut byte) {
+                Ok(1) => buf.push(byte[0]),
+                _ => return None,
+            }
+        }
+        if buf.starts_with(b"HTTP/1.1 100 ") {
+            buf.clear();
+            continue;
+        }
+        break;
+    }
+    let mut reply = parse_reply(&buf)?;
+    let length: usize = reply
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; if reply.status == 204 { 0 } else { length }];
+    socket.read_exact(&mut body).ok()?;
+    reply.body = String::from_utf8_lossy(&body).into_owned();
+    reply.bytes = body;
+    Some(reply)
 }
 
 pub fn send(
