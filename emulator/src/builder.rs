@@ -25,6 +25,7 @@ pub struct EmulatorBuilder {
     signer: Option<SharedSigner>,
     max_body: u64,
     idle_timeout: Duration,
+    public_origin: Option<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -42,6 +43,7 @@ impl Default for EmulatorBuilder {
             signer: None,
             max_body: 1 << 30,
             idle_timeout: Duration::from_secs(30),
+            public_origin: None,
         }
     }
 }
@@ -134,6 +136,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Where clients reach the emulator, as `scheme://host[:port]` with no path (default
+    /// `http://127.0.0.1:{port}`, the bound address): for example `https://localhost:4443` for
+    /// a TLS-terminating proxy in front of it that forwards to [`Emulator::addr`]. The URLs
+    /// the emulator hands out are built from it: [`Emulator::api_url`], [`Emulator::s3_url`],
+    /// and the sign answer's `post_url`.
+    pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.public_origin = Some(origin.into().trim_end_matches('/').to_string());
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on a background thread.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
@@ -152,11 +164,14 @@ impl EmulatorBuilder {
         });
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = http::Server::start(addr, self.idle_timeout, handler)?;
-        let port = server.addr().port();
+        let origin = self
+            .public_origin
+            .unwrap_or_else(|| format!("http://{}", server.addr()));
         let state = Arc::new(State {
             config: Config {
                 credentials: sigv4::Credentials::random(),
-                s3_url: format!("http://127.0.0.1:{port}/{}", policy::BUCKET),
+                s3_url: format!("{origin}/{}", policy::BUCKET),
+                origin,
                 token: self.token,
                 oauth_token: self.oauth_token,
                 space_id: self.space_id,

@@ -45,9 +45,8 @@
 //! emulator.inject(Fault::respond(Endpoint::Sign, 1, 500, r#"{"error":"boom"}"#));
 //!
 //! // Any HTTP client works; here, a raw request.
-//! let addr = emulator.api_url().trim_start_matches("http://").trim_end_matches("/v1").to_string();
 //! let body = r#"{"filename":"Mars.JPG"}"#;
-//! let mut socket = std::net::TcpStream::connect(addr)?;
+//! let mut socket = std::net::TcpStream::connect(emulator.addr())?;
 //! write!(
 //!     socket,
 //!     "POST /v1/spaces/42/assets/ HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
@@ -137,12 +136,26 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// The Management API base URL, `http://127.0.0.1:{port}/v1`.
+    /// The Management API base URL, `{public_origin}/v1` (by default
+    /// `http://127.0.0.1:{port}/v1`).
     pub fn api_url(&self) -> String {
-        format!("http://{}/v1", self.server.addr())
+        format!("{}/v1", self.state.config.origin)
     }
 
-    /// The S3 URL handed out as `post_url`, `http://127.0.0.1:{port}/a.storyblok.com`.
+    /// Where clients reach the emulator, `scheme://host[:port]` (see
+    /// [`EmulatorBuilder::public_origin`]; by default `http://127.0.0.1:{port}`).
+    pub fn public_origin(&self) -> &str {
+        &self.state.config.origin
+    }
+
+    /// The address the emulator listens on, `127.0.0.1:{port}`: what a proxy in front of it
+    /// forwards to, or what a raw socket connects to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.addr()
+    }
+
+    /// The S3 URL handed out as `post_url`, `{public_origin}/a.storyblok.com` (by default
+    /// `http://127.0.0.1:{port}/a.storyblok.com`).
     pub fn s3_url(&self) -> String {
         self.state.config.s3_url.clone()
     }

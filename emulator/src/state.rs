@@ -24,6 +24,9 @@ pub(crate) struct Config {
     pub(crate) finish_shape: FinishShape,
     /// Sign the emulator's own policies (SigV4) and key its ids.
     pub(crate) credentials: sigv4::Credentials,
+    /// `scheme://host[:port]` clients reach the emulator at.
+    pub(crate) origin: String,
+    /// `{origin}/a.storyblok.com`.
     pub(crate) s3_url: String,
     /// Signs for a real S3 server instead of the emulator's own.
     pub(crate) signer: Option<SharedSigner>,

@@ -691,3 +691,36 @@ fn reset_mid_body_counts_once_towards_nth() {
     let cut = &emulator.requests()[0];
     assert!(cut.body.is_empty() && cut.json.is_none());
 }
+
+#[test]
+fn urls_come_from_the_public_origin() {
+    // By default, the bound address.
+    let emulator = unlimited();
+    let addr = emulator.addr();
+    assert!(addr.ip().is_loopback() && addr.port() != 0);
+    assert_eq!(emulator.public_origin(), format!("http://{addr}"));
+    assert_eq!(emulator.api_url(), format!("http://{addr}/v1"));
+    assert_eq!(emulator.s3_url(), format!("http://{addr}/a.storyblok.com"));
+    assert_eq!(
+        sign(&emulator, r#"{"filename":"a.png"}"#).json()["post_url"],
+        format!("http://{addr}/a.storyblok.com")
+    );
+
+    // Behind a TLS-terminating proxy: handed-out URLs name the proxy, the socket stays local.
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .public_origin("https://localhost:4443/")
+        .start()
+        .expect("starts");
+    assert_eq!(emulator.public_origin(), "https://localhost:4443");
+    assert_eq!(emulator.api_url(), "https://localhost:4443/v1");
+    assert_eq!(emulator.s3_url(), "https://localhost:4443/a.storyblok.com");
+    let reply = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(
+        reply.json()["post_url"],
+        "https://localhost:4443/a.storyblok.com"
+    );
+    // Uploads still reach it through the forwarded socket.
+    assert_eq!(upload(&emulator, &signed_fields(&reply), b"1").status, 204);
+    assert!(emulator.addr().ip().is_loopback());
+}

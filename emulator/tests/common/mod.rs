@@ -31,12 +31,8 @@ impl Reply {
     }
 }
 
-pub fn host(emulator: &Emulator) -> String {
-    emulator
-        .api_url()
-        .trim_start_matches("http://")
-        .trim_end_matches("/v1")
-        .to_string()
+pub fn host(emulator: &Emulator) -> std::net::SocketAddr {
+    emulator.addr()
 }
 
 pub fn send_raw(emulator: &Emulator, raw: &[u8]) -> Option<Reply> {
