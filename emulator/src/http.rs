@@ -1,8 +1,10 @@
 //! A tiny std-only HTTP/1.1 server: one thread per connection, keep-alive, whole bodies in
-//! memory. Just enough for the emulator; not for the open internet.
+//! memory. Just enough for the emulator; not for the open internet, though it bounds what a
+//! client can make it hold: a head of at most 64 KiB, a body of at most what the handler
+//! allows, and a connection idle for longer than the idle timeout is closed.
 //!
-//! The handler sees each request twice: its head first, when it decides whether to read the
-//! body ([`Plan`]), then, if it chose to, the whole request.
+//! The handler sees each request twice: its head first, when it decides whether to answer
+//! right away or read the body ([`Plan`]), then, if it chose to read, the whole request.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -10,11 +12,17 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The most bytes a request line plus headers may take.
 const MAX_HEAD: usize = 64 * 1024;
 /// The longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
+/// After answering a request whose body it did not read, the server reads and discards at
+/// most this much of it before closing, so the answer is not lost to a TCP reset...
+const LINGER_BYTES: u64 = 1 << 20;
+/// ...for at most this long.
+const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// A request line and headers, read before the body.
 #[derive(Clone, Debug)]
@@ -26,6 +34,27 @@ pub(crate) struct Head {
     pub(crate) headers: Vec<(String, String)>,
     /// The declared `Content-Length`; `None` when absent or when the body is chunked.
     pub(crate) content_length: Option<u64>,
+    /// Whether the body is `Transfer-Encoding: chunked`.
+    pub(crate) chunked: bool,
+}
+
+impl Head {
+    /// The first header called `name` (lower-case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// Whether a body follows the head.
+    pub(crate) fn has_body(&self) -> bool {
+        self.chunked || self.content_length.is_some_and(|n| n > 0)
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A whole request as read from the socket (the handler saw its method in the [`Head`]).
@@ -35,18 +64,17 @@ pub(crate) struct Request {
     pub(crate) target: String,
     /// Header names lower-cased, in arrival order.
     pub(crate) headers: Vec<(String, String)>,
+    /// The body; empty when it was too large to read.
     pub(crate) body: Vec<u8>,
-    /// Whether the request declared a `Content-Length` (and was not chunked).
-    pub(crate) has_content_length: bool,
+    /// The body was longer than the plan allowed: declared so (then none of it was read) or
+    /// found so while reading a chunked body. The connection is closed after the answer.
+    pub(crate) too_large: bool,
 }
 
 impl Request {
     /// The first header called `name` (lower-case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
 }
 
@@ -55,7 +83,10 @@ impl Request {
 pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+    /// Shared, so that serving a stored object does not copy it.
+    pub(crate) body: Arc<Vec<u8>>,
+    /// Send the headers (`Content-Length` included) but not the body: the answer to `HEAD`.
+    pub(crate) head_only: bool,
 }
 
 impl Response {
@@ -64,7 +95,18 @@ impl Response {
         Response {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
+            body: Arc::new(body.into()),
+            head_only: false,
+        }
+    }
+
+    /// A response with no body and no `Content-Type`, such as a 204.
+    pub(crate) fn empty(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Arc::default(),
+            head_only: false,
         }
     }
 }
@@ -77,10 +119,18 @@ pub(crate) enum Outcome {
     Drop,
 }
 
+/// The second half of handling a request, once its body is read.
+pub(crate) type Then = Box<dyn FnOnce(Request) -> Outcome>;
+
 /// What the handler wants done with a request once it has seen its head.
 pub(crate) enum Plan {
-    /// Read the whole body, then hand the request to this.
-    Read(Box<dyn FnOnce(Request) -> Outcome>),
+    /// Read the body, at most `max_body` bytes, then hand the request to `then`. A body
+    /// declared longer is not read at all, and a chunked body is read no further than the
+    /// limit: `then` sees [`Request::too_large`], and the connection closes after the answer.
+    Read { max_body: u64, then: Then },
+    /// Answer from the head alone. A body, if the request has one, is not read, and the
+    /// connection closes after the answer.
+    Respond(Response),
     /// Read at most this many bytes of the body, then close the connection without answering.
     Cut(u64),
 }
@@ -97,18 +147,27 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds `127.0.0.1:0` and serves `handler` on a background thread.
-    pub(crate) fn start(handler: Handler) -> io::Result<Server> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    /// Binds `addr` and serves `handler` on a background thread. A connection on which no byte
+    /// arrives for `idle_timeout`, or whose request head takes longer than that to arrive, or
+    /// that does not take a response for that long, is closed.
+    pub(crate) fn start(
+        addr: SocketAddr,
+        idle_timeout: Duration,
+        handler: Handler,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
+        let idle_timeout = idle_timeout.max(Duration::from_millis(1));
         let acceptor = {
             let stopping = Arc::clone(&stopping);
             let connections = Arc::clone(&connections);
             std::thread::Builder::new()
                 .name("storyblok-emulator".into())
-                .spawn(move || accept_loop(&listener, &stopping, &connections, &handler))?
+                .spawn(move || {
+                    accept_loop(&listener, &stopping, &connections, &handler, idle_timeout);
+                })?
         };
         Ok(Server {
             addr,
@@ -121,6 +180,15 @@ impl Server {
     /// The bound address.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many connections are open (their threads running).
+    #[cfg(test)]
+    pub(crate) fn open_connections(&self) -> usize {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -150,6 +218,7 @@ fn accept_loop(
     stopping: &AtomicBool,
     connections: &Arc<Mutex<HashMap<u64, TcpStream>>>,
     handler: &Handler,
+    idle_timeout: Duration,
 ) {
     static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(0);
     for stream in listener.incoming() {
@@ -164,29 +233,64 @@ fn accept_loop(
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id, clone);
         }
-        let connections = Arc::clone(connections);
+        let thread_connections = Arc::clone(connections);
         let handler = Arc::clone(handler);
         let spawned = std::thread::Builder::new()
             .name("storyblok-emulator-conn".into())
             .spawn(move || {
-                let _ = serve_connection(stream, &handler);
-                connections
+                let _ = serve_connection(stream, &handler, idle_timeout);
+                thread_connections
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&id);
             });
         if spawned.is_err() {
             // Out of threads: the stream was moved into the closure and is dropped with it.
-            continue;
+            connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
         }
     }
 }
+
+/// The read half of a connection: every read waits at most the idle timeout, and none goes
+/// past the deadline, when one is set.
+struct Conn {
+    stream: TcpStream,
+    idle: Duration,
+    deadline: Option<Instant>,
+    /// The read timeout currently set on the socket.
+    current: Option<Duration>,
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let timeout = match self.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                left.min(self.idle)
+            }
+            None => self.idle,
+        };
+        if self.current != Some(timeout) {
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.current = Some(timeout);
+        }
+        self.stream.read(buf)
+    }
+}
+
+type Reader = BufReader<Conn>;
 
 /// Why a request could not be read.
 enum ReadError {
     /// The peer closed the connection between requests.
     Closed,
-    /// A socket error.
+    /// A socket error, or a timeout.
     Io,
     /// A request the server refuses, answered with this status before closing.
     Bad(u16),
@@ -198,19 +302,40 @@ impl From<io::Error> for ReadError {
     }
 }
 
+/// What to do with the connection after answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    /// Keep it open for the next request.
+    KeepAlive,
+    /// Close it.
+    Close,
+    /// Close it, first reading a little of the body the server left unread.
+    Linger,
+}
+
 /// The keep-alive loop of one connection.
-fn serve_connection(stream: TcpStream, handler: &Handler) -> io::Result<()> {
+fn serve_connection(stream: TcpStream, handler: &Handler, idle: Duration) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
+    stream.set_write_timeout(Some(idle))?;
     let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(Conn {
+        stream,
+        idle,
+        deadline: None,
+        current: None,
+    });
     loop {
-        let (outcome, keep_alive) = match exchange(&mut reader, &mut writer, handler) {
+        let (outcome, after) = match exchange(&mut reader, &mut writer, handler) {
             Ok(exchanged) => exchanged,
             Err(ReadError::Closed | ReadError::Io) => return Ok(()),
             Err(ReadError::Bad(status)) => {
-                let mut response = Response::new(status, "text/plain; charset=utf-8", "");
-                response.body = reason(status).as_bytes().to_vec();
+                let response = Response::new(
+                    status,
+                    "text/plain; charset=utf-8",
+                    reason(status).as_bytes(),
+                );
                 write_response(&mut writer, &response, false)?;
+                linger(&mut reader, &writer);
                 return Ok(());
             }
         };
@@ -220,24 +345,50 @@ fn serve_connection(stream: TcpStream, handler: &Handler) -> io::Result<()> {
                 return Ok(());
             }
             Outcome::Respond(response) => {
-                write_response(&mut writer, &response, keep_alive)?;
-                if !keep_alive {
-                    let _ = writer.shutdown(Shutdown::Write);
-                    return Ok(());
+                write_response(&mut writer, &response, after == After::KeepAlive)?;
+                match after {
+                    After::KeepAlive => {}
+                    After::Close => {
+                        let _ = writer.shutdown(Shutdown::Write);
+                        return Ok(());
+                    }
+                    After::Linger => {
+                        linger(&mut reader, &writer);
+                        return Ok(());
+                    }
                 }
             }
         }
     }
 }
 
+/// Closes a connection whose request body was not read, without losing the answer: a close
+/// with unread data in the receive buffer sends a TCP reset, which can destroy the answer in
+/// flight. So: stop writing, then read and discard a bounded amount for a bounded time.
+fn linger(reader: &mut Reader, writer: &TcpStream) {
+    let _ = writer.shutdown(Shutdown::Write);
+    reader.get_mut().deadline = Some(Instant::now() + LINGER_TIME);
+    let _ = io::copy(&mut reader.by_ref().take(LINGER_BYTES), &mut io::sink());
+}
+
 /// Reads one request, as far as the handler's plan says, and returns what to do with it and
-/// whether the connection stays open afterwards.
+/// with the connection afterwards.
 fn exchange(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut Reader,
     writer: &mut TcpStream,
     handler: &Handler,
-) -> Result<(Outcome, bool), ReadError> {
+) -> Result<(Outcome, After), ReadError> {
+    // The next head must arrive, whole, within the idle timeout.
+    let idle = reader.get_ref().idle;
+    reader.get_mut().deadline = Some(Instant::now() + idle);
     let incoming = read_head(reader)?;
+    reader.get_mut().deadline = None;
+    let keep_alive = if incoming.keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
+    };
+    let has_body = incoming.head.has_body();
     match handler(&incoming.head) {
         Plan::Cut(limit) => {
             if limit > 0 {
@@ -245,19 +396,30 @@ fn exchange(
             }
             // Errors do not matter: the connection is closed either way.
             let _ = io::copy(&mut reader.by_ref().take(limit), &mut io::sink());
-            Ok((Outcome::Drop, false))
+            Ok((Outcome::Drop, After::Close))
         }
-        Plan::Read(then) => {
-            send_continue(writer, &incoming)?;
-            let body = read_body(reader, &incoming)?;
+        Plan::Respond(response) => {
+            let after = if has_body { After::Linger } else { keep_alive };
+            Ok((Outcome::Respond(response), after))
+        }
+        Plan::Read { max_body, then } => {
+            let declared_too_large = incoming.head.content_length.is_some_and(|n| n > max_body);
+            let body = if declared_too_large {
+                None
+            } else {
+                send_continue(writer, &incoming)?;
+                read_body(reader, &incoming, max_body)?
+            };
             let head = incoming.head;
+            let too_large = body.is_none();
             let request = Request {
-                has_content_length: head.content_length.is_some(),
                 target: head.target,
                 headers: head.headers,
-                body,
+                body: body.unwrap_or_default(),
+                too_large,
             };
-            Ok((then(request), incoming.keep_alive))
+            let after = if too_large { After::Linger } else { keep_alive };
+            Ok((then(request), after))
         }
     }
 }
@@ -266,12 +428,11 @@ fn exchange(
 struct Incoming {
     head: Head,
     keep_alive: bool,
-    chunked: bool,
     expects_continue: bool,
 }
 
 /// Reads a request line and headers.
-fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Incoming, ReadError> {
+fn read_head(reader: &mut Reader) -> Result<Incoming, ReadError> {
     let mut head_len = 0usize;
     // The request line; empty lines before it are ignored (RFC 9112 §2.2).
     let request_line = loop {
@@ -319,13 +480,7 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Incoming, ReadError> {
         }
         headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let connection = header("connection")
+    let connection = header(&headers, "connection")
         .unwrap_or_default()
         .to_ascii_lowercase();
     let keep_alive = if http10 {
@@ -333,8 +488,8 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Incoming, ReadError> {
     } else {
         !connection.split(',').any(|t| t.trim() == "close")
     };
-    let chunked =
-        header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    let chunked = header(&headers, "transfer-encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
     let content_length = if chunked {
         None
     } else {
@@ -350,49 +505,54 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Incoming, ReadError> {
             }
         }
     };
-    let expects_continue = header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    let expects_continue =
+        header(&headers, "expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
     Ok(Incoming {
         head: Head {
             method: method.to_string(),
             target: target.to_string(),
             headers,
             content_length,
+            chunked,
         },
         keep_alive,
-        chunked,
         expects_continue,
     })
 }
 
 /// Answers `Expect: 100-continue` when the request has a body to send.
 fn send_continue(writer: &mut TcpStream, incoming: &Incoming) -> Result<(), ReadError> {
-    let has_body = incoming.chunked || incoming.head.content_length.is_some_and(|n| n > 0);
-    if incoming.expects_continue && has_body {
+    if incoming.expects_continue && incoming.head.has_body() {
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         writer.flush()?;
     }
     Ok(())
 }
 
-/// Reads the whole body of a request whose head was read.
-fn read_body(reader: &mut BufReader<TcpStream>, incoming: &Incoming) -> Result<Vec<u8>, ReadError> {
-    if incoming.chunked {
-        return read_chunked(reader);
+/// Reads the whole body of a request whose head was read; `None` if a chunked body turns out
+/// longer than `max` (a declared length was checked before).
+fn read_body(
+    reader: &mut Reader,
+    incoming: &Incoming,
+    max: u64,
+) -> Result<Option<Vec<u8>>, ReadError> {
+    if incoming.head.chunked {
+        return read_chunked(reader, max);
     }
     let Some(length) = incoming.head.content_length else {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     };
     let mut body = Vec::with_capacity(usize::try_from(length.min(1 << 20)).unwrap_or(0));
     reader.by_ref().take(length).read_to_end(&mut body)?;
     if (body.len() as u64) < length {
         return Err(ReadError::Io);
     }
-    Ok(body)
+    Ok(Some(body))
 }
 
 /// Reads a line of at most `limit` bytes (CRLF or bare LF), without its terminator. `None` at
 /// end of stream before any byte.
-fn read_line(reader: &mut BufReader<TcpStream>, limit: usize) -> Result<Option<String>, ReadError> {
+fn read_line(reader: &mut Reader, limit: usize) -> Result<Option<String>, ReadError> {
     let mut line = Vec::new();
     let read = reader
         .by_ref()
@@ -418,8 +578,9 @@ fn read_line(reader: &mut BufReader<TcpStream>, limit: usize) -> Result<Option<S
         .map_err(|_| ReadError::Bad(400))
 }
 
-/// Reads a `Transfer-Encoding: chunked` body, discarding extensions and trailers.
-fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError> {
+/// Reads a `Transfer-Encoding: chunked` body, discarding extensions and trailers; `None` as
+/// soon as it would grow past `max` bytes.
+fn read_chunked(reader: &mut Reader, max: u64) -> Result<Option<Vec<u8>>, ReadError> {
     let mut body = Vec::new();
     loop {
         let line = read_line(reader, MAX_CHUNK_LINE)?.ok_or(ReadError::Io)?;
@@ -431,9 +592,12 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError>
                 .ok_or(ReadError::Io)?
                 .is_empty()
             {}
-            return Ok(body);
+            return Ok(Some(body));
         }
         let before = body.len() as u64;
+        if before.saturating_add(size) > max {
+            return Ok(None);
+        }
         reader.by_ref().take(size).read_to_end(&mut body)?;
         if body.len() as u64 - before < size {
             return Err(ReadError::Io);
@@ -463,11 +627,17 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    if !bodyless {
-        out.extend_from_slice(&response.body);
+    if bodyless || response.head_only || response.body.len() <= 64 * 1024 {
+        let mut out = head.into_bytes();
+        if !bodyless && !response.head_only {
+            out.extend_from_slice(&response.body);
+        }
+        writer.write_all(&out)?;
+    } else {
+        // A large body goes out as it is, not copied behind the head.
+        writer.write_all(head.as_bytes())?;
+        writer.write_all(&response.body)?;
     }
-    writer.write_all(&out)?;
     writer.flush()
 }
 
@@ -503,26 +673,48 @@ pub(crate) fn reason(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
+    const IDLE: Duration = Duration::from_secs(5);
+
     fn echo_server() -> Server {
-        Server::start(Arc::new(|head: &Head| {
-            if head.target == "/cut" {
-                return Plan::Cut(head.content_length.unwrap_or(0) / 2);
-            }
-            let method = head.method.clone();
-            Plan::Read(Box::new(move |req: Request| {
-                if req.target == "/drop" {
-                    return Outcome::Drop;
+        echo_server_with(IDLE)
+    }
+
+    fn echo_server_with(idle: Duration) -> Server {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Server::start(
+            addr,
+            idle,
+            Arc::new(|head: &Head| {
+                if head.target == "/cut" {
+                    return Plan::Cut(head.content_length.unwrap_or(0) / 2);
                 }
-                let body = format!(
-                    "{} {} {} {}",
-                    method,
-                    req.target,
-                    req.body.len(),
-                    req.has_content_length
-                );
-                Outcome::Respond(Response::new(200, "text/plain", body))
-            }))
-        }))
+                if head.target == "/now" {
+                    return Plan::Respond(Response::new(401, "text/plain", "no"));
+                }
+                let method = head.method.clone();
+                Plan::Read {
+                    max_body: 100,
+                    then: Box::new(move |req: Request| {
+                        if req.target == "/drop" {
+                            return Outcome::Drop;
+                        }
+                        if req.too_large {
+                            return Outcome::Respond(Response::new(413, "text/plain", "big"));
+                        }
+                        let body = format!(
+                            "{} {} {} {}",
+                            method,
+                            req.target,
+                            req.body.len(),
+                            req.header("content-length").is_some()
+                        );
+                        let mut response = Response::new(200, "text/plain", body);
+                        response.head_only = method == "HEAD";
+                        Outcome::Respond(response)
+                    }),
+                }
+            }),
+        )
         .expect("binds")
     }
 
@@ -595,6 +787,138 @@ mod tests {
         assert!(
             exchange(&server, b"GET /a HTTP/1.1\r\nConnection: close\r\n\r\n").contains("GET /a 0")
         );
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused() {
+        let server = echo_server();
+        // Declared too long: answered without reading, and the connection is closed.
+        let out = exchange(
+            &server,
+            b"POST /a HTTP/1.1\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n",
+        );
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        assert!(!out.contains("100 Continue"), "{out}");
+        assert!(out.contains("Connection: close"), "{out}");
+        // At the limit: read.
+        let mut raw =
+            b"POST /a HTTP/1.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n".to_vec();
+        raw.extend([b'x'; 100]);
+        assert!(exchange(&server, &raw).contains("POST /a 100 true"));
+        // Chunked: read until it grows past the limit.
+        let mut raw = b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..3 {
+            raw.extend_from_slice(b"28\r\n");
+            raw.extend([b'y'; 40]);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"0\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+        let out = exchange(&server, &raw);
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        assert!(out.contains("Connection: close"), "{out}");
+        assert!(!out.contains("/next"), "{out}");
+        // Chunked within the limit.
+        let out = exchange(
+            &server,
+            b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n64\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n0\r\n\r\n",
+        );
+        assert!(out.contains("POST /a 100 false"), "{out}");
+    }
+
+    #[test]
+    fn answers_from_the_head_close_only_when_a_body_is_left_unread() {
+        let server = echo_server();
+        // No body: the connection stays open for the next request.
+        let out = exchange(
+            &server,
+            b"GET /now HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
+        assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+        assert!(out.contains("GET /b 0"), "{out}");
+        // A body it did not read: the answer still arrives whole, then the connection closes
+        // without a reset even though the client sent a large body.
+        let mut s = TcpStream::connect(server.addr()).expect("connects");
+        s.write_all(b"POST /now HTTP/1.1\r\nContent-Length: 300000\r\n\r\n")
+            .expect("head");
+        let _ = s.write_all(&[b'z'; 300_000]);
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("an answer, not a reset");
+        assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+        assert!(
+            out.contains("Connection: close") && out.ends_with("no"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn head_only_responses_declare_the_length_without_the_body() {
+        let server = echo_server();
+        let out = exchange(&server, b"HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(out.contains("Content-Length: 15\r\n"), "{out}"); // "HEAD /h 0 false"
+        assert!(out.ends_with("\r\n\r\n"), "{out}");
+    }
+
+    #[test]
+    fn large_bodies_are_written_whole() {
+        let body = vec![b'q'; 300_000];
+        let mut response = Response::new(200, "application/octet-stream", body.clone());
+        response.head_only = false;
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let reader = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).expect("connects");
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            out
+        });
+        let (mut stream, _) = listener.accept().expect("accepts");
+        write_response(&mut stream, &response, false).expect("writes");
+        drop(stream);
+        let out = reader.join().expect("reader");
+        assert!(out.ends_with(&body));
+        assert!(String::from_utf8_lossy(&out[..200]).contains("Content-Length: 300000"));
+    }
+
+    #[test]
+    fn idle_and_slow_connections_are_closed() {
+        let server = echo_server_with(Duration::from_millis(200));
+        let started = Instant::now();
+        // An idle keep-alive connection.
+        let mut idle = TcpStream::connect(server.addr()).expect("connects");
+        idle.write_all(b"GET /a HTTP/1.1\r\n\r\n").expect("writes");
+        let mut buf = [0u8; 1024];
+        assert!(idle.read(&mut buf).expect("answer") > 0);
+        // A slow client that trickles its head, one byte at a time, never finishing it.
+        let mut slow = TcpStream::connect(server.addr()).expect("connects");
+        let trickle = std::thread::spawn(move || {
+            let started = Instant::now();
+            for byte in b"GET /never-ending HTTP/1.1\r\nX-Slow: "
+                .iter()
+                .cycle()
+                .take(50)
+            {
+                if slow.write_all(&[*byte]).is_err() {
+                    return started.elapsed();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let mut rest = Vec::new();
+            let _ = slow.read_to_end(&mut rest);
+            started.elapsed()
+        });
+        let mut rest = Vec::new();
+        let _ = idle.read_to_end(&mut rest);
+        assert!(rest.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // Cut off at the head's deadline, long before its 50 bytes at 20 ms each were sent.
+        let cut_after = trickle.join().expect("trickle");
+        assert!(cut_after < Duration::from_millis(700), "{cut_after:?}");
+        // Both threads are gone.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while server.open_connections() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.open_connections(), 0);
     }
 
     #[test]

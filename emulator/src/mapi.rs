@@ -5,11 +5,14 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::SignFault;
 use super::http::{Request, Response};
 use super::policy::{self, BUCKET, PolicyFields, json_str, ordered_object};
-use super::{AssetRecord, FinishShape, Route, State, StoredAsset};
 use crate::clock::{format_iso8601, from_unix_seconds, unix_seconds};
+use crate::fault::SignFault;
+use crate::route::Route;
+use crate::state::{Config, State};
+use crate::store::AssetRecord;
+use crate::{FinishShape, StoredAsset};
 
 const JSON: &str = "application/json; charset=utf-8";
 const NOT_FOUND: &str = r#"["This record could not be found"]"#;
@@ -48,55 +51,78 @@ impl RateLimiter {
     }
 }
 
-/// Handles a request routed to the Management API.
+/// The space a route names, as a number (0 when it names none or not a number).
+fn route_space(route: &Route) -> u64 {
+    match route {
+        Route::Sign { space }
+        | Route::Finish { space, .. }
+        | Route::Delete { space, .. }
+        | Route::Get { space, .. }
+        | Route::OtherMapi { space: Some(space) } => space.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Storyblok's 429 body.
+fn too_many(limit: impl std::fmt::Display) -> Response {
+    error(
+        429,
+        &format!("Rate limit of {limit} request per second has been reached. Retry later."),
+    )
+}
+
+/// The 429 a request gets, if any: when it is over the cap of requests in flight, or over the
+/// rate limit of its space's one-second window.
+pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
+    let config = &state.config;
+    let Some(limit) = config.rate_limit else {
+        return over_in_flight.then(|| too_many(config.max_in_flight));
+    };
+    if over_in_flight {
+        return Some(too_many(limit));
+    }
+    let second = unix_seconds(SystemTime::now());
+    let admitted = state.lock().rate.admit(route_space(route), second, limit);
+    (!admitted).then(|| too_many(limit))
+}
+
+/// Whether the headers carry the personal access token, or the OAuth token as a bearer token.
+pub(crate) fn authorized(config: &Config, headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .find(|(name, _)| name == "authorization")
+        .is_some_and(|(_, auth)| {
+            *auth == config.token
+                || auth
+                    .strip_prefix("Bearer ")
+                    .is_some_and(|t| t == config.oauth_token)
+        })
+}
+
+/// Storyblok's 401 body.
+pub(crate) fn unauthorized() -> Response {
+    error(401, "Unauthorized")
+}
+
+/// The answer to a body longer than [`crate::MAX_MAPI_BODY`].
+pub(crate) fn too_large() -> Response {
+    error(
+        413,
+        &format!(
+            "Request body too large: at most {} bytes are accepted",
+            crate::MAX_MAPI_BODY
+        ),
+    )
+}
+
+/// Handles an authorized request routed to the Management API.
 pub(crate) fn handle(
     state: &State,
     route: &Route,
     request: &Request,
-    over_in_flight: bool,
     sign_fault: SignFault,
 ) -> Response {
     let config = &state.config;
-    if let Some(limit) = config.rate_limit {
-        let too_many = || {
-            error(
-                429,
-                &format!("Rate limit of {limit} request per second has been reached. Retry later."),
-            )
-        };
-        if over_in_flight {
-            return too_many();
-        }
-        let space = match route {
-            Route::Sign { space }
-            | Route::Finish { space, .. }
-            | Route::Delete { space, .. }
-            | Route::Get { space, .. }
-            | Route::OtherMapi { space: Some(space) } => space.parse().unwrap_or(0),
-            _ => 0,
-        };
-        let second = unix_seconds(SystemTime::now());
-        if !state.lock().rate.admit(space, second, limit) {
-            return too_many();
-        }
-    } else if over_in_flight {
-        let limit = config.max_in_flight;
-        return error(
-            429,
-            &format!("Rate limit of {limit} request per second has been reached. Retry later."),
-        );
-    }
-
-    let authorized = request.header("authorization").is_some_and(|auth| {
-        auth == config.token
-            || auth
-                .strip_prefix("Bearer ")
-                .is_some_and(|t| t == config.oauth_token)
-    });
-    if !authorized {
-        return error(401, "Unauthorized");
-    }
-
     let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
     match route {
         Route::Sign { space } if space_ok(space) => sign(state, request, sign_fault),
@@ -307,13 +333,7 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
         None => {
             let id = inner.next_id;
             inner.next_id += 1;
-            let hash = policy::fnv1a64(&[
-                config.secret.as_bytes(),
-                &id.to_be_bytes(),
-                &event.to_be_bytes(),
-            ]);
-            let hash = format!("{hash:016x}");
-            let hash = &hash[..10];
+            let hash = key_hash(&config.credentials, id, event);
             let key = match &size {
                 Some(size) => format!("f/{}/{size}/{hash}/{name}", config.space_id),
                 None => format!("f/{}/{hash}/{name}", config.space_id),
@@ -403,9 +423,12 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
         asset.key.clone(),
         acl,
         asset.content_type.clone(),
-        now.checked_sub(fault.age).unwrap_or(now),
-        from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
+        (
+            now.checked_sub(fault.age).unwrap_or(now),
+            from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
+        ),
         config.max_file_size,
+        &config.credentials,
     );
     if let Some(signer) = &config.signer {
         fields = fields.for_signer(signer.0.as_ref());
@@ -414,7 +437,11 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
     let fields: Vec<(&str, String)> = fields
         .form_fields(|policy| match &config.signer {
             Some(signer) => signer.0.signature(&amz_date, policy),
-            None => policy::signature(&config.secret, policy),
+            None => policy::signature(
+                &config.credentials,
+                amz_date.get(..8).unwrap_or_default(),
+                policy,
+            ),
         })
         .into_iter()
         .map(|(name, value)| match &fault.tamper {
@@ -438,6 +465,14 @@ fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
             ("meta_data", asset.meta_data.to_string()),
         ]),
     )
+}
+
+/// The ten hex digits that make a new asset's key unique, as Storyblok's do.
+fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: u64) -> String {
+    let seed = format!("{}/{id}/{event}", credentials.secret_key);
+    let mut hash = crate::sigv4::sha256_hex(seed.as_bytes());
+    hash.truncate(10);
+    hash
 }
 
 fn public_url(key: &str) -> String {
@@ -496,10 +531,7 @@ fn delete(state: &State, id: &str) -> Response {
         return not_found();
     };
     let object = inner.objects.remove(&record.asset.key);
-    json(
-        200,
-        asset_json(&record, object.map(|o| o.object.bytes.len())),
-    )
+    json(200, asset_json(&record, object.map(|o| o.bytes.len())))
 }
 
 fn get(state: &State, id: &str) -> Response {
@@ -507,10 +539,7 @@ fn get(state: &State, id: &str) -> Response {
     let Some(record) = id.parse::<u64>().ok().and_then(|id| inner.assets.get(&id)) else {
         return not_found();
     };
-    let length = inner
-        .objects
-        .get(&record.asset.key)
-        .map(|o| o.object.bytes.len());
+    let length = inner.objects.get(&record.asset.key).map(|o| o.bytes.len());
     json(200, asset_json(record, length))
 }
 

@@ -1,7 +1,8 @@
 //! A strict `multipart/form-data` parser (RFC 7578 over RFC 2046 framing), for the S3 POST.
 //!
-//! The whole body is in memory. Parts keep their order, and each remembers where its content
-//! starts in the body, so the S3 handler can measure the bytes that precede the file.
+//! The whole body is in memory. Parts keep their order and point into the body instead of
+//! copying it: each knows the byte range of its content, so the S3 handler can measure the
+//! bytes that precede the file and keep the file's bytes without a copy.
 
 /// One part of a parsed form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,10 +13,15 @@ pub(crate) struct Part {
     pub(crate) filename: Option<String>,
     /// The part's own `Content-Type` header, when present.
     pub(crate) content_type: Option<String>,
-    /// The content bytes.
-    pub(crate) value: Vec<u8>,
-    /// Offset of the first content byte within the body.
-    pub(crate) content_start: usize,
+    /// Where the content lies within the body.
+    pub(crate) range: std::ops::Range<usize>,
+}
+
+impl Part {
+    /// The content, out of the body the part was parsed from.
+    pub(crate) fn value<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        body.get(self.range.clone()).unwrap_or_default()
+    }
 }
 
 /// Why a body is not well-formed multipart (the S3 handler answers them all alike).
@@ -93,8 +99,7 @@ pub(crate) fn parse(body: &[u8], boundary: &str) -> Result<Vec<Part>, Malformed>
         let mut part = part_headers(headers)?;
         let content_end =
             find(body, delimiter.as_bytes(), content_start).ok_or(Malformed::NoClosingDelimiter)?;
-        part.value = body[content_start..content_end].to_vec();
-        part.content_start = content_start;
+        part.range = content_start..content_end;
         parts.push(part);
         pos = content_end + delimiter.len();
     }
@@ -133,8 +138,7 @@ fn part_headers(block: &[u8]) -> Result<Part, Malformed> {
         name: name.ok_or(Malformed::NoName)?,
         filename,
         content_type,
-        value: Vec::new(),
-        content_start: 0,
+        range: 0..0,
     })
 }
 
@@ -258,14 +262,14 @@ mod tests {
         let parts = parse(&b, "XyZ").expect("well-formed");
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].name, "key");
-        assert_eq!(parts[0].value, b"f/1/a.png");
+        assert_eq!(parts[0].value(&b), b"f/1/a.png");
         assert_eq!(parts[0].filename, None);
         assert_eq!(parts[1].name, "file");
         assert_eq!(parts[1].filename.as_deref(), Some("a.png"));
         assert_eq!(parts[1].content_type.as_deref(), Some("image/png"));
-        assert_eq!(parts[1].value, b"\x89PNG\r\n--not-a-boundary\r\n");
+        assert_eq!(parts[1].value(&b), b"\x89PNG\r\n--not-a-boundary\r\n");
         assert_eq!(
-            &b[parts[1].content_start..parts[1].content_start + 4],
+            &b[parts[1].range.start..parts[1].range.start + 4],
             b"\x89PNG"
         );
     }
@@ -274,8 +278,8 @@ mod tests {
     fn empty_values_and_empty_file() {
         let b = body(&[("a", None, b""), ("file", Some("e"), b"")], "b");
         let parts = parse(&b, "b").expect("well-formed");
-        assert_eq!(parts[0].value, b"");
-        assert_eq!(parts[1].value, b"");
+        assert_eq!(parts[0].value(&b), b"");
+        assert_eq!(parts[1].value(&b), b"");
     }
 
     #[test]
@@ -284,7 +288,7 @@ mod tests {
         let parts = parse(b, "b").expect("well-formed");
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].name, "x");
-        assert_eq!(parts[0].value, b"1");
+        assert_eq!(parts[0].value(b), b"1");
     }
 
     #[test]

@@ -1,41 +1,60 @@
 //! The S3 POST policy the emulator hands out, and its verification on upload.
 //!
 //! The policy document is the JSON AWS uses, with the conditions in the order Storyblok sends
-//! them. The signature is **not** AWS Signature V4 (that would need HMAC-SHA256): it is the hex
-//! FNV-1a-64 hash of a per-emulator secret followed by the base64 policy. It detects an altered
-//! policy, which is all a test needs; it is not a security boundary.
+//! them. The emulator signs it with real AWS Signature Version 4 ([`crate::sigv4`]) under
+//! per-emulator credentials, and the S3 endpoint recomputes that signature on upload.
 
 use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::sigv4::Credentials;
+
 /// The bucket in every key and URL.
 pub(crate) const BUCKET: &str = "a.storyblok.com";
-/// The fake access key id in `x-amz-credential`.
-pub(crate) const ACCESS_KEY: &str = "EMULATORKEY";
 /// The value of `x-amz-algorithm`.
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The `Cache-Control` Storyblok sets on every asset.
 pub(crate) const CACHE_CONTROL: &str = "public, max-age=31536000";
 
-/// FNV-1a, 64 bit.
-pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &byte in *part {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
+/// `x-amz-signature` of a base64 policy signed by `credentials` on `day` (`YYYYMMDD`).
+pub(crate) fn signature(credentials: &Credentials, day: &str, policy_base64: &str) -> String {
+    crate::sigv4::policy_signature(
+        &credentials.secret_key,
+        day,
+        &credentials.region,
+        policy_base64,
+    )
 }
 
-/// The emulator's `x-amz-signature` for a base64 policy.
-pub(crate) fn signature(secret: &str, policy_base64: &str) -> String {
-    format!(
-        "{:016x}",
-        fnv1a64(&[secret.as_bytes(), policy_base64.as_bytes()])
-    )
+/// The parts of an `x-amz-credential` value, `AKID/YYYYMMDD/region/s3/aws4_request`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scope<'a> {
+    pub(crate) access_key: &'a str,
+    pub(crate) day: &'a str,
+    pub(crate) region: &'a str,
+}
+
+/// Splits an `x-amz-credential` value; `None` unless it has the five parts of an S3 scope
+/// and an eight-digit day.
+pub(crate) fn parse_credential(credential: &str) -> Option<Scope<'_>> {
+    let mut parts = credential.split('/');
+    let (Some(access_key), Some(day), Some(region), Some("s3"), Some("aws4_request"), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let digits = day.len() == 8 && day.bytes().all(|b| b.is_ascii_digit());
+    (digits && !access_key.is_empty() && !region.is_empty()).then_some(Scope {
+        access_key,
+        day,
+        region,
+    })
 }
 
 /// Everything the policy and the sign response's `fields` are made of.
@@ -55,14 +74,14 @@ pub(crate) struct PolicyFields {
 }
 
 impl PolicyFields {
-    /// The fields for a signature made at `now` that expires at `expiration`.
+    /// The fields for a signature by `credentials` made at `now` that expires at `expiration`.
     pub(crate) fn new(
         key: String,
         acl: &str,
         content_type: String,
-        now: SystemTime,
-        expiration: SystemTime,
+        (now, expiration): (SystemTime, SystemTime),
         max_file_size: u64,
+        credentials: &Credentials,
     ) -> PolicyFields {
         let amz_date = crate::clock::format_amz_date(now);
         let day = amz_date.get(..8).unwrap_or_default();
@@ -71,7 +90,7 @@ impl PolicyFields {
             acl: acl.to_string(),
             expires: crate::clock::format_http_date(expiration),
             content_type,
-            credential: format!("{ACCESS_KEY}/{day}/us-east-1/s3/aws4_request"),
+            credential: credentials.credential(day),
             expiration: crate::clock::format_iso8601(expiration),
             amz_date,
             max_file_size,
@@ -228,14 +247,25 @@ mod tests {
     use super::*;
     use crate::clock::from_unix_seconds;
 
+    fn credentials(secret: &str) -> Credentials {
+        Credentials {
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: secret.into(),
+            region: "us-east-1".into(),
+        }
+    }
+
     fn sample() -> PolicyFields {
         PolicyFields::new(
             "f/606/0123456789/mars.jpg".into(),
             "public-read",
             "image/jpeg".into(),
-            from_unix_seconds(1_757_078_484), // 2025-09-05T13:21:24Z
-            from_unix_seconds(1_757_078_484 + 600),
+            (
+                from_unix_seconds(1_757_078_484), // 2025-09-05T13:21:24Z
+                from_unix_seconds(1_757_078_484 + 600),
+            ),
             5_242_879_999,
+            &credentials("secret"),
         )
     }
 
@@ -249,7 +279,7 @@ mod tests {
              {\"Cache-Control\":\"public, max-age=31536000\"},{\"Content-Type\":\"image/jpeg\"},\
              {\"key\":\"f/606/0123456789/mars.jpg\"},{\"Expires\":\"Fri, 05 Sep 2025 13:31:24 GMT\"},\
              [\"content-length-range\",1,5242879999],\
-             {\"x-amz-credential\":\"EMULATORKEY/20250905/us-east-1/s3/aws4_request\"},\
+             {\"x-amz-credential\":\"AKIDEXAMPLE/20250905/us-east-1/s3/aws4_request\"},\
              {\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\"},{\"x-amz-date\":\"20250905T132124Z\"}]}"
         );
     }
@@ -257,7 +287,8 @@ mod tests {
     #[test]
     fn fields_order_and_round_trip() {
         let p = sample();
-        let fields = p.form_fields(|policy| signature("secret", policy));
+        let secret = credentials("secret");
+        let fields = p.form_fields(|policy| signature(&secret, "20250905", policy));
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
@@ -275,8 +306,16 @@ mod tests {
             ]
         );
         let policy = &fields[5].1;
-        assert_eq!(fields[9].1, signature("secret", policy));
-        assert_ne!(fields[9].1, signature("other", policy));
+        assert_eq!(
+            fields[9].1,
+            crate::sigv4::policy_signature("secret", "20250905", "us-east-1", policy)
+        );
+        assert_eq!(fields[9].1.len(), 64);
+        assert_ne!(
+            fields[9].1,
+            signature(&credentials("other"), "20250905", policy)
+        );
+        assert_ne!(fields[9].1, signature(&secret, "20250906", policy));
         let decoded = decode(policy).expect("decodes");
         assert_eq!(decoded.expiration, from_unix_seconds(1_757_078_484 + 600));
         assert_eq!(decoded.conditions.len(), 10);
@@ -326,9 +365,26 @@ mod tests {
     }
 
     #[test]
-    fn fnv_known_values() {
-        assert_eq!(fnv1a64(&[b""]), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(&[b"fo", b"obar"]), fnv1a64(&[b"foobar"]));
+    fn credentials_parse() {
+        assert_eq!(
+            parse_credential("AKID/20250905/us-east-1/s3/aws4_request"),
+            Some(Scope {
+                access_key: "AKID",
+                day: "20250905",
+                region: "us-east-1"
+            })
+        );
+        for bad in [
+            "",
+            "AKID/20250905/us-east-1/s3",
+            "AKID/20250905/us-east-1/s3/aws4_request/x",
+            "AKID/2025090/us-east-1/s3/aws4_request",
+            "AKID/2025090X/us-east-1/s3/aws4_request",
+            "AKID/20250905/us-east-1/iam/aws4_request",
+            "/20250905/us-east-1/s3/aws4_request",
+            "AKID/20250905//s3/aws4_request",
+        ] {
+            assert_eq!(parse_credential(bad), None, "{bad}");
+        }
     }
 }

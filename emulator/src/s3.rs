@@ -2,14 +2,18 @@
 //! errors.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::http::{Request, Response};
+use super::http::{Head, Request, Response};
 use super::multipart::{self, Part};
 use super::policy::{self, BUCKET, Condition, json_str};
-use super::{FormPart, ObjectRecord, RecordedForm, State, StoredObject};
 use crate::clock::unix_seconds;
+use crate::sigv4::Credentials;
+use crate::sigv4::sha256_hex;
+use crate::state::State;
+use crate::store::ObjectRecord;
+use crate::{FormPart, RecordedForm};
 
 /// The most bytes allowed before the file's content.
 const MAX_PRE_DATA: usize = 20 * 1024;
@@ -29,14 +33,17 @@ pub(crate) fn xml_escape(text: &str) -> String {
     out
 }
 
-/// An AWS-style request id and host id.
+/// An AWS-style request id (16 upper-case hex digits) and host id (base64).
 fn request_ids() -> (String, String) {
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let a = policy::fnv1a64(&[b"request", &n.to_be_bytes()]);
-    let b = policy::fnv1a64(&[b"host", &n.to_be_bytes()]);
-    let host = crate::b64::encode(format!("{a:016x}{b:016x}").as_bytes());
-    (format!("{a:016X}"), host)
+    let hash = sha256_hex(&crate::random::next_u64().to_be_bytes());
+    let request_id = hash.get(..16).unwrap_or_default().to_ascii_uppercase();
+    let host = crate::b64::encode(hash.get(16..).unwrap_or_default().as_bytes());
+    (request_id, host)
+}
+
+/// The quoted ETag of an object's bytes (32 hex digits, like S3's MD5; here from SHA-256).
+pub(crate) fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", sha256_hex(bytes).get(..32).unwrap_or_default())
 }
 
 /// An S3 XML error response.
@@ -73,29 +80,41 @@ pub(crate) fn not_found(target: &str) -> Response {
     }
 }
 
-/// Handles `POST /a.storyblok.com`; returns the response and the form, when it parsed.
-pub(crate) fn handle(state: &State, request: &Request) -> (Response, Option<RecordedForm>) {
-    if request.header("authorization").is_some() {
-        return (
-            xml_error(
-                400,
-                "InvalidArgument",
-                "POST requires exactly one form of authentication; the Authorization header \
-                 must not be sent with a browser POST",
-            ),
-            None,
-        );
+/// The checks S3 makes on the head of a POST Object, before reading its body: no
+/// `Authorization` header, and an exact `Content-Length` (a chunked upload is refused here,
+/// unread).
+pub(crate) fn check_upload_head(head: &Head) -> Option<Response> {
+    if head.header("authorization").is_some() {
+        return Some(xml_error(
+            400,
+            "InvalidArgument",
+            "POST requires exactly one form of authentication; the Authorization header \
+             must not be sent with a browser POST",
+        ));
     }
-    if !request.has_content_length {
-        return (
-            xml_error(
-                411,
-                "MissingContentLength",
-                "You must provide the Content-Length HTTP header.",
-            ),
-            None,
-        );
+    if head.content_length.is_none() {
+        return Some(xml_error(
+            411,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        ));
     }
+    None
+}
+
+/// The answer to an upload whose body is longer than the emulator accepts
+/// ([`EmulatorBuilder::max_body`](crate::EmulatorBuilder::max_body)).
+pub(crate) fn too_large(max_body: u64) -> Response {
+    xml_error(
+        413,
+        "MaxMessageLengthExceeded",
+        &format!("Your request was too big: this emulator accepts at most {max_body} bytes."),
+    )
+}
+
+/// Handles `POST /a.storyblok.com` once its head passed [`check_upload_head`]; returns the
+/// response and the form, when it parsed.
+pub(crate) fn handle(state: &State, request: Request) -> (Response, Option<RecordedForm>) {
     let malformed = || {
         xml_error(
             400,
@@ -112,20 +131,28 @@ pub(crate) fn handle(state: &State, request: &Request) -> (Response, Option<Reco
     let form = RecordedForm {
         parts: parts
             .iter()
-            .map(|p| FormPart {
-                name: p.name.clone(),
-                filename: p.filename.clone(),
-                content_type: p.content_type.clone(),
-                value: p.value.clone(),
+            .map(|p| {
+                let value = p.value(&request.body);
+                FormPart {
+                    name: p.name.clone(),
+                    filename: p.filename.clone(),
+                    content_type: p.content_type.clone(),
+                    value: if value.len() <= crate::RECORDED_BODY_LIMIT {
+                        value.to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    length: value.len() as u64,
+                }
             })
             .collect(),
     };
-    let response = check_and_store(state, &parts);
+    let response = check_and_store(state, &parts, request.body);
     (response, Some(form))
 }
 
 /// Checks 4 to 10 of the POST, on a parsed form.
-fn check_and_store(state: &State, parts: &[Part]) -> Response {
+fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     let files: Vec<usize> = parts
         .iter()
         .enumerate()
@@ -133,7 +160,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         .map(|(i, _)| i)
         .collect();
     if let Some(&first) = files.first() {
-        if parts[first].content_start > MAX_PRE_DATA {
+        if parts[first].range.start > MAX_PRE_DATA {
             return xml_error(
                 400,
                 "MaxPostPreDataLengthExceeded",
@@ -161,7 +188,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         .map(|p| {
             (
                 p.name.as_str(),
-                String::from_utf8_lossy(&p.value).into_owned(),
+                String::from_utf8_lossy(p.value(&body)).into_owned(),
             )
         })
         .collect();
@@ -193,13 +220,8 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
             "Invalid Policy: Invalid JSON.",
         );
     };
-    if field("x-amz-signature") != Some(&policy::signature(&state.config.secret, policy_text)) {
-        return xml_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. \
-             Check your key and signing method.",
-        );
+    if let Err(response) = verify_signature(&state.config.credentials, &field, policy_text) {
+        return response;
     }
     if unix_seconds(SystemTime::now()) > unix_seconds(policy.expiration) {
         return xml_error(
@@ -264,7 +286,7 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
             );
         }
     }
-    let size = file.value.len() as u64;
+    let size = file.range.len() as u64;
     for condition in &policy.conditions {
         if let Condition::LengthRange { min, max } = condition {
             if size < *min {
@@ -293,37 +315,101 @@ fn check_and_store(state: &State, parts: &[Part]) -> Response {
         );
     };
     let key = key.replace("${filename}", file.filename.as_deref().unwrap_or_default());
-    let etag = format!(
-        "\"{:016x}{:016x}\"",
-        policy::fnv1a64(&[&file.value]),
-        policy::fnv1a64(&[b"etag", &file.value])
-    );
-    let object = StoredObject {
-        key: key.clone(),
-        bytes: file.value.clone(),
+    let range = file.range.clone();
+    let etag = etag(body.get(range.clone()).unwrap_or_default());
+    // The file's bytes become the object in place: no copy of a large upload.
+    let mut bytes = body;
+    bytes.truncate(range.end);
+    bytes.drain(..range.start.min(range.end));
+    let object = ObjectRecord {
+        bytes: Arc::new(bytes),
         content_type: field("Content-Type")
             .unwrap_or("binary/octet-stream")
             .to_string(),
         cache_control: field("Cache-Control").unwrap_or_default().to_string(),
         acl: field("acl").unwrap_or("private").to_string(),
+        stored_at: 0,
     };
     {
         let mut inner = state.lock();
         let stored_at = inner.next_event();
-        inner
-            .objects
-            .insert(key, ObjectRecord { object, stored_at });
+        inner.objects.insert(
+            key,
+            ObjectRecord {
+                stored_at,
+                ..object
+            },
+        );
     }
     let (request_id, host_id) = request_ids();
-    Response {
-        status: 204,
-        headers: vec![
-            ("ETag".into(), etag),
-            ("x-amz-request-id".into(), request_id),
-            ("x-amz-id-2".into(), host_id),
-        ],
-        body: Vec::new(),
+    let mut response = Response::empty(204);
+    response.headers = vec![
+        ("ETag".into(), etag),
+        ("x-amz-request-id".into(), request_id),
+        ("x-amz-id-2".into(), host_id),
+    ];
+    response
+}
+
+/// Checks the SigV4 fields of a POST: the algorithm, the credential (this emulator's access
+/// key and region) and the signature, recomputed from the credential's day and the policy.
+fn verify_signature<'a>(
+    credentials: &Credentials,
+    field: &impl Fn(&str) -> Option<&'a str>,
+    policy_text: &str,
+) -> Result<(), Response> {
+    if field("x-amz-algorithm") != Some(policy::ALGORITHM) {
+        return Err(xml_error(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'x-amz-algorithm' with the value \
+             AWS4-HMAC-SHA256.",
+        ));
     }
+    let Some(credential) = field("x-amz-credential") else {
+        return Err(xml_error(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'x-amz-credential'.  If it is specified, \
+             please check the order of the fields.",
+        ));
+    };
+    let Some(scope) = policy::parse_credential(credential) else {
+        return Err(xml_error(
+            400,
+            "AuthorizationQueryParametersError",
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+        ));
+    };
+    if scope.access_key != credentials.access_key {
+        return Err(xml_error(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ));
+    }
+    if scope.region != credentials.region {
+        return Err(xml_error(
+            400,
+            "AuthorizationQueryParametersError",
+            &format!(
+                "Error parsing the X-Amz-Credential parameter; the region '{}' is wrong; \
+                 expecting '{}'",
+                scope.region, credentials.region
+            ),
+        ));
+    }
+    let expected = policy::signature(credentials, scope.day, policy_text);
+    if field("x-amz-signature") != Some(expected.as_str()) {
+        return Err(xml_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -338,7 +424,7 @@ mod tests {
     #[test]
     fn error_shape() {
         let r = xml_error(403, "AccessDenied", "Invalid according to Policy: <x>");
-        let body = String::from_utf8(r.body).expect("utf8");
+        let body = String::from_utf8(r.body.to_vec()).expect("utf8");
         assert!(body.starts_with(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
              <Message>Invalid according to Policy: &lt;x&gt;</Message><RequestId>"

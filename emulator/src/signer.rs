@@ -7,7 +7,7 @@
 /// The emulator builds the policy in Storyblok's exact shape and asks the signer for the
 /// parts that belong to the server: where to post, the bucket, the credential scope and the
 /// signature. A real signer computes AWS Signature Version 4 (HMAC-SHA256) over the base64
-/// policy; this crate ships none, to stay free of crypto dependencies.
+/// policy, as [`sigv4::SigV4Signer`](crate::sigv4::SigV4Signer) does.
 pub trait PolicySigner: Send + Sync {
     /// The `post_url` handed out, such as `http://127.0.0.1:4566/my-bucket`.
     fn post_url(&self) -> String;

@@ -70,8 +70,8 @@ pub fn amz_date(time: SystemTime) -> String {
     crate::clock::format_amz_date(time)
 }
 
-/// An access key pair and its region.
-#[derive(Clone, Debug)]
+/// An access key pair and its region. `Debug` shows the secret as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The access key id, such as `AKIAIOSFODNN7EXAMPLE`.
     pub access_key: String,
@@ -81,7 +81,30 @@ pub struct Credentials {
     pub region: String,
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"[redacted]")
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
 impl Credentials {
+    /// A fresh key pair in `us-east-1`, shaped like AWS's (a 20-character access key id
+    /// starting `AKIA`, a 40-character secret), different for every call. Each emulator signs
+    /// its own policies with one of these.
+    pub fn random() -> Credentials {
+        const ID: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        Credentials {
+            access_key: format!("AKIA{}", crate::random::string(ID, 16)),
+            secret_key: crate::random::string(SECRET, 40),
+            region: "us-east-1".into(),
+        }
+    }
+
     /// `access_key/day/region/s3/aws4_request`.
     pub fn credential(&self, day: &str) -> String {
         format!("{}/{day}/{}/s3/aws4_request", self.access_key, self.region)
@@ -145,7 +168,7 @@ impl Request<'_> {
             self.query_string(),
             self.payload_hash
         );
-        let day = &amz_date[..8];
+        let day = amz_date.get(..8).unwrap_or(amz_date);
         let scope = format!("{day}/{}/s3/aws4_request", credentials.region);
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
@@ -195,13 +218,14 @@ impl PolicySigner for SigV4Signer {
     }
 
     fn credential(&self, amz_date: &str) -> String {
-        self.credentials.credential(&amz_date[..8])
+        self.credentials
+            .credential(amz_date.get(..8).unwrap_or(amz_date))
     }
 
     fn signature(&self, amz_date: &str, policy_base64: &str) -> String {
         policy_signature(
             &self.credentials.secret_key,
-            &amz_date[..8],
+            amz_date.get(..8).unwrap_or(amz_date),
             &self.credentials.region,
             policy_base64,
         )
@@ -256,6 +280,45 @@ mod tests {
              SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,\
              Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
         );
+    }
+
+    /// AWS's "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)".
+    #[test]
+    fn policy_signature_matches_aws_post_example() {
+        let policy = "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9";
+        assert_eq!(
+            policy_signature(
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "20151229",
+                "us-east-1",
+                policy
+            ),
+            "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
+        );
+    }
+
+    #[test]
+    fn credentials_hide_their_secret_and_differ() {
+        let credentials = Credentials::random();
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains(&credentials.secret_key), "{shown}");
+        assert!(shown.contains(&credentials.access_key), "{shown}");
+        assert_eq!(credentials.access_key.len(), 20);
+        assert!(credentials.access_key.starts_with("AKIA"));
+        assert_eq!(credentials.secret_key.len(), 40);
+        assert_eq!(credentials.region, "us-east-1");
+        let other = Credentials::random();
+        assert_ne!(credentials.access_key, other.access_key);
+        assert_ne!(credentials.secret_key, other.secret_key);
+        // The signer around them does not print the secret either.
+        let signer = SigV4Signer {
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: "b".into(),
+            credentials,
+        };
+        assert!(!format!("{signer:?}").contains(&other.secret_key));
+        assert!(format!("{signer:?}").contains("[redacted]"));
     }
 
     #[test]

@@ -4,177 +4,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use storyblok_assets_emulator::*;
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn host(emulator: &Emulator) -> String {
-    emulator
-        .api_url()
-        .trim_start_matches("http://")
-        .trim_end_matches("/v1")
-        .to_string()
-}
-
-fn send_raw(emulator: &Emulator, raw: &[u8]) -> Option<Reply> {
-    let mut socket = TcpStream::connect(host(emulator)).expect("connects");
-    socket.write_all(raw).expect("writes");
-    let mut out = Vec::new();
-    let _ = socket.read_to_end(&mut out);
-    if out.is_empty() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().expect("status line")[9..12]
-        .parse()
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-    Some(Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    })
-}
-
-fn send(
-    emulator: &Emulator,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<Reply> {
-    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        raw.push_str(&format!("{n}: {v}\r\n"));
-    }
-    raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut raw = raw.into_bytes();
-    raw.extend_from_slice(body);
-    send_raw(emulator, &raw)
-}
-
-fn mapi(emulator: &Emulator, method: &str, path: &str, body: &str) -> Reply {
-    let token = emulator.token().to_string();
-    send(
-        emulator,
-        method,
-        &format!("/v1/spaces/{}{path}", emulator.space_id()),
-        &[
-            ("Authorization", &token),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-    .expect("an answer")
-}
-
-fn sign(emulator: &Emulator, body: &str) -> Reply {
-    mapi(emulator, "POST", "/assets/", body)
-}
-
-const BOUNDARY: &str = "----emulator-test-boundary";
-
-fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>, after: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let field = |out: &mut Vec<u8>, n: &str, v: &str| {
-        out.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    };
-    for (n, v) in fields {
-        field(&mut out, n, v);
-    }
-    if let Some(bytes) = file {
-        out.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
-                 filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\r\n");
-    }
-    for (n, v) in after {
-        field(&mut out, n, v);
-    }
-    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    out
-}
-
-fn signed_fields(reply: &Reply) -> Vec<(String, String)> {
-    // Read the fields in wire order (serde_json's Map would sort them).
-    let start = reply.body.find("\"fields\":{").expect("fields") + "\"fields\":".len();
-    let end = start + reply.body[start..].find('}').expect("end of fields") + 1;
-    let mut out = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(&reply.body[start..end]).into_iter::<Value>();
-    let Some(Ok(Value::Object(map))) = de.next() else {
-        panic!("fields is an object");
-    };
-    // Recover the order by position in the raw text.
-    let raw = &reply.body[start..end];
-    let mut named: Vec<(usize, String, String)> = map
-        .into_iter()
-        .map(|(k, v)| {
-            let pos = raw.find(&format!("\"{k}\":")).unwrap_or(usize::MAX);
-            (pos, k, v.as_str().unwrap_or_default().to_string())
-        })
-        .collect();
-    named.sort();
-    out.extend(named.into_iter().map(|(_, k, v)| (k, v)));
-    out
-}
-
-fn upload(emulator: &Emulator, fields: &[(String, String)], file: &[u8]) -> Reply {
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let body = multipart(&pairs, Some(file), &[]);
-    let path = "/a.storyblok.com";
-    send(
-        emulator,
-        "POST",
-        path,
-        &[(
-            "Content-Type",
-            &format!("multipart/form-data; boundary={BOUNDARY}"),
-        )],
-        &body,
-    )
-    .expect("an answer")
-}
-
-fn unlimited() -> Emulator {
-    Emulator::builder()
-        .rate_limit(None)
-        .start()
-        .expect("starts")
-}
+mod common;
+use common::*;
 
 #[test]
 fn full_flow_sign_upload_finish_delete() {
@@ -431,19 +264,6 @@ fn replace_reuses_record_and_key() {
         sign(&emulator, r#"{"filename":"c.png"}"#).json()["id"],
         100_002
     );
-}
-
-fn s3_error(reply: &Reply) -> (u16, String, String) {
-    let between = |open: &str, close: &str| {
-        let start = reply.body.find(open).map_or(0, |i| i + open.len());
-        let end = reply.body.find(close).unwrap_or(start);
-        reply.body[start..end].to_string()
-    };
-    (
-        reply.status,
-        between("<Code>", "</Code>"),
-        between("<Message>", "</Message>"),
-    )
 }
 
 #[test]
@@ -775,39 +595,6 @@ fn keep_alive_and_expect_continue() {
     assert_eq!(emulator.requests().len(), 2);
 }
 
-/// Sends a head declaring a 1,000,000-byte body, then writes the body in chunks until the
-/// server cuts the connection. Returns what the client read back.
-fn send_cut_short(
-    emulator: &Emulator,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Vec<u8> {
-    let mut socket = TcpStream::connect(host(emulator)).expect("connects");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("Content-Length: 1000000\r\n\r\n");
-    socket.write_all(head.as_bytes()).expect("writes the head");
-    let chunk = [b'x'; 16 * 1024];
-    let mut written = 0;
-    let mut write_failed = false;
-    while written < 1_000_000 {
-        let n = chunk.len().min(1_000_000 - written);
-        if socket.write_all(&chunk[..n]).is_err() {
-            write_failed = true;
-            break;
-        }
-        written += n;
-    }
-    let mut out = Vec::new();
-    let read = socket.read_to_end(&mut out);
-    // Either the upload broke (broken pipe / reset) or the server closed without a word.
-    assert!(write_failed || read.is_err() || out.is_empty());
-    out
-}
-
 #[test]
 fn reset_mid_body_cuts_the_upload_off() {
     let emulator = unlimited();
@@ -903,4 +690,37 @@ fn reset_mid_body_counts_once_towards_nth() {
     );
     let cut = &emulator.requests()[0];
     assert!(cut.body.is_empty() && cut.json.is_none());
+}
+
+#[test]
+fn urls_come_from_the_public_origin() {
+    // By default, the bound address.
+    let emulator = unlimited();
+    let addr = emulator.addr();
+    assert!(addr.ip().is_loopback() && addr.port() != 0);
+    assert_eq!(emulator.public_origin(), format!("http://{addr}"));
+    assert_eq!(emulator.api_url(), format!("http://{addr}/v1"));
+    assert_eq!(emulator.s3_url(), format!("http://{addr}/a.storyblok.com"));
+    assert_eq!(
+        sign(&emulator, r#"{"filename":"a.png"}"#).json()["post_url"],
+        format!("http://{addr}/a.storyblok.com")
+    );
+
+    // Behind a TLS-terminating proxy: handed-out URLs name the proxy, the socket stays local.
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .public_origin("https://localhost:4443/")
+        .start()
+        .expect("starts");
+    assert_eq!(emulator.public_origin(), "https://localhost:4443");
+    assert_eq!(emulator.api_url(), "https://localhost:4443/v1");
+    assert_eq!(emulator.s3_url(), "https://localhost:4443/a.storyblok.com");
+    let reply = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(
+        reply.json()["post_url"],
+        "https://localhost:4443/a.storyblok.com"
+    );
+    // Uploads still reach it through the forwarded socket.
+    assert_eq!(upload(&emulator, &signed_fields(&reply), b"1").status, 204);
+    assert!(emulator.addr().ip().is_loopback());
 }

@@ -1,0 +1,207 @@
+//! Configuring an emulator before it starts.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::signer::SharedSigner;
+use crate::state::{Config, Inner, State};
+use crate::{Emulator, PolicySigner, http, policy, sigv4};
+
+/// Configures an [`Emulator`]. Setters consume and return the builder.
+#[derive(Clone, Debug)]
+pub struct EmulatorBuilder {
+    token: String,
+    oauth_token: String,
+    space_id: u64,
+    folders: BTreeSet<u64>,
+    rate_limit: Option<u32>,
+    max_in_flight: usize,
+    policy_ttl: Duration,
+    max_file_size: u64,
+    finish_shape: FinishShape,
+    signer: Option<SharedSigner>,
+    max_body: u64,
+    idle_timeout: Duration,
+    public_origin: Option<String>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            token: "emulator-personal-token".into(),
+            oauth_token: "emulator-oauth-token".into(),
+            space_id: 606,
+            folders: BTreeSet::new(),
+            rate_limit: Some(6),
+            max_in_flight: 30,
+            policy_ttl: Duration::from_secs(600),
+            max_file_size: 5_242_879_999,
+            finish_shape: FinishShape::Flat,
+            signer: None,
+            max_body: 1 << 30,
+            idle_timeout: Duration::from_secs(30),
+            public_origin: None,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The personal access token (default `emulator-personal-token`).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// The OAuth token (default `emulator-oauth-token`).
+    pub fn oauth_token(mut self, token: impl Into<String>) -> Self {
+        self.oauth_token = token.into();
+        self
+    }
+
+    /// The space id (default 606). Requests for any other space get 404.
+    pub fn space_id(mut self, space_id: u64) -> Self {
+        self.space_id = space_id;
+        self
+    }
+
+    /// Adds a known asset folder; call it once per folder (default: none).
+    pub fn folder(mut self, id: u64) -> Self {
+        self.folders.insert(id);
+        self
+    }
+
+    /// Management API requests per second per space, counted in fixed windows aligned to
+    /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). `None` turns the
+    /// limit off.
+    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.rate_limit = per_second;
+        self
+    }
+
+    /// The most Management API requests handled at once; more get 429 (default 30).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
+        self
+    }
+
+    /// How long a signed policy stays valid (default 10 minutes). `Duration::ZERO` makes every
+    /// policy already expired.
+    pub fn policy_ttl(mut self, ttl: Duration) -> Self {
+        self.policy_ttl = ttl;
+        self
+    }
+
+    /// The maximum of the policy's `content-length-range` (default 5,242,879,999).
+    pub fn max_file_size(mut self, max: u64) -> Self {
+        self.max_file_size = max;
+        self
+    }
+
+    /// The shape of the finish response (default [`FinishShape::Flat`]).
+    pub fn finish_shape(mut self, shape: FinishShape) -> Self {
+        self.finish_shape = shape;
+        self
+    }
+
+    /// Signs uploads for a real S3 server instead of the emulator's own: the sign answer's
+    /// `post_url`, the policy's bucket, `x-amz-credential` and `x-amz-signature` come from
+    /// `signer`. The emulator then cannot see the uploaded file, so finish does not check
+    /// for it.
+    pub fn external_s3(mut self, signer: impl PolicySigner + 'static) -> Self {
+        self.signer = Some(SharedSigner(Arc::new(signer)));
+        self
+    }
+
+    /// The largest request body the emulator reads outside the Management API, in bytes
+    /// (default 1 GiB): an S3 upload declaring a longer `Content-Length` gets
+    /// `413 MaxMessageLengthExceeded` before any of its body is read, and the connection is
+    /// closed. This bounds the memory one upload can take; it counts the whole multipart body,
+    /// form fields and framing included. (Management API bodies have their own cap,
+    /// [`MAX_MAPI_BODY`](crate::MAX_MAPI_BODY).)
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long a connection may stay silent (default 30 s): a connection on which no byte
+    /// arrives for that long, whose request head takes longer than that to arrive, or that
+    /// does not take a response for that long, is closed and its thread ends. Keep it longer
+    /// than the clients' own idle-connection pool timeout (ureq's is 15 s), so that a client
+    /// never reuses a connection the emulator has just closed.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Where clients reach the emulator, as `scheme://host[:port]` with no path (default
+    /// `http://127.0.0.1:{port}`, the bound address): for example `https://localhost:4443` for
+    /// a TLS-terminating proxy in front of it that forwards to [`Emulator::addr`]. The URLs
+    /// the emulator hands out are built from it: [`Emulator::api_url`], [`Emulator::s3_url`],
+    /// and the sign answer's `post_url`.
+    pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.public_origin = Some(origin.into().trim_end_matches('/').to_string());
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on a background thread.
+    pub fn start(self) -> std::io::Result<Emulator> {
+        // The server must exist before the config knows its URL, so the handler reaches the
+        // state through a slot filled right after binding.
+        let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::default();
+        let handler_slot = Arc::clone(&slot);
+        let handler: http::Handler = Arc::new(move |head: &http::Head| {
+            let state = handler_slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            match state {
+                Some(state) => state.plan(head),
+                None => http::Plan::Cut(0),
+            }
+        });
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = http::Server::start(addr, self.idle_timeout, handler)?;
+        let origin = self
+            .public_origin
+            .unwrap_or_else(|| format!("http://{}", server.addr()));
+        let state = Arc::new(State {
+            config: Config {
+                credentials: sigv4::Credentials::random(),
+                s3_url: format!("{origin}/{}", policy::BUCKET),
+                origin,
+                token: self.token,
+                oauth_token: self.oauth_token,
+                space_id: self.space_id,
+                rate_limit: self.rate_limit,
+                max_in_flight: self.max_in_flight,
+                policy_ttl: self.policy_ttl,
+                max_file_size: self.max_file_size,
+                finish_shape: self.finish_shape,
+                signer: self.signer,
+                max_body: self.max_body,
+            },
+            inner: Mutex::new(Inner {
+                folders: self.folders,
+                next_id: 100_001,
+                ..Inner::default()
+            }),
+            in_flight: AtomicUsize::new(0),
+        });
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
+        Ok(Emulator { state, server })
+    }
+}
+
+/// The shape of the finish response; Storyblok's docs and its real responses disagree.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FinishShape {
+    /// `{"id": .., "filename": .., "alt": .., ...}`, as the OpenAPI spec and real responses.
+    #[default]
+    Flat,
+    /// `{"asset": {"id": .., ...}}`, as the prose docs.
+    Wrapped,
+}

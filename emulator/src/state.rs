@@ -1,0 +1,264 @@
+//! The state every connection thread shares, and the path of a request through it: recorded
+//! when its head arrives, then faults, then the Management API or S3 handler.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::fault::{Fault, FaultAction, SignFault, cut_point};
+use crate::route::Route;
+use crate::signer::SharedSigner;
+use crate::store::{AssetRecord, ObjectRecord};
+use crate::{Endpoint, FinishShape, RecordedForm, RecordedRequest, http, mapi, s3, sigv4};
+
+/// Fixed configuration.
+pub(crate) struct Config {
+    pub(crate) token: String,
+    pub(crate) oauth_token: String,
+    pub(crate) space_id: u64,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) max_in_flight: usize,
+    pub(crate) policy_ttl: Duration,
+    pub(crate) max_file_size: u64,
+    pub(crate) finish_shape: FinishShape,
+    /// Sign the emulator's own policies (SigV4) and key its ids.
+    pub(crate) credentials: sigv4::Credentials,
+    /// `scheme://host[:port]` clients reach the emulator at.
+    pub(crate) origin: String,
+    /// `{origin}/a.storyblok.com`.
+    pub(crate) s3_url: String,
+    /// Signs for a real S3 server instead of the emulator's own.
+    pub(crate) signer: Option<SharedSigner>,
+    /// The largest request body outside the Management API.
+    pub(crate) max_body: u64,
+}
+
+/// Shared by the handle and every connection thread.
+pub(crate) struct State {
+    pub(crate) config: Config,
+    pub(crate) inner: Mutex<Inner>,
+    /// Management API requests being handled.
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// Mutable state.
+#[derive(Default)]
+pub(crate) struct Inner {
+    /// (sequence number, request), so an in-progress entry can be updated after a clear.
+    pub(crate) requests: Vec<(u64, RecordedRequest)>,
+    pub(crate) next_request: u64,
+    pub(crate) counts: HashMap<Endpoint, usize>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) assets: BTreeMap<u64, AssetRecord>,
+    pub(crate) objects: HashMap<String, ObjectRecord>,
+    pub(crate) folders: BTreeSet<u64>,
+    pub(crate) next_id: u64,
+    /// Orders signs and uploads.
+    pub(crate) events: u64,
+    pub(crate) rate: mapi::RateLimiter,
+}
+
+impl Inner {
+    /// The next event number.
+    pub(crate) fn next_event(&mut self) -> u64 {
+        self.events += 1;
+        self.events
+    }
+}
+
+impl State {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs when a request's head arrives: classifies, counts and records it, and picks its
+    /// fault; then decides from the head alone what it can (a cut, a 429, a 401, S3's checks
+    /// of the head), or has the body read, within the endpoint's size limit, and the request
+    /// handed to [`State::handle`].
+    pub(crate) fn plan(self: Arc<Self>, head: &http::Head) -> http::Plan {
+        let route = Route::parse(&head.method, &head.target);
+        let endpoint = route.endpoint();
+        let (seq, fault) = self.record_head(head, endpoint);
+        if let Some(FaultAction::ResetMidBody) = fault {
+            return http::Plan::Cut(cut_point(head.content_length));
+        }
+        let mapi = route.is_mapi();
+        let max_body = if mapi {
+            crate::MAX_MAPI_BODY
+        } else {
+            self.config.max_body
+        };
+        // Faults that stand in for the emulator's answer: read the body, then answer or drop.
+        let standing_in = match &fault {
+            Some(FaultAction::Respond {
+                status,
+                body,
+                content_type,
+                headers,
+            }) => {
+                let mut response = http::Response::new(*status, content_type, body.as_bytes());
+                response.headers.extend(headers.iter().cloned());
+                Some(http::Outcome::Respond(response))
+            }
+            Some(FaultAction::Drop) => Some(http::Outcome::Drop),
+            _ => None,
+        };
+        if let Some(outcome) = standing_in {
+            return self.read_then(seq, mapi, max_body, move |_, _| (outcome, None));
+        }
+        // Count the request towards the in-flight cap first, so a delayed request holds its slot.
+        let in_flight = mapi.then(|| InFlight::enter(Arc::clone(&self)));
+        if let Some(FaultAction::Delay(delay)) = &fault {
+            std::thread::sleep(*delay);
+        }
+        if let Some(in_flight) = in_flight {
+            let over_in_flight = in_flight.position > self.config.max_in_flight;
+            if let Some(refusal) = mapi::refuse(&self, &route, over_in_flight) {
+                // A 429 is answered after reading the (small) body, so the connection stays
+                // usable for the retry.
+                return self.read_then(seq, mapi, max_body, move |_, _| {
+                    drop(in_flight);
+                    (http::Outcome::Respond(refusal), None)
+                });
+            }
+            if !mapi::authorized(&self.config, &head.headers) {
+                // Refused from the head alone: an unauthenticated body is never read.
+                return self.answer_from_head(seq, mapi::unauthorized());
+            }
+            let sign_fault = SignFault::from(fault);
+            return self.read_then(seq, mapi, max_body, move |state, request| {
+                let response = if request.too_large {
+                    mapi::too_large()
+                } else {
+                    mapi::handle(state, &route, &request, sign_fault)
+                };
+                drop(in_flight);
+                (http::Outcome::Respond(response), None)
+            });
+        }
+        match route {
+            Route::Upload => {
+                if let Some(refusal) = s3::check_upload_head(head) {
+                    return self.answer_from_head(seq, refusal);
+                }
+                self.read_then(seq, mapi, max_body, move |state, request| {
+                    if request.too_large {
+                        return (http::Outcome::Respond(s3::too_large(max_body)), None);
+                    }
+                    let (response, form) = s3::handle(state, request);
+                    (http::Outcome::Respond(response), form)
+                })
+            }
+            _ => self.answer_from_head(seq, s3::not_found(&head.target)),
+        }
+    }
+
+    /// Counts a request for its endpoint, records its head and takes its fault, if any.
+    fn record_head(&self, head: &http::Head, endpoint: Endpoint) -> (u64, Option<FaultAction>) {
+        let mut inner = self.lock();
+        let count = inner.counts.entry(endpoint).or_insert(0);
+        *count += 1;
+        let nth = *count;
+        let fault = inner
+            .faults
+            .iter()
+            .position(|f| f.endpoint == endpoint && f.nth == nth)
+            .map(|i| inner.faults.remove(i).action);
+        let seq = inner.next_request;
+        inner.next_request += 1;
+        inner.requests.push((
+            seq,
+            RecordedRequest {
+                endpoint,
+                method: head.method.clone(),
+                path: head.target.clone(),
+                headers: head.headers.clone(),
+                body: Vec::new(),
+                body_len: 0,
+                json: None,
+                form: None,
+                status: 0,
+            },
+        ));
+        (seq, fault)
+    }
+
+    /// Updates the recorded request `seq`, if it is still in the log.
+    fn update_record(&self, seq: u64, update: impl FnOnce(&mut RecordedRequest)) {
+        let mut inner = self.lock();
+        if let Some((_, recorded)) = inner.requests.iter_mut().find(|(s, _)| *s == seq) {
+            update(recorded);
+        }
+    }
+
+    /// Answers from the head alone, and records the status.
+    fn answer_from_head(&self, seq: u64, response: http::Response) -> http::Plan {
+        self.update_record(seq, |recorded| recorded.status = response.status);
+        http::Plan::Respond(response)
+    }
+
+    /// Has the body read (at most `max_body` bytes), records it, runs `then` and records its
+    /// status and parsed form.
+    fn read_then(
+        self: Arc<Self>,
+        seq: u64,
+        mapi: bool,
+        max_body: u64,
+        then: impl FnOnce(&State, http::Request) -> (http::Outcome, Option<RecordedForm>) + 'static,
+    ) -> http::Plan {
+        http::Plan::Read {
+            max_body,
+            then: Box::new(move |request| {
+                self.record_body(seq, mapi, &request);
+                let (outcome, form) = then(&self, request);
+                let status = match &outcome {
+                    http::Outcome::Respond(r) => r.status,
+                    http::Outcome::Drop => 0,
+                };
+                self.update_record(seq, |recorded| {
+                    recorded.status = status;
+                    recorded.form = form;
+                });
+                outcome
+            }),
+        }
+    }
+
+    /// Records the length of a body, and a Management API body itself (and its JSON) when it
+    /// is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes.
+    fn record_body(&self, seq: u64, mapi: bool, request: &http::Request) {
+        let keep =
+            mapi && !request.body.is_empty() && request.body.len() <= crate::RECORDED_BODY_LIMIT;
+        let json = keep
+            .then(|| serde_json::from_slice(&request.body).ok())
+            .flatten();
+        self.update_record(seq, |recorded| {
+            recorded.body_len = request.body.len() as u64;
+            if keep {
+                recorded.body.clone_from(&request.body);
+                recorded.json = json;
+            }
+        });
+    }
+}
+
+/// Counts a Management API request in flight for as long as it lives.
+pub(crate) struct InFlight {
+    state: Arc<State>,
+    /// 1-based position among the requests in flight when it entered.
+    pub(crate) position: usize,
+}
+
+impl InFlight {
+    fn enter(state: Arc<State>) -> InFlight {
+        let position = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        InFlight { state, position }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
