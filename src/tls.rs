@@ -74,17 +74,41 @@ fn certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Erro
     Ok(certificates)
 }
 
-#[cfg(all(test, feature = "native-tls"))]
+#[cfg(all(
+    test,
+    any(
+        feature = "rustls",
+        feature = "native-tls",
+        feature = "platform-verifier"
+    )
+))]
 mod tests {
     use super::*;
+    use ureq::tls::{RootCerts, TlsProvider};
 
     #[test]
-    fn native_tls_trusts_the_operating_system() {
-        let config = config(None).expect("config");
-        assert_eq!(config.provider(), ureq::tls::TlsProvider::NativeTls);
-        assert!(matches!(
-            config.root_certs(),
-            ureq::tls::RootCerts::PlatformVerifier
-        ));
+    fn each_backend_trusts_what_its_feature_says() {
+        let default = config(None).expect("config");
+        if cfg!(feature = "native-tls") {
+            assert_eq!(default.provider(), TlsProvider::NativeTls);
+        } else {
+            assert_eq!(default.provider(), TlsProvider::Rustls);
+        }
+        let os_store = cfg!(any(feature = "native-tls", feature = "platform-verifier"));
+        match default.root_certs() {
+            RootCerts::PlatformVerifier => assert!(os_store),
+            RootCerts::WebPki => assert!(!os_store),
+            other => panic!("unexpected roots {other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_roots_replace_the_defaults() {
+        // A well-formed PEM block whose content is not a certificate still counts as one
+        // for parsing; the backends skip what they cannot use.
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let given = config(Some(pem.as_bytes())).expect("config");
+        assert!(matches!(given.root_certs(), RootCerts::Specific(certs) if certs.len() == 1));
+        assert!(config(Some(b"no pem here")).is_err());
     }
 }
