@@ -94,11 +94,13 @@ fn main() {
         ),
     }
 
-    // A corrupt manifest fails the build: it must be fixed, not silently replaced.
+    // A corrupt manifest fails the build: it must be fixed, not silently replaced. So do
+    // two files whose paths give one constant name: one of them must be renamed.
     let urls = Manifest::load(&manifest).unwrap_or_else(|e| panic!("{e}"));
+    let code = urls.rust_consts().unwrap_or_else(|e| panic!("{e}"));
     let generated = out_dir.join("storyblok_assets.rs");
     std::fs::create_dir_all(&out_dir)
-        .and_then(|()| std::fs::write(&generated, urls.rust_consts()))
+        .and_then(|()| std::fs::write(&generated, code))
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", generated.display()));
     eprintln!(
         "wrote {} constants to {}",

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::random;
 use crate::error::{Error, ErrorKind};
 
 /// The current manifest format.
@@ -108,23 +108,21 @@ impl Manifest {
 
     /// Writes the manifest atomically: to a temporary file beside it, flushed to disk,
     /// then renamed over it, so a crash leaves the old manifest or the new one, whole.
+    ///
+    /// The temporary file is `.{name}.{random}.tmp` (for `assets.json`,
+    /// `.assets.json.3f9a0c2e7b1d4a65.tmp`), created new: an existing file or a symlink
+    /// planted at that name is never opened or followed; another random name is tried.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let fail = |e: io::Error| manifest_error(path, "cannot be written", Some(e));
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| manifest_error(path, &format!("cannot be encoded: {e}"), None))?;
         text.push('\n');
-        static SAVES: AtomicU64 = AtomicU64::new(0);
-        let temporary = path.with_file_name(format!(
-            "{}{}-{}.tmp",
-            temporary_prefix(path),
-            std::process::id(),
-            SAVES.fetch_add(1, Ordering::Relaxed)
-        ));
+        let (temporary, mut file) = create_temporary(|| temporary_name(path)).map_err(fail)?;
         let written = (|| {
-            let mut file = fs::File::create(&temporary)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
+            drop(file);
             fs::rename(&temporary, path)
         })();
         if let Err(e) = written {
@@ -149,39 +147,156 @@ impl Manifest {
     }
 
     /// Rust source with one `pub const` per complete file, its URL as a `&str`, for a
-    /// build script to write into `OUT_DIR` and `include!`. `img/logo.png` becomes
-    /// `IMG_LOGO_PNG`; a name that would clash or start with a digit gets `_` in front.
-    pub fn rust_consts(&self) -> String {
+    /// build script to write into `OUT_DIR` and `include!`:
+    ///
+    /// ```text
+    /// // Generated from the Storyblok asset manifest. Do not edit.
+    /// #[doc = "`img/logo.png`"]
+    /// #[allow(dead_code)]
+    /// pub const IMG_LOGO_PNG: &str = "https://a.storyblok.com/f/184738/512x512/9fe59e1868/logo.png";
+    /// ```
+    ///
+    /// Paths and URLs appear only inside string literals, escaped: `"` and `\` with a
+    /// backslash, newline, CR and tab as `\n`, `\r`, `\t`, and every other character
+    /// outside printable ASCII (control characters, all non-ASCII) as `\u{…}`, so any file
+    /// name gives valid Rust. Each constant is `#[allow(dead_code)]`, so unused ones do not
+    /// warn. Entries still pending are left out.
+    ///
+    /// A constant's name depends on its path alone:
+    ///
+    /// - each ASCII letter or digit is upper-cased, and every other character (`/`, `.`,
+    ///   `-`, a space, each non-ASCII character such as `é`) becomes one `_`; runs of `_`
+    ///   are kept as they are, not collapsed. A character is a Unicode scalar value, so an
+    ///   `é` written as `e` and a combining accent gives `E_`;
+    /// - a name that then starts with a digit, or is nothing but `_`, gets one more `_` in
+    ///   front.
+    ///
+    /// So `img/logo.png` is `IMG_LOGO_PNG`, `3d.glb` is `_3D_GLB`, `café.png` is
+    /// `CAF__PNG`. Adding or removing a file never renames another file's constant.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] when two files' paths give the same name (say
+    /// `img-logo.png` and `img/logo.png` both give `IMG_LOGO_PNG`; rename one of them), or
+    /// a path is empty.
+    ///
+    /// ```
+    /// # let manifest: storyblok_assets::Manifest = serde_json::from_str(
+    /// #     r#"{"version": 1, "assets": {"img/logo.png": {"id": 1, "url": "https://a.storyblok.com/f/1/logo.png", "size": 3, "sha256": "ab"}}}"#,
+    /// # ).unwrap();
+    /// let code = manifest.rust_consts()?;
+    /// assert!(code.contains(r#"pub const IMG_LOGO_PNG: &str = "https://a.storyblok.com/f/1/logo.png";"#));
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn rust_consts(&self) -> Result<String, Error> {
         let mut out =
             String::from("// Generated from the Storyblok asset manifest. Do not edit.\n");
-        let mut taken = std::collections::BTreeSet::new();
+        let mut taken: BTreeMap<String, &str> = BTreeMap::new();
         for (path, entry) in &self.assets {
             if entry.pending {
                 continue;
             }
-            let mut name: String = path
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-                name.insert(0, '_');
-            }
-            while !taken.insert(name.clone()) {
-                name.insert(0, '_');
+            let name = const_name(path)?;
+            if let Some(other) = taken.insert(name.clone(), path) {
+                return Err(Error::invalid(format!(
+                    "{other:?} and {path:?} both become the constant {name}: rename one of them"
+                )));
             }
             out.push_str(&format!(
-                "/// `{}`\npub const {name}: &str = {:?};\n",
-                path.replace('`', "'"),
-                entry.url
+                "#[doc = {}]\n#[allow(dead_code)]\npub const {name}: &str = {};\n",
+                rust_str(&code_span(path)),
+                rust_str(&entry.url)
             ));
         }
-        out
+        Ok(out)
+    }
+}
+
+/// The constant [`Manifest::rust_consts`] names `path` with: a function of the path alone.
+fn const_name(path: &str) -> Result<String, Error> {
+    if path.is_empty() {
+        return Err(Error::invalid(
+            "the manifest has an entry with an empty path, which names no file: remove it",
+        ));
+    }
+    let mut name: String = path
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) || name.chars().all(|c| c == '_') {
+        name.insert(0, '_');
+    }
+    Ok(name)
+}
+
+/// `text` as a Rust string literal, quotes included, in printable ASCII only.
+fn rust_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            _ => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `text` as a Markdown code span: fenced with more backticks than it holds in a row,
+/// padded with a space when it starts or ends with one.
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// How many random names [`create_temporary`] tries before it gives up.
+const TEMPORARY_ATTEMPTS: usize = 8;
+
+/// A fresh, unpredictable name for a temporary file of the manifest at `path`:
+/// `.assets.json.{16 hex digits}.tmp`.
+fn temporary_name(path: &Path) -> PathBuf {
+    path.with_file_name(format!(
+        "{}{:016x}.tmp",
+        temporary_prefix(path),
+        random::next_u64()
+    ))
+}
+
+/// Creates a new file at the first of the names `name` gives that is free. A name that
+/// exists, as a file or as a symlink, is never opened or followed.
+fn create_temporary(mut name: impl FnMut() -> PathBuf) -> io::Result<(PathBuf, fs::File)> {
+    let mut attempt = 1;
+    loop {
+        let temporary = name();
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+        {
+            Ok(file) => return Ok((temporary, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < TEMPORARY_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -277,28 +392,135 @@ mod tests {
             .insert("img/logo.png".into(), entry(1, "https://a/logo"));
         manifest
             .assets
-            .insert("img-logo.png".into(), entry(2, "https://a/other"));
-        manifest
-            .assets
             .insert("3d.glb".into(), entry(3, "https://a/3d"));
         let mut pending = entry(4, "https://a/p");
         pending.pending = true;
-        manifest.assets.insert("p.png".into(), pending);
-        let code = manifest.rust_consts();
-        assert!(
-            code.contains("pub const _3D_GLB: &str = \"https://a/3d\";"),
-            "{code}"
+        manifest.assets.insert("p.png".into(), pending.clone());
+        // A pending entry takes no name, so it clashes with nothing.
+        manifest
+            .assets
+            .insert("p-png".into(), entry(5, "https://a/p-png"));
+        let code = manifest.rust_consts().expect("no clash");
+        assert_eq!(
+            code,
+            "// Generated from the Storyblok asset manifest. Do not edit.\n\
+             #[doc = \"`3d.glb`\"]\n#[allow(dead_code)]\n\
+             pub const _3D_GLB: &str = \"https://a/3d\";\n\
+             #[doc = \"`img/logo.png`\"]\n#[allow(dead_code)]\n\
+             pub const IMG_LOGO_PNG: &str = \"https://a/logo\";\n\
+             #[doc = \"`p-png`\"]\n#[allow(dead_code)]\n\
+             pub const P_PNG: &str = \"https://a/p-png\";\n"
         );
-        assert!(
-            code.contains("pub const IMG_LOGO_PNG: &str = \"https://a/other\";"),
-            "{code}"
-        );
-        assert!(
-            code.contains("pub const _IMG_LOGO_PNG: &str = \"https://a/logo\";"),
-            "{code}"
-        );
-        assert!(!code.contains("https://a/p"), "{code}");
         assert_eq!(manifest.url("p.png"), None);
         assert_eq!(manifest.url("3d.glb"), Some("https://a/3d"));
+    }
+
+    #[test]
+    fn a_name_clash_is_an_error_naming_both_paths() {
+        let mut manifest = Manifest::default();
+        manifest
+            .assets
+            .insert("img/logo.png".into(), entry(1, "https://a/logo"));
+        manifest
+            .assets
+            .insert("img-logo.png".into(), entry(2, "https://a/other"));
+        let err = manifest.rust_consts().expect_err("a clash");
+        let ErrorKind::InvalidInput { message } = err.kind() else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            message,
+            "\"img-logo.png\" and \"img/logo.png\" both become the constant IMG_LOGO_PNG: \
+             rename one of them"
+        );
+        // A leading-digit prefix can clash too, and says so.
+        let mut manifest = Manifest::default();
+        manifest.assets.insert("3d".into(), entry(1, "https://a/1"));
+        manifest
+            .assets
+            .insert("_3d".into(), entry(2, "https://a/2"));
+        let err = manifest.rust_consts().expect_err("a clash");
+        assert!(err.to_string().contains("constant _3D"), "{err}");
+    }
+
+    #[test]
+    fn names_are_a_function_of_the_path_alone() {
+        for (path, name) in [
+            ("img/logo.png", "IMG_LOGO_PNG"),
+            ("Img/Logo.PNG", "IMG_LOGO_PNG"),
+            ("a--b", "A__B"),
+            ("3d.glb", "_3D_GLB"),
+            ("_3d.glb", "_3D_GLB"),
+            ("_x", "_X"),
+            ("café.png", "CAF__PNG"),
+            ("日本", "___"),
+            ("-", "__"),
+            ("_", "__"),
+            ("a\nb\rc", "A_B_C"),
+        ] {
+            assert_eq!(const_name(path).expect(path), name, "{path:?}");
+        }
+        let err = const_name("").expect_err("empty");
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn string_literals_are_escaped_printable_ascii() {
+        assert_eq!(rust_str("plain/path.png"), r#""plain/path.png""#);
+        assert_eq!(rust_str("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(rust_str("\n\r\t\0\u{7f}"), r#""\n\r\t\u{0}\u{7f}""#);
+        assert_eq!(rust_str("é\u{202e}😀"), r#""\u{e9}\u{202e}\u{1f600}""#);
+        assert_eq!(rust_str("*/ // }"), r#""*/ // }""#);
+    }
+
+    #[test]
+    fn paths_become_code_spans() {
+        assert_eq!(code_span("a.png"), "`a.png`");
+        assert_eq!(code_span("a`b``c"), "```a`b``c```");
+        assert_eq!(code_span("`a"), "`` `a ``");
+    }
+
+    #[test]
+    fn temporary_names_are_fresh_and_recognised_by_sync() {
+        let path = Path::new("some/dir/assets.json");
+        let (a, b) = (temporary_name(path), temporary_name(path));
+        assert_ne!(a, b);
+        for name in [&a, &b] {
+            assert_eq!(name.parent(), path.parent());
+            let file = name.file_name().and_then(|n| n.to_str()).expect("a name");
+            let random = file
+                .strip_prefix(&temporary_prefix(path))
+                .and_then(|rest| rest.strip_suffix(".tmp"))
+                .unwrap_or_else(|| panic!("{file}"));
+            assert_eq!(random.len(), 16, "{file}");
+            assert!(random.bytes().all(|b| b.is_ascii_hexdigit()), "{file}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_taken_temporary_name_is_skipped_never_followed() {
+        let dir = std::env::temp_dir().join(format!("sb-tmpname-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let target = dir.join("target");
+        fs::write(&target, "untouched").expect("write");
+        let planted = dir.join(".assets.json.planted.tmp");
+        std::os::unix::fs::symlink(&target, &planted).expect("symlink");
+        let free = dir.join(".assets.json.free.tmp");
+        let mut names = [planted.clone(), free.clone()].into_iter();
+        let (name, mut file) =
+            create_temporary(|| names.next().expect("a name")).expect("the free name");
+        assert_eq!(name, free);
+        file.write_all(b"new").expect("write");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "untouched");
+        // Every name taken: an error after a few tries, still nothing followed.
+        let err = create_temporary(|| planted.clone()).expect_err("all taken");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(&target).expect("read"), "untouched");
+        let _ = fs::remove_dir_all(&dir);
     }
 }
