@@ -243,7 +243,8 @@ impl Error {
         &self.0.kind
     }
 
-    /// The step that failed, when a call was involved.
+    /// The step that failed; `None` when the error came before any call (an unreadable
+    /// or empty file, a bad setting).
     pub fn step(&self) -> Option<Step> {
         self.0.step
     }
@@ -353,14 +354,14 @@ impl fmt::Display for Error {
             kind,
             ..
         } = &*self.0;
-        match step {
-            Some(step) => write!(f, "{step} failed")?,
-            None => f.write_str("refused")?,
+        // Refused before any call: no step to name.
+        if let Some(step) = step {
+            write!(f, "{step} failed")?;
+            if let Some(id) = asset_id {
+                write!(f, " (asset {id})")?;
+            }
+            f.write_str(": ")?;
         }
-        if let Some(id) = asset_id {
-            write!(f, " (asset {id})")?;
-        }
-        f.write_str(": ")?;
         match kind {
             ErrorKind::InvalidInput { message } => write!(f, "invalid input: {message}")?,
             ErrorKind::InsecureUrl { url } => write!(f, "will not send to {url}")?,
@@ -495,10 +496,13 @@ mod tests {
     #[test]
     fn a_cause_is_printed_once_down_the_chain() {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no entry for you");
-        let error = Error::source_io(Some("a.png".into()), io).at(Step::Sign);
+        let error = Error::source_io(Some("a.png".into()), io);
         let messages = chain(&error);
         assert_eq!(messages.len(), 2, "{messages:?}");
-        assert_eq!(messages[0], "sign failed: cannot read a.png");
+        assert_eq!(
+            messages[0], "cannot read a.png",
+            "no step: nothing was sent"
+        );
         assert_eq!(messages[1], "no entry for you");
         assert_eq!(
             error.kind(),

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::codec::image_size::Dimensions;
-use crate::error::{Error, ErrorKind, Step};
+use crate::error::{Error, ErrorKind};
 use crate::source::Source;
 
 /// What the sign call asks Storyblok for: the filename, the folder, metadata, and whether
@@ -207,11 +207,10 @@ impl AssetParams {
     /// for a file that cannot be uploaded. [`Client::upload`](crate::Client::upload) calls
     /// this itself; call it before [`Client::sign`](crate::Client::sign).
     pub fn for_source(mut self, source: &Source<'_>) -> Result<Self, Error> {
-        let unreadable =
-            |error| Error::source_io(source.file_path().map(Into::into), error).at(Step::Sign);
+        let unreadable = |error| Error::source_io(source.file_path().map(Into::into), error);
         let len = source.len().map_err(unreadable)?;
         if len == 0 {
-            return Err(Error::new(ErrorKind::EmptySource).at(Step::Sign));
+            return Err(Error::new(ErrorKind::EmptySource));
         }
         if self.filename.is_none() {
             self.filename = source.file_name();
@@ -247,7 +246,6 @@ impl AssetParams {
                 Error::invalid(
                     "the asset needs a filename: set AssetParams::filename, or use a path source",
                 )
-                .at(Step::Sign)
             })?;
         let body = SignBody {
             filename,
@@ -268,7 +266,6 @@ impl AssetParams {
             Error::invalid(format!(
                 "the sign parameters cannot be written as JSON: {e}"
             ))
-            .at(Step::Sign)
         })
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::asset::Asset;
 use crate::client::Client;
 use crate::codec::sha256;
-use crate::error::{Error, ErrorKind, Step};
+use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
 use crate::manifest::{Manifest, ManifestEntry, manifest_error};
 use crate::params::AssetParams;
@@ -245,7 +245,7 @@ impl SyncRun<'_> {
     }
 
     fn upload_if_changed(&mut self, path: &str, file: &Path) -> Result<SyncAction, Error> {
-        let unreadable = |error| Error::source_io(Some(file.to_path_buf()), error).at(Step::Sign);
+        let unreadable = |error| Error::source_io(Some(file.to_path_buf()), error);
         let (sha256, size) =
             sha256::of_reader(fs::File::open(file).map_err(unreadable)?).map_err(unreadable)?;
         let known = self.manifest.assets.get(path).cloned();
@@ -354,8 +354,7 @@ fn lexical(path: &Path) -> PathBuf {
 
 /// The files to sync, by manifest path.
 fn local_files(options: &SyncOptions) -> Result<BTreeMap<String, PathBuf>, Error> {
-    let unreadable =
-        |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error).at(Step::Sign);
+    let unreadable = |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error);
     let root = lexical(&options.root);
     let manifest = lexical(&options.manifest);
     let temporary = crate::manifest::temporary_prefix(&manifest);

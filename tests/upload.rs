@@ -387,6 +387,9 @@ fn a_missing_file_is_refused_before_signing() {
         }
     );
     assert!(err.to_string().contains("nowhere.png"));
+    // Nothing was sent, so no call is said to have failed.
+    assert_eq!(err.step(), None);
+    assert!(!err.to_string().contains("sign failed"), "{err}");
     assert!(s.emulator.requests().is_empty());
 }
 
