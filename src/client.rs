@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::asset::Asset;
 use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
+use crate::folders::{self, FolderCache};
 use crate::mapi;
+use crate::meta::{self, AssetMeta};
 use crate::pacer::{Pacer, RateLimit};
 use crate::params::AssetParams;
 use crate::region::Region;
@@ -16,6 +18,7 @@ use crate::retry::Retries;
 use crate::session::{Base, Session, Timeouts};
 use crate::sign::{self, SignedUpload};
 use crate::source::Source;
+use crate::tags::{self, TagCache};
 use crate::token::Token;
 use crate::url;
 
@@ -34,6 +37,9 @@ use crate::url;
 pub struct Client {
     session: Arc<Session>,
     rate_limit: RateLimit,
+    /// Each space's asset folders and tags, listed once and shared by every clone.
+    pub(crate) folders: Arc<FolderCache>,
+    pub(crate) tags: Arc<TagCache>,
 }
 
 /// ureq's send buffer per connection.
@@ -142,6 +148,86 @@ impl Client {
     /// Deletes an asset record and its file.
     pub fn delete(&self, space_id: u64, asset_id: u64) -> Result<(), Error> {
         mapi::delete(&self.session, space_id, asset_id)
+    }
+
+    /// The id of the asset folder at `path` (names separated by `/`, such as
+    /// `img/icons`), creating the folders that are missing. The space's folders are listed
+    /// once per client (one call) and remembered; each missing folder costs one more.
+    ///
+    /// ```no_run
+    /// # use storyblok_assets::{AssetParams, Client, Source, Token};
+    /// # let client = Client::new(Token::personal("token"))?;
+    /// let icons = client.folder_path(184738, "img/icons")?;
+    /// client.upload(184738, AssetParams::new().folder(icons), Source::path("home.svg"))?;
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn folder_path(&self, space_id: u64, path: &str) -> Result<u64, Error> {
+        self.folder_below(space_id, None, path, true)?
+            .ok_or_else(|| Error::invalid("an empty folder path names no folder"))
+    }
+
+    /// The folder at `path` below `parent`; created when `create`, else `None` if missing.
+    pub(crate) fn folder_below(
+        &self,
+        space_id: u64,
+        parent: Option<u64>,
+        path: &str,
+        create: bool,
+    ) -> Result<Option<u64>, Error> {
+        folders::resolve(&self.session, &self.folders, space_id, parent, path, create)
+    }
+
+    /// The ids of asset tags by name; created when `create`, else `None` if any is missing.
+    pub(crate) fn tag_ids(
+        &self,
+        space_id: u64,
+        names: &[String],
+        create: bool,
+    ) -> Result<Option<Vec<u64>>, Error> {
+        tags::ids(&self.session, &self.tags, space_id, names, create)
+    }
+
+    /// Sets an asset's metadata without uploading its file again: one
+    /// `PUT /v1/spaces/{space}/assets/{id}` (plus, once per client, the tag list, and a
+    /// creation per missing tag). Fields `meta` leaves unset stay as they are.
+    ///
+    /// ```no_run
+    /// # use storyblok_assets::{AssetMeta, Client, Token};
+    /// # let client = Client::new(Token::personal("token"))?;
+    /// client.update_metadata(184738, 123456, &AssetMeta::new().alt("The red planet"))?;
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn update_metadata(
+        &self,
+        space_id: u64,
+        asset_id: u64,
+        meta: &AssetMeta,
+    ) -> Result<(), Error> {
+        self.update_asset(space_id, asset_id, meta, None)
+    }
+
+    /// The update call; with `Some(folder)` it moves the asset too (`Some(None)`: to the
+    /// top of the asset library).
+    pub(crate) fn update_asset(
+        &self,
+        space_id: u64,
+        asset_id: u64,
+        meta: &AssetMeta,
+        folder: Option<Option<u64>>,
+    ) -> Result<(), Error> {
+        let tag_ids = self
+            .tag_ids(space_id, &meta.internal_tags, true)?
+            .unwrap_or_default();
+        let mut fields = meta.fields(&tag_ids);
+        if let Some(folder) = folder {
+            fields.insert("asset_folder_id".into(), folder.into());
+        }
+        meta::update(&self.session, space_id, asset_id, fields)
+    }
+
+    /// The shared plumbing, for the modules built on the client (sync).
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
     }
 }
 
@@ -334,6 +420,8 @@ impl ClientBuilder {
                 delete_on_failure: self.delete_on_failure,
             }),
             rate_limit: self.rate_limit,
+            folders: Arc::default(),
+            tags: Arc::default(),
         })
     }
 }

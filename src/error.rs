@@ -19,6 +19,16 @@ pub enum Step {
     Finish,
     /// `DELETE /v1/spaces/{space}/assets/{id}`.
     Delete,
+    /// `GET /v1/spaces/{space}/assets/`: listing assets (sync's adoption search).
+    List,
+    /// `PUT /v1/spaces/{space}/assets/{id}`: updating an asset's metadata.
+    Update,
+    /// `GET` or `POST /v1/spaces/{space}/asset_folders/`.
+    Folders,
+    /// `GET` or `POST /v1/spaces/{space}/internal_tags`.
+    Tags,
+    /// Downloading an asset's file from the CDN, to compare it with a local one.
+    Download,
 }
 
 impl fmt::Display for Step {
@@ -28,6 +38,11 @@ impl fmt::Display for Step {
             Step::Upload => "upload",
             Step::Finish => "finish",
             Step::Delete => "delete",
+            Step::List => "listing assets",
+            Step::Update => "metadata update",
+            Step::Folders => "asset folders",
+            Step::Tags => "internal tags",
+            Step::Download => "download",
         })
     }
 }

@@ -54,7 +54,7 @@ impl UploadedAsset {
     }
 
     fn call_finish(&self) -> Result<Asset, Error> {
-        let (status, body) = mapi::call(
+        let reply = mapi::call(
             &self.session,
             Step::Finish,
             self.space_id,
@@ -62,6 +62,7 @@ impl UploadedAsset {
             Method::Get,
             &format!("/assets/{}/finish_upload", self.asset_id),
         )?;
+        let (status, body) = (reply.status, reply.body);
         let unexpected = |message: String| {
             Error::new(ErrorKind::UnexpectedResponse {
                 status,

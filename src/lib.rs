@@ -149,10 +149,15 @@ mod tls;
 mod token;
 mod url;
 
-// Many files: bulk uploads, and sync with its manifest.
+// Many files: bulk uploads, and sync with its manifest, folders, metadata and tags.
 mod bulk;
+mod download;
+mod folders;
+mod listing;
 mod manifest;
+mod meta;
 mod sync;
+mod tags;
 
 // S3's form, policy and errors; small std-only codecs.
 mod codec;
@@ -162,12 +167,13 @@ pub use crate::asset::{Asset, cdn_url};
 pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{Error, ErrorKind, LengthMismatch, Step};
 pub use crate::manifest::{Manifest, ManifestEntry};
+pub use crate::meta::AssetMeta;
 pub use crate::pacer::RateLimit;
 pub use crate::params::AssetParams;
 pub use crate::region::{Region, UnknownRegion};
 pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
-pub use crate::sync::{SyncAction, SyncOptions, SyncReport, SyncedFile};
+pub use crate::sync::{OnChange, SyncAction, SyncOptions, SyncReport, SyncedFile};
 pub use crate::token::Token;
 pub use crate::upload::UploadedAsset;
 

@@ -64,6 +64,18 @@ pub struct ManifestEntry {
     /// this asset rather than creating another.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// The asset folder the file was put in, when the sync places files in folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<u64>,
+    /// The SHA-256 of the metadata last sent (see [`AssetMeta`](crate::AssetMeta)), when
+    /// the sync manages the file's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<String>,
+    /// The file's modification time (nanoseconds since the Unix epoch) when it was last
+    /// uploaded here: a file of the same size and time is not hashed again. It is written
+    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<u64>,
 }
 
 impl Default for Manifest {
@@ -331,6 +343,9 @@ mod tests {
             sha256: "ab".into(),
             dimensions: None,
             pending: false,
+            folder: None,
+            meta: None,
+            modified: None,
         }
     }
 

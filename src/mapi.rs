@@ -25,21 +25,31 @@ pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The method of a Management API call, with the JSON body of a POST.
+/// The method of a Management API call, with the JSON body of a POST or PUT.
 pub(crate) enum Method {
     Get,
+    /// Creates something: an asset record (sign), a folder, a tag.
     Post(Vec<u8>),
+    Put(Vec<u8>),
     Delete,
 }
 
 impl Method {
-    /// Whether repeating the call is harmless. Only sign POSTs, and a sign creates a record.
+    /// Whether repeating the call is harmless. A POST creates a record, a folder or a tag.
     fn idempotence(&self) -> Idempotence {
         match self {
             Method::Post(_) => Idempotence::Creates,
-            Method::Get | Method::Delete => Idempotence::Idempotent,
+            Method::Get | Method::Put(_) | Method::Delete => Idempotence::Idempotent,
         }
     }
+}
+
+/// A 2xx answer.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    /// The `Total` header of a paginated list.
+    pub(crate) total: Option<u64>,
 }
 
 /// One Management API call about `space_id` (`path` is what follows
@@ -57,7 +67,7 @@ pub(crate) fn call(
     asset_id: Option<u64>,
     method: Method,
     path: &str,
-) -> Result<(u16, String), Error> {
+) -> Result<Reply, Error> {
     let url = session.space_url(space_id, path);
     let retries = session.retries;
     let idempotence = method.idempotence();
@@ -79,7 +89,11 @@ pub(crate) fn call(
         let fits = |wait: Duration| Instant::now() + wait < deadline;
         let wait = match sent {
             Ok(answer) if (200..300).contains(&answer.status) => {
-                return Ok((answer.status, answer.body));
+                return Ok(Reply {
+                    status: answer.status,
+                    body: answer.body,
+                    total: answer.total,
+                });
             }
             Ok(answer) if answer.status == 429 => {
                 session.pacer.throttled(started);
@@ -133,12 +147,30 @@ pub(crate) fn call(
     }
 }
 
+/// Reads a 2xx answer's JSON as `T`; an answer that is not `what` is an
+/// [`ErrorKind::UnexpectedResponse`] of `step`.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    reply: &Reply,
+    step: Step,
+    what: &str,
+) -> Result<T, Error> {
+    serde_json::from_str(&reply.body).map_err(|e| {
+        Error::new(ErrorKind::UnexpectedResponse {
+            status: reply.status,
+            message: format!("not {what}: {e}"),
+            body: reply.body.clone(),
+        })
+        .at(step)
+    })
+}
+
 /// What one attempt got back.
 struct Answer {
     status: u16,
     body: String,
     retry_after: Option<Duration>,
     location: Option<String>,
+    total: Option<u64>,
 }
 
 /// Sends one attempt of a call, within `budget`, and reads its answer.
@@ -166,15 +198,21 @@ fn send(
                 .build()
                 .call()?
         }
-        Method::Post(body) => agent
-            .post(url)
-            .header("Authorization", &auth)
-            .header("Accept", "application/json")
-            .header("Content-Type", "application/json")
-            .config()
-            .timeout_global(budget)
-            .build()
-            .send(&body[..])?,
+        Method::Post(body) | Method::Put(body) => {
+            let request = if matches!(method, Method::Post(_)) {
+                agent.post(url)
+            } else {
+                agent.put(url)
+            };
+            request
+                .header("Authorization", &auth)
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json")
+                .config()
+                .timeout_global(budget)
+                .build()
+                .send(&body[..])?
+        }
     };
     let header = |name: &str| {
         response
@@ -186,7 +224,9 @@ fn send(
     let retry_after =
         header("retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
     let location = header("location");
+    let total = header("total").and_then(|v| v.trim().parse().ok());
     Ok(Answer {
+        total,
         status: response.status().as_u16(),
         body: read_body(response),
         retry_after,

@@ -37,6 +37,7 @@ pub struct AssetParams {
     pub(crate) focus: Option<String>,
     pub(crate) ext_id: Option<String>,
     pub(crate) meta_data: Option<Map<String, Value>>,
+    pub(crate) internal_tag_ids: Option<Vec<u64>>,
 }
 
 /// The `size` parameter: detected from the file, given, or left out.
@@ -63,6 +64,7 @@ impl Default for AssetParams {
             focus: None,
             ext_id: None,
             meta_data: None,
+            internal_tag_ids: None,
         }
     }
 }
@@ -94,6 +96,8 @@ struct SignBody<'a> {
     ext_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     meta_data: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    internal_tag_ids: Option<&'a [u64]>,
 }
 
 impl AssetParams {
@@ -202,6 +206,36 @@ impl AssetParams {
         self
     }
 
+    /// Internal tags, by id (`internal_tag_ids`).
+    pub fn internal_tag_ids(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.internal_tag_ids = Some(ids.into_iter().collect());
+        self
+    }
+
+    /// Every field `meta` sets, with its tags as `tag_ids` (resolved from their names).
+    pub(crate) fn with_meta(mut self, meta: &crate::meta::AssetMeta, tag_ids: &[u64]) -> Self {
+        let set = |slot: &mut Option<String>, value: &Option<String>| {
+            if value.is_some() {
+                slot.clone_from(value);
+            }
+        };
+        set(&mut self.alt, &meta.alt);
+        set(&mut self.title, &meta.title);
+        set(&mut self.copyright, &meta.copyright);
+        set(&mut self.source, &meta.source);
+        set(&mut self.focus, &meta.focus);
+        if meta.is_private.is_some() {
+            self.is_private = meta.is_private;
+        }
+        if meta.meta_data.is_some() {
+            self.meta_data.clone_from(&meta.meta_data);
+        }
+        if !meta.internal_tags.is_empty() {
+            self.internal_tag_ids = Some(tag_ids.to_vec());
+        }
+        self
+    }
+
     /// Fills in what the source can tell: the filename from a path, the image size from
     /// the file's header. Refuses an empty or unreadable source, so that nothing is signed
     /// for a file that cannot be uploaded. [`Client::upload`](crate::Client::upload) calls
@@ -261,6 +295,7 @@ impl AssetParams {
             focus: self.focus.as_deref(),
             ext_id: self.ext_id.as_deref(),
             meta_data: self.meta_data.as_ref(),
+            internal_tag_ids: self.internal_tag_ids.as_deref(),
         };
         serde_json::to_vec(&body).map_err(|e| {
             Error::invalid(format!(
@@ -303,7 +338,8 @@ mod tests {
             .focus("10x20:11x21")
             .ext_id("ext-1")
             .meta("camera", "Mastcam")
-            .meta("sol", 42);
+            .meta("sol", 42)
+            .internal_tag_ids([3, 4]);
         assert_eq!(
             json(&request),
             concat!(
@@ -311,7 +347,7 @@ mod tests {
                 r#""size":"1920x1080","validate_upload":0,"is_private":true,"alt":"alt","#,
                 r#""title":"title","copyright":"(c) NASA","source":"JPL","#,
                 r#""focus":"10x20:11x21","ext_id":"ext-1","#,
-                r#""meta_data":{"camera":"Mastcam","sol":42}}"#
+                r#""meta_data":{"camera":"Mastcam","sol":42},"internal_tag_ids":[3,4]}"#
             )
         );
     }

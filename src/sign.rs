@@ -68,7 +68,7 @@ pub(crate) fn signature(
 ) -> Result<Signature, Error> {
     let body = params.to_json()?;
     let replaces = params.replaces();
-    let (status, text) = mapi::call(
+    let reply = mapi::call(
         session,
         Step::Sign,
         space_id,
@@ -76,7 +76,7 @@ pub(crate) fn signature(
         Method::Post(body),
         "/assets/",
     )?;
-    read_answer(session, replaces, status, &text).map_err(|error| {
+    read_answer(session, replaces, reply.status, &reply.body).map_err(|error| {
         // A new record exists once the answer named it, even if the rest is unusable.
         match error.asset_id().filter(|_| replaces.is_none()) {
             Some(id) => mapi::abandon(session, space_id, id, true, error),

@@ -1,0 +1,57 @@
+//! Downloading an asset's file from its CDN URL, streamed through SHA-256, to tell whether
+//! an existing asset holds the same bytes as a local file. No token goes along: the CDN
+//! serves public files without one.
+
+use std::io::Read;
+
+use crate::codec::sha256::Sha256;
+use crate::error::{Error, ErrorKind, Step};
+use crate::session::Session;
+
+/// The SHA-256 (hex) of the file at `url`, reading at most `expected + 1` bytes; `None`
+/// when the file is longer or shorter than `expected` (it cannot be the same file).
+pub(crate) fn sha256(
+    session: &Session,
+    url: &str,
+    expected: u64,
+    asset_id: u64,
+) -> Result<Option<String>, Error> {
+    let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
+    if !crate::url::is_allowed(url) {
+        return Err(at_download(Error::new(ErrorKind::InsecureUrl {
+            url: url.to_owned(),
+        })));
+    }
+    let response = session
+        .agent
+        .get(url)
+        .config()
+        .timeout_global(Some(session.timeouts.upload))
+        .timeout_recv_response(Some(session.timeouts.call))
+        .build()
+        .call()
+        .map_err(|e| at_download(crate::retry::transport_error(e, url)))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(at_download(Error::new(ErrorKind::UnexpectedResponse {
+            status,
+            message: format!("the CDN answered {status} for {url}"),
+            body: crate::mapi::read_body(response),
+        })));
+    }
+    let mut reader = response.into_body().into_reader().take(expected + 1);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut length = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
+        if n == 0 {
+            break;
+        }
+        length += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((length == expected).then(|| hasher.finish_hex()))
+}

@@ -1,0 +1,427 @@
+//! One file's sync: what it needs (nothing, a metadata update, an upload, an adoption), and
+//! doing it unless the run is dry.
+
+use std::cell::OnceCell;
+use std::fs;
+
+use super::local::LocalFile;
+use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
+use crate::asset::cdn_url;
+use crate::codec::sha256;
+use crate::download;
+use crate::error::Error;
+use crate::finish::complete;
+use crate::listing::{self, Listed};
+use crate::manifest::ManifestEntry;
+use crate::meta::AssetMeta;
+use crate::params::AssetParams;
+use crate::source::Source;
+
+/// Syncs one file. Only a manifest that cannot be written is an error; anything else is
+/// the file's failed line.
+pub(super) fn sync(run: &Run<'_>, local: &LocalFile) -> Result<SyncedFile, Error> {
+    let action = Job::new(run, local).and_then(|job| job.run());
+    match action {
+        Ok(action) => Ok(run.line(&local.key, action)),
+        Err(error) if stops_the_sync(&error) => Err(error),
+        Err(error) => Ok(run.line(&local.key, SyncAction::Failed(error))),
+    }
+}
+
+/// A file the manifest knows but the folder no longer holds.
+pub(super) fn gone(run: &Run<'_>, path: &str) -> Result<SyncedFile, Error> {
+    let Some(entry) = run.entry(path) else {
+        return Ok(run.line(path, SyncAction::Missing));
+    };
+    if !run.options.delete_removed {
+        return Ok(run.line(path, SyncAction::Missing));
+    }
+    if run.options.dry_run {
+        return Ok(run.line(path, SyncAction::Deleted));
+    }
+    run.ensure_writable()?;
+    let action = match run.client.delete(run.space_id, entry.id) {
+        Err(error) if error.status() != Some(404) => SyncAction::Failed(error),
+        Ok(()) | Err(_) => {
+            run.save(path, None)?;
+            SyncAction::Deleted
+        }
+    };
+    Ok(run.line(path, action))
+}
+
+/// Where a file goes: its folder, when the sync places files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Target {
+    /// Whether the sync decides the file's folder.
+    managed: bool,
+    /// The folder (`None`: the top of the asset library).
+    folder: Option<u64>,
+    /// The folder does not exist yet (a dry run does not create it).
+    missing: bool,
+}
+
+/// One file and what is known of it.
+struct Job<'r, 'c> {
+    run: &'r Run<'c>,
+    local: &'r LocalFile,
+    meta: Option<AssetMeta>,
+    meta_hash: Option<String>,
+    size: u64,
+    modified: Option<u64>,
+    /// The file's SHA-256, read once when needed.
+    sha256: OnceCell<String>,
+}
+
+/// How an upload treats the asset.
+enum Upload {
+    New,
+    Replace(u64),
+}
+
+impl<'r, 'c> Job<'r, 'c> {
+    fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
+        let stat = fs::metadata(&local.path)
+            .map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
+        let modified = stat
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| u64::try_from(d.as_nanos()).ok());
+        let meta = metadata(run, local)?;
+        Ok(Job {
+            run,
+            local,
+            meta_hash: meta.as_ref().map(AssetMeta::hash),
+            meta,
+            size: stat.len(),
+            modified,
+            sha256: OnceCell::new(),
+        })
+    }
+
+    fn key(&self) -> &str {
+        &self.local.key
+    }
+
+    fn dry(&self) -> bool {
+        self.run.options.dry_run
+    }
+
+    fn sha256(&self) -> Result<&str, Error> {
+        if let Some(hash) = self.sha256.get() {
+            return Ok(hash);
+        }
+        let unreadable = |e| Error::source_io(Some(self.local.path.clone()), e);
+        let file = fs::File::open(&self.local.path).map_err(unreadable)?;
+        let (hash, _) = sha256::of_reader(file).map_err(unreadable)?;
+        Ok(self.sha256.get_or_init(|| hash))
+    }
+
+    fn run(self) -> Result<SyncAction, Error> {
+        match self.run.entry(self.key()) {
+            Some(entry) if !entry.pending => self.known(entry),
+            // A pending entry's record never got its file: completing it is an upload.
+            Some(entry) => {
+                let target = self.target(Some(&entry))?;
+                if !self.dry() {
+                    self.upload(Upload::Replace(entry.id), target)?;
+                }
+                Ok(SyncAction::Uploaded)
+            }
+            None => self.unknown(),
+        }
+    }
+
+    /// A file the manifest has a complete entry for.
+    fn known(self, entry: ManifestEntry) -> Result<SyncAction, Error> {
+        let same_bytes = entry.size == self.size
+            && ((entry.modified.is_some() && entry.modified == self.modified)
+                || self.sha256()? == entry.sha256);
+        let target = self.target(Some(&entry))?;
+        let moved = target.managed && entry.folder != target.folder;
+        let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
+        if same_bytes && !moved && !meta_changed {
+            return Ok(SyncAction::Unchanged);
+        }
+        if same_bytes {
+            if !self.dry() {
+                self.run.ensure_writable()?;
+                let meta = self.meta.clone().unwrap_or_default();
+                let folder = moved.then_some(target.folder);
+                self.run
+                    .client
+                    .update_asset(self.run.space_id, entry.id, &meta, folder)?;
+                let mut updated = entry;
+                updated.folder = if target.managed {
+                    target.folder
+                } else {
+                    updated.folder
+                };
+                updated.meta = self.meta_hash.clone().or(updated.meta);
+                updated.modified = self.modified;
+                self.run.save(self.key(), Some(updated))?;
+            }
+            return Ok(SyncAction::MetadataUpdated);
+        }
+        match self.run.options.on_change {
+            OnChange::ReplaceInPlace => {
+                let replaced = self.dry() || self.upload(Upload::Replace(entry.id), target)?;
+                Ok(if replaced {
+                    SyncAction::Replaced
+                } else {
+                    SyncAction::Uploaded // the asset was gone from Storyblok
+                })
+            }
+            OnChange::NewAsset => {
+                if !self.dry() {
+                    self.upload(Upload::New, target)?;
+                }
+                Ok(SyncAction::NewVersion { previous: entry.id })
+            }
+        }
+    }
+
+    /// A file the manifest does not know: adopt an asset with the same bytes, or
+    /// upload.
+    fn unknown(self) -> Result<SyncAction, Error> {
+        if !self.dry() {
+            self.run.ensure_writable()?;
+        }
+        let target = self.target(None)?;
+        if self.run.options.adopt && !target.missing {
+            let candidates = self.candidates(target)?;
+            for candidate in candidates.iter().filter(|c| !c.is_private) {
+                if self.holds_our_bytes(candidate)? {
+                    if !self.dry() {
+                        self.adopt(candidate, target)?;
+                    }
+                    return Ok(SyncAction::Adopted);
+                }
+            }
+            if let Some(first) = candidates.first() {
+                return match self.run.options.on_change {
+                    OnChange::ReplaceInPlace => {
+                        let replaced =
+                            self.dry() || self.upload(Upload::Replace(first.id), target)?;
+                        Ok(if replaced {
+                            SyncAction::Replaced
+                        } else {
+                            SyncAction::Uploaded
+                        })
+                    }
+                    OnChange::NewAsset => {
+                        if !self.dry() {
+                            self.upload(Upload::New, target)?;
+                        }
+                        Ok(SyncAction::NewVersion { previous: first.id })
+                    }
+                };
+            }
+        }
+        if !self.dry() {
+            self.upload(Upload::New, target)?;
+        }
+        Ok(SyncAction::Uploaded)
+    }
+
+    /// Where the file goes. An entry that has a folder keeps it: its path, and so its
+    /// directory, is the same, and no call is needed to know the folder again.
+    fn target(&self, entry: Option<&ManifestEntry>) -> Result<Target, Error> {
+        let placed = |folder| Target {
+            managed: true,
+            folder,
+            missing: false,
+        };
+        Ok(match self.run.options.placement {
+            Placement::Space => Target {
+                managed: false,
+                folder: None,
+                missing: false,
+            },
+            Placement::Folder(id) => placed(Some(id)),
+            Placement::Mirror(root) => {
+                let dir = self.key().rsplit_once('/').map_or("", |(dir, _)| dir);
+                if dir.is_empty() {
+                    placed(root)
+                } else if let Some(folder) = entry.and_then(|e| e.folder) {
+                    placed(Some(folder))
+                } else {
+                    match self.run.client.folder_below(
+                        self.run.space_id,
+                        root,
+                        dir,
+                        !self.dry(),
+                    )? {
+                        Some(folder) => placed(Some(folder)),
+                        None => Target {
+                            managed: true,
+                            folder: None,
+                            missing: true,
+                        },
+                    }
+                }
+            }
+        })
+    }
+
+    /// Assets in the target folder with the stored name and size this file would have.
+    fn candidates(&self, target: Target) -> Result<Vec<Listed>, Error> {
+        let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
+        let name = listing::parameterize(file_name);
+        let folder = target.folder.filter(|_| target.managed);
+        let mut found = listing::search(
+            self.run.client.session(),
+            self.run.space_id,
+            &name,
+            folder,
+        )?;
+        found.retain(|asset| {
+            listing::parameterize(asset.stored_name()) == name
+                && asset.content_length == Some(self.size)
+                && asset.asset_folder_id.filter(|&f| f != 0) == folder
+        });
+        found.sort_by_key(|asset| asset.id);
+        Ok(found)
+    }
+
+    /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download
+    /// from its CDN URL. A download that fails cannot confirm it: no.
+    fn holds_our_bytes(&self, asset: &Listed) -> Result<bool, Error> {
+        let ours = self.sha256()?;
+        let theirs = download::sha256(
+            self.run.client.session(),
+            &cdn_url(&asset.filename),
+            self.size,
+            asset.id,
+        );
+        Ok(matches!(theirs, Ok(Some(hash)) if hash == ours))
+    }
+
+    /// Takes an existing asset with the same bytes into the manifest, setting its
+    /// metadata when it differs.
+    fn adopt(&self, asset: &Listed, target: Target) -> Result<(), Error> {
+        if let Some(meta) = &self.meta {
+            if !listed_has(asset, meta) {
+                self.run
+                    .client
+                    .update_asset(self.run.space_id, asset.id, meta, None)?;
+            }
+        }
+        let dimensions = AssetParams::new()
+            .for_source(&Source::path(&self.local.path))?
+            .size_param();
+        let entry = self.entry(asset.id, cdn_url(&asset.filename), dimensions, target, false)?;
+        self.run.save(self.key(), Some(entry))
+    }
+
+    /// Uploads the file: a new asset, or the file of an existing one. Returns whether an
+    /// existing asset was replaced (`false` when it had gone from Storyblok and a new one
+    /// was made).
+    fn upload(&self, how: Upload, target: Target) -> Result<bool, Error> {
+        let client = self.run.client;
+        let space = self.run.space_id;
+        let mut params = AssetParams::new();
+        if let Some(folder) = target.folder.filter(|_| target.managed) {
+            params = params.folder(folder);
+        }
+        if let Some(meta) = &self.meta {
+            let tag_ids = client
+                .tag_ids(space, &meta.internal_tags, true)?
+                .unwrap_or_default();
+            params = params.with_meta(meta, &tag_ids);
+        }
+        let source = Source::path(&self.local.path);
+        // Reads the image header once: the manifest keeps the size the sign call sends.
+        let params = params.for_source(&source)?;
+        let dimensions = params.size_param();
+        self.sha256()?;
+        self.run.ensure_writable()?;
+        let (signed, replaced) = match how {
+            Upload::Replace(id) => match client.sign(space, params.clone().replace(id)) {
+                // The asset was deleted in Storyblok: upload the file anew.
+                Err(error) if error.status() == Some(404) => (client.sign(space, params)?, false),
+                other => (other?, true),
+            },
+            Upload::New => (client.sign(space, params)?, false),
+        };
+        if !replaced {
+            // The record exists from here on: note it, so a rerun replaces it.
+            let url = signed.cdn_url().unwrap_or_default();
+            let pending = self.entry(signed.asset_id(), url, dimensions.clone(), target, true)?;
+            if let Err(error) = self.run.save(self.key(), Some(pending)) {
+                // Not noted, the record would be duplicated by the next run: remove it.
+                let _ = client.delete(space, signed.asset_id());
+                return Err(error);
+            }
+        }
+        let asset = complete(signed.upload(source)?)?;
+        let entry = self.entry(asset.id, asset.filename, dimensions, target, false)?;
+        self.run.save(self.key(), Some(entry))?;
+        Ok(replaced)
+    }
+
+    /// The manifest entry of this file as asset `id`.
+    fn entry(
+        &self,
+        id: u64,
+        url: String,
+        dimensions: Option<String>,
+        target: Target,
+        pending: bool,
+    ) -> Result<ManifestEntry, Error> {
+        Ok(ManifestEntry {
+            id,
+            url,
+            size: self.size,
+            sha256: self.sha256()?.to_owned(),
+            dimensions,
+            pending,
+            folder: target.folder.filter(|_| target.managed),
+            meta: self.meta_hash.clone(),
+            modified: self.modified,
+        })
+    }
+}
+
+/// The metadata of a file: from the closure, else from its sidecar.
+fn metadata(run: &Run<'_>, local: &LocalFile) -> Result<Option<AssetMeta>, Error> {
+    if let Some(closure) = &run.options.metadata {
+        if let Some(meta) = closure(&local.key) {
+            return Ok(Some(meta));
+        }
+    }
+    let Some(sidecar) = &local.sidecar else {
+        return Ok(None);
+    };
+    let text =
+        fs::read_to_string(sidecar).map_err(|e| Error::source_io(Some(sidecar.clone()), e))?;
+    AssetMeta::from_json(&text).map(Some).map_err(|problem| {
+        Error::invalid(format!(
+            "the sidecar {} is not asset metadata: {problem}",
+            sidecar.display()
+        ))
+    })
+}
+
+/// Whether a listed asset already has every field `meta` sets.
+fn listed_has(asset: &Listed, meta: &AssetMeta) -> bool {
+    let same = |wanted: &Option<String>, got: &Option<String>| wanted.is_none() || wanted == got;
+    let mut tags: Vec<&str> = asset
+        .internal_tags_list
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    tags.sort_unstable();
+    let mut wanted_tags: Vec<&str> = meta.internal_tags.iter().map(String::as_str).collect();
+    wanted_tags.sort_unstable();
+    wanted_tags.dedup();
+    same(&meta.alt, &asset.alt)
+        && same(&meta.title, &asset.title)
+        && same(&meta.copyright, &asset.copyright)
+        && same(&meta.source, &asset.source)
+        && same(&meta.focus, &asset.focus)
+        && meta.is_private.is_none_or(|p| p == asset.is_private)
+        && (meta.meta_data.is_none() || meta.meta_data == asset.meta_data())
+        && (wanted_tags.is_empty() || wanted_tags == tags)
+}

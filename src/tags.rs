@@ -1,0 +1,99 @@
+//! Internal tags of assets, by name: looked up once per client and space, created when
+//! missing.
+//!
+//! `GET /v1/spaces/{space}/internal_tags?by_object_type=asset` answers
+//! `{"internal_tags": [{"id", "name", "object_type"}, …]}`; `POST /internal_tags` with
+//! `{"internal_tag": {"name", "object_type": "asset"}}` creates one and answers
+//! `{"internal_tag": {…}}`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{Error, Step};
+use crate::mapi::{self, Method};
+use crate::session::Session;
+
+/// The asset tags of each space a client has looked at.
+#[derive(Debug, Default)]
+pub(crate) struct TagCache {
+    spaces: Mutex<HashMap<u64, Vec<Tag>>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct Tag {
+    id: u64,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    internal_tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    internal_tag: Tag,
+}
+
+/// The ids of the tags called `names`, in their order. Missing tags are created when
+/// `create`; otherwise the answer is `None` if any is missing.
+pub(crate) fn ids(
+    session: &Session,
+    cache: &TagCache,
+    space_id: u64,
+    names: &[String],
+    create: bool,
+) -> Result<Option<Vec<u64>>, Error> {
+    if names.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+    if !spaces.contains_key(&space_id) {
+        spaces.insert(space_id, list(session, space_id)?);
+    }
+    let tags = spaces.entry(space_id).or_default();
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        match tags.iter().find(|t| &t.name == name) {
+            Some(tag) => ids.push(tag.id),
+            None if create => {
+                let mut tag = make(session, space_id, name)?;
+                tag.name.clone_from(name);
+                ids.push(tag.id);
+                tags.push(tag);
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(ids))
+}
+
+fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
+    let reply = mapi::call(
+        session,
+        Step::Tags,
+        space_id,
+        None,
+        Method::Get,
+        "/internal_tags?by_object_type=asset",
+    )?;
+    let listed: Listed = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
+    Ok(listed.internal_tags)
+}
+
+fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {
+    let body = json!({"internal_tag": {"name": name, "object_type": "asset"}});
+    let reply = mapi::call(
+        session,
+        Step::Tags,
+        space_id,
+        None,
+        Method::Post(body.to_string().into_bytes()),
+        "/internal_tags",
+    )?;
+    let created: Created = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
+    Ok(created.internal_tag)
+}
