@@ -1,0 +1,160 @@
+//! The Management API: authentication, rate limits, error bodies, and the dispatch of each
+//! route to its handler.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use crate::clock::unix_seconds;
+use crate::fault::SignFault;
+use crate::http::{Request, Response};
+use crate::policy::json_str;
+use crate::route::Route;
+use crate::state::{Config, State};
+
+mod assets;
+mod names;
+mod params;
+
+const JSON: &str = "application/json; charset=utf-8";
+const NOT_FOUND: &str = r#"["This record could not be found"]"#;
+
+pub(crate) fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
+    Response::new(status, JSON, body)
+}
+
+pub(crate) fn not_found() -> Response {
+    json(404, NOT_FOUND)
+}
+
+pub(crate) fn error(status: u16, message: &str) -> Response {
+    json(status, format!("{{\"error\":{}}}", json_str(message)))
+}
+
+/// Fixed one-second windows, aligned to whole Unix seconds, per space.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    windows: HashMap<u64, (u64, u32)>,
+}
+
+impl RateLimiter {
+    /// Counts a request for `space` in the window of Unix second `second`; `false` if the
+    /// window already holds `limit` requests (the refused request is not counted).
+    pub(crate) fn admit(&mut self, space: u64, second: u64, limit: u32) -> bool {
+        let window = self.windows.entry(space).or_insert((second, 0));
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        if window.1 >= limit {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+}
+
+/// The space a route names, as a number (0 when it names none or not a number).
+fn route_space(route: &Route) -> u64 {
+    match route {
+        Route::Sign { space }
+        | Route::Finish { space, .. }
+        | Route::Delete { space, .. }
+        | Route::Get { space, .. }
+        | Route::OtherMapi { space: Some(space) } => space.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Storyblok's 429 body.
+fn too_many(limit: impl std::fmt::Display) -> Response {
+    error(
+        429,
+        &format!("Rate limit of {limit} request per second has been reached. Retry later."),
+    )
+}
+
+/// The 429 a request gets, if any: when it is over the cap of requests in flight, or over the
+/// rate limit of its space's one-second window.
+pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
+    let config = &state.config;
+    let Some(limit) = config.rate_limit else {
+        return over_in_flight.then(|| too_many(config.max_in_flight));
+    };
+    if over_in_flight {
+        return Some(too_many(limit));
+    }
+    let second = unix_seconds(SystemTime::now());
+    let admitted = state.lock().rate.admit(route_space(route), second, limit);
+    (!admitted).then(|| too_many(limit))
+}
+
+/// Whether the headers carry the personal access token, or the OAuth token as a bearer token.
+pub(crate) fn authorized(config: &Config, headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .find(|(name, _)| name == "authorization")
+        .is_some_and(|(_, auth)| {
+            *auth == config.token
+                || auth
+                    .strip_prefix("Bearer ")
+                    .is_some_and(|t| t == config.oauth_token)
+        })
+}
+
+/// Storyblok's 401 body.
+pub(crate) fn unauthorized() -> Response {
+    error(401, "Unauthorized")
+}
+
+/// The answer to a body longer than [`crate::MAX_MAPI_BODY`].
+pub(crate) fn too_large() -> Response {
+    error(
+        413,
+        &format!(
+            "Request body too large: at most {} bytes are accepted",
+            crate::MAX_MAPI_BODY
+        ),
+    )
+}
+
+/// Handles an authorized request routed to the Management API.
+pub(crate) fn handle(
+    state: &State,
+    route: &Route,
+    request: &Request,
+    sign_fault: SignFault,
+) -> Response {
+    let config = &state.config;
+    let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
+    match route {
+        Route::Sign { space } if space_ok(space) => assets::sign(state, request, sign_fault),
+        Route::Finish { space, id } if space_ok(space) => assets::finish(state, id),
+        Route::Delete { space, id } if space_ok(space) => assets::delete(state, id),
+        Route::Get { space, id } if space_ok(space) => assets::get(state, id),
+        _ => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_window() {
+        let mut rl = RateLimiter::default();
+        for _ in 0..6 {
+            assert!(rl.admit(1, 100, 6));
+        }
+        assert!(!rl.admit(1, 100, 6));
+        assert!(!rl.admit(1, 100, 6));
+        // Another space has its own window.
+        assert!(rl.admit(2, 100, 6));
+        // The next whole second starts a fresh window.
+        for _ in 0..6 {
+            assert!(rl.admit(1, 101, 6));
+        }
+        assert!(!rl.admit(1, 101, 6));
+        assert!(rl.admit(1, 105, 6));
+        // A limit of zero refuses everything.
+        assert!(!rl.admit(3, 100, 0));
+    }
+}
