@@ -26,6 +26,8 @@ pub struct EmulatorBuilder {
     max_body: u64,
     idle_timeout: Duration,
     public_origin: Option<String>,
+    local_cdn: bool,
+    update_shape: UpdateShape,
 }
 
 impl Default for EmulatorBuilder {
@@ -44,6 +46,8 @@ impl Default for EmulatorBuilder {
             max_body: 1 << 30,
             idle_timeout: Duration::from_secs(30),
             public_origin: None,
+            local_cdn: false,
+            update_shape: UpdateShape::Wrapped,
         }
     }
 }
@@ -67,7 +71,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Adds a known asset folder; call it once per folder (default: none).
+    /// Adds a known asset folder, named `Folder {id}`, at the root; call it once per folder
+    /// (default: none).
     pub fn folder(mut self, id: u64) -> Self {
         self.folders.insert(id);
         self
@@ -146,6 +151,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves the stored files as a CDN would (default `false`). When on, every asset URL the
+    /// emulator hands out (sign's `pretty_url` and `public_url`, the `filename` of finish, get,
+    /// update, delete and the list) is `{public_origin}/a.storyblok.com/f/…`, which any HTTP
+    /// client can download from the emulator itself. When off, they are Storyblok's real
+    /// forms, `https://s3.amazonaws.com/a.storyblok.com/f/…` and `//a.storyblok.com/f/…`.
+    /// Either way the emulator serves `GET /a.storyblok.com/{key}`. It serves only its own
+    /// bucket, not one of [`external_s3`](EmulatorBuilder::external_s3).
+    pub fn local_cdn(mut self, on: bool) -> Self {
+        self.local_cdn = on;
+        self
+    }
+
+    /// The answer to an asset update, `PUT /assets/{id}` (default [`UpdateShape::Wrapped`]).
+    pub fn update_shape(mut self, shape: UpdateShape) -> Self {
+        self.update_shape = shape;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on a background thread.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
@@ -182,14 +205,24 @@ impl EmulatorBuilder {
                 finish_shape: self.finish_shape,
                 signer: self.signer,
                 max_body: self.max_body,
+                local_cdn: self.local_cdn,
+                update_shape: self.update_shape,
             },
             inner: Mutex::new(Inner {
-                folders: self.folders,
                 next_id: 100_001,
+                next_folder_id: 10_001,
+                next_tag_id: 50_001,
                 ..Inner::default()
             }),
             in_flight: AtomicUsize::new(0),
         });
+        {
+            let mut inner = state.lock();
+            for id in self.folders {
+                let secret = &state.config.credentials.secret_key;
+                inner.put_folder(secret, id, format!("Folder {id}"), None);
+            }
+        }
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
         Ok(Emulator { state, server })
     }
@@ -204,4 +237,16 @@ pub enum FinishShape {
     Flat,
     /// `{"asset": {"id": .., ...}}`, as the prose docs.
     Wrapped,
+}
+
+/// The answer to an asset update. Storyblok's reference page shows none; its OpenAPI spec (the
+/// one its official client is generated from) says 200 with the asset.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UpdateShape {
+    /// `200` with `{"asset": {...}}`, the updated asset, as the OpenAPI spec says.
+    #[default]
+    Wrapped,
+    /// `204 No Content`, an empty body.
+    NoContent,
 }

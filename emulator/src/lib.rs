@@ -85,11 +85,11 @@ pub mod sigv4;
 mod state;
 mod store;
 
-pub use builder::{EmulatorBuilder, FinishShape};
+pub use builder::{EmulatorBuilder, FinishShape, UpdateShape};
 pub use fault::{Fault, FaultAction};
 pub use record::{Endpoint, FormPart, RecordedForm, RecordedRequest};
 pub use signer::PolicySigner;
-pub use store::{StoredAsset, StoredObject};
+pub use store::{AssetFolder, InternalTag, StoredAsset, StoredObject};
 
 use std::fmt;
 use std::sync::Arc;
@@ -208,17 +208,28 @@ impl Emulator {
 
     /// Every asset record (signed, whether finished or not, and not deleted), by id.
     pub fn assets(&self) -> Vec<StoredAsset> {
-        self.state
-            .lock()
-            .assets
-            .values()
-            .map(|r| r.asset.clone())
-            .collect()
+        let inner = self.state.lock();
+        inner.assets.values().map(|r| inner.snapshot(r)).collect()
     }
 
-    /// The asset record with this id.
+    /// The asset record with this id (not deleted).
     pub fn asset(&self, id: u64) -> Option<StoredAsset> {
-        self.state.lock().assets.get(&id).map(|r| r.asset.clone())
+        let inner = self.state.lock();
+        inner.assets.get(&id).map(|r| inner.snapshot(r))
+    }
+
+    /// Adds a finished asset with its file in the bucket, as if someone had uploaded it
+    /// earlier: the parameterized `filename` under a fresh key `f/{space}/{hash}/{name}`, the
+    /// Content-Type its extension gives, public, in `folder` (a folder the emulator does not
+    /// know is added, as [`add_folder`](Emulator::add_folder) would). Nothing is recorded in
+    /// the request log, and no rate limit applies.
+    pub fn seed_asset(
+        &self,
+        filename: &str,
+        bytes: impl Into<Vec<u8>>,
+        folder: Option<u64>,
+    ) -> StoredAsset {
+        self.state.seed_asset(filename, bytes.into(), folder)
     }
 
     /// The object S3 stored under `key`.
@@ -231,9 +242,46 @@ impl Emulator {
         self.state.lock().faults.push(fault);
     }
 
-    /// Makes `id` a valid `asset_folder_id`.
+    /// Makes `id` a valid `asset_folder_id`: adds a folder named `Folder {id}` at the root,
+    /// unless there is one with that id.
     pub fn add_folder(&self, id: u64) {
-        self.state.lock().folders.insert(id);
+        let mut inner = self.state.lock();
+        if !inner.folders.contains_key(&id) {
+            let secret = &self.state.config.credentials.secret_key;
+            inner.put_folder(secret, id, format!("Folder {id}"), None);
+        }
+    }
+
+    /// Creates a folder named `name` in `parent` (`None`: at the root) and returns its id, as
+    /// `POST /asset_folders/` would, without a request. A parent the emulator does not know is
+    /// added first, as [`add_folder`](Emulator::add_folder) would.
+    pub fn create_folder(&self, name: impl Into<String>, parent: Option<u64>) -> u64 {
+        if let Some(parent) = parent {
+            self.add_folder(parent);
+        }
+        let mut inner = self.state.lock();
+        let id = inner.new_folder_id();
+        let secret = &self.state.config.credentials.secret_key;
+        inner.put_folder(secret, id, name.into(), parent);
+        id
+    }
+
+    /// Every asset folder, by id.
+    pub fn folders(&self) -> Vec<AssetFolder> {
+        self.state.lock().folders.values().cloned().collect()
+    }
+
+    /// Creates an internal tag of object type `asset` and returns its id, as
+    /// `POST /internal_tags` would, without a request (and without its check for a name
+    /// already taken).
+    pub fn create_internal_tag(&self, name: impl Into<String>) -> u64 {
+        let mut inner = self.state.lock();
+        inner.new_tag(name.into(), "asset".into()).id
+    }
+
+    /// Every internal tag, by id.
+    pub fn internal_tags(&self) -> Vec<InternalTag> {
+        self.state.lock().tags.values().cloned().collect()
     }
 
     /// Forgets the recorded requests and restarts the per-endpoint counts that faults refer to.

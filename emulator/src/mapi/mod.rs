@@ -12,14 +12,31 @@ use crate::route::Route;
 use crate::state::{Config, State};
 
 mod assets;
+mod folders;
 mod names;
 mod params;
+mod tags;
+
+pub(crate) use assets::key_hash;
+pub(crate) use names::{content_type_for, parameterize};
 
 const JSON: &str = "application/json; charset=utf-8";
 const NOT_FOUND: &str = r#"["This record could not be found"]"#;
 
 pub(crate) fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
     Response::new(status, JSON, body)
+}
+
+/// A 422 naming the field at fault: `{"error":{"<field>":["<message>"]}}`.
+pub(crate) fn invalid(field: &str, message: &str) -> Response {
+    json(
+        422,
+        format!(
+            "{{\"error\":{{{}:[{}]}}}}",
+            json_str(field),
+            json_str(message)
+        ),
+    )
 }
 
 pub(crate) fn not_found() -> Response {
@@ -52,18 +69,6 @@ impl RateLimiter {
     }
 }
 
-/// The space a route names, as a number (0 when it names none or not a number).
-fn route_space(route: &Route) -> u64 {
-    match route {
-        Route::Sign { space }
-        | Route::Finish { space, .. }
-        | Route::Delete { space, .. }
-        | Route::Get { space, .. }
-        | Route::OtherMapi { space: Some(space) } => space.parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
 /// Storyblok's 429 body.
 fn too_many(limit: impl std::fmt::Display) -> Response {
     error(
@@ -83,7 +88,9 @@ pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Opti
         return Some(too_many(limit));
     }
     let second = unix_seconds(SystemTime::now());
-    let admitted = state.lock().rate.admit(route_space(route), second, limit);
+    // The space the path names (0 when it names none, or not as a number).
+    let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let admitted = state.lock().rate.admit(space, second, limit);
     (!admitted).then(|| too_many(limit))
 }
 
@@ -130,6 +137,12 @@ pub(crate) fn handle(
         Route::Finish { space, id } if space_ok(space) => assets::finish(state, id),
         Route::Delete { space, id } if space_ok(space) => assets::delete(state, id),
         Route::Get { space, id } if space_ok(space) => assets::get(state, id),
+        Route::Update { space, id } if space_ok(space) => assets::update(state, request, id),
+        Route::ListAssets { space } if space_ok(space) => assets::list(state, request),
+        Route::ListFolders { space } if space_ok(space) => folders::list(state, request),
+        Route::CreateFolder { space } if space_ok(space) => folders::create(state, request),
+        Route::ListTags { space } if space_ok(space) => tags::list(state, request),
+        Route::CreateTag { space } if space_ok(space) => tags::create(state, request),
         _ => not_found(),
     }
 }
