@@ -28,6 +28,8 @@ pub struct EmulatorBuilder {
     public_origin: Option<String>,
     local_cdn: bool,
     update_shape: UpdateShape,
+    one_way_delay: Option<(Duration, Duration)>,
+    port: u16,
 }
 
 impl Default for EmulatorBuilder {
@@ -48,6 +50,8 @@ impl Default for EmulatorBuilder {
             public_origin: None,
             local_cdn: false,
             update_shape: UpdateShape::Wrapped,
+            one_way_delay: None,
+            port: 0,
         }
     }
 }
@@ -79,8 +83,10 @@ impl EmulatorBuilder {
     }
 
     /// Management API requests per second per space, counted in fixed windows aligned to
-    /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). `None` turns the
-    /// limit off.
+    /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). Every Management API
+    /// request counts, those answered 429 included; a request over the limit gets Storyblok's
+    /// `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`.
+    /// `None` turns the limit off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
         self.rate_limit = per_second;
         self
@@ -169,7 +175,27 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on a background thread.
+    /// Network latency for the Management API (default none): each request is held
+    /// `min + U(0, jitter)` after its head arrives, before it counts towards the rate limit and
+    /// the requests in flight and is handled (the inbound trip), and its answer is held
+    /// another `min + U(0, jitter)` before it is written (the outbound trip). A client then sees
+    /// round trips of about `2 × min` plus jitter, while the emulator counts each call when it
+    /// "arrives", as Storyblok's servers do. S3 uploads and downloads are not delayed.
+    pub fn one_way_delay(mut self, min: Duration, jitter: Duration) -> Self {
+        self.one_way_delay = Some((min, jitter));
+        self
+    }
+
+    /// The port to listen on, on `127.0.0.1` (default 0: any free port). A fixed port is for
+    /// an emulator that separate processes share, such as `examples/serve.rs`; tests should
+    /// keep the default.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds `127.0.0.1:{port}` (by default any free port) and starts serving on background
+    /// threads.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
         // state through a slot filled right after binding.
@@ -185,7 +211,7 @@ impl EmulatorBuilder {
                 None => http::Plan::Cut(0),
             }
         });
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let server = http::Server::start(addr, self.idle_timeout, handler)?;
         let origin = self
             .public_origin
@@ -207,6 +233,7 @@ impl EmulatorBuilder {
                 max_body: self.max_body,
                 local_cdn: self.local_cdn,
                 update_shape: self.update_shape,
+                one_way_delay: self.one_way_delay,
             },
             inner: Mutex::new(Inner {
                 next_id: 100_001,

@@ -37,6 +37,8 @@ pub(crate) struct Config {
     pub(crate) max_body: u64,
     /// Hand out asset URLs on the emulator itself.
     pub(crate) local_cdn: bool,
+    /// (min, jitter) of each trip of a Management API request.
+    pub(crate) one_way_delay: Option<(Duration, Duration)>,
     pub(crate) update_shape: UpdateShape,
 }
 
@@ -152,6 +154,10 @@ impl State {
             return http::Plan::Cut(cut_point(head.content_length));
         }
         let mapi = route.is_mapi();
+        if mapi {
+            // The inbound trip: the emulator "sees" the request only now.
+            self.one_way_trip();
+        }
         let max_body = if mapi {
             crate::MAX_MAPI_BODY
         } else {
@@ -192,6 +198,8 @@ impl State {
             }
             if !mapi::authorized(&self.config, &head.headers) {
                 // Refused from the head alone: an unauthenticated body is never read.
+                drop(in_flight);
+                self.one_way_trip();
                 return self.answer_from_head(seq, mapi::unauthorized());
             }
             let sign_fault = SignFault::from(fault);
@@ -274,6 +282,13 @@ impl State {
         asset
     }
 
+    /// Sleeps for one trip of [`EmulatorBuilder::one_way_delay`](crate::EmulatorBuilder::one_way_delay), if set.
+    fn one_way_trip(&self) {
+        if let Some((min, jitter)) = self.config.one_way_delay {
+            std::thread::sleep(min + crate::random::duration_up_to(jitter));
+        }
+    }
+
     /// Counts a request for its endpoint, records its head and takes its fault, if any.
     fn record_head(&self, head: &http::Head, endpoint: Endpoint) -> (u64, Option<FaultAction>) {
         let mut inner = self.lock();
@@ -340,6 +355,10 @@ impl State {
                     recorded.status = status;
                     recorded.form = form;
                 });
+                if mapi && status != 0 {
+                    // The outbound trip, no longer in flight.
+                    self.one_way_trip();
+                }
                 outcome
             }),
         }

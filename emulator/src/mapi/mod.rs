@@ -54,18 +54,25 @@ pub(crate) struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Counts a request for `space` in the window of Unix second `second`; `false` if the
-    /// window already holds `limit` requests (the refused request is not counted).
+    /// Counts a request for `space` in the window of Unix second `second`, whatever the answer
+    /// (a refused request counts too, as at Storyblok); `false` if the window already held
+    /// `limit` requests. A second older than the current window's counts in the current one.
     pub(crate) fn admit(&mut self, space: u64, second: u64, limit: u32) -> bool {
         let window = self.windows.entry(space).or_insert((second, 0));
-        if window.0 != second {
+        if second > window.0 {
             *window = (second, 0);
         }
-        if window.1 >= limit {
-            return false;
-        }
-        window.1 += 1;
-        true
+        window.1 = window.1.saturating_add(1);
+        window.1 <= limit
+    }
+
+    /// How many requests the window of `space` at `second` holds.
+    #[cfg(test)]
+    fn count(&self, space: u64, second: u64) -> u32 {
+        self.windows
+            .get(&space)
+            .filter(|(s, _)| *s == second)
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -77,21 +84,18 @@ fn too_many(limit: impl std::fmt::Display) -> Response {
     )
 }
 
-/// The 429 a request gets, if any: when it is over the cap of requests in flight, or over the
-/// rate limit of its space's one-second window.
+/// Counts a request in its space's one-second window and returns the 429 it gets, if any:
+/// when it is over the cap of requests in flight, or over the rate limit of the window.
 pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
     let config = &state.config;
     let Some(limit) = config.rate_limit else {
         return over_in_flight.then(|| too_many(config.max_in_flight));
     };
-    if over_in_flight {
-        return Some(too_many(limit));
-    }
     let second = unix_seconds(SystemTime::now());
     // The space the path names (0 when it names none, or not as a number).
     let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
     let admitted = state.lock().rate.admit(space, second, limit);
-    (!admitted).then(|| too_many(limit))
+    (over_in_flight || !admitted).then(|| too_many(limit))
 }
 
 /// Whether the headers carry the personal access token, or the OAuth token as a bearer token.
@@ -159,15 +163,22 @@ mod tests {
         }
         assert!(!rl.admit(1, 100, 6));
         assert!(!rl.admit(1, 100, 6));
+        // Refused requests count too.
+        assert_eq!(rl.count(1, 100), 8);
         // Another space has its own window.
         assert!(rl.admit(2, 100, 6));
+        assert_eq!(rl.count(2, 100), 1);
         // The next whole second starts a fresh window.
         for _ in 0..6 {
             assert!(rl.admit(1, 101, 6));
         }
         assert!(!rl.admit(1, 101, 6));
+        // A late request stamped with an older second counts in the current window.
+        assert!(!rl.admit(1, 100, 6));
+        assert_eq!(rl.count(1, 101), 8);
         assert!(rl.admit(1, 105, 6));
-        // A limit of zero refuses everything.
+        // A limit of zero refuses everything, and still counts.
         assert!(!rl.admit(3, 100, 0));
+        assert_eq!(rl.count(3, 100), 1);
     }
 }
