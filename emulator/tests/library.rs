@@ -514,6 +514,9 @@ fn stored_files_are_served() {
             "The specified key does not exist.".into()
         )
     );
+    let missing = fetch(&emulator, "HEAD", "/a.storyblok.com/f/606/nothing/here.png");
+    assert_eq!(missing.status, 404);
+    assert!(missing.bytes.is_empty() && missing.header("content-length").is_some());
     // Uploaded private: refused.
     let signed = sign(&emulator, r#"{"filename":"secret.png","is_private":true}"#);
     assert_eq!(signed.status, 200);
@@ -539,7 +542,7 @@ fn stored_files_are_served() {
 
     let downloads = emulator.requests_for(Endpoint::Download);
     let statuses: Vec<u16> = downloads.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 200, 200, 200, 404, 403, 403]);
+    assert_eq!(statuses, [200, 200, 200, 200, 404, 404, 403, 403]);
 }
 
 #[test]
