@@ -26,6 +26,10 @@ pub struct EmulatorBuilder {
     max_body: u64,
     idle_timeout: Duration,
     public_origin: Option<String>,
+    local_cdn: bool,
+    update_shape: UpdateShape,
+    one_way_delay: Option<(Duration, Duration)>,
+    port: u16,
 }
 
 impl Default for EmulatorBuilder {
@@ -44,6 +48,10 @@ impl Default for EmulatorBuilder {
             max_body: 1 << 30,
             idle_timeout: Duration::from_secs(30),
             public_origin: None,
+            local_cdn: false,
+            update_shape: UpdateShape::Wrapped,
+            one_way_delay: None,
+            port: 0,
         }
     }
 }
@@ -67,15 +75,18 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Adds a known asset folder; call it once per folder (default: none).
+    /// Adds a known asset folder, named `Folder {id}`, at the root; call it once per folder
+    /// (default: none).
     pub fn folder(mut self, id: u64) -> Self {
         self.folders.insert(id);
         self
     }
 
     /// Management API requests per second per space, counted in fixed windows aligned to
-    /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). `None` turns the
-    /// limit off.
+    /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). Every Management API
+    /// request counts, those answered 429 included; a request over the limit gets Storyblok's
+    /// `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`.
+    /// `None` turns the limit off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
         self.rate_limit = per_second;
         self
@@ -146,7 +157,45 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on a background thread.
+    /// Serves the stored files as a CDN would (default `false`). When on, every asset URL the
+    /// emulator hands out (sign's `pretty_url` and `public_url`, the `filename` of finish, get,
+    /// update, delete and the list) is `{public_origin}/a.storyblok.com/f/…`, which any HTTP
+    /// client can download from the emulator itself. When off, they are Storyblok's real
+    /// forms, `https://s3.amazonaws.com/a.storyblok.com/f/…` and `//a.storyblok.com/f/…`.
+    /// Either way the emulator serves `GET /a.storyblok.com/{key}`. It serves only its own
+    /// bucket, not one of [`external_s3`](EmulatorBuilder::external_s3).
+    pub fn local_cdn(mut self, on: bool) -> Self {
+        self.local_cdn = on;
+        self
+    }
+
+    /// The answer to an asset update, `PUT /assets/{id}` (default [`UpdateShape::Wrapped`]).
+    pub fn update_shape(mut self, shape: UpdateShape) -> Self {
+        self.update_shape = shape;
+        self
+    }
+
+    /// Network latency for the Management API (default none): each request is held
+    /// `min + U(0, jitter)` after its head arrives, before it counts towards the rate limit and
+    /// the requests in flight and is handled (the inbound trip), and its answer is held
+    /// another `min + U(0, jitter)` before it is written (the outbound trip). A client then sees
+    /// round trips of about `2 × min` plus jitter, while the emulator counts each call when it
+    /// "arrives", as Storyblok's servers do. S3 uploads and downloads are not delayed.
+    pub fn one_way_delay(mut self, min: Duration, jitter: Duration) -> Self {
+        self.one_way_delay = Some((min, jitter));
+        self
+    }
+
+    /// The port to listen on, on `127.0.0.1` (default 0: any free port). A fixed port is for
+    /// an emulator that separate processes share, such as `examples/serve.rs`; tests should
+    /// keep the default.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds `127.0.0.1:{port}` (by default any free port) and starts serving on background
+    /// threads.
     pub fn start(self) -> std::io::Result<Emulator> {
         // The server must exist before the config knows its URL, so the handler reaches the
         // state through a slot filled right after binding.
@@ -162,7 +211,7 @@ impl EmulatorBuilder {
                 None => http::Plan::Cut(0),
             }
         });
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let server = http::Server::start(addr, self.idle_timeout, handler)?;
         let origin = self
             .public_origin
@@ -182,14 +231,25 @@ impl EmulatorBuilder {
                 finish_shape: self.finish_shape,
                 signer: self.signer,
                 max_body: self.max_body,
+                local_cdn: self.local_cdn,
+                update_shape: self.update_shape,
+                one_way_delay: self.one_way_delay,
             },
             inner: Mutex::new(Inner {
-                folders: self.folders,
                 next_id: 100_001,
+                next_folder_id: 10_001,
+                next_tag_id: 50_001,
                 ..Inner::default()
             }),
             in_flight: AtomicUsize::new(0),
         });
+        {
+            let mut inner = state.lock();
+            for id in self.folders {
+                let secret = &state.config.credentials.secret_key;
+                inner.put_folder(secret, id, format!("Folder {id}"), None);
+            }
+        }
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
         Ok(Emulator { state, server })
     }
@@ -204,4 +264,16 @@ pub enum FinishShape {
     Flat,
     /// `{"asset": {"id": .., ...}}`, as the prose docs.
     Wrapped,
+}
+
+/// The answer to an asset update. Storyblok's reference page shows none; its OpenAPI spec (the
+/// one its official client is generated from) says 200 with the asset.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UpdateShape {
+    /// `200` with `{"asset": {...}}`, the updated asset, as the OpenAPI spec says.
+    #[default]
+    Wrapped,
+    /// `204 No Content`, an empty body.
+    NoContent,
 }

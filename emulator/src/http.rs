@@ -389,6 +389,7 @@ fn exchange(
         After::Close
     };
     let has_body = incoming.head.has_body();
+    let is_head = incoming.head.method == "HEAD";
     match handler(&incoming.head) {
         Plan::Cut(limit) => {
             if limit > 0 {
@@ -400,7 +401,7 @@ fn exchange(
         }
         Plan::Respond(response) => {
             let after = if has_body { After::Linger } else { keep_alive };
-            Ok((Outcome::Respond(response), after))
+            Ok((for_head(Outcome::Respond(response), is_head), after))
         }
         Plan::Read { max_body, then } => {
             let declared_too_large = incoming.head.content_length.is_some_and(|n| n > max_body);
@@ -419,8 +420,19 @@ fn exchange(
                 too_large,
             };
             let after = if too_large { After::Linger } else { keep_alive };
-            Ok((then(request), after))
+            Ok((for_head(then(request), is_head), after))
         }
+    }
+}
+
+/// The answer to a `HEAD` request carries no body, whatever the handler said.
+fn for_head(outcome: Outcome, is_head: bool) -> Outcome {
+    match outcome {
+        Outcome::Respond(mut response) if is_head => {
+            response.head_only = true;
+            Outcome::Respond(response)
+        }
+        other => other,
     }
 }
 
@@ -708,9 +720,7 @@ mod tests {
                             req.body.len(),
                             req.header("content-length").is_some()
                         );
-                        let mut response = Response::new(200, "text/plain", body);
-                        response.head_only = method == "HEAD";
-                        Outcome::Respond(response)
+                        Outcome::Respond(Response::new(200, "text/plain", body))
                     }),
                 }
             }),
@@ -855,6 +865,11 @@ mod tests {
         let server = echo_server();
         let out = exchange(&server, b"HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
         assert!(out.contains("Content-Length: 15\r\n"), "{out}"); // "HEAD /h 0 false"
+        assert!(out.ends_with("\r\n\r\n"), "{out}");
+        // Also an answer given from the head, whatever the handler set.
+        let out = exchange(&server, b"HEAD /now HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+        assert!(out.contains("Content-Length: 2\r\n"), "{out}");
         assert!(out.ends_with("\r\n\r\n"), "{out}");
     }
 

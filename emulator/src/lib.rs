@@ -1,40 +1,15 @@
-//! A local, faithful Storyblok Management API + S3 browser-POST emulator, for tests.
+//! A local, faithful Storyblok Management API and S3 endpoint, for tests.
 //!
-//! [`Emulator::start`] binds `127.0.0.1:0` and serves, on one port:
+//! [`Emulator::start`] binds `127.0.0.1` on a free port and serves, on that one port, the
+//! Management API of one space, the S3 bucket its uploads go to, and the stored files. Every
+//! request is recorded with what the emulator answered, and faults can be injected into the
+//! n-th request of any kind. A test points its client at [`Emulator::api_url`] with
+//! [`Emulator::token`], then asserts on [`Emulator::requests`], [`Emulator::assets`] and
+//! [`Emulator::object`].
 //!
-//! - the Management API under [`Emulator::api_url`] (`http://127.0.0.1:{port}/v1`): sign
-//!   (`POST /spaces/{space}/assets/`), finish (`GET /spaces/{space}/assets/{id}/finish_upload`),
-//!   delete (`DELETE /spaces/{space}/assets/{id}`) and get (`GET /spaces/{space}/assets/{id}`),
-//!   with Storyblok's authentication, its fixed one-second rate-limit window (6 requests per
-//!   second per space by default), its cap of 30 requests in flight, and its error bodies;
-//! - the S3 bucket under [`Emulator::s3_url`] (`http://127.0.0.1:{port}/a.storyblok.com`), which
-//!   the sign response hands out as `post_url`. It accepts a browser-style POST Object and checks
-//!   it as S3 does: no `Authorization` header, an exact `Content-Length`, well-formed multipart,
-//!   at most 20 KiB before the file, a valid and unexpired policy whose every condition the form
-//!   meets with no extra fields, and a file size within `content-length-range`. It is stricter
-//!   than S3 in one respect: a form field after the `file` part is an error instead of being
-//!   silently ignored. Errors are S3's XML.
+//! # Quick start
 //!
-//! Every request is recorded ([`Emulator::requests`]) with what the emulator answered, so a test
-//! can assert on headers, form fields and their order. Faults ([`Fault`]) can be queued for the
-//! n-th request of an endpoint (counted when its head arrives):
-//!
-//! - [`Fault::respond`]: answer with a given status and body instead of handling it;
-//! - [`Fault::delay`]: sleep, then handle it normally;
-//! - [`Fault::drop_connection`]: read it whole, then close the connection without answering;
-//! - [`Fault::reset_mid_body`]: read about half of its body, then close the connection without
-//!   answering, so the client's upload is cut off mid-body.
-//!
-//! The emulator is for tests. In particular:
-//!
-//! - the policy signature is real AWS Signature Version 4 under a key pair made fresh for each
-//!   emulator ([`Emulator::credentials`]); the S3 endpoint recomputes it from the credential's
-//!   day and the policy. The key is a test key, not a security boundary;
-//! - request bodies are read whole into memory, up to [`EmulatorBuilder::max_body`] (1 GiB by
-//!   default; Management API bodies up to [`MAX_MAPI_BODY`]). That is fine for test files;
-//!   benchmarking multi-gigabyte uploads would want a streaming sink instead;
-//! - finish is a little stricter than Storyblok: the object must have been uploaded *after*
-//!   the latest sign of that asset, so a replace (sign with `id`) that skips the upload fails.
+//! Any HTTP client works; here, a raw request:
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -44,7 +19,6 @@
 //! // The first sign request will be answered with a 500.
 //! emulator.inject(Fault::respond(Endpoint::Sign, 1, 500, r#"{"error":"boom"}"#));
 //!
-//! // Any HTTP client works; here, a raw request.
 //! let body = r#"{"filename":"Mars.JPG"}"#;
 //! let mut socket = std::net::TcpStream::connect(emulator.addr())?;
 //! write!(
@@ -65,6 +39,177 @@
 //! assert_eq!(sent, Some("Mars.JPG"));
 //! # Ok::<_, std::io::Error>(())
 //! ```
+//!
+//! With the `storyblok-assets` SDK (not a dependency of this crate, so shown, not compiled):
+//!
+//! ```text
+//! let emulator = Emulator::start()?;
+//! let client = Client::builder(Token::personal(emulator.token()))
+//!     .base_url(emulator.api_url())
+//!     .build()?;
+//! let asset = client.upload(emulator.space_id(), UploadRequest::new(), Source::path("logo.png"))?;
+//! assert_eq!(emulator.assets().len(), 1);
+//! ```
+//!
+//! # The Management API
+//!
+//! Under [`Emulator::api_url`] (`{public_origin}/v1`), for the one space
+//! [`EmulatorBuilder::space_id`] names (another space gets 404):
+//!
+//! | call | answer |
+//! |---|---|
+//! | `POST /spaces/{space}/assets/` sign | 200, Storyblok's signed response: `id`, `pretty_url`, `public_url`, `post_url`, `fields` (in Storyblok's order), `locked`, `meta_data`. Creates the asset record, or with `id` re-signs it (replace) under the same key |
+//! | `GET /spaces/{space}/assets/{id}/finish_upload` | 200, flat `{"id","filename","alt","copyright","title","focus","is_private"}` or wrapped in `{"asset":..}` ([`FinishShape`]); 422 if no file was uploaded since the latest sign |
+//! | `GET /spaces/{space}/assets/{id}` | 200, the asset object |
+//! | `DELETE /spaces/{space}/assets/{id}` | 200, the asset object; the asset moves to the trash, its file is removed |
+//! | `PUT /spaces/{space}/assets/{id}` update | 200 `{"asset": ..}` (the OpenAPI spec), or 204 with [`UpdateShape::NoContent`] |
+//! | `GET /spaces/{space}/assets/` list | 200 `{"assets": [..]}`, paginated |
+//! | `GET /spaces/{space}/asset_folders/` | 200 `{"asset_folders": [..]}` |
+//! | `POST /spaces/{space}/asset_folders/` | 201 `{"asset_folder": ..}` |
+//! | `GET /spaces/{space}/internal_tags` | 200 `{"internal_tags": [..]}`, paginated |
+//! | `POST /spaces/{space}/internal_tags` | 201 `{"internal_tag": ..}` |
+//!
+//! Sign takes its parameters as JSON, as a form-encoded body or in the query string:
+//! `filename` (parameterized as Storyblok does: lower case, every `.` but the last becomes
+//! `_`), `id`, `size` (`{w}x{h}`, put into the key), `asset_folder_id`, `is_private`,
+//! `validate_upload`, `alt`, `title`, `copyright`, `source`, `focus`, `ext_id`, `meta_data`,
+//! `internal_tag_ids`, `expire_at`, `publish_at`. Update takes `{"asset": {..}}` or the bare
+//! object with `asset_folder_id` (null or 0: the root), `alt`, `title`, `copyright`, `source`,
+//! `focus`, `is_private`, `locked`, `meta_data`, `internal_tag_ids`, `expire_at`,
+//! `publish_at`. In both, `meta_data`'s `alt`, `title`, `copyright` and `source` set those
+//! fields unless they are sent themselves, as Storyblok documents. Nothing changes when a
+//! parameter is refused.
+//!
+//! The asset object carries `id`, `filename` (the file's URL), `space_id`, `created_at`,
+//! `updated_at`, `deleted_at`, `file`, `asset_folder_id`, `short_filename`, `content_type`,
+//! `content_length`, `alt`, `title`, `copyright`, `source`, `focus`, `ext_id`, `is_private`,
+//! `meta_data`, `internal_tag_ids` (strings, as the docs show them), `internal_tags_list`
+//! (`[{"id","name"}]`), `locked`, `expire_at`, `publish_at`.
+//!
+//! Errors are Storyblok's: 401 `{"error":"Unauthorized"}`, 404 `["This record could not be
+//! found"]`, 422 `{"error":"Filename can't be blank"}`, `{"error":{"base":["This asset folder
+//! is not valid"]}}` or `{"error":{"<field>":["<message>"]}}` (a blank folder or tag name, an
+//! unknown parent folder, an unknown or non-asset tag in `internal_tag_ids`, a date that is
+//! not ISO 8601, a tag name already taken).
+//!
+//! # Authentication, rate limit, latency
+//!
+//! The personal access token ([`Emulator::token`]) goes raw in `Authorization`, the OAuth
+//! token ([`Emulator::oauth_token`]) as `Bearer`. A request without either gets 401 from its
+//! head alone, before its body is read; the connection then closes, discarding at most 1 MiB
+//! of the body so the answer is not lost to a TCP reset.
+//!
+//! Requests are counted per space in fixed one-second windows aligned to whole Unix seconds,
+//! 6 a second by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Every
+//! Management API request counts, those answered 429 included; over the limit, or over the
+//! 30 requests in flight ([`EmulatorBuilder::max_in_flight`]), the answer is Storyblok's
+//! `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`, with
+//! no `Retry-After`. S3 uploads and downloads are not limited.
+//!
+//! [`EmulatorBuilder::one_way_delay`] adds network latency: each request waits
+//! `min + U(0, jitter)` before it is counted and handled, and its answer as long again before
+//! it is written, so a fleet of clients sharing one space sees Storyblok's timing.
+//!
+//! # S3
+//!
+//! [`Emulator::s3_url`] (`{public_origin}/a.storyblok.com`) is the `post_url` sign hands out.
+//! It accepts a browser-style POST Object and checks it as S3 does: no `Authorization` header,
+//! an exact `Content-Length` (411 otherwise, from the head), well-formed multipart, at most
+//! 20 KiB before the file, a policy signed with AWS Signature Version 4 by this emulator's
+//! key ([`Emulator::credentials`], fresh for each emulator; the signature is recomputed from
+//! the credential's day and the policy), unexpired, whose every condition the form meets with
+//! no extra fields, and a file size within `content-length-range`. It is stricter than S3 in
+//! one respect: a form field after the `file` part is an error instead of being ignored.
+//! Errors are S3's XML (`<Error><Code>..</Code><Message>..</Message>..`).
+//!
+//! [`EmulatorBuilder::external_s3`] signs for another S3 server instead (see
+//! [`sigv4::SigV4Signer`]).
+//!
+//! # Stored files and the local CDN
+//!
+//! `GET` and `HEAD /a.storyblok.com/{key}` serve a stored object as S3's GET Object does: its
+//! exact bytes, `Content-Length`, the `Content-Type` it was uploaded with, `ETag`,
+//! `Cache-Control` and `Last-Modified`. No token is needed; a private object (or one whose
+//! asset was made private) gets 403 `AccessDenied`, a missing one 404 `NoSuchKey`.
+//!
+//! With [`EmulatorBuilder::local_cdn`], every asset URL the emulator hands out (sign's
+//! `pretty_url` and `public_url`, every `filename`) is `{public_origin}/a.storyblok.com/f/…`,
+//! so an HTTP client downloads the file from the emulator itself. Without it, the URLs are
+//! Storyblok's own (`https://s3.amazonaws.com/a.storyblok.com/f/…`, `//a.storyblok.com/f/…`).
+//!
+//! # The asset library
+//!
+//! The list (`GET /assets/`) shows the space's assets, signed ones whether finished or not,
+//! newest first, filtered by `search` (a case-insensitive substring of the parameterized file
+//! name), `in_folder` (a folder id: the assets directly in it; 0: those in no folder; -1: the
+//! deleted ones), `is_private=1`, `with_tags` (tag names, comma-separated, any of them) and
+//! sorted by `sort_by` (`created_at`, `updated_at` or `short_filename`, `:asc` or `:desc`).
+//! `page` counts from 1 and `per_page` is 25 unless asked, at most 100; the `Total` and
+//! `Per-Page` headers give the number of matches and the page size. A page past the end is
+//! an empty list.
+//!
+//! Folders ([`AssetFolder`]) are listed with `search`, `with_parent` (0: the root) and
+//! `by_ids`, and created with a name and an optional `parent_id` (an unknown one is a 422).
+//! Internal tags ([`InternalTag`]) are listed with `by_object_type` and `search`, and created
+//! with a name and an `object_type` (`asset`, the default, or `component`).
+//!
+//! A test can set the library up without requests: [`EmulatorBuilder::folder`],
+//! [`Emulator::add_folder`], [`Emulator::create_folder`], [`Emulator::create_internal_tag`],
+//! and [`Emulator::seed_asset`] for a finished asset with its file already in the bucket.
+//!
+//! # URLs, proxies and ports
+//!
+//! [`EmulatorBuilder::public_origin`] is where clients reach the emulator, such as
+//! `https://localhost:4443` for a TLS-terminating proxy in front of it; every URL the
+//! emulator hands out is built from it. [`Emulator::addr`] is the socket the proxy forwards
+//! to. [`EmulatorBuilder::port`] fixes the port, for an emulator separate processes share:
+//! `examples/serve.rs` serves one until its stdin closes and prints its URL and tokens as a
+//! JSON line.
+//!
+//! # The request log
+//!
+//! [`Emulator::requests`] and [`Emulator::requests_for`] return every request since the start
+//! (or [`Emulator::clear_requests`]) in the order their heads arrived, each with its
+//! [`Endpoint`], method, path, headers, the status answered (0 if the connection was dropped
+//! or the request is still in progress), its JSON body and its parsed S3 form. Bodies and form
+//! parts longer than [`RECORDED_BODY_LIMIT`] (64 KiB) are recorded by their length only
+//! ([`RecordedRequest::body_len`], [`FormPart::length`]); stored objects keep every byte.
+//!
+//! # Faults
+//!
+//! A [`Fault`] fires once, on the n-th request of an endpoint (counted when its head arrives):
+//!
+//! - [`Fault::respond`]: answer with a given status and body instead of handling it (no side
+//!   effects, not counted against the rate limit), [`Fault::with_header`] adds headers such
+//!   as `Retry-After`;
+//! - [`Fault::delay`]: hold it, then handle it normally;
+//! - [`Fault::drop_connection`]: read it whole, then close the connection without answering;
+//! - [`Fault::reset_mid_body`]: read about half of its body, then close the connection without
+//!   answering, so the client's upload is cut off mid-body;
+//! - [`Fault::stale_policy`] and [`Fault::tamper_field`]: a sign answer whose policy S3 then
+//!   refuses as expired, or whose field no longer matches its signature.
+//!
+//! # Limits
+//!
+//! The emulator bounds what a client can make it hold: a request head of at most 64 KiB; a
+//! Management API body of at most [`MAX_MAPI_BODY`] (1 MiB; 413 with a JSON error); an S3
+//! upload of at most [`EmulatorBuilder::max_body`] (1 GiB by default; 413
+//! `MaxMessageLengthExceeded`), both decided from the declared `Content-Length` before any of
+//! the body is read, and a chunked body as it grows; and a connection idle for
+//! [`EmulatorBuilder::idle_timeout`] (30 s by default, longer than ureq's 15 s pool timeout so
+//! a client never reuses a connection the emulator just closed), or whose request head takes
+//! that long, is closed and its thread ends. A refusal that leaves a body unread closes the
+//! connection after the answer (discarding at most 1 MiB of the body, for at most 2 s, first).
+//!
+//! The emulator is for tests. In particular:
+//!
+//! - its key is a test key, not a security boundary, and it trusts its own loopback socket;
+//! - bodies are read whole into memory (within the limits above). That is fine for test files;
+//!   benchmarking multi-gigabyte uploads would want a streaming sink instead;
+//! - one thread serves each connection;
+//! - finish is a little stricter than Storyblok: the object must have been uploaded *after*
+//!   the latest sign of that asset, so a replace (sign with `id`) that skips the upload fails;
+//! - it serves one space, and keeps everything in memory until it is dropped.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -85,11 +230,11 @@ pub mod sigv4;
 mod state;
 mod store;
 
-pub use builder::{EmulatorBuilder, FinishShape};
+pub use builder::{EmulatorBuilder, FinishShape, UpdateShape};
 pub use fault::{Fault, FaultAction};
 pub use record::{Endpoint, FormPart, RecordedForm, RecordedRequest};
 pub use signer::PolicySigner;
-pub use store::{StoredAsset, StoredObject};
+pub use store::{AssetFolder, InternalTag, StoredAsset, StoredObject};
 
 use std::fmt;
 use std::sync::Arc;
@@ -208,17 +353,28 @@ impl Emulator {
 
     /// Every asset record (signed, whether finished or not, and not deleted), by id.
     pub fn assets(&self) -> Vec<StoredAsset> {
-        self.state
-            .lock()
-            .assets
-            .values()
-            .map(|r| r.asset.clone())
-            .collect()
+        let inner = self.state.lock();
+        inner.assets.values().map(|r| inner.snapshot(r)).collect()
     }
 
-    /// The asset record with this id.
+    /// The asset record with this id (not deleted).
     pub fn asset(&self, id: u64) -> Option<StoredAsset> {
-        self.state.lock().assets.get(&id).map(|r| r.asset.clone())
+        let inner = self.state.lock();
+        inner.assets.get(&id).map(|r| inner.snapshot(r))
+    }
+
+    /// Adds a finished asset with its file in the bucket, as if someone had uploaded it
+    /// earlier: the parameterized `filename` under a fresh key `f/{space}/{hash}/{name}`, the
+    /// Content-Type its extension gives, public, in `folder` (a folder the emulator does not
+    /// know is added, as [`add_folder`](Emulator::add_folder) would). Nothing is recorded in
+    /// the request log, and no rate limit applies.
+    pub fn seed_asset(
+        &self,
+        filename: &str,
+        bytes: impl Into<Vec<u8>>,
+        folder: Option<u64>,
+    ) -> StoredAsset {
+        self.state.seed_asset(filename, bytes.into(), folder)
     }
 
     /// The object S3 stored under `key`.
@@ -231,9 +387,46 @@ impl Emulator {
         self.state.lock().faults.push(fault);
     }
 
-    /// Makes `id` a valid `asset_folder_id`.
+    /// Makes `id` a valid `asset_folder_id`: adds a folder named `Folder {id}` at the root,
+    /// unless there is one with that id.
     pub fn add_folder(&self, id: u64) {
-        self.state.lock().folders.insert(id);
+        let mut inner = self.state.lock();
+        if !inner.folders.contains_key(&id) {
+            let secret = &self.state.config.credentials.secret_key;
+            inner.put_folder(secret, id, format!("Folder {id}"), None);
+        }
+    }
+
+    /// Creates a folder named `name` in `parent` (`None`: at the root) and returns its id, as
+    /// `POST /asset_folders/` would, without a request. A parent the emulator does not know is
+    /// added first, as [`add_folder`](Emulator::add_folder) would.
+    pub fn create_folder(&self, name: impl Into<String>, parent: Option<u64>) -> u64 {
+        if let Some(parent) = parent {
+            self.add_folder(parent);
+        }
+        let mut inner = self.state.lock();
+        let id = inner.new_folder_id();
+        let secret = &self.state.config.credentials.secret_key;
+        inner.put_folder(secret, id, name.into(), parent);
+        id
+    }
+
+    /// Every asset folder, by id.
+    pub fn folders(&self) -> Vec<AssetFolder> {
+        self.state.lock().folders.values().cloned().collect()
+    }
+
+    /// Creates an internal tag of object type `asset` and returns its id, as
+    /// `POST /internal_tags` would, without a request (and without its check for a name
+    /// already taken).
+    pub fn create_internal_tag(&self, name: impl Into<String>) -> u64 {
+        let mut inner = self.state.lock();
+        inner.new_tag(name.into(), "asset".into()).id
+    }
+
+    /// Every internal tag, by id.
+    pub fn internal_tags(&self) -> Vec<InternalTag> {
+        self.state.lock().tags.values().cloned().collect()
     }
 
     /// Forgets the recorded requests and restarts the per-endpoint counts that faults refer to.

@@ -6,7 +6,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The next number of the process-wide sequence.
 pub(crate) fn next_u64() -> u64 {
@@ -33,6 +33,15 @@ fn seed() -> u64 {
     hasher.finish()
 }
 
+/// A uniformly distributed duration in `0..=max` (to the nanosecond).
+pub(crate) fn duration_up_to(max: Duration) -> Duration {
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(next_u64() % nanos.saturating_add(1).max(1))
+}
+
 /// `len` characters drawn from `alphabet` (which must not be empty).
 pub(crate) fn string(alphabet: &[u8], len: usize) -> String {
     (0..len)
@@ -54,6 +63,16 @@ mod tests {
         b.sort_unstable();
         b.dedup();
         assert_eq!(b.len(), a.len());
+    }
+
+    #[test]
+    fn durations_stay_in_range_and_spread() {
+        assert_eq!(duration_up_to(Duration::ZERO), Duration::ZERO);
+        let max = Duration::from_millis(10);
+        let samples: Vec<Duration> = (0..1000).map(|_| duration_up_to(max)).collect();
+        assert!(samples.iter().all(|d| *d <= max));
+        assert!(samples.iter().any(|d| *d < max / 4));
+        assert!(samples.iter().any(|d| *d > max * 3 / 4));
     }
 
     #[test]

@@ -14,6 +14,21 @@ pub enum Endpoint {
     Finish,
     /// `DELETE /v1/spaces/{space}/assets/{id}`.
     Delete,
+    /// `GET /v1/spaces/{space}/assets/` (the asset list).
+    ListAssets,
+    /// `PUT /v1/spaces/{space}/assets/{id}` (update an asset's metadata).
+    UpdateAsset,
+    /// `GET /v1/spaces/{space}/asset_folders/`.
+    ListFolders,
+    /// `POST /v1/spaces/{space}/asset_folders/`.
+    CreateFolder,
+    /// `GET /v1/spaces/{space}/internal_tags`.
+    ListTags,
+    /// `POST /v1/spaces/{space}/internal_tags`.
+    CreateTag,
+    /// `GET` or `HEAD` of a stored object, `/a.storyblok.com/{key}` (S3's GET Object, and the
+    /// local CDN).
+    Download,
     /// Anything else, including `GET /v1/spaces/{space}/assets/{id}`.
     Other,
 }

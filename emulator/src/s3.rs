@@ -322,6 +322,8 @@ fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     bytes.truncate(range.end);
     bytes.drain(..range.start.min(range.end));
     let object = ObjectRecord {
+        etag: etag.clone(),
+        stored_time: SystemTime::now(),
         bytes: Arc::new(bytes),
         content_type: field("Content-Type")
             .unwrap_or("binary/octet-stream")
@@ -349,6 +351,45 @@ fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
         ("x-amz-id-2".into(), host_id),
     ];
     response
+}
+
+/// `GET` (or `HEAD`) `/a.storyblok.com/{key}`: the object's exact bytes with its
+/// Content-Type, as S3's GET Object and the CDN serve a public file. No authentication is
+/// checked: an object uploaded with a `private` acl, or one that belongs to an asset made
+/// private since, gets `403 AccessDenied`; a missing one `404 NoSuchKey`.
+pub(crate) fn download(state: &State, key: &str, head_only: bool) -> Response {
+    let inner = state.lock();
+    let Some(object) = inner.objects.get(key) else {
+        return xml_error(404, "NoSuchKey", "The specified key does not exist.");
+    };
+    let public = object.acl.starts_with("public-read");
+    let private_asset = inner
+        .assets
+        .values()
+        .any(|record| record.asset.key == key && record.asset.is_private);
+    if !public || private_asset {
+        return xml_error(403, "AccessDenied", "Access Denied");
+    }
+    let (request_id, host_id) = request_ids();
+    let mut headers = vec![("Content-Type".into(), object.content_type.clone())];
+    if !object.cache_control.is_empty() {
+        headers.push(("Cache-Control".into(), object.cache_control.clone()));
+    }
+    headers.extend([
+        ("ETag".into(), object.etag.clone()),
+        (
+            "Last-Modified".into(),
+            crate::clock::format_http_date(object.stored_time),
+        ),
+        ("x-amz-request-id".into(), request_id),
+        ("x-amz-id-2".into(), host_id),
+    ]);
+    Response {
+        status: 200,
+        headers,
+        body: Arc::clone(&object.bytes),
+        head_only,
+    }
 }
 
 /// Checks the SigV4 fields of a POST: the algorithm, the credential (this emulator's access

@@ -1,7 +1,7 @@
 //! The state every connection thread shares, and the path of a request through it: recorded
 //! when its head arrives, then faults, then the Management API or S3 handler.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -9,8 +9,11 @@ use std::time::Duration;
 use crate::fault::{Fault, FaultAction, SignFault, cut_point};
 use crate::route::Route;
 use crate::signer::SharedSigner;
-use crate::store::{AssetRecord, ObjectRecord};
-use crate::{Endpoint, FinishShape, RecordedForm, RecordedRequest, http, mapi, s3, sigv4};
+use crate::store::{AssetFolder, AssetRecord, InternalTag, ObjectRecord};
+use crate::{
+    Endpoint, FinishShape, RecordedForm, RecordedRequest, StoredAsset, UpdateShape, http, mapi, s3,
+    sigv4,
+};
 
 /// Fixed configuration.
 pub(crate) struct Config {
@@ -32,6 +35,11 @@ pub(crate) struct Config {
     pub(crate) signer: Option<SharedSigner>,
     /// The largest request body outside the Management API.
     pub(crate) max_body: u64,
+    /// Hand out asset URLs on the emulator itself.
+    pub(crate) local_cdn: bool,
+    /// (min, jitter) of each trip of a Management API request.
+    pub(crate) one_way_delay: Option<(Duration, Duration)>,
+    pub(crate) update_shape: UpdateShape,
 }
 
 /// Shared by the handle and every connection thread.
@@ -51,9 +59,18 @@ pub(crate) struct Inner {
     pub(crate) counts: HashMap<Endpoint, usize>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) assets: BTreeMap<u64, AssetRecord>,
+    /// Deleted assets, listed with `in_folder=-1`.
+    pub(crate) trash: BTreeMap<u64, AssetRecord>,
     pub(crate) objects: HashMap<String, ObjectRecord>,
-    pub(crate) folders: BTreeSet<u64>,
+    pub(crate) folders: BTreeMap<u64, AssetFolder>,
+    pub(crate) tags: BTreeMap<u64, InternalTag>,
+    /// The next asset id.
     pub(crate) next_id: u64,
+    /// The next candidate folder id (ids taken by [`EmulatorBuilder::folder`] are skipped).
+    ///
+    /// [`EmulatorBuilder::folder`]: crate::EmulatorBuilder::folder
+    pub(crate) next_folder_id: u64,
+    pub(crate) next_tag_id: u64,
     /// Orders signs and uploads.
     pub(crate) events: u64,
     pub(crate) rate: mapi::RateLimiter,
@@ -64,6 +81,59 @@ impl Inner {
     pub(crate) fn next_event(&mut self) -> u64 {
         self.events += 1;
         self.events
+    }
+
+    /// Adds a folder (or renames and moves the one with that id); `secret` keys its UUID.
+    pub(crate) fn put_folder(
+        &mut self,
+        secret: &str,
+        id: u64,
+        name: String,
+        parent_id: Option<u64>,
+    ) -> AssetFolder {
+        let folder = AssetFolder {
+            id,
+            name,
+            parent_id,
+            uuid: crate::store::uuid(&format!("{secret}/folder/{id}")),
+        };
+        self.folders.insert(id, folder.clone());
+        folder
+    }
+
+    /// A folder id no folder has.
+    pub(crate) fn new_folder_id(&mut self) -> u64 {
+        while self.folders.contains_key(&self.next_folder_id) {
+            self.next_folder_id += 1;
+        }
+        let id = self.next_folder_id;
+        self.next_folder_id += 1;
+        id
+    }
+
+    /// Adds an internal tag.
+    pub(crate) fn new_tag(&mut self, name: String, object_type: String) -> InternalTag {
+        let id = self.next_tag_id;
+        self.next_tag_id += 1;
+        let tag = InternalTag {
+            id,
+            name,
+            object_type,
+        };
+        self.tags.insert(id, tag.clone());
+        tag
+    }
+
+    /// The length of the object stored at `key`, if any.
+    pub(crate) fn content_length(&self, key: &str) -> Option<u64> {
+        self.objects.get(key).map(|o| o.bytes.len() as u64)
+    }
+
+    /// An asset as a test sees it: with the length of its stored object.
+    pub(crate) fn snapshot(&self, record: &AssetRecord) -> StoredAsset {
+        let mut asset = record.asset.clone();
+        asset.content_length = self.content_length(&asset.key);
+        asset
     }
 }
 
@@ -84,6 +154,10 @@ impl State {
             return http::Plan::Cut(cut_point(head.content_length));
         }
         let mapi = route.is_mapi();
+        if mapi {
+            // The inbound trip: the emulator "sees" the request only now.
+            self.one_way_trip();
+        }
         let max_body = if mapi {
             crate::MAX_MAPI_BODY
         } else {
@@ -124,6 +198,8 @@ impl State {
             }
             if !mapi::authorized(&self.config, &head.headers) {
                 // Refused from the head alone: an unauthenticated body is never read.
+                drop(in_flight);
+                self.one_way_trip();
                 return self.answer_from_head(seq, mapi::unauthorized());
             }
             let sign_fault = SignFault::from(fault);
@@ -150,7 +226,66 @@ impl State {
                     (http::Outcome::Respond(response), form)
                 })
             }
+            Route::Download { key, head_only } => {
+                self.read_then(seq, mapi, crate::MAX_MAPI_BODY, move |state, _| {
+                    (
+                        http::Outcome::Respond(s3::download(state, &key, head_only)),
+                        None,
+                    )
+                })
+            }
             _ => self.answer_from_head(seq, s3::not_found(&head.target)),
+        }
+    }
+
+    /// See [`Emulator::seed_asset`](crate::Emulator::seed_asset).
+    pub(crate) fn seed_asset(
+        &self,
+        filename: &str,
+        bytes: Vec<u8>,
+        folder: Option<u64>,
+    ) -> StoredAsset {
+        let config = &self.config;
+        let name = mapi::parameterize(filename);
+        let now = std::time::SystemTime::now();
+        let mut inner = self.lock();
+        if let Some(folder) = folder.filter(|id| !inner.folders.contains_key(id)) {
+            inner.put_folder(
+                &config.credentials.secret_key,
+                folder,
+                format!("Folder {folder}"),
+                None,
+            );
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let signed_at = inner.next_event();
+        let hash = mapi::key_hash(&config.credentials, id, signed_at);
+        let key = format!("f/{}/{hash}/{name}", config.space_id);
+        let mut record = AssetRecord::new(id, config.space_id, &name, key.clone(), now);
+        record.signed_at = signed_at;
+        record.asset.asset_folder_id = folder;
+        record.asset.sign_count = 1;
+        record.asset.finished = true;
+        let object = ObjectRecord {
+            etag: s3::etag(&bytes),
+            bytes: Arc::new(bytes),
+            content_type: record.asset.content_type.clone(),
+            cache_control: crate::policy::CACHE_CONTROL.to_string(),
+            acl: "public-read".into(),
+            stored_at: inner.next_event(),
+            stored_time: now,
+        };
+        inner.objects.insert(key, object);
+        let asset = inner.snapshot(&record);
+        inner.assets.insert(id, record);
+        asset
+    }
+
+    /// Sleeps for one trip of [`EmulatorBuilder::one_way_delay`](crate::EmulatorBuilder::one_way_delay), if set.
+    fn one_way_trip(&self) {
+        if let Some((min, jitter)) = self.config.one_way_delay {
+            std::thread::sleep(min + crate::random::duration_up_to(jitter));
         }
     }
 
@@ -220,6 +355,10 @@ impl State {
                     recorded.status = status;
                     recorded.form = form;
                 });
+                if mapi && status != 0 {
+                    // The outbound trip, no longer in flight.
+                    self.one_way_trip();
+                }
                 outcome
             }),
         }

@@ -1,0 +1,89 @@
+//! Asset folders: list and create.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::params::{param_id, query, wrapped_body};
+use super::{invalid, json};
+use crate::http::{Request, Response};
+use crate::policy::{json_str, ordered_object};
+use crate::state::State;
+use crate::store::AssetFolder;
+
+/// The folder object: `{"id","name","parent_id","uuid","parent_uuid"}`.
+pub(crate) fn folder_json(folders: &BTreeMap<u64, AssetFolder>, folder: &AssetFolder) -> String {
+    let parent_uuid = folder
+        .parent_id
+        .and_then(|id| folders.get(&id))
+        .map_or_else(|| "null".into(), |parent| json_str(&parent.uuid));
+    ordered_object(&[
+        ("id", folder.id.to_string()),
+        ("name", json_str(&folder.name)),
+        (
+            "parent_id",
+            folder
+                .parent_id
+                .map_or_else(|| "null".into(), |id| id.to_string()),
+        ),
+        ("uuid", json_str(&folder.uuid)),
+        ("parent_uuid", parent_uuid),
+    ])
+}
+
+/// `GET /asset_folders/`: every folder, by id, filtered by `search` (a case-insensitive
+/// substring of the name), `with_parent` (a parent id; 0 for the root) and `by_ids`
+/// (comma-separated ids). Not paginated.
+pub(crate) fn list(state: &State, request: &Request) -> Response {
+    let query = query(request);
+    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::trim);
+    let search = text("search").map(str::to_lowercase);
+    let with_parent = text("with_parent").and_then(|p| p.parse::<u64>().ok());
+    let by_ids: Option<Vec<u64>> = text("by_ids").map(|ids| {
+        ids.split(',')
+            .filter_map(|id| id.trim().parse().ok())
+            .collect()
+    });
+    let inner = state.lock();
+    let shown: Vec<String> = inner
+        .folders
+        .values()
+        .filter(|f| {
+            search
+                .as_ref()
+                .is_none_or(|s| f.name.to_lowercase().contains(s.as_str()))
+                && with_parent.is_none_or(|p| f.parent_id.unwrap_or(0) == p)
+                && by_ids.as_ref().is_none_or(|ids| ids.contains(&f.id))
+        })
+        .map(|f| folder_json(&inner.folders, f))
+        .collect();
+    json(
+        200,
+        ordered_object(&[("asset_folders", format!("[{}]", shown.join(",")))]),
+    )
+}
+
+/// `POST /asset_folders/` with `{"asset_folder": {"name", "parent_id"}}` (or the bare object):
+/// 201 with `{"asset_folder": {...}}`. A blank name, or a parent that does not exist, is a 422.
+pub(crate) fn create(state: &State, request: &Request) -> Response {
+    let params = match wrapped_body(request, "asset_folder") {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    let name = match params.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => return invalid("name", "can't be blank"),
+    };
+    let mut inner = state.lock();
+    let parent_id = match param_id(&params, "parent_id") {
+        Ok(None | Some(0)) => None,
+        Ok(Some(id)) if inner.folders.contains_key(&id) => Some(id),
+        Ok(Some(id)) => return invalid("parent_id", &format!("Folder {id} does not exist")),
+        Err(()) => return invalid("parent_id", "is not a folder id"),
+    };
+    let id = inner.new_folder_id();
+    let secret = &state.config.credentials.secret_key;
+    let folder = inner.put_folder(secret, id, name, parent_id);
+    let body = folder_json(&inner.folders, &folder);
+    json(201, ordered_object(&[("asset_folder", body)]))
+}

@@ -1,0 +1,184 @@
+//! The Management API: authentication, rate limits, error bodies, and the dispatch of each
+//! route to its handler.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use crate::clock::unix_seconds;
+use crate::fault::SignFault;
+use crate::http::{Request, Response};
+use crate::policy::json_str;
+use crate::route::Route;
+use crate::state::{Config, State};
+
+mod assets;
+mod folders;
+mod names;
+mod params;
+mod tags;
+
+pub(crate) use assets::key_hash;
+pub(crate) use names::{content_type_for, parameterize};
+
+const JSON: &str = "application/json; charset=utf-8";
+const NOT_FOUND: &str = r#"["This record could not be found"]"#;
+
+pub(crate) fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
+    Response::new(status, JSON, body)
+}
+
+/// A 422 naming the field at fault: `{"error":{"<field>":["<message>"]}}`.
+pub(crate) fn invalid(field: &str, message: &str) -> Response {
+    json(
+        422,
+        format!(
+            "{{\"error\":{{{}:[{}]}}}}",
+            json_str(field),
+            json_str(message)
+        ),
+    )
+}
+
+pub(crate) fn not_found() -> Response {
+    json(404, NOT_FOUND)
+}
+
+pub(crate) fn error(status: u16, message: &str) -> Response {
+    json(status, format!("{{\"error\":{}}}", json_str(message)))
+}
+
+/// Fixed one-second windows, aligned to whole Unix seconds, per space.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    windows: HashMap<u64, (u64, u32)>,
+}
+
+impl RateLimiter {
+    /// Counts a request for `space` in the window of Unix second `second`, whatever the answer
+    /// (a refused request counts too, as at Storyblok); `false` if the window already held
+    /// `limit` requests. A second older than the current window's counts in the current one.
+    pub(crate) fn admit(&mut self, space: u64, second: u64, limit: u32) -> bool {
+        let window = self.windows.entry(space).or_insert((second, 0));
+        if second > window.0 {
+            *window = (second, 0);
+        }
+        window.1 = window.1.saturating_add(1);
+        window.1 <= limit
+    }
+
+    /// How many requests the window of `space` at `second` holds.
+    #[cfg(test)]
+    fn count(&self, space: u64, second: u64) -> u32 {
+        self.windows
+            .get(&space)
+            .filter(|(s, _)| *s == second)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Storyblok's 429 body.
+fn too_many(limit: impl std::fmt::Display) -> Response {
+    error(
+        429,
+        &format!("Rate limit of {limit} request per second has been reached. Retry later."),
+    )
+}
+
+/// Counts a request in its space's one-second window and returns the 429 it gets, if any:
+/// when it is over the cap of requests in flight, or over the rate limit of the window.
+pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
+    let config = &state.config;
+    let Some(limit) = config.rate_limit else {
+        return over_in_flight.then(|| too_many(config.max_in_flight));
+    };
+    let second = unix_seconds(SystemTime::now());
+    // The space the path names (0 when it names none, or not as a number).
+    let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let admitted = state.lock().rate.admit(space, second, limit);
+    (over_in_flight || !admitted).then(|| too_many(limit))
+}
+
+/// Whether the headers carry the personal access token, or the OAuth token as a bearer token.
+pub(crate) fn authorized(config: &Config, headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .find(|(name, _)| name == "authorization")
+        .is_some_and(|(_, auth)| {
+            *auth == config.token
+                || auth
+                    .strip_prefix("Bearer ")
+                    .is_some_and(|t| t == config.oauth_token)
+        })
+}
+
+/// Storyblok's 401 body.
+pub(crate) fn unauthorized() -> Response {
+    error(401, "Unauthorized")
+}
+
+/// The answer to a body longer than [`crate::MAX_MAPI_BODY`].
+pub(crate) fn too_large() -> Response {
+    error(
+        413,
+        &format!(
+            "Request body too large: at most {} bytes are accepted",
+            crate::MAX_MAPI_BODY
+        ),
+    )
+}
+
+/// Handles an authorized request routed to the Management API.
+pub(crate) fn handle(
+    state: &State,
+    route: &Route,
+    request: &Request,
+    sign_fault: SignFault,
+) -> Response {
+    let config = &state.config;
+    let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
+    match route {
+        Route::Sign { space } if space_ok(space) => assets::sign(state, request, sign_fault),
+        Route::Finish { space, id } if space_ok(space) => assets::finish(state, id),
+        Route::Delete { space, id } if space_ok(space) => assets::delete(state, id),
+        Route::Get { space, id } if space_ok(space) => assets::get(state, id),
+        Route::Update { space, id } if space_ok(space) => assets::update(state, request, id),
+        Route::ListAssets { space } if space_ok(space) => assets::list(state, request),
+        Route::ListFolders { space } if space_ok(space) => folders::list(state, request),
+        Route::CreateFolder { space } if space_ok(space) => folders::create(state, request),
+        Route::ListTags { space } if space_ok(space) => tags::list(state, request),
+        Route::CreateTag { space } if space_ok(space) => tags::create(state, request),
+        _ => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_window() {
+        let mut rl = RateLimiter::default();
+        for _ in 0..6 {
+            assert!(rl.admit(1, 100, 6));
+        }
+        assert!(!rl.admit(1, 100, 6));
+        assert!(!rl.admit(1, 100, 6));
+        // Refused requests count too.
+        assert_eq!(rl.count(1, 100), 8);
+        // Another space has its own window.
+        assert!(rl.admit(2, 100, 6));
+        assert_eq!(rl.count(2, 100), 1);
+        // The next whole second starts a fresh window.
+        for _ in 0..6 {
+            assert!(rl.admit(1, 101, 6));
+        }
+        assert!(!rl.admit(1, 101, 6));
+        // A late request stamped with an older second counts in the current window.
+        assert!(!rl.admit(1, 100, 6));
+        assert_eq!(rl.count(1, 101), 8);
+        assert!(rl.admit(1, 105, 6));
+        // A limit of zero refuses everything, and still counts.
+        assert!(!rl.admit(3, 100, 0));
+        assert_eq!(rl.count(3, 100), 1);
+    }
+}
