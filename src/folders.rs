@@ -54,10 +54,10 @@ pub(crate) fn resolve(
 ) -> Result<Option<u64>, Error> {
     // Held throughout: a folder is looked up and created by one thread at a time.
     let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
-    if !spaces.contains_key(&space_id) {
-        spaces.insert(space_id, list(session, space_id)?);
-    }
-    let folders = spaces.entry(space_id).or_default();
+    let folders = match spaces.entry(space_id) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(new) => new.insert(list(session, space_id)?),
+    };
     let mut current = parent;
     for name in path.split('/').filter(|name| !name.is_empty()) {
         let found = folders
@@ -79,12 +79,24 @@ pub(crate) fn resolve(
 }
 
 fn list(session: &Session, space_id: u64) -> Result<Vec<Folder>, Error> {
-    let reply = mapi::call(session, Step::Folders, space_id, None, Method::Get, "/asset_folders/")?;
+    let reply = mapi::call(
+        session,
+        Step::Folders,
+        space_id,
+        None,
+        Method::Get,
+        "/asset_folders/",
+    )?;
     let listed: Listed = mapi::json(&reply, Step::Folders, "an asset folder answer")?;
     Ok(listed.asset_folders)
 }
 
-fn make(session: &Session, space_id: u64, name: &str, parent: Option<u64>) -> Result<Folder, Error> {
+fn make(
+    session: &Session,
+    space_id: u64,
+    name: &str,
+    parent: Option<u64>,
+) -> Result<Folder, Error> {
     let body = json!({"asset_folder": {"name": name, "parent_id": parent}});
     let reply = mapi::call(
         session,

@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn names_are_parameterized_like_storyblok() {
         assert_eq!(parameterize("Mars.JPG"), "mars.jpg");
-        assert_eq!(parameterize("Mars Photo.v2.final.png"), "mars-photo_v2_final.png");
+        assert_eq!(
+            parameterize("Mars Photo.v2.final.png"),
+            "mars-photo_v2_final.png"
+        );
         assert_eq!(parameterize("a--b__c.tar.gz"), "a-b__c_tar.gz");
         assert_eq!(parameterize("???"), "file");
         // Idempotent: a stored name parameterizes to itself.

@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(a.hash(), b.hash());
         assert_ne!(a.hash(), a.clone().title("t").hash());
         assert_ne!(a.hash(), a.clone().meta("k", "v").hash());
-        assert_ne!(AssetMeta::new().hash(), AssetMeta::new().private(false).hash());
+        assert_ne!(
+            AssetMeta::new().hash(),
+            AssetMeta::new().private(false).hash()
+        );
         assert_eq!(a.hash().len(), 64);
     }
 

@@ -51,10 +51,10 @@ pub(crate) fn ids(
         return Ok(Some(Vec::new()));
     }
     let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
-    if !spaces.contains_key(&space_id) {
-        spaces.insert(space_id, list(session, space_id)?);
-    }
-    let tags = spaces.entry(space_id).or_default();
+    let tags = match spaces.entry(space_id) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(new) => new.insert(list(session, space_id)?),
+    };
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
         match tags.iter().find(|t| &t.name == name) {

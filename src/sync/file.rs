@@ -81,8 +81,8 @@ enum Upload {
 
 impl<'r, 'c> Job<'r, 'c> {
     fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
-        let stat = fs::metadata(&local.path)
-            .map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
+        let stat =
+            fs::metadata(&local.path).map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
         let modified = stat
             .modified()
             .ok()
@@ -139,7 +139,7 @@ impl<'r, 'c> Job<'r, 'c> {
             && ((entry.modified.is_some() && entry.modified == self.modified)
                 || self.sha256()? == entry.sha256);
         let target = self.target(Some(&entry))?;
-        let moved = target.managed && entry.folder != target.folder;
+        let moved = target.managed && (target.missing || entry.folder != target.folder);
         let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
         if same_bytes && !moved && !meta_changed {
             return Ok(SyncAction::Unchanged);
@@ -247,12 +247,11 @@ impl<'r, 'c> Job<'r, 'c> {
                 } else if let Some(folder) = entry.and_then(|e| e.folder) {
                     placed(Some(folder))
                 } else {
-                    match self.run.client.folder_below(
-                        self.run.space_id,
-                        root,
-                        dir,
-                        !self.dry(),
-                    )? {
+                    match self
+                        .run
+                        .client
+                        .folder_below(self.run.space_id, root, dir, !self.dry())?
+                    {
                         Some(folder) => placed(Some(folder)),
                         None => Target {
                             managed: true,
@@ -270,12 +269,8 @@ impl<'r, 'c> Job<'r, 'c> {
         let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
         let name = listing::parameterize(file_name);
         let folder = target.folder.filter(|_| target.managed);
-        let mut found = listing::search(
-            self.run.client.session(),
-            self.run.space_id,
-            &name,
-            folder,
-        )?;
+        let mut found =
+            listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
         found.retain(|asset| {
             listing::parameterize(asset.stored_name()) == name
                 && asset.content_length == Some(self.size)
@@ -311,7 +306,13 @@ impl<'r, 'c> Job<'r, 'c> {
         let dimensions = AssetParams::new()
             .for_source(&Source::path(&self.local.path))?
             .size_param();
-        let entry = self.entry(asset.id, cdn_url(&asset.filename), dimensions, target, false)?;
+        let entry = self.entry(
+            asset.id,
+            cdn_url(&asset.filename),
+            dimensions,
+            target,
+            false,
+        )?;
         self.run.save(self.key(), Some(entry))
     }
 

@@ -84,9 +84,7 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
     }
     for (key, path) in keyed {
         let sidecar = format!("{key}.json");
-        let sidecar = sidecars
-            .contains(&sidecar)
-            .then(|| root.join(&sidecar));
+        let sidecar = sidecars.contains(&sidecar).then(|| root.join(&sidecar));
         files.push(LocalFile { key, path, sidecar });
     }
     Ok(Found {
@@ -167,7 +165,10 @@ impl Manifest {
 /// The manifest key of a relative path: its components joined by `/`, or its lossy form
 /// when a component is not UTF-8.
 fn key(relative: &Path) -> Result<String, String> {
-    let parts: Option<Vec<&str>> = relative.components().map(|c| c.as_os_str().to_str()).collect();
+    let parts: Option<Vec<&str>> = relative
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect();
     match parts {
         Some(parts) => Ok(parts.join("/")),
         None => Err(relative

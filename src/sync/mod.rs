@@ -302,7 +302,9 @@ impl Client {
             Some(other) if other != space_id => {
                 return Err(manifest_error(
                     &options.manifest,
-                    &format!("belongs to space {other}, not {space_id}; use one manifest per space"),
+                    &format!(
+                        "belongs to space {other}, not {space_id}; use one manifest per space"
+                    ),
                     None,
                 ));
             }

@@ -1,0 +1,495 @@
+//! Sync into a space that editors also work in: folders mirrored once, assets already
+//! there adopted instead of duplicated, metadata updated without uploads, new URLs on
+//! change, a dry run that writes nothing, and odd local trees.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::{png, setup_with, temp_dir};
+use storyblok_assets::{
+    AssetMeta, ErrorKind, Manifest, OnChange, SyncAction, SyncOptions, SyncReport,
+};
+use storyblok_assets_emulator::{Emulator, Endpoint, RecordedRequest};
+
+struct Tree {
+    root: PathBuf,
+    manifest: PathBuf,
+}
+
+fn tree(name: &str, files: &[(&str, &[u8])]) -> Tree {
+    let base = temp_dir(name);
+    let root = base.join("assets");
+    for (path, bytes) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().expect("a folder")).expect("dirs");
+        fs::write(path, bytes).expect("write");
+    }
+    fs::create_dir_all(&root).expect("root");
+    Tree {
+        manifest: base.join("assets.manifest.json"),
+        root,
+    }
+}
+
+/// An emulator that serves its stored files, so adoption can compare bytes.
+fn space() -> common::Setup {
+    setup_with(Emulator::builder().local_cdn(true))
+}
+
+fn action(report: &SyncReport, path: &str) -> String {
+    let file = report
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} is not in the report: {report:?}"));
+    match &file.action {
+        SyncAction::Failed(error) => format!("failed: {error}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The Management API and S3 calls that change something.
+fn writes(emulator: &Emulator) -> Vec<RecordedRequest> {
+    emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .collect()
+}
+
+fn count(emulator: &Emulator, endpoint: Endpoint) -> usize {
+    emulator.requests_for(endpoint).len()
+}
+
+#[test]
+fn nested_folders_are_created_once_and_reused() {
+    let s = space();
+    let t = tree(
+        "space_folders",
+        &[
+            ("img/icons/home.png", &png(4, 4)),
+            ("img/icons/back.png", &png(5, 5)),
+            ("img/hero.png", &png(6, 3)),
+            ("top.txt", b"at the top"),
+        ],
+    );
+    let root = s.emulator.create_folder("site", None);
+    let options = SyncOptions::dir(&t.root, &t.manifest).mirror_folders(Some(root));
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert!(report.is_ok(), "{report:?}");
+
+    // img below the root, icons below img: each made once, whatever the threads did.
+    let folders = s.emulator.folders();
+    let img = folders
+        .iter()
+        .find(|f| f.name == "img" && f.parent_id == Some(root))
+        .expect("img")
+        .id;
+    let icons = folders
+        .iter()
+        .find(|f| f.name == "icons" && f.parent_id == Some(img))
+        .expect("icons")
+        .id;
+    assert_eq!(folders.len(), 3, "{folders:?}");
+    assert_eq!(count(&s.emulator, Endpoint::CreateFolder), 2);
+    assert_eq!(
+        count(&s.emulator, Endpoint::ListFolders),
+        1,
+        "listed once per client"
+    );
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    for (path, folder) in [
+        ("img/icons/home.png", icons),
+        ("img/icons/back.png", icons),
+        ("img/hero.png", img),
+        ("top.txt", root),
+    ] {
+        let entry = &manifest.assets[path];
+        assert_eq!(entry.folder, Some(folder), "{path}");
+        let stored = s.emulator.asset(entry.id).expect("record");
+        assert_eq!(stored.asset_folder_id, Some(folder), "{path}");
+    }
+
+    // A second client (a new build) syncing again: nothing to do, not even a listing.
+    s.emulator.clear_requests();
+    let again = common::client_for(&s.emulator)
+        .sync(s.space, &options)
+        .expect("rerun");
+    assert_eq!(again.count(|a| matches!(a, SyncAction::Unchanged)), 4);
+    assert!(
+        s.emulator.requests().is_empty(),
+        "{:?}",
+        s.emulator.requests()
+    );
+
+    // A new file in an existing folder reuses it.
+    fs::write(t.root.join("img/icons/up.png"), png(7, 7)).expect("write");
+    let third = common::client_for(&s.emulator)
+        .sync(s.space, &options)
+        .expect("third");
+    assert_eq!(action(&third, "img/icons/up.png"), "Uploaded");
+    assert_eq!(count(&s.emulator, Endpoint::CreateFolder), 0);
+    assert_eq!(s.emulator.folders().len(), 3);
+    let up = Manifest::load(&t.manifest).expect("manifest").assets["img/icons/up.png"].clone();
+    assert_eq!(up.folder, Some(icons));
+}
+
+#[test]
+fn folder_path_finds_or_creates_and_lists_once() {
+    let s = space();
+    let existing = s.emulator.create_folder("img", None);
+    let icons = s.client.folder_path(s.space, "img/icons").expect("created");
+    assert_eq!(
+        s.client.folder_path(s.space, "/img/icons/").expect("found"),
+        icons
+    );
+    assert_eq!(
+        s.client.folder_path(s.space, "img").expect("found"),
+        existing
+    );
+    assert_eq!(count(&s.emulator, Endpoint::ListFolders), 1);
+    assert_eq!(count(&s.emulator, Endpoint::CreateFolder), 1);
+    let err = s.client.folder_path(s.space, "//").expect_err("no folder");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_space_with_the_assets_already_and_no_manifest_gets_no_new_record() {
+    let s = space();
+    let logo = png(40, 20);
+    let t = tree(
+        "space_adopt",
+        &[
+            ("logo.png", &logo),
+            ("docs/Read Me.txt", b"read me"),
+            ("new.txt", b"new"),
+        ],
+    );
+    // Uploaded earlier by someone else (or by a sync whose manifest is lost).
+    let seeded_logo = s.emulator.seed_asset("logo.png", logo.clone(), None);
+    let seeded_doc = s
+        .emulator
+        .seed_asset("Read Me.txt", b"read me".to_vec(), None);
+    // Same name, other size: not the same file.
+    s.emulator
+        .seed_asset("new.txt", b"something else".to_vec(), None);
+    let before = s.emulator.assets().len();
+    s.emulator.clear_requests();
+
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "logo.png"), "Adopted");
+    assert_eq!(action(&report, "docs/Read Me.txt"), "Adopted");
+    assert_eq!(action(&report, "new.txt"), "Uploaded");
+    assert_eq!(s.emulator.assets().len(), before + 1, "only new.txt is new");
+    assert_eq!(count(&s.emulator, Endpoint::Sign), 1);
+    assert_eq!(count(&s.emulator, Endpoint::Upload), 1);
+    assert_eq!(
+        count(&s.emulator, Endpoint::Download),
+        2,
+        "compared by their bytes"
+    );
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["logo.png"].id, seeded_logo.id);
+    assert_eq!(manifest.assets["docs/Read Me.txt"].id, seeded_doc.id);
+    assert_eq!(
+        manifest.assets["logo.png"].dimensions.as_deref(),
+        Some("40x20")
+    );
+
+    // The adopted files are now known: a rerun calls nothing.
+    s.emulator.clear_requests();
+    let again = s.client.sync(s.space, &options).expect("rerun");
+    assert_eq!(again.count(|a| matches!(a, SyncAction::Unchanged)), 3);
+    assert!(s.emulator.requests().is_empty());
+}
+
+#[test]
+fn an_adopted_asset_with_other_bytes_is_replaced_and_adoption_can_be_turned_off() {
+    let s = space();
+    let t = tree("space_adopt_differs", &[("notes.txt", b"version 2")]);
+    let seeded = s
+        .emulator
+        .seed_asset("notes.txt", b"version 1".to_vec(), None);
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "notes.txt"), "Replaced");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(
+        manifest.assets["notes.txt"].id, seeded.id,
+        "the same record"
+    );
+    let key = s.emulator.asset(seeded.id).expect("record").key;
+    assert_eq!(s.emulator.object(&key).expect("object").bytes, b"version 2");
+
+    // With adoption off, no listing: a new asset.
+    let t = tree("space_adopt_off", &[("notes.txt", b"version 2")]);
+    s.emulator.clear_requests();
+    let options = SyncOptions::dir(&t.root, &t.manifest).adopt(false);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "notes.txt"), "Uploaded");
+    assert_eq!(count(&s.emulator, Endpoint::ListAssets), 0);
+}
+
+#[test]
+fn a_metadata_only_change_costs_one_update_and_no_upload() {
+    let s = space();
+    let t = tree("space_meta", &[("logo.png", &png(8, 8))]);
+    fs::write(
+        t.root.join("logo.png.json"),
+        r#"{"alt": "Our logo", "title": "Logo", "internal_tags": ["brand"]}"#,
+    )
+    .expect("sidecar");
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let first = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&first, "logo.png"), "Uploaded");
+    assert!(
+        !first.files.iter().any(|f| f.path == "logo.png.json"),
+        "a sidecar is not an asset"
+    );
+    let id = Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].id;
+    let stored = s.emulator.asset(id).expect("record");
+    assert_eq!(stored.alt.as_deref(), Some("Our logo"));
+    let brand = s
+        .emulator
+        .internal_tags()
+        .into_iter()
+        .find(|t| t.name == "brand")
+        .expect("the tag was created")
+        .id;
+    assert_eq!(stored.internal_tag_ids, [brand]);
+
+    // Only the sidecar changes: one update, no sign, no S3.
+    fs::write(
+        t.root.join("logo.png.json"),
+        r#"{"alt": "Our new logo", "title": "Logo", "internal_tags": ["brand"]}"#,
+    )
+    .expect("sidecar");
+    s.emulator.clear_requests();
+    let second = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&second, "logo.png"), "MetadataUpdated");
+    let writes = writes(&s.emulator);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].endpoint, Endpoint::UpdateAsset);
+    assert_eq!(count(&s.emulator, Endpoint::Upload), 0);
+    assert_eq!(
+        s.emulator.asset(id).expect("record").alt.as_deref(),
+        Some("Our new logo")
+    );
+
+    // The same metadata from a closure wins over the sidecar, and is not sent again.
+    s.emulator.clear_requests();
+    let options = options.metadata(|path| {
+        (path == "logo.png").then(|| {
+            AssetMeta::new()
+                .alt("Our new logo")
+                .title("Logo")
+                .tag("brand")
+        })
+    });
+    let third = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&third, "logo.png"), "Unchanged");
+    assert!(s.emulator.requests().is_empty());
+}
+
+#[test]
+fn a_changed_file_in_new_url_mode_gets_a_new_asset_and_the_old_one_stays() {
+    let s = space();
+    let t = tree("space_new_url", &[("app.css", b"body { color: red }")]);
+    let options = SyncOptions::dir(&t.root, &t.manifest).on_change(OnChange::NewAsset);
+    s.client.sync(s.space, &options).expect("sync");
+    let old = Manifest::load(&t.manifest).expect("manifest").assets["app.css"].clone();
+
+    fs::write(t.root.join("app.css"), b"body { color: blue }").expect("write");
+    let report = s.client.sync(s.space, &options).expect("sync");
+    match &report.files[0].action {
+        SyncAction::NewVersion { previous } => assert_eq!(*previous, old.id),
+        other => panic!("expected a new version, got {other:?}"),
+    }
+    let new = Manifest::load(&t.manifest).expect("manifest").assets["app.css"].clone();
+    assert_ne!(new.id, old.id);
+    assert_ne!(new.url, old.url);
+    let kept = s.emulator.asset(old.id).expect("the old asset stays");
+    assert_eq!(
+        s.emulator.object(&kept.key).expect("its file").bytes,
+        b"body { color: red }"
+    );
+    let fresh = s.emulator.asset(new.id).expect("the new asset");
+    assert_eq!(
+        s.emulator.object(&fresh.key).expect("its file").bytes,
+        b"body { color: blue }"
+    );
+    assert_eq!(count(&s.emulator, Endpoint::Delete), 0);
+}
+
+#[test]
+fn a_dry_run_makes_no_write_and_reports_what_would_happen() {
+    let s = space();
+    let t = tree(
+        "space_dry",
+        &[
+            ("a/one.txt", b"one"),
+            ("two.txt", b"two"),
+            ("gone.txt", b"gone"),
+        ],
+    );
+    let options = SyncOptions::dir(&t.root, &t.manifest).delete_removed(true);
+    s.client.sync(s.space, &options).expect("sync");
+    let manifest_before = fs::read(&t.manifest).expect("manifest");
+
+    fs::write(t.root.join("two.txt"), b"two, changed").expect("write");
+    fs::remove_file(t.root.join("gone.txt")).expect("remove");
+    fs::write(t.root.join("a/three.txt"), b"three").expect("write");
+    fs::write(t.root.join("two.txt.json"), r#"{"alt": "Two"}"#).expect("sidecar");
+    s.emulator.clear_requests();
+    let dry = options.clone().mirror_folders(None).dry_run(true);
+    let report = s.client.sync(s.space, &dry).expect("dry run");
+    assert!(report.dry_run);
+    assert!(writes(&s.emulator).is_empty(), "{:?}", writes(&s.emulator));
+    assert_eq!(fs::read(&t.manifest).expect("manifest"), manifest_before);
+    assert!(s.emulator.folders().is_empty(), "no folder created");
+    assert_eq!(action(&report, "two.txt"), "Replaced");
+    assert_eq!(action(&report, "gone.txt"), "Deleted");
+    assert_eq!(action(&report, "a/three.txt"), "Uploaded");
+    // a/one.txt would move into folder a.
+    assert_eq!(action(&report, "a/one.txt"), "MetadataUpdated");
+
+    // The real run then does what the dry run said.
+    let report = s.client.sync(s.space, &dry.dry_run(false)).expect("sync");
+    assert_eq!(action(&report, "two.txt"), "Replaced");
+    assert_eq!(action(&report, "gone.txt"), "Deleted");
+    assert_eq!(action(&report, "a/three.txt"), "Uploaded");
+    assert_eq!(action(&report, "a/one.txt"), "MetadataUpdated");
+}
+
+#[test]
+fn many_files_sync_in_parallel_and_report_in_path_order() {
+    let s = space();
+    let files: Vec<(String, Vec<u8>)> = (0..24)
+        .map(|i| {
+            (
+                format!("f{:02}/{i}.txt", i % 5),
+                format!("file {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), &b[..])).collect();
+    let t = tree("space_parallel", &refs);
+    let options = SyncOptions::dir(&t.root, &t.manifest).concurrency(8);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(report.count(|a| matches!(a, SyncAction::Uploaded)), 24);
+    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort_unstable();
+    assert_eq!(paths, sorted);
+    assert_eq!(
+        Manifest::load(&t.manifest).expect("manifest").assets.len(),
+        24
+    );
+    assert_eq!(s.emulator.assets().len(), 24);
+}
+
+#[test]
+fn a_file_of_the_recorded_size_and_time_is_not_hashed_again() {
+    let s = space();
+    let t = tree("space_mtime", &[("data.bin", b"aaaa")]);
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    s.client.sync(s.space, &options).expect("sync");
+    let path = t.root.join("data.bin");
+    let recorded = fs::metadata(&path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+
+    // Same size, same time, other bytes: only a hash would tell, and it is skipped.
+    fs::write(&path, b"bbbb").expect("write");
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(recorded))
+        .expect("set mtime");
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Unchanged");
+
+    // A new time makes it hash, and see the change.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(recorded + std::time::Duration::from_secs(5)))
+        .expect("set mtime");
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Replaced");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_name_fails_alone_and_keeps_its_neighbours_apart() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let s = space();
+    let t = tree("space_utf8", &[("ok.txt", b"fine")]);
+    fs::write(t.root.join(OsStr::from_bytes(b"logo\xff.png")), b"one").expect("write");
+    fs::write(t.root.join(OsStr::from_bytes(b"logo\xfe.png")), b"two").expect("write");
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    let failures: Vec<(&str, String)> = report
+        .failures()
+        .map(|(path, error)| (path, error.to_string()))
+        .collect();
+    assert_eq!(failures.len(), 2, "{report:?}");
+    for (_, error) in &failures {
+        assert!(error.contains("not valid UTF-8"), "{error}");
+    }
+    assert_eq!(action(&report, "ok.txt"), "Uploaded");
+    assert_eq!(
+        s.emulator.assets().len(),
+        1,
+        "nothing uploaded under a mangled name"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_root_reached_through_a_symlink_never_uploads_its_manifest() {
+    let s = space();
+    let base = temp_dir("space_symlink");
+    let real = base.join("real");
+    fs::create_dir_all(&real).expect("dir");
+    fs::write(real.join("a.txt"), b"a").expect("write");
+    let link = base.join("link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    // The manifest inside the folder, named through the real path; synced through the link.
+    let options = SyncOptions::dir(&link, real.join("assets.manifest.json"));
+    let first = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(first.files.len(), 1, "{first:?}");
+    let second = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&second, "a.txt"), "Unchanged");
+    assert_eq!(second.files.len(), 1, "{second:?}");
+    assert_eq!(s.emulator.assets().len(), 1);
+}
+
+#[test]
+fn a_broken_sidecar_fails_its_file_alone() {
+    let s = space();
+    let t = tree(
+        "space_bad_sidecar",
+        &[("a.png", &png(2, 2)), ("b.txt", b"b")],
+    );
+    fs::write(t.root.join("a.png.json"), "{not json").expect("sidecar");
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    assert!(
+        action(&report, "a.png").contains("a.png.json"),
+        "{report:?}"
+    );
+    assert_eq!(action(&report, "b.txt"), "Uploaded");
+}
