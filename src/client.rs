@@ -11,7 +11,7 @@ use crate::finish::complete;
 use crate::folders::{self, FolderCache};
 use crate::mapi;
 use crate::meta::{self, AssetMeta};
-use crate::pacer::{Pacer, RateLimit};
+use crate::pacer::{Pacer, RateLimit, SharedPacing};
 use crate::params::AssetParams;
 use crate::region::Region;
 use crate::retry::Retries;
@@ -67,6 +67,7 @@ impl Client {
             retries: Retries::default(),
             delete_on_failure: false,
             root_certificates: None,
+            shared_pacing: SharedPacing::default(),
         }
     }
 
@@ -263,6 +264,7 @@ pub struct ClientBuilder {
     retries: Retries,
     delete_on_failure: bool,
     root_certificates: Option<Vec<u8>>,
+    shared_pacing: SharedPacing,
 }
 
 impl ClientBuilder {
@@ -347,6 +349,13 @@ impl ClientBuilder {
     /// empty asset is left behind. Never applies to a replace. Default off.
     pub fn delete_on_failure(mut self, delete: bool) -> Self {
         self.delete_on_failure = delete;
+        self
+    }
+
+    /// Whether this client shares its pacing with the other clients of this machine
+    /// calling the same space (default [`SharedPacing::Machine`]).
+    pub fn shared_pacing(mut self, sharing: SharedPacing) -> Self {
+        self.shared_pacing = sharing;
         self
     }
 
@@ -437,6 +446,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("retries", &self.retries)
             .field("delete_on_failure", &self.delete_on_failure)
+            .field("shared_pacing", &self.shared_pacing)
             .field(
                 "root_certificates",
                 &self.root_certificates.as_ref().map(|pem| pem.len()),

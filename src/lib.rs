@@ -168,7 +168,7 @@ pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{Error, ErrorKind, LengthMismatch, Step};
 pub use crate::manifest::{Manifest, ManifestEntry};
 pub use crate::meta::AssetMeta;
-pub use crate::pacer::RateLimit;
+pub use crate::pacer::{RateLimit, SharedPacing};
 pub use crate::params::AssetParams;
 pub use crate::region::{Region, UnknownRegion};
 pub use crate::sign::SignedUpload;

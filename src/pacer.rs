@@ -34,6 +34,26 @@ impl Default for RateLimit {
     }
 }
 
+/// Whether the clients of one machine share their pacing of a space.
+///
+/// Cargo runs a workspace's build scripts in parallel, CI runs jobs side by side: several
+/// processes may call one space at once, on one rate limit. By default they share their
+/// slots through a small state file per API host and space, so together they keep to the
+/// limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SharedPacing {
+    /// Share with every client of this user on this machine, through a state file in the
+    /// user's cache folder (or, failing that, a temporary folder named with the user's id).
+    #[default]
+    Machine,
+    /// Share through state files in this folder (for example one that several containers
+    /// mount).
+    Dir(std::path::PathBuf),
+    /// Pace this client (and its clones) alone.
+    Off,
+}
+
 /// How long a slot stays taken after its call ended.
 const WINDOW: Duration = Duration::from_secs(1);
 /// How long after a 429 (or the last raise) the rate goes up by one.
