@@ -3,23 +3,43 @@
 //! ```text
 //! cargo run --example upload -- [--space ID] [--folder ID] [--replace ASSET_ID]
 //!     [--private] [--no-validate] [--region eu|us|ca|ap|cn] FILE
+//! cargo run --example upload -- examples/sample.png     (no token: the built-in emulator)
 //! ```
 //!
-//! The token comes from `STORYBLOK_TOKEN` (personal access token) or
-//! `STORYBLOK_OAUTH_TOKEN`; the space from `--space` or `STORYBLOK_SPACE_ID`;
-//! `STORYBLOK_API_URL` overrides the API base URL. With no token set, the example starts
-//! the built-in emulator and uploads there.
+//! `--help` prints the options and the environment variables it reads: the token from
+//! `STORYBLOK_TOKEN` (personal access token) or `STORYBLOK_OAUTH_TOKEN`, the space from
+//! `--space` or `STORYBLOK_SPACE_ID`, `STORYBLOK_API_URL`, `SSL_CERT_FILE` and
+//! `STORYBLOK_PACER_DIR`. With no token set, the example starts the built-in emulator and
+//! uploads there.
 
 mod common;
 
-use std::env;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{connect, end_status_line, mib, number, status_line};
+use common::{
+    Command, ENVIRONMENT, Failure, arguments, chain, connect, end_status_line, exit, mib, number,
+    region, sdk_error, status_line, text,
+};
 use storyblok_assets::{AssetParams, Region, Source};
 
-const USAGE: &str = "usage: upload [--space ID] [--folder ID] [--replace ASSET_ID] [--private] \
-[--no-validate] [--region eu|us|ca|ap|cn] FILE";
+const USAGE: &str = "\
+usage: upload [OPTIONS] FILE
+
+Uploads FILE to a Storyblok space (or replaces an asset's file with it) and prints the
+asset as one JSON object on stdout: id, filename (the CDN URL), raw_filename, alt, …
+Messages go to stderr.
+
+Options:
+  --space ID             the space (default: STORYBLOK_SPACE_ID)
+  --folder ID            put the asset in this asset folder
+  --replace ASSET_ID     replace this asset's file, keeping its id and URL
+  --private              make the asset private (readable only with an asset token)
+  --no-validate          skip the finish call (validate_upload off)
+  --region eu|us|ca|ap|cn
+                         the region's API (default: told from the space id; EU)
+  -h, --help             print this and exit
+";
 
 /// Files from this size on get a progress line (on a terminal).
 const LARGE: u64 = 8 * 1024 * 1024;
@@ -32,41 +52,47 @@ struct Args {
     private: bool,
     no_validate: bool,
     region: Option<Region>,
-    file: Option<String>,
+    file: PathBuf,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args::default();
-    let mut it = env::args().skip(1);
+fn parse_args() -> Result<Command<Args>, Failure> {
+    let (args, help) = arguments();
+    if help {
+        return Ok(Command::Help);
+    }
+    let mut parsed = Args::default();
+    let mut file = None;
+    let mut it = args.into_iter();
     while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--space" => args.space = Some(number("--space", it.next())?),
-            "--folder" => args.folder = Some(number("--folder", it.next())?),
-            "--replace" => args.replace = Some(number("--replace", it.next())?),
-            "--private" => args.private = true,
-            "--no-validate" => args.no_validate = true,
-            "--region" => {
-                let code = it.next().ok_or("--region needs a value")?;
-                args.region = Some(code.parse().map_err(|e| format!("{e}"))?);
+        let mut positional = |arg| match file.replace(PathBuf::from(arg)) {
+            None => Ok(()),
+            Some(_) => Err(Failure::Usage("one file at a time".into())),
+        };
+        if arg == "--" {
+            for arg in it.by_ref() {
+                positional(arg)?;
             }
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            "--" => args.file = it.next(),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag}\n{USAGE}"));
+            break;
+        }
+        match text(&arg).unwrap_or_default() {
+            "--space" => parsed.space = Some(number("--space", it.next())?),
+            "--folder" => parsed.folder = Some(number("--folder", it.next())?),
+            "--replace" => parsed.replace = Some(number("--replace", it.next())?),
+            "--private" => parsed.private = true,
+            "--no-validate" => parsed.no_validate = true,
+            "--region" => parsed.region = Some(region(it.next())?),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(Failure::Usage(format!("unknown option {flag}")));
             }
-            _ if args.file.is_none() => args.file = Some(arg),
-            _ => return Err(format!("one file at a time\n{USAGE}")),
+            _ => positional(arg)?,
         }
     }
-    if args.file.is_none() {
-        return Err(format!("no FILE given\n{USAGE}"));
-    }
-    Ok(args)
+    parsed.file = file.ok_or_else(|| Failure::Usage("no FILE given".into()))?;
+    Ok(Command::Run(parsed))
 }
 
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    let file = args.file.clone().unwrap_or_default();
+fn run(args: Args) -> Result<(), String> {
+    let file = args.file;
     let target = connect(args.space, args.region, args.folder)?;
 
     let mut request = AssetParams::new().validate_upload(!args.no_validate);
@@ -85,7 +111,8 @@ fn run() -> Result<(), String> {
         "Uploading"
     };
     eprintln!(
-        "{what} {file} in space {} via {}",
+        "{what} {} in space {} via {}",
+        file.display(),
         target.space,
         target.client.base_url(target.space)
     );
@@ -100,18 +127,22 @@ fn run() -> Result<(), String> {
     if large {
         end_status_line();
     }
-    let asset = result.map_err(|e| e.to_string())?;
-    let json = serde_json::to_string(&asset).map_err(|e| e.to_string())?;
+    // The SDK's error names the step that failed only once a call was made: a file that
+    // cannot be read is "cannot read FILE: <why>".
+    let asset = result.map_err(|e| sdk_error(&e))?;
+    let json = serde_json::to_string(&asset).map_err(|e| chain(&e))?;
     println!("{json}");
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+    let usage = format!("{USAGE}\n{ENVIRONMENT}");
+    let outcome = parse_args().and_then(|command| match command {
+        Command::Help => {
+            print!("{usage}");
+            Ok(ExitCode::SUCCESS)
         }
-    }
+        Command::Run(args) => Ok(run(args).map(|()| ExitCode::SUCCESS)?),
+    });
+    exit(&usage, outcome)
 }

@@ -1,70 +1,129 @@
 //! Upload every file under a directory, a few at a time, and print a JSON line per file.
 //!
 //! ```text
-//! cargo run --example upload_dir -- [--space ID] [--folder ID] [--concurrency N]
-//!     [--region eu|us|ca|ap|cn] DIR
+//! cargo run --example upload_dir -- [--space ID] [--folder ID] [--mirror-folders]
+//!     [--data FILE.json] [--dry-run] [--concurrency N] [--region eu|us|ca|ap|cn] DIR
 //! ```
 //!
-//! Credentials as for the `upload` example; with no token set it uploads to the built-in
-//! emulator. Lines come out in path order, one per file: the asset (`path`, `id`,
-//! `filename`, …) or `{"path": …, "error": …}`. The exit code is non-zero if any failed.
+//! Credentials as for the `upload` example (`--help` lists them); with no token set it
+//! uploads to the built-in emulator. Lines come out in path order, one per file: the asset
+//! (`path`, `id`, `filename`, …) or `{"path": …, "error": …}`; with `--dry-run`, what
+//! would be uploaded where. The exit code is non-zero if any failed.
+//!
+//! This uploads every file every time. To upload only what changed, keep a manifest with
+//! `Client::sync` (see the `build_script` example).
 
 mod common;
 
-use std::env;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{connect, end_status_line, number, status_line};
+use common::{
+    Command, ENVIRONMENT, Failure, arguments, chain, connect, end_status_line, exit, number,
+    region, sdk_error, status_line, text,
+};
 use serde_json::{Value, json};
-use storyblok_assets::{AssetParams, Region, Source};
+use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
 
-const USAGE: &str = "usage: upload_dir [--space ID] [--folder ID] [--concurrency N] \
-[--region eu|us|ca|ap|cn] DIR";
+const USAGE: &str = "\
+usage: upload_dir [OPTIONS] DIR
+
+Uploads every file below DIR (symbolic links to folders are not followed) as a new asset,
+a few at a time, and prints one JSON line per file on stdout, in path order: the asset
+with its \"path\" below DIR, or {\"path\": …, \"error\": …}. Exits non-zero if any failed.
+
+Options:
+  --space ID             the space (default: STORYBLOK_SPACE_ID)
+  --folder ID            put every file in this asset folder
+  --mirror-folders       put each file in the asset folder named after its directory
+                         (img/icons/home.svg in img/icons), creating missing folders;
+                         files directly in DIR go to the top of the asset library
+                         (not with --folder: see below)
+  --data FILE.json       metadata for every file, as `storyblok assets push --data`
+                         takes it: alt, title, copyright, source, focus, is_private,
+                         meta_data. Internal tags (internal_tags, internal_tags_list)
+                         cannot be set by name on an upload and are ignored, with a
+                         warning; the build_script example (Client::sync) sets them
+  --dry-run              print what would be uploaded and where, upload nothing
+  --concurrency N        files uploaded at once (default 4, at most 64)
+  --region eu|us|ca|ap|cn
+                         the region's API (default: told from the space id; EU)
+  -h, --help             print this and exit
+
+--mirror-folders and --folder together would need the asset folders below --folder by
+path, which the SDK cannot look up yet (Client::folder_path starts at the top).
+";
 
 struct Args {
     space: Option<u64>,
     folder: Option<u64>,
+    mirror_folders: bool,
+    data: Option<PathBuf>,
+    dry_run: bool,
     concurrency: usize,
     region: Option<Region>,
-    dir: Option<PathBuf>,
+    dir: PathBuf,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
+fn parse_args() -> Result<Command<Args>, Failure> {
+    let (args, help) = arguments();
+    if help {
+        return Ok(Command::Help);
+    }
+    let mut parsed = Args {
         space: None,
         folder: None,
+        mirror_folders: false,
+        data: None,
+        dry_run: false,
         concurrency: 4,
         region: None,
-        dir: None,
+        dir: PathBuf::new(),
     };
-    let mut it = env::args().skip(1);
+    let mut dir = None;
+    let mut it = args.into_iter();
     while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--space" => args.space = Some(number("--space", it.next())?),
-            "--folder" => args.folder = Some(number("--folder", it.next())?),
+        let mut positional = |arg| match dir.replace(PathBuf::from(arg)) {
+            None => Ok(()),
+            Some(_) => Err(Failure::Usage("one directory at a time".into())),
+        };
+        if arg == "--" {
+            for arg in it.by_ref() {
+                positional(arg)?;
+            }
+            break;
+        }
+        match text(&arg).unwrap_or_default() {
+            "--space" => parsed.space = Some(number("--space", it.next())?),
+            "--folder" => parsed.folder = Some(number("--folder", it.next())?),
+            "--mirror-folders" => parsed.mirror_folders = true,
+            "--data" => {
+                let file = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--data needs a FILE.json".into()))?;
+                parsed.data = Some(PathBuf::from(file));
+            }
+            "--dry-run" => parsed.dry_run = true,
             "--concurrency" => {
                 let n = number("--concurrency", it.next())?;
-                args.concurrency = usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 64);
+                parsed.concurrency = usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 64);
             }
-            "--region" => {
-                let code = it.next().ok_or("--region needs a value")?;
-                args.region = Some(code.parse().map_err(|e| format!("{e}"))?);
+            "--region" => parsed.region = Some(region(it.next())?),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(Failure::Usage(format!("unknown option {flag}")));
             }
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            "--" => args.dir = it.next().map(PathBuf::from),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag}\n{USAGE}"));
-            }
-            _ if args.dir.is_none() => args.dir = Some(PathBuf::from(arg)),
-            _ => return Err(format!("one directory at a time\n{USAGE}")),
+            _ => positional(arg)?,
         }
     }
-    if args.dir.is_none() {
-        return Err(format!("no DIR given\n{USAGE}"));
+    if parsed.mirror_folders && parsed.folder.is_some() {
+        return Err(Failure::Usage(
+            "--mirror-folders cannot go below --folder yet: give one of them".into(),
+        ));
     }
-    Ok(args)
+    parsed.dir = dir.ok_or_else(|| Failure::Usage("no DIR given".into()))?;
+    Ok(Command::Run(parsed))
 }
 
 /// Every regular file below `dir`, sorted; symbolic links to directories are not followed.
@@ -90,10 +149,118 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-fn run() -> Result<bool, String> {
-    let args = parse_args()?;
-    let dir = args.dir.clone().unwrap_or_default();
-    let paths = files(&dir)?;
+/// `path` below `dir`, `/`-separated, as the output and the asset folders name it.
+fn relative(dir: &Path, path: &Path) -> String {
+    let below = path.strip_prefix(dir).unwrap_or(path);
+    let parts: Vec<_> = below.iter().map(|part| part.to_string_lossy()).collect();
+    parts.join("/")
+}
+
+/// The asset folder path of a file's directory (`img/icons` for `img/icons/home.svg`),
+/// empty for a file directly in DIR.
+fn folder_path(dir: &Path, path: &Path) -> Result<String, String> {
+    let below = path.strip_prefix(dir).unwrap_or(path);
+    let mut names = Vec::new();
+    if let Some(parent) = below.parent() {
+        for part in parent.iter() {
+            let name = part.to_str().ok_or_else(|| {
+                format!(
+                    "{}: a folder name must be valid UTF-8 to name an asset folder",
+                    path.display()
+                )
+            })?;
+            names.push(name);
+        }
+    }
+    Ok(names.join("/"))
+}
+
+/// The metadata of `--data`, and the parameters every upload starts from.
+fn metadata(file: &Path) -> Result<AssetMeta, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let meta = AssetMeta::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    if !meta.internal_tags.is_empty() {
+        eprintln!(
+            "warning: {}: internal tags ({}) cannot be set by name on an upload; ignored",
+            file.display(),
+            meta.internal_tags.join(", ")
+        );
+    }
+    Ok(meta)
+}
+
+/// Parameters carrying `meta`'s fields (all but internal tags).
+fn with_meta(mut params: AssetParams, meta: &AssetMeta) -> AssetParams {
+    if let Some(alt) = &meta.alt {
+        params = params.alt(alt);
+    }
+    if let Some(title) = &meta.title {
+        params = params.title(title);
+    }
+    if let Some(copyright) = &meta.copyright {
+        params = params.copyright(copyright);
+    }
+    if let Some(source) = &meta.source {
+        params = params.source(source);
+    }
+    if let Some(focus) = &meta.focus {
+        params = params.focus(focus);
+    }
+    if let Some(private) = meta.is_private {
+        params = params.private(private);
+    }
+    if let Some(meta_data) = &meta.meta_data {
+        params = params.meta_data(meta_data.clone());
+    }
+    params
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let dir = &args.dir;
+    let meta = args.data.as_deref().map(metadata).transpose()?;
+    let mut paths = files(dir)?;
+    // The metadata file is not one of the assets, should it live in DIR.
+    if let Some(data) = args.data.as_deref().and_then(|d| d.canonicalize().ok()) {
+        paths.retain(|path| path.canonicalize().ok().as_ref() != Some(&data));
+    }
+    let folder_paths = paths
+        .iter()
+        .map(|path| {
+            if args.mirror_folders {
+                folder_path(dir, path).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    if args.dry_run {
+        eprintln!(
+            "Dry run: {} files from {} would be uploaded; nothing is sent",
+            paths.len(),
+            dir.display()
+        );
+        if let Some(meta) = &meta {
+            let json = serde_json::to_string(meta).map_err(|e| chain(&e))?;
+            eprintln!("Metadata for every file: {json}");
+        }
+        for (path, folder_path) in paths.iter().zip(&folder_paths) {
+            let mut line = json!({
+                "path": relative(dir, path),
+                "bytes": std::fs::metadata(path).map(|m| m.len()).ok(),
+            });
+            match folder_path {
+                // The top of the asset library, or a folder to find or create.
+                Some(name) if name.is_empty() => line["folder"] = Value::Null,
+                Some(name) => line["folder_path"] = name.as_str().into(),
+                None => line["folder"] = args.folder.into(),
+            }
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let target = connect(args.space, args.region, args.folder)?;
     eprintln!(
         "Uploading {} files from {} to space {} via {}, {} at a time",
@@ -103,10 +270,29 @@ fn run() -> Result<bool, String> {
         target.client.base_url(target.space),
         args.concurrency
     );
-    let items = paths.iter().map(|path| {
+    // Each directory's asset folder, found or created once.
+    let mut folders: BTreeMap<&str, u64> = BTreeMap::new();
+    for name in folder_paths.iter().flatten() {
+        if !name.is_empty() && !folders.contains_key(name.as_str()) {
+            let id = target
+                .client
+                .folder_path(target.space, name)
+                .map_err(|e| format!("asset folder {name}: {}", sdk_error(&e)))?;
+            eprintln!("asset folder {name} is {id}");
+            folders.insert(name, id);
+        }
+    }
+    let items = paths.iter().zip(&folder_paths).map(|(path, folder_path)| {
         let mut request = AssetParams::new();
-        if let Some(folder) = args.folder {
+        let folder = match folder_path {
+            Some(name) => folders.get(name.as_str()).copied(),
+            None => args.folder,
+        };
+        if let Some(folder) = folder {
             request = request.folder(folder);
+        }
+        if let Some(meta) = &meta {
+            request = with_meta(request, meta);
         }
         (request, Source::path(path))
     });
@@ -125,11 +311,7 @@ fn run() -> Result<bool, String> {
 
     let mut all_ok = true;
     for (path, result) in paths.iter().zip(results) {
-        let relative = path
-            .strip_prefix(&dir)
-            .unwrap_or(path)
-            .display()
-            .to_string();
+        let relative = relative(dir, path);
         let line = match result {
             Ok(asset) => {
                 let mut value = serde_json::to_value(&asset).unwrap_or(Value::Null);
@@ -140,21 +322,26 @@ fn run() -> Result<bool, String> {
             }
             Err(error) => {
                 all_ok = false;
-                json!({"path": relative, "error": error.to_string()})
+                json!({"path": relative, "error": sdk_error(&error)})
             }
         };
         println!("{line}");
     }
-    Ok(all_ok)
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+    let usage = format!("{USAGE}\n{ENVIRONMENT}");
+    let outcome = parse_args().and_then(|command| match command {
+        Command::Help => {
+            print!("{usage}");
+            Ok(ExitCode::SUCCESS)
         }
-    }
+        Command::Run(args) => Ok(run(args)?),
+    });
+    exit(&usage, outcome)
 }

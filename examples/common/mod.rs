@@ -1,13 +1,146 @@
-//! What the examples share: reading the target space from the environment (or starting
+//! What the `upload` and `upload_dir` examples share: the command line's plumbing (help,
+//! usage errors, error chains), reading the target space from the environment (or starting
 //! the built-in emulator), and a progress line on stderr.
+//!
+//! (`build_script` shares none of it: its build.rs part must stand alone.)
 
 #![allow(dead_code)] // each example uses its own part
 
 use std::env;
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use storyblok_assets::{Client, Region, Token};
+use storyblok_assets::{Client, ClientBuilder, ErrorKind, Region, SharedPacing, Token};
 use storyblok_assets_emulator::Emulator;
+
+/// The environment variables every example reads, for its `--help`.
+pub const ENVIRONMENT: &str = "\
+Environment:
+  STORYBLOK_TOKEN        a personal access token for the Management API
+  STORYBLOK_OAUTH_TOKEN  an OAuth token, used when STORYBLOK_TOKEN is not set
+  STORYBLOK_SPACE_ID     the space's id (a number), unless --space gives it
+  STORYBLOK_API_URL      the Management API base URL, such as http://127.0.0.1:8080/v1
+                         (default: the region's, from --region or the space id)
+  SSL_CERT_FILE          a PEM file of root certificates to trust instead of the
+                         built-in ones, for the API and S3: a TLS-inspecting proxy's
+                         root, or a test CA
+  STORYBLOK_PACER_DIR    where processes on this machine share their pacing of the
+                         space's rate limit: unset = this user's cache folder,
+                         `off` = not shared, anything else = that folder
+
+With neither STORYBLOK_TOKEN nor STORYBLOK_OAUTH_TOKEN set, it uses a fresh built-in
+emulator on 127.0.0.1 (no credentials needed, nothing leaves the machine). To share one
+emulator between runs, start `cargo run -p storyblok-assets-emulator --example serve`
+and set STORYBLOK_TOKEN, STORYBLOK_API_URL and STORYBLOK_SPACE_ID to the token,
+api_url and space_id of the JSON line it prints.
+";
+
+/// What a command line asks for.
+pub enum Command<T> {
+    /// `-h` or `--help`: print the usage on stdout and exit 0.
+    Help,
+    /// Do the work.
+    Run(T),
+}
+
+/// The command line's arguments after the program name, and whether they ask for help
+/// (`-h` or `--help` before any `--`, wherever it is).
+pub fn arguments() -> (Vec<OsString>, bool) {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    let help = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "-h" || a == "--help");
+    (args, help)
+}
+
+/// Ends the process for a command line's outcome: the usage on stdout for help (exit 0);
+/// a usage error and the usage on stderr (exit 2); a failure on stderr (exit 1).
+pub fn exit(usage: &str, outcome: Result<ExitCode, Failure>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n\n{usage}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line is wrong: the usage follows the message.
+    Usage(String),
+    /// The work failed.
+    Run(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Run(message)
+    }
+}
+
+/// An argument as text, for an option or an option's value.
+pub fn text(arg: &OsString) -> Result<&str, Failure> {
+    arg.to_str()
+        .ok_or_else(|| Failure::Usage(format!("{} is not valid UTF-8", arg.to_string_lossy())))
+}
+
+/// The value after `flag`, as text.
+pub fn value(flag: &str, next: Option<OsString>) -> Result<String, Failure> {
+    let value = next.ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?;
+    Ok(text(&value)?.to_owned())
+}
+
+/// The value after `flag`, which must be a number.
+pub fn number(flag: &str, next: Option<OsString>) -> Result<u64, Failure> {
+    let value = value(flag, next)?;
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Failure::Usage(format!("{flag} takes a number, not {value:?}")))
+}
+
+/// The value after `--region`.
+pub fn region(next: Option<OsString>) -> Result<Region, Failure> {
+    let code = value("--region", next)?;
+    code.parse()
+        .map_err(|e| Failure::Usage(format!("--region: {e}")))
+}
+
+/// An error and every cause below it (walking [`std::error::Error::source`]), each said
+/// once: `cannot read x.png: No such file or directory (os error 2)`. A cause whose text
+/// the line already holds (an error that prints its own cause) is not repeated.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = error.source();
+    }
+    line
+}
+
+/// An SDK error for the command line: [`chain`], and for a certificate the client does not
+/// trust, the variable that trusts another root.
+pub fn sdk_error(error: &storyblok_assets::Error) -> String {
+    let mut text = chain(error);
+    if matches!(error.kind(), ErrorKind::Tls { .. }) && env::var_os("SSL_CERT_FILE").is_none() {
+        text.push_str(" (SSL_CERT_FILE=FILE.pem trusts the roots in that file instead)");
+    }
+    text
+}
 
 /// Where uploads go: a client, its space, and the emulator when there is no token.
 pub struct Target {
@@ -17,75 +150,130 @@ pub struct Target {
     _emulator: Option<Emulator>,
 }
 
-/// A `--flag` value that must be a number.
-pub fn number(flag: &str, value: Option<String>) -> Result<u64, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .parse()
-        .map_err(|_| format!("{flag} takes a number, not {value:?}"))
+/// An environment variable that is set to something other than blanks.
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match env::var(name) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value.trim().to_owned())),
+        Err(env::VarError::NotPresent) => Ok(None),
+        Err(env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
 }
 
-fn env_var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// A path from the environment, if set.
+fn env_path(name: &str) -> Option<PathBuf> {
+    env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The space id from `STORYBLOK_SPACE_ID` (its value, if set).
+pub fn space_from_env(value: Option<String>) -> Result<u64, String> {
+    let value = value.ok_or("set --space ID or STORYBLOK_SPACE_ID to the space's id")?;
+    value
+        .parse()
+        .map_err(|_| format!("STORYBLOK_SPACE_ID must be a number, not {value:?}"))
+}
+
+/// The pacing `STORYBLOK_PACER_DIR` asks for (its value, if set): unset, the machine's;
+/// `off`, none shared; any other value, that folder.
+pub fn pacing_from_env(value: Option<PathBuf>) -> SharedPacing {
+    match value {
+        None => SharedPacing::Machine,
+        Some(dir) if dir.as_os_str() == "off" => SharedPacing::Off,
+        Some(dir) => SharedPacing::Dir(dir),
+    }
+}
+
+/// Trusts the roots of `SSL_CERT_FILE`, when it is set; the file's path, to name it in a
+/// later error.
+fn root_certificates(builder: ClientBuilder) -> Result<(ClientBuilder, Option<PathBuf>), String> {
+    let Some(path) = env_path("SSL_CERT_FILE") else {
+        return Ok((builder, None));
+    };
+    let pem = std::fs::read(&path)
+        .map_err(|e| format!("cannot read SSL_CERT_FILE {}: {e}", path.display()))?;
+    Ok((builder.root_certificates_pem(pem), Some(path)))
 }
 
 /// The client for `STORYBLOK_TOKEN` or `STORYBLOK_OAUTH_TOKEN`, the space from `space` or
-/// `STORYBLOK_SPACE_ID`, the base URL from `STORYBLOK_API_URL` or the region. With no
-/// token, a fresh emulator (knowing `folder`, if one is given).
+/// `STORYBLOK_SPACE_ID`, the base URL from `STORYBLOK_API_URL` or the region, the roots
+/// of `SSL_CERT_FILE`, the pacing of `STORYBLOK_PACER_DIR`. With no token, a fresh
+/// emulator (knowing `folder`, if one is given).
 pub fn connect(
     space: Option<u64>,
     region: Option<Region>,
     folder: Option<u64>,
 ) -> Result<Target, String> {
-    let token = match (env_var("STORYBLOK_TOKEN"), env_var("STORYBLOK_OAUTH_TOKEN")) {
-        (Some(token), _) => Some(Token::personal(token.trim())),
-        (None, Some(token)) => Some(Token::oauth(token.trim())),
+    let token = match (
+        env_var("STORYBLOK_TOKEN")?,
+        env_var("STORYBLOK_OAUTH_TOKEN")?,
+    ) {
+        (Some(token), _) => Some(Token::personal(token)),
+        (None, Some(token)) => Some(Token::oauth(token)),
         (None, None) => None,
     };
-    match token {
-        Some(token) => {
-            let space = match space {
-                Some(space) => space,
-                None => number("STORYBLOK_SPACE_ID", env_var("STORYBLOK_SPACE_ID"))
-                    .map_err(|_| "set --space ID or STORYBLOK_SPACE_ID to a space id".to_owned())?,
-            };
-            let mut builder = Client::builder(token);
-            if let Some(url) = env_var("STORYBLOK_API_URL") {
-                builder = builder.base_url(url);
-            } else {
-                let region = region
-                    .or_else(|| Region::from_space_id(space))
-                    .unwrap_or_default();
-                builder = builder.region(region);
-            }
-            let client = builder.build().map_err(|e| e.to_string())?;
-            Ok(Target {
-                client,
-                space,
-                _emulator: None,
-            })
-        }
-        None => {
-            let emulator =
-                Emulator::start().map_err(|e| format!("cannot start the emulator: {e}"))?;
-            eprintln!(
-                "No STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN set: uploading to the built-in emulator at {}",
-                emulator.api_url()
-            );
-            if let Some(folder) = folder {
-                emulator.add_folder(folder);
-            }
-            let client = Client::builder(Token::personal(emulator.token()))
-                .base_url(emulator.api_url())
-                .build()
-                .map_err(|e| e.to_string())?;
-            Ok(Target {
-                client,
-                space: space.unwrap_or(emulator.space_id()),
-                _emulator: Some(emulator),
-            })
-        }
+    let pacing = pacing_from_env(env_path("STORYBLOK_PACER_DIR"));
+    let Some(token) = token else {
+        return emulator(space, folder, pacing);
+    };
+    let space = match space {
+        Some(space) => space,
+        None => space_from_env(env_var("STORYBLOK_SPACE_ID")?)?,
+    };
+    let mut builder = Client::builder(token).shared_pacing(pacing);
+    if let Some(url) = env_var("STORYBLOK_API_URL")? {
+        builder = builder.base_url(url);
+    } else {
+        let region = region
+            .or_else(|| Region::from_space_id(space))
+            .unwrap_or_default();
+        builder = builder.region(region);
     }
+    let (builder, certificates) = root_certificates(builder)?;
+    let client = builder.build().map_err(|e| match &certificates {
+        Some(path) => format!(
+            "cannot set up the client (with the root certificates of SSL_CERT_FILE {}): {}",
+            path.display(),
+            chain(&e)
+        ),
+        None => format!("cannot set up the client: {}", chain(&e)),
+    })?;
+    Ok(Target {
+        client,
+        space,
+        _emulator: None,
+    })
+}
+
+/// A fresh built-in emulator and a client for it.
+fn emulator(
+    space: Option<u64>,
+    folder: Option<u64>,
+    pacing: SharedPacing,
+) -> Result<Target, String> {
+    if env_var("STORYBLOK_API_URL")?.is_some() {
+        eprintln!("STORYBLOK_API_URL is ignored without STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN");
+    }
+    let emulator =
+        Emulator::start().map_err(|e| format!("cannot start the emulator: {}", chain(&e)))?;
+    eprintln!(
+        "No STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN set: using the built-in emulator at {}",
+        emulator.api_url()
+    );
+    if let Some(folder) = folder {
+        emulator.add_folder(folder);
+    }
+    let client = Client::builder(Token::personal(emulator.token()))
+        .base_url(emulator.api_url())
+        .shared_pacing(pacing)
+        .build()
+        .map_err(|e| format!("cannot set up the client: {}", chain(&e)))?;
+    Ok(Target {
+        client,
+        space: space.unwrap_or(emulator.space_id()),
+        _emulator: Some(emulator),
+    })
 }
 
 /// Rewrites one status line on stderr, only when stderr is a terminal.
@@ -108,4 +296,72 @@ pub fn end_status_line() {
 /// `12.5 MiB`
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        let io = Layer("No such file or directory (os error 2)", None);
+        let error = Layer("cannot read x.png", Some(Box::new(io)));
+        assert_eq!(
+            chain(&error),
+            "cannot read x.png: No such file or directory (os error 2)"
+        );
+        // A layer that already prints its cause does not get it twice.
+        let inner = Layer("connection refused", None);
+        let middle = Layer("io: connection refused", Some(Box::new(inner)));
+        let outer = Layer("the request did not complete", Some(Box::new(middle)));
+        assert_eq!(
+            chain(&outer),
+            "the request did not complete: io: connection refused"
+        );
+    }
+
+    #[test]
+    fn the_space_id_must_be_a_number() {
+        assert_eq!(space_from_env(Some("184738".into())), Ok(184738));
+        assert_eq!(
+            space_from_env(Some("abc".into())),
+            Err("STORYBLOK_SPACE_ID must be a number, not \"abc\"".into())
+        );
+        assert!(space_from_env(None).is_err_and(|e| e.contains("--space ID")));
+    }
+
+    #[test]
+    fn the_pacer_dir_picks_the_sharing() {
+        assert_eq!(pacing_from_env(None), SharedPacing::Machine);
+        assert_eq!(pacing_from_env(Some("off".into())), SharedPacing::Off);
+        assert_eq!(
+            pacing_from_env(Some("/run/pacer".into())),
+            SharedPacing::Dir("/run/pacer".into())
+        );
+    }
+
+    #[test]
+    fn the_sample_image_is_a_64x48_png() {
+        let png = include_bytes!("../sample.png");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&png[12..16], b"IHDR");
+        assert_eq!(u32::from_be_bytes([png[16], png[17], png[18], png[19]]), 64);
+        assert_eq!(u32::from_be_bytes([png[20], png[21], png[22], png[23]]), 48);
+    }
 }
