@@ -424,7 +424,12 @@ impl ClientBuilder {
                 base,
                 token: self.token,
                 timeouts: t,
-                pacer: Pacer::new(self.rate_limit, self.max_in_flight),
+                pacer: Pacer::new(
+                    self.rate_limit,
+                    self.max_in_flight,
+                    t.call,
+                    &self.shared_pacing,
+                ),
                 retries: self.retries,
                 delete_on_failure: self.delete_on_failure,
             }),

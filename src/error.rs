@@ -451,13 +451,13 @@ impl fmt::Display for Error {
         if let Some(advice) = self.advice() {
             write!(f, " ({advice})")?;
         }
-        if self.leaves_record() {
-            if let Some(id) = asset_id {
-                write!(
-                    f,
-                    "; asset record {id} is left without a finished upload: upload again with Client::replace, or remove it with Client::delete"
-                )?;
-            }
+        if self.leaves_record()
+            && let Some(id) = asset_id
+        {
+            write!(
+                f,
+                "; asset record {id} is left without a finished upload: upload again with Client::replace, or remove it with Client::delete"
+            )?;
         }
         Ok(())
     }

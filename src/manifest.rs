@@ -142,10 +142,10 @@ impl Manifest {
             return Err(fail(e));
         }
         // Make the rename itself durable where directories can be synced (not Windows).
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(dir) = fs::File::open(dir) {
-                let _ = dir.sync_all();
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(dir) = fs::File::open(dir)
+        {
+            let _ = dir.sync_all();
         }
         Ok(())
     }

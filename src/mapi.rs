@@ -69,21 +69,24 @@ pub(crate) fn call(
     path: &str,
 ) -> Result<Reply, Error> {
     let url = session.space_url(space_id, path);
+    // The pacer keeps a ledger per server and space: the port tells local servers apart.
+    let host = crate::url::authority(&url).unwrap_or_default();
     let retries = session.retries;
     let idempotence = method.idempotence();
     let fail = |kind: ErrorKind| Error::new(kind).at(step).asset(asset_id);
     let mut attempt = 0u32;
+    // The last 429, reported if the budget then runs out mid-attempt.
+    let mut last_refusal: Option<(String, Option<Duration>)> = None;
     // The call's whole budget: every attempt, and every wait between them, fits in it.
     let mut deadline = None;
     loop {
-        let (sent, started) = {
-            let permit = session.pacer.acquire();
-            let started = permit.started();
-            let deadline = *deadline.get_or_insert(started + session.timeouts.call);
+        let (sent, started_at) = {
+            let permit = session.pacer.acquire(space_id, host);
+            let deadline = *deadline.get_or_insert(Instant::now() + session.timeouts.call);
             let budget = deadline.saturating_duration_since(Instant::now());
-            (send(session, &method, &url, budget), started)
+            (send(session, &method, &url, budget), permit.started_at())
         };
-        let deadline = deadline.unwrap_or(started);
+        let deadline = deadline.unwrap_or_else(Instant::now);
         let can_retry = attempt < retries.max;
         // Waiting `wait` and trying again still fits in the budget.
         let fits = |wait: Duration| Instant::now() + wait < deadline;
@@ -96,17 +99,25 @@ pub(crate) fn call(
                 });
             }
             Ok(answer) if answer.status == 429 => {
-                session.pacer.throttled(started);
-                let wait = answer
-                    .retry_after
-                    .unwrap_or_else(|| retries.backoff(attempt));
-                if !can_retry || !fits(wait) {
+                let said = message(429, &answer.body);
+                session
+                    .pacer
+                    .throttled(space_id, started_at, crate::pacer::limit_in(&said));
+                // A 429 was not processed: it is tried again while the budget lasts,
+                // however many times, after the wait it asked for (or a backoff), with
+                // jitter so that clients refused together do not come back together.
+                let wait = match answer.retry_after {
+                    Some(asked) => asked + asked.mul_f64(0.25 * crate::codec::random::fraction()),
+                    None => retries.backoff(attempt),
+                };
+                if retries.max == 0 || !fits(wait) {
                     return Err(fail(ErrorKind::RateLimited {
                         attempts: attempt + 1,
-                        message: message(429, &answer.body),
+                        message: said,
                         retry_after: answer.retry_after,
                     }));
                 }
+                last_refusal = Some((said, answer.retry_after));
                 wait
             }
             Ok(answer)
@@ -139,6 +150,15 @@ pub(crate) fn call(
                     } =>
             {
                 retries.backoff(attempt)
+            }
+            // The budget ran out in an attempt after 429s: the rate limit is the story.
+            Err(ureq::Error::Timeout(ureq::Timeout::Global)) if last_refusal.is_some() => {
+                let (message, retry_after) = last_refusal.unwrap_or_default();
+                return Err(fail(ErrorKind::RateLimited {
+                    attempts: attempt + 1,
+                    message,
+                    retry_after,
+                }));
             }
             Err(error) => return Err(retry::transport_error(error, &url).at(step).asset(asset_id)),
         };

@@ -125,14 +125,14 @@ impl AssetMeta {
         let tags_list = map.remove("internal_tags_list");
         let mut meta: AssetMeta = serde_json::from_value(Value::Object(map))
             .map_err(|e| format!("not asset metadata: {e}"))?;
-        if meta.internal_tags.is_empty() {
-            if let Some(Value::Array(tags)) = tags_list {
-                meta.internal_tags = tags
-                    .iter()
-                    .filter_map(|t| t.get("name").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect();
-            }
+        if meta.internal_tags.is_empty()
+            && let Some(Value::Array(tags)) = tags_list
+        {
+            meta.internal_tags = tags
+                .iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect();
         }
         meta.internal_tags.sort();
         meta.internal_tags.dedup();

@@ -249,10 +249,10 @@ impl AssetParams {
         if self.filename.is_none() {
             self.filename = source.file_name();
         }
-        if self.size == Size::Detect {
-            if let Some(dims) = source.dimensions().map_err(unreadable)? {
-                self.size = Size::Given(dims);
-            }
+        if self.size == Size::Detect
+            && let Some(dims) = source.dimensions().map_err(unreadable)?
+        {
+            self.size = Size::Given(dims);
         }
         Ok(self)
     }

@@ -13,6 +13,14 @@ pub(crate) fn host(url: &str) -> Option<&str> {
     Some(authority.split(':').next().unwrap_or(authority))
 }
 
+/// The `host[:port]` of an absolute URL, without user info: what tells one server from
+/// another on one machine.
+pub(crate) fn authority(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
 fn scheme(url: &str) -> Option<String> {
     url.split_once("://").map(|(s, _)| s.to_ascii_lowercase())
 }
@@ -72,6 +80,19 @@ mod tests {
         assert!(!is_allowed("http://10.0.0.1/v1"));
         assert!(!is_allowed("http://localhost.evil.example/v1"));
         assert!(!is_allowed("http://127.0.0.1@evil.example/"));
+    }
+
+    #[test]
+    fn authorities_keep_the_port() {
+        assert_eq!(
+            authority("http://127.0.0.1:8080/v1"),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            authority("https://u:p@mapi.storyblok.com/v1"),
+            Some("mapi.storyblok.com")
+        );
+        assert_eq!(authority("nope"), None);
     }
 
     #[test]

@@ -81,27 +81,48 @@ fn retry_after_is_honoured() {
 }
 
 #[test]
-fn a_429_that_never_ends_is_a_distinct_error() {
+fn a_429_that_never_ends_is_a_distinct_error_once_the_budget_is_spent() {
     let s = setup();
-    for nth in 1..=3 {
+    for nth in 1..=200 {
         s.emulator
             .inject(Fault::respond(Endpoint::Sign, nth, 429, RATE_LIMIT_BODY));
     }
+    // A 429 was not processed: it is retried while the call's budget lasts, however
+    // many times (max_retries bounds the other retries), then reported.
     let client = builder_for(&s.emulator)
         .max_retries(2)
+        .timeout_call(Duration::from_millis(1500))
         .build()
         .expect("client");
+    let started = Instant::now();
     let err = put(&client, s.space, "a.txt", &b"a"[..]).expect_err("rate limited");
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
     assert_eq!(err.step(), Some(Step::Sign));
     match err.kind() {
         ErrorKind::RateLimited {
-            attempts: 3,
-            message,
-            ..
-        } => assert!(message.starts_with("Rate limit of 6")),
+            attempts, message, ..
+        } => {
+            assert!(*attempts > 3, "retried past max_retries: {attempts}");
+            assert!(message.starts_with("Rate limit of 6"));
+        }
         other => panic!("expected RateLimited, got {other:?}"),
     }
     assert_eq!(s.emulator.assets().len(), 0);
+
+    // max_retries(0) still means one attempt.
+    let s = setup();
+    s.emulator
+        .inject(Fault::respond(Endpoint::Sign, 1, 429, RATE_LIMIT_BODY));
+    let once = builder_for(&s.emulator)
+        .max_retries(0)
+        .build()
+        .expect("client");
+    let err = put(&once, s.space, "b.txt", &b"b"[..]).expect_err("rate limited");
+    assert!(
+        matches!(err.kind(), ErrorKind::RateLimited { attempts: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

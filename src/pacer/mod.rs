@@ -1,23 +1,71 @@
-//! Pacing Management API calls to Storyblok's rate limit, shared by every clone of a client.
+//! Pacing Management API calls to Storyblok's rate limit: for every clone and thread of a
+//! client, and for every process of the machine that calls the same space.
 //!
-//! Storyblok counts calls per space in fixed one-second windows (3/s Starter, 6/s paid)
-//! and caps 30 requests in flight. The pacer has `N` slots. A call takes a free slot when
-//! it starts; when it ends, its slot stays taken for one more second. The server saw the
-//! call arrive at some moment before it answered, so the next call in that slot arrives
-//! at least a second later: no interval of one second, and so no fixed window wherever
-//! its boundaries lie, sees more than `N` arrivals, however long connections take to set
-//! up. Steady state runs at `N` calls per (one second plus a call's round trip).
+//! # The limit
 //!
-//! On a 429 the pacer halves its rate (another client may share the space) — once per
-//! burst: a 429 to a call that started before the last change is not counted again —
-//! then raises it by one call per second every two seconds without a 429.
+//! Storyblok counts calls per space in fixed one-second windows (3/s Starter, 6/s paid),
+//! refused ones included, and caps 30 requests in flight. A call is counted when it
+//! reaches the server.
+//!
+//! # Slots
+//!
+//! For a rate of `N` calls per second the pacer has `N` slots. A call takes a free slot
+//! when it starts; when it ends, the slot stays taken for one more second, less a margin
+//! `m`. Why that is safe, for two calls one after the other in one slot:
+//!
+//! - call 1 starts at `S1`, is counted at `A1`, and its answer arrives at `E1`; call 2
+//!   starts at `S2 ≥ E1 + 1 s − m` and is counted at `A2`;
+//! - split each call's duration `D = E − S` at the moment it is counted: the time before,
+//!   `f = A − S` (the request's way there, and whatever the server does before it counts),
+//!   and the time after, `b = E − A` (the rest of the work, and the answer's way back);
+//! - then `A2 − A1 = (S2 − E1) + f2 + b1 ≥ 1 s − m + f2 + b1`, which is at least one
+//!   second whenever `m ≤ f2 + b1`.
+//!
+//! So with `m` at most the smallest `f` plus the smallest `b`, no two calls of a slot are
+//! counted within a second of each other, and no fixed one-second window, wherever its
+//! boundaries fall, counts more than `N` calls: however far the server is, however
+//! long connections take to set up. `m = 0` is always safe; it makes each slot cycle in
+//! one second plus a round trip, `N / (1 s + D)` calls per second (91% of the limit at a
+//! 100 ms round trip).
+//!
+//! The pacer takes `m` as **half the shortest call it has timed** (after a few calls,
+//! and never more than 250 ms). A timed duration is `f + b` for one call, which is at
+//! least the sum of the smallest `f` and the smallest `b` but can be more, by their
+//! jitter; halving it stays below that sum as long as each of the two parts varies by
+//! less than a factor of two around its least value over the run, which is the
+//! assumption this rests on. Queueing only lengthens calls, which makes `m` smaller, not
+//! larger. At a steady 100 ms round trip the slot cycles in 1.05 s: 95% of the limit.
+//!
+//! # A rate that adapts
+//!
+//! On a 429 the rate halves (another client may share the space), once per burst: a 429
+//! to a call that started before the last change is not counted again. The limit a 429
+//! names ("Rate limit of 3 request per second") caps the rate at once. Without a 429 the
+//! rate climbs back by half a call per second every two seconds. A rate that is not whole
+//! holds its slots longer (2.5/s: three slots, each held 1.2 s).
+//!
+//! # Across processes
+//!
+//! With [`SharedPacing::Machine`] (the default) or [`SharedPacing::Dir`], the ledger of
+//! slots and rate for each API host and space lives in a state file that every process
+//! updates under a file lock ([`shared`]), so the processes of one machine keep to the
+//! limit together. A running call's slot frees itself when its time budget is over, so a
+//! process that died holds no slot for long. Machines do not share: each adapts to the
+//! 429s it sees.
 
+mod book;
+mod shared;
+
+use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use book::{Book, SECOND, Wait};
+use shared::{Dir, StateFile};
 
 /// How fast the client may call Storyblok's Management API.
 ///
-/// S3 uploads are not paced: only sign, finish and delete count against Storyblok's limit.
+/// S3 uploads are not paced: only Management API calls count against Storyblok's limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RateLimit {
@@ -54,175 +102,254 @@ pub enum SharedPacing {
     Off,
 }
 
-/// How long a slot stays taken after its call ended.
-const WINDOW: Duration = Duration::from_secs(1);
-/// How long after a 429 (or the last raise) the rate goes up by one.
-const RECOVERY_STEP: Duration = Duration::from_secs(2);
+/// How often a call waiting on another process's running call looks again.
+const POLL: Duration = Duration::from_millis(5);
+/// Calls timed before the margin is used.
+const TIMED_BEFORE_MARGIN: u32 = 4;
+/// The largest margin ever used.
+const MAX_MARGIN: Duration = Duration::from_millis(250);
 
 pub(crate) struct Pacer {
+    /// Calls per second; `None` when pacing is off.
     limit: Option<u32>,
     max_in_flight: usize,
-    state: Mutex<State>,
+    /// How long a call may run: its slot frees itself after that if its process dies.
+    budget: Duration,
+    /// Where the ledgers are shared, if they are.
+    dir: Option<Dir>,
+    spaces: Mutex<HashMap<u64, Space>>,
     changed: Condvar,
 }
 
-struct State {
-    /// The rate slots taken: by a call still running, or until a moment after one ended.
-    slots: Vec<Slot>,
-    next_call: u64,
+/// What the pacer knows of one space.
+struct Space {
+    /// The ledger in memory, used when no state file is.
+    book: Book,
+    /// The shared ledger, when there is one and it works.
+    file: Option<StateFile>,
+    /// Whether opening the state file was tried.
+    opened: bool,
     in_flight: usize,
-    /// The rate in force: the configured one, or less after a 429.
-    current: u32,
-    /// The last 429 or the last raise since, whichever is later.
-    last_change: Instant,
+    /// The shortest call timed, and how many were.
+    shortest: Option<Duration>,
+    timed: u32,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Running(u64),
-    Until(Instant),
-}
-
-/// A call's place in flight and in the rate window, given back when dropped.
+/// A call's place in flight and in the rate, given back when dropped.
 pub(crate) struct Permit<'a> {
     pacer: &'a Pacer,
-    call: Option<u64>,
+    space: u64,
+    slot: Option<usize>,
     started: Instant,
+    started_at: u64,
 }
 
 impl Permit<'_> {
-    /// When the call took its place.
-    pub(crate) fn started(&self) -> Instant {
-        self.started
+    /// When the call took its place, ns since the epoch.
+    pub(crate) fn started_at(&self) -> u64 {
+        self.started_at
     }
 }
 
+/// Now, in ns since the epoch.
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 impl Pacer {
-    pub(crate) fn new(limit: RateLimit, max_in_flight: usize) -> Pacer {
+    pub(crate) fn new(
+        limit: RateLimit,
+        max_in_flight: usize,
+        budget: Duration,
+        sharing: &SharedPacing,
+    ) -> Pacer {
         let limit = match limit {
             RateLimit::PerSecond(n) => Some(n.max(1)),
             RateLimit::Off => None,
         };
+        let dir = match (limit, sharing) {
+            (None, _) | (_, SharedPacing::Off) => None,
+            (_, SharedPacing::Machine) => Dir::machine(),
+            (_, SharedPacing::Dir(path)) => Dir::at(path),
+        };
         Pacer {
             limit,
             max_in_flight: max_in_flight.max(1),
-            state: Mutex::new(State {
-                slots: Vec::new(),
-                next_call: 0,
-                in_flight: 0,
-                current: limit.unwrap_or(u32::MAX),
-                last_change: Instant::now(),
-            }),
+            budget,
+            dir,
+            spaces: Mutex::new(HashMap::new()),
             changed: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Space>> {
+        self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for a place in flight and a free rate slot, then takes both.
-    pub(crate) fn acquire(&self) -> Permit<'_> {
-        let mut state = self.lock();
+    /// Waits for a place in flight and a free slot of `space`'s rate (at API `host`), then
+    /// takes both.
+    pub(crate) fn acquire(&self, space_id: u64, host: &str) -> Permit<'_> {
+        let mut spaces = self.lock();
         loop {
-            if state.in_flight >= self.max_in_flight {
-                state = self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+            let now = now_ns();
+            let space = spaces.entry(space_id).or_insert_with(|| Space {
+                book: Book::new(self.limit.unwrap_or(1)),
+                file: None,
+                opened: false,
+                in_flight: 0,
+                shortest: None,
+                timed: 0,
+            });
+            if space.in_flight >= self.max_in_flight {
+                spaces = self.wait(spaces, None);
                 continue;
             }
-            let now = Instant::now();
-            let mut call = None;
-            if let Some(limit) = self.limit {
-                state.recover(limit, now);
-                state
-                    .slots
-                    .retain(|slot| !matches!(slot, Slot::Until(t) if *t <= now));
-                if state.slots.len() >= state.current as usize {
-                    // Wait for the first slot to come free, or for a running call to end.
-                    let next_free = state.slots.iter().filter_map(|slot| match slot {
-                        Slot::Until(t) => Some(*t),
-                        Slot::Running(_) => None,
-                    });
-                    state = match next_free.min() {
-                        Some(t) => {
-                            let wait = t
-                                .saturating_duration_since(now)
-                                .max(Duration::from_millis(1));
-                            self.changed
-                                .wait_timeout(state, wait)
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .0
-                        }
-                        None => self
-                            .changed
-                            .wait(state)
-                            .unwrap_or_else(PoisonError::into_inner),
-                    };
-                    continue;
-                }
-                let id = state.next_call;
-                state.next_call += 1;
-                state.slots.push(Slot::Running(id));
-                call = Some(id);
-            }
-            state.in_flight += 1;
-            return Permit {
-                pacer: self,
-                call,
-                started: now,
+            let Some(limit) = self.limit else {
+                space.in_flight += 1;
+                return self.permit(space_id, None, now);
             };
+            if !space.opened {
+                space.opened = true;
+                space.file = self.dir.as_ref().and_then(|dir| dir.open(host, space_id));
+            }
+            let expires =
+                now + u64::try_from(self.budget.as_nanos()).unwrap_or(u64::MAX / 4) + SECOND;
+            let taken = space.with_book(limit, now, |book| book.take(now, limit, expires));
+            match taken {
+                Ok(slot) => {
+                    space.in_flight += 1;
+                    return self.permit(space_id, Some(slot), now);
+                }
+                Err(Wait::Until(until)) => {
+                    let wait = Duration::from_nanos(until.saturating_sub(now));
+                    // Another process's release is not signalled here: look again soon.
+                    let wait = if space.file.is_some() {
+                        wait.min(POLL * 4)
+                    } else {
+                        wait
+                    };
+                    spaces = self.wait(spaces, Some(wait.max(Duration::from_millis(1))));
+                }
+                Err(Wait::Poll) => {
+                    let wait = if space.file.is_some() {
+                        Some(POLL)
+                    } else {
+                        None
+                    };
+                    spaces = self.wait(spaces, wait);
+                }
+            }
         }
     }
 
-    /// A 429 answered a call that started at `started`: halve the rate, once per burst.
-    pub(crate) fn throttled(&self, started: Instant) {
-        if self.limit.is_none() {
+    fn permit(&self, space: u64, slot: Option<usize>, now: u64) -> Permit<'_> {
+        Permit {
+            pacer: self,
+            space,
+            slot,
+            started: Instant::now(),
+            started_at: now,
+        }
+    }
+
+    fn wait<'g>(
+        &self,
+        guard: MutexGuard<'g, HashMap<u64, Space>>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'g, HashMap<u64, Space>> {
+        match timeout {
+            Some(timeout) => {
+                self.changed
+                    .wait_timeout(guard, timeout)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+            None => self
+                .changed
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
+    /// A 429 answered a call that started at `started_at`; `learned` is the limit the
+    /// answer named, if it did.
+    pub(crate) fn throttled(&self, space_id: u64, started_at: u64, learned: Option<u32>) {
+        let Some(limit) = self.limit else {
             return;
+        };
+        let mut spaces = self.lock();
+        if let Some(space) = spaces.get_mut(&space_id) {
+            let now = now_ns();
+            space.with_book(limit, now, |book| {
+                book.throttled(started_at, now, learned, limit)
+            });
         }
-        let mut state = self.lock();
-        if started < state.last_change {
-            return; // sent before the last change: the rate already answered it
-        }
-        state.current = (state.current / 2).max(1);
-        state.last_change = Instant::now();
     }
 
-    /// The rate in force, for tests and diagnostics.
+    /// The rate in force for a space, for tests.
     #[cfg(test)]
-    fn current(&self) -> u32 {
-        let mut state = self.lock();
-        if let Some(limit) = self.limit {
-            state.recover(limit, Instant::now());
-        }
-        state.current
+    fn rate(&self, space_id: u64) -> f64 {
+        let limit = self.limit.unwrap_or(1);
+        let mut spaces = self.lock();
+        let now = now_ns();
+        spaces.get_mut(&space_id).map_or(f64::from(limit), |s| {
+            s.with_book(limit, now, |b| b.rate_at(now, limit))
+        })
     }
 }
 
-impl State {
-    /// Raises the rate by one per [`RECOVERY_STEP`] since the last change.
-    fn recover(&mut self, limit: u32, now: Instant) {
-        while self.current < limit && now.duration_since(self.last_change) >= RECOVERY_STEP {
-            self.current += 1;
-            self.last_change += RECOVERY_STEP;
+impl Space {
+    /// Runs `change` on the shared ledger, or the one in memory when there is none. A
+    /// shared ledger that fails is dropped for the rest of the run: pacing goes on here.
+    fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
+        if let Some(file) = &mut self.file {
+            match file.update(limit, now, &change) {
+                Ok(result) => return result,
+                Err(_) => self.file = None,
+            }
+        }
+        change(&mut self.book)
+    }
+
+    /// The margin a slot's hold may be shortened by: half the shortest call timed.
+    fn margin(&self) -> u64 {
+        match self.shortest {
+            Some(shortest) if self.timed >= TIMED_BEFORE_MARGIN => {
+                u64::try_from((shortest / 2).min(MAX_MARGIN).as_nanos()).unwrap_or(0)
+            }
+            _ => 0,
         }
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut state = self.pacer.lock();
-        state.in_flight = state.in_flight.saturating_sub(1);
-        if let Some(call) = self.call {
-            let until = Instant::now() + WINDOW;
-            if let Some(slot) = state.slots.iter_mut().find(|s| **s == Slot::Running(call)) {
-                *slot = Slot::Until(until);
+        let pacer = self.pacer;
+        let took = self.started.elapsed();
+        let mut spaces = pacer.lock();
+        if let Some(space) = spaces.get_mut(&self.space) {
+            space.in_flight = space.in_flight.saturating_sub(1);
+            space.shortest = Some(space.shortest.map_or(took, |s| s.min(took)));
+            space.timed = space.timed.saturating_add(1);
+            if let (Some(slot), Some(limit)) = (self.slot, pacer.limit) {
+                let end = now_ns();
+                let margin = space.margin();
+                space.with_book(limit, end, |book| book.release(slot, end, margin));
             }
         }
-        drop(state);
-        self.pacer.changed.notify_all();
+        drop(spaces);
+        pacer.changed.notify_all();
     }
+}
+
+/// The limit a 429 body names: `Rate limit of 6 request per second has been reached.`
+pub(crate) fn limit_in(message: &str) -> Option<u32> {
+    let rest = message.split("Rate limit of ").nth(1)?;
+    let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let limit: u32 = number.parse().ok()?;
+    (1..=1000).contains(&limit).then_some(limit)
 }
 
 #[cfg(test)]
@@ -230,28 +357,37 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    fn pacer(limit: RateLimit, in_flight: usize) -> Pacer {
+        Pacer::new(
+            limit,
+            in_flight,
+            Duration::from_secs(60),
+            &SharedPacing::Off,
+        )
+    }
+
     #[test]
     fn a_burst_up_to_the_limit_goes_at_once() {
-        let pacer = Pacer::new(RateLimit::PerSecond(5), 30);
+        let pacer = pacer(RateLimit::PerSecond(5), 30);
         let start = Instant::now();
-        let permits: Vec<_> = (0..5).map(|_| pacer.acquire()).collect();
+        let permits: Vec<_> = (0..5).map(|_| pacer.acquire(1, "h")).collect();
         assert!(start.elapsed() < Duration::from_millis(500));
         drop(permits);
     }
 
     #[test]
     fn a_slot_stays_taken_for_a_second_after_its_call() {
-        let pacer = Arc::new(Pacer::new(RateLimit::PerSecond(4), 30));
+        let pacer = Arc::new(pacer(RateLimit::PerSecond(4), 30));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let (pacer, calls) = (pacer.clone(), calls.clone());
                 std::thread::spawn(move || {
                     for _ in 0..3 {
-                        let permit = pacer.acquire();
+                        let permit = pacer.acquire(1, "h");
                         std::thread::sleep(Duration::from_millis(20)); // the round trip
                         let ended = Instant::now();
-                        let started = permit.started();
+                        let started = permit.started;
                         drop(permit);
                         calls
                             .lock()
@@ -267,24 +403,40 @@ mod tests {
         let mut calls = calls.lock().unwrap_or_else(PoisonError::into_inner).clone();
         calls.sort();
         assert_eq!(calls.len(), 12);
-        // Of any 5 calls, two shared a slot: the later started a second after the
-        // earlier ended, so wherever a server saw them arrive, no second held all 5.
+        // Of any 5 calls, two shared a slot: the later started at least a second, less the
+        // margin (half the shortest call, at most 10 ms here), after the earlier ended.
         for w in calls.windows(5) {
             let last_start = w[4].0;
             let earliest_end = w[..4].iter().map(|c| c.1).min().expect("four");
-            assert!(last_start >= earliest_end + WINDOW, "{w:?}");
+            assert!(
+                last_start + Duration::from_millis(11) >= earliest_end + Duration::from_secs(1),
+                "{w:?}"
+            );
         }
     }
 
     #[test]
+    fn spaces_are_paced_apart() {
+        let pacer = pacer(RateLimit::PerSecond(1), 30);
+        let start = Instant::now();
+        let a = pacer.acquire(1, "h");
+        let b = pacer.acquire(2, "h");
+        assert!(
+            start.elapsed() < Duration::from_millis(200),
+            "another space, another slot"
+        );
+        drop((a, b));
+    }
+
+    #[test]
     fn in_flight_is_capped() {
-        let pacer = Arc::new(Pacer::new(RateLimit::Off, 2));
-        let a = pacer.acquire();
-        let _b = pacer.acquire();
+        let pacer = Arc::new(pacer(RateLimit::Off, 2));
+        let a = pacer.acquire(1, "h");
+        let _b = pacer.acquire(1, "h");
         let waiter = {
             let pacer = pacer.clone();
             std::thread::spawn(move || {
-                let _c = pacer.acquire();
+                let _c = pacer.acquire(1, "h");
                 Instant::now()
             })
         };
@@ -296,39 +448,82 @@ mod tests {
     }
 
     #[test]
-    fn a_429_halves_the_rate_once_per_burst_and_it_recovers() {
-        let pacer = Pacer::new(RateLimit::PerSecond(6), 30);
-        let burst = Instant::now();
-        std::thread::sleep(Duration::from_millis(2));
-        pacer.throttled(burst);
-        assert_eq!(pacer.current(), 3);
-        pacer.throttled(burst);
-        assert_eq!(pacer.current(), 3, "the same burst counts once");
-        for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(2));
-            pacer.throttled(Instant::now());
-        }
-        assert_eq!(pacer.current(), 1, "never below one");
-        {
-            let mut state = pacer.lock();
-            state.last_change -= RECOVERY_STEP * 3;
-        }
-        assert_eq!(pacer.current(), 4);
-        {
-            let mut state = pacer.lock();
-            state.last_change -= RECOVERY_STEP * 10;
-        }
-        assert_eq!(pacer.current(), 6, "never above the configured rate");
+    fn a_429_lowers_the_rate_and_a_named_limit_caps_it() {
+        let pacer = pacer(RateLimit::PerSecond(6), 30);
+        let permit = pacer.acquire(7, "h");
+        let started = permit.started_at();
+        drop(permit);
+        pacer.throttled(7, started, None);
+        assert_eq!(pacer.rate(7), 3.0);
+        pacer.throttled(7, started, None);
+        assert_eq!(pacer.rate(7), 3.0, "the same burst counts once");
+        pacer.throttled(7, now_ns(), Some(2));
+        assert_eq!(pacer.rate(7), 2.0);
     }
 
     #[test]
     fn off_never_waits() {
-        let pacer = Pacer::new(RateLimit::Off, 1000);
+        let pacer = pacer(RateLimit::Off, 1000);
         let start = Instant::now();
-        let permits: Vec<_> = (0..500).map(|_| pacer.acquire()).collect();
+        let permits: Vec<_> = (0..500).map(|_| pacer.acquire(1, "h")).collect();
         assert_eq!(permits.len(), 500);
         assert!(start.elapsed() < Duration::from_secs(1));
-        pacer.throttled(Instant::now());
-        assert_eq!(pacer.current(), u32::MAX);
+        pacer.throttled(1, now_ns(), None);
+    }
+
+    #[test]
+    fn limits_are_read_from_storyblok_words() {
+        assert_eq!(
+            limit_in("Rate limit of 6 request per second has been reached. Retry later."),
+            Some(6)
+        );
+        assert_eq!(limit_in("Rate limit of 3 requests per second"), Some(3));
+        for other in [
+            "Too Many Requests",
+            "Rate limit of x",
+            "Rate limit of 0 request",
+            "Rate limit of 99999999999 request",
+        ] {
+            assert_eq!(limit_in(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn two_pacers_share_a_ledger_through_a_folder() {
+        let dir = std::env::temp_dir().join(format!(
+            "storyblok-pacer-test-{}-{:x}",
+            std::process::id(),
+            crate::codec::random::next_u64()
+        ));
+        let sharing = SharedPacing::Dir(dir.clone());
+        let one = Pacer::new(
+            RateLimit::PerSecond(2),
+            30,
+            Duration::from_secs(60),
+            &sharing,
+        );
+        let two = Pacer::new(
+            RateLimit::PerSecond(2),
+            30,
+            Duration::from_secs(60),
+            &sharing,
+        );
+        let start = Instant::now();
+        let a = one.acquire(5, "mapi.example");
+        let b = two.acquire(5, "mapi.example");
+        assert!(start.elapsed() < Duration::from_millis(500));
+        drop((a, b));
+        // Both slots are held for about a second: a third call, from either, waits.
+        let c = one.acquire(5, "mapi.example");
+        assert!(
+            start.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(c);
+        // A 429 seen by one slows the other.
+        two.throttled(5, now_ns(), None);
+        assert_eq!(one.rate(5), 1.0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -296,12 +296,12 @@ impl<'r, 'c> Job<'r, 'c> {
     /// Takes an existing asset with the same bytes into the manifest, setting its
     /// metadata when it differs.
     fn adopt(&self, asset: &Listed, target: Target) -> Result<(), Error> {
-        if let Some(meta) = &self.meta {
-            if !listed_has(asset, meta) {
-                self.run
-                    .client
-                    .update_asset(self.run.space_id, asset.id, meta, None)?;
-            }
+        if let Some(meta) = &self.meta
+            && !listed_has(asset, meta)
+        {
+            self.run
+                .client
+                .update_asset(self.run.space_id, asset.id, meta, None)?;
         }
         let dimensions = AssetParams::new()
             .for_source(&Source::path(&self.local.path))?
@@ -387,10 +387,10 @@ impl<'r, 'c> Job<'r, 'c> {
 
 /// The metadata of a file: from the closure, else from its sidecar.
 fn metadata(run: &Run<'_>, local: &LocalFile) -> Result<Option<AssetMeta>, Error> {
-    if let Some(closure) = &run.options.metadata {
-        if let Some(meta) = closure(&local.key) {
-            return Ok(Some(meta));
-        }
+    if let Some(closure) = &run.options.metadata
+        && let Some(meta) = closure(&local.key)
+    {
+        return Ok(Some(meta));
     }
     let Some(sidecar) = &local.sidecar else {
         return Ok(None);

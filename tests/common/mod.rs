@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use storyblok_assets::{
-    Asset, AssetParams, Client, ClientBuilder, Error, RateLimit, Source, Token,
+    Asset, AssetParams, Client, ClientBuilder, Error, RateLimit, SharedPacing, Source, Token,
 };
 use storyblok_assets_emulator::{Emulator, EmulatorBuilder};
 
@@ -41,10 +41,14 @@ pub fn setup_limited(builder: EmulatorBuilder) -> Setup {
 /// A client builder pointed at the emulator, with its token. It paces at 1,000 calls per
 /// second: what these tests show holds at any rate, and at Storyblok's 6/s a test of 20
 /// uploads would wait seconds (the 6/s runs are in `cargo bench --bench bulk_rate`).
+///
+/// Each test's client paces alone: the emulators of parallel tests are separate spaces,
+/// and pacing shared across processes is shown by its own tests.
 pub fn builder_for(emulator: &Emulator) -> ClientBuilder {
     Client::builder(Token::personal(emulator.token()))
         .base_url(emulator.api_url())
         .rate_limit(RateLimit::PerSecond(FAST))
+        .shared_pacing(SharedPacing::Off)
 }
 
 /// The client's pace in these tests, calls per second.

@@ -1,0 +1,385 @@
+//! The pacer's ledger for one space: the rate in force and who holds which slot until
+//! when. The same ledger lives in memory (one process) or in a state file (every process
+//! of the machine); this module is the pure part: taking, releasing, slowing down and
+//! recovering, and reading a ledger back from text that may be corrupt or hostile.
+
+use std::fmt::Write as _;
+
+/// One second, in nanoseconds: the length of Storyblok's rate window.
+pub(super) const SECOND: u64 = 1_000_000_000;
+/// The lowest rate a 429 can push a client to: one call every two seconds.
+const MIN_RATE: f64 = 0.5;
+/// On a 429, the rate is multiplied by this (once per burst of 429s).
+const DECREASE: f64 = 0.5;
+/// Without a 429 for this long, the rate goes up by [`INCREMENT`].
+const RECOVERY_STEP: u64 = 2 * SECOND;
+/// How much the rate goes up per [`RECOVERY_STEP`].
+const INCREMENT: f64 = 0.5;
+/// How long a limit named by a 429 is believed without another 429.
+const FORGET_LEARNED: u64 = 600 * SECOND;
+/// The most slots a ledger keeps (a hostile file cannot make one allocate more).
+const MAX_SLOTS: usize = 1000;
+/// A slot held longer than this after its call ended is implausible: ignored. The longest
+/// honest hold is 1 / [`MIN_RATE`] = 2 s.
+const MAX_HOLD: u64 = 10 * SECOND;
+/// A running call whose slot claims to expire later than this is implausible: ignored.
+const MAX_RUNNING: u64 = 3 * 3600 * SECOND;
+
+/// One slot of the rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Slot {
+    Free,
+    /// A call is running in it; if its process dies, the slot frees itself at this time.
+    Running(u64),
+    /// Its call ended; the slot stays taken until this time.
+    Held(u64),
+}
+
+/// The ledger of one space.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Book {
+    /// Calls per second in force: the configured rate, or less after 429s.
+    pub(super) rate: f64,
+    /// When the rate last changed (lowered by a 429, or raised a step), ns since the epoch.
+    pub(super) changed: u64,
+    /// The plan's limit as a 429 named it ("Rate limit of 3 request per second"); 0 when
+    /// no 429 said.
+    pub(super) learned: u32,
+    pub(super) slots: Vec<Slot>,
+}
+
+impl Book {
+    /// A fresh ledger at `configured` calls per second: the rate never changed yet.
+    pub(super) fn new(configured: u32) -> Book {
+        Book {
+            rate: f64::from(configured.max(1)),
+            changed: 0,
+            learned: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    /// The highest rate allowed: the configured one, or the plan's limit if lower.
+    fn ceiling(&self, configured: u32) -> f64 {
+        let configured = f64::from(configured.max(1));
+        match self.learned {
+            0 => configured,
+            learned => configured.min(f64::from(learned)),
+        }
+    }
+
+    /// Raises the rate a step per [`RECOVERY_STEP`] without a 429, up to the ceiling. A
+    /// learned limit is forgotten after [`FORGET_LEARNED`] without a 429 (a plan can
+    /// change).
+    fn recover(&mut self, now: u64, configured: u32) {
+        if now.saturating_sub(self.changed) >= FORGET_LEARNED {
+            self.learned = 0;
+        }
+        let ceiling = self.ceiling(configured);
+        if self.rate > ceiling {
+            self.rate = ceiling;
+        }
+        while self.rate < ceiling && now.saturating_sub(self.changed) >= RECOVERY_STEP {
+            self.rate = (self.rate + INCREMENT).min(ceiling);
+            self.changed += RECOVERY_STEP;
+        }
+    }
+
+    /// How many slots the rate in force allows.
+    fn usable(&self) -> usize {
+        // The rate is kept within [MIN_RATE, MAX_SLOTS] by every path that sets it.
+        (self.rate.ceil() as usize).clamp(1, MAX_SLOTS)
+    }
+
+    /// How long a slot stays taken after its call ended, in ns: one second when the rate
+    /// is whole, longer when it is not (2.5/s: 3 slots held 1.2 s each).
+    pub(super) fn hold(&self) -> u64 {
+        let usable = self.usable() as f64;
+        ((usable / self.rate) * SECOND as f64) as u64
+    }
+
+    /// Takes a free usable slot for a call starting at `now`, which may run until `expires`
+    /// (if its process dies, the slot frees itself then). `Err` says when the first usable
+    /// slot frees (for a running call, only an estimate: poll).
+    pub(super) fn take(&mut self, now: u64, configured: u32, expires: u64) -> Result<usize, Wait> {
+        self.recover(now, configured);
+        let usable = self.usable();
+        if self.slots.len() < usable {
+            self.slots.resize(usable, Slot::Free);
+        }
+        let mut wait = Wait::Until(u64::MAX);
+        for (index, slot) in self.slots.iter_mut().enumerate().take(usable) {
+            match *slot {
+                Slot::Free => {}
+                Slot::Held(until) if until <= now || until > now + MAX_HOLD => {}
+                Slot::Running(expiry) if expiry <= now || expiry > now + MAX_RUNNING => {}
+                Slot::Held(until) => {
+                    if let Wait::Until(first) = wait {
+                        wait = Wait::Until(first.min(until));
+                    }
+                    continue;
+                }
+                Slot::Running(_) => {
+                    wait = Wait::Poll;
+                    continue;
+                }
+            }
+            *slot = Slot::Running(expires);
+            return Ok(index);
+        }
+        Err(wait)
+    }
+
+    /// The call in slot `index` ended at `end`: the slot stays taken for the hold, less
+    /// `margin` (see the module docs of the pacer for why that is safe).
+    pub(super) fn release(&mut self, index: usize, end: u64, margin: u64) {
+        let until = end + self.hold().saturating_sub(margin);
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = Slot::Held(until);
+        }
+    }
+
+    /// A 429 answered a call that started at `started` (ns since the epoch). Halves the
+    /// rate once per burst (a 429 to a call that started before the last change was
+    /// already answered by it); a limit named in the answer caps the rate at once.
+    pub(super) fn throttled(
+        &mut self,
+        started: u64,
+        now: u64,
+        learned: Option<u32>,
+        configured: u32,
+    ) {
+        if let Some(limit) = learned.filter(|&l| l > 0) {
+            self.learned = limit;
+        }
+        let ceiling = self.ceiling(configured);
+        if self.rate > ceiling {
+            self.rate = ceiling;
+            self.changed = now;
+            return;
+        }
+        if started <= self.changed {
+            return;
+        }
+        self.rate = (self.rate * DECREASE).max(MIN_RATE);
+        self.changed = now;
+    }
+
+    /// The rate in force at `now`.
+    #[cfg(test)]
+    pub(super) fn rate_at(&mut self, now: u64, configured: u32) -> f64 {
+        self.recover(now, configured);
+        self.rate
+    }
+
+    /// The ledger as the state file holds it.
+    pub(super) fn to_text(&self) -> String {
+        let mut text = format!(
+            "storyblok-assets pacer 1\nrate {}\nchanged {}\nlearned {}\nslots",
+            self.rate, self.changed, self.learned
+        );
+        for slot in &self.slots {
+            let _ = match slot {
+                Slot::Free => write!(text, " 0"),
+                Slot::Held(until) => write!(text, " {until}"),
+                Slot::Running(expiry) => write!(text, " r{expiry}"),
+            };
+        }
+        text.push('\n');
+        text
+    }
+
+    /// Reads a ledger back. Whatever does not make sense is left out: an unknown line, a
+    /// rate that is not a positive number, a time far in the future (treated as free when
+    /// used), slots past [`MAX_SLOTS`]. `None` when it is not a ledger at all.
+    pub(super) fn from_text(text: &str, configured: u32, now: u64) -> Option<Book> {
+        let mut lines = text.lines();
+        if lines.next()?.trim() != "storyblok-assets pacer 1" {
+            return None;
+        }
+        let mut book = Book::new(configured);
+        for line in lines {
+            let (key, value) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+            match key {
+                "rate" => {
+                    if let Ok(rate) = value.trim().parse::<f64>()
+                        && rate.is_finite()
+                        && (MIN_RATE..=MAX_SLOTS as f64).contains(&rate)
+                    {
+                        book.rate = rate;
+                    }
+                }
+                "changed" => {
+                    if let Ok(changed) = value.trim().parse::<u64>() {
+                        // A change in the future would hold the rate down: not believed.
+                        if changed <= now {
+                            book.changed = changed;
+                        }
+                    }
+                }
+                "learned" => {
+                    if let Ok(learned) = value.trim().parse::<u32>()
+                        && learned <= MAX_SLOTS as u32
+                    {
+                        book.learned = learned;
+                    }
+                }
+                "slots" => {
+                    book.slots = value
+                        .split_whitespace()
+                        .take(MAX_SLOTS)
+                        .map(|slot| match slot.strip_prefix('r') {
+                            Some(expiry) => expiry.parse().map_or(Slot::Free, Slot::Running),
+                            None => match slot.parse() {
+                                Ok(0) | Err(_) => Slot::Free,
+                                Ok(until) => Slot::Held(until),
+                            },
+                        })
+                        .collect();
+                }
+                _ => {}
+            }
+        }
+        Some(book)
+    }
+}
+
+/// When a slot may come free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Wait {
+    /// At this time (ns since the epoch), when a held slot's hold ends.
+    Until(u64),
+    /// When a running call ends: unknown, so look again soon.
+    Poll,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: u64 = 1_800_000_000 * SECOND;
+
+    #[test]
+    fn slots_are_taken_then_held_for_a_second_after_their_call() {
+        let mut book = Book::new(2);
+        let a = book.take(T, 2, T + 60 * SECOND).expect("a slot");
+        let b = book.take(T, 2, T + 60 * SECOND).expect("a slot");
+        assert_ne!(a, b);
+        assert_eq!(book.take(T, 2, T + 60 * SECOND), Err(Wait::Poll));
+        book.release(a, T + SECOND / 10, 0);
+        // b still runs: when it ends is unknown.
+        assert_eq!(
+            book.take(T + SECOND / 2, 2, T + 60 * SECOND),
+            Err(Wait::Poll)
+        );
+        book.release(b, T + SECOND / 2, 0);
+        assert_eq!(
+            book.take(T + SECOND / 2, 2, T + 60 * SECOND),
+            Err(Wait::Until(T + SECOND / 10 + SECOND))
+        );
+        assert_eq!(
+            book.take(T + SECOND / 10 + SECOND, 2, T + 60 * SECOND),
+            Ok(a)
+        );
+    }
+
+    #[test]
+    fn a_margin_shortens_the_hold() {
+        let mut book = Book::new(1);
+        let a = book.take(T, 1, T + SECOND).expect("slot");
+        book.release(a, T + SECOND, SECOND / 20);
+        assert_eq!(book.slots[a], Slot::Held(T + 2 * SECOND - SECOND / 20));
+    }
+
+    #[test]
+    fn a_429_halves_once_per_burst_a_named_limit_caps_and_it_recovers() {
+        let mut book = Book::new(6);
+        book.throttled(T + 1, T + 2, None, 6);
+        assert_eq!(book.rate, 3.0);
+        book.throttled(T + 2, T + 3, None, 6);
+        assert_eq!(book.rate, 3.0, "the same burst counts once");
+        book.throttled(T + 10, T + 11, Some(2), 6);
+        assert_eq!(book.rate, 2.0, "the plan's limit caps the rate at once");
+        assert_eq!(book.learned, 2);
+        for _ in 0..5 {
+            book.throttled(T + 20 * SECOND, T + 20 * SECOND, None, 6);
+        }
+        assert_eq!(book.rate, 1.0);
+        book.throttled(T + 30 * SECOND, T + 30 * SECOND, None, 6);
+        assert_eq!(book.rate, MIN_RATE, "never below the floor");
+        assert_eq!(book.rate_at(T + 30 * SECOND + RECOVERY_STEP, 6), 1.0);
+        assert_eq!(
+            book.rate_at(T + 100 * SECOND, 6),
+            2.0,
+            "never above the learned limit"
+        );
+        assert_eq!(
+            book.rate_at(T + 30 * SECOND + FORGET_LEARNED + RECOVERY_STEP * 12, 6),
+            6.0,
+            "a learned limit is forgotten after a while without a 429"
+        );
+    }
+
+    #[test]
+    fn a_fractional_rate_holds_slots_longer() {
+        let mut book = Book::new(6);
+        book.rate = 2.5;
+        assert_eq!(book.usable(), 3);
+        assert_eq!(book.hold(), SECOND * 12 / 10);
+        book.rate = MIN_RATE;
+        assert_eq!(book.usable(), 1);
+        assert_eq!(book.hold(), 2 * SECOND);
+    }
+
+    #[test]
+    fn text_round_trips() {
+        let mut book = Book::new(6);
+        book.learned = 3;
+        book.rate = 2.5;
+        book.slots = vec![
+            Slot::Free,
+            Slot::Held(T + 5),
+            Slot::Running(T + 60 * SECOND),
+        ];
+        let text = book.to_text();
+        assert_eq!(Book::from_text(&text, 6, T + 10), Some(book));
+    }
+
+    #[test]
+    fn hostile_ledgers_are_read_safely() {
+        let now = T;
+        for text in [
+            "",
+            "garbage",
+            "storyblok-assets pacer 2\nrate 6",
+            "\u{0}\u{1}",
+        ] {
+            assert_eq!(Book::from_text(text, 6, now), None, "{text:?}");
+        }
+        let hostile = format!(
+            "storyblok-assets pacer 1\nrate NaN\nchanged 99999999999999999999\nlearned 4000000000\nslots {} r{} x -1 {}\nunknown line",
+            now + 3600 * SECOND,
+            u64::MAX,
+            " 1".repeat(5000)
+        );
+        let mut book = Book::from_text(&hostile, 6, now).expect("a ledger");
+        assert_eq!(book.rate, 6.0, "an impossible rate is not believed");
+        assert_eq!(book.changed, 0, "a change in the future is not believed");
+        assert_eq!(book.learned, 0);
+        assert_eq!(book.slots.len(), MAX_SLOTS);
+        // The implausible holds do not stall: slots are free.
+        assert_eq!(book.take(now, 6, now + SECOND), Ok(0));
+        assert_eq!(book.take(now, 6, now + SECOND), Ok(1));
+        for text in [
+            "storyblok-assets pacer 1\nrate 0",
+            "storyblok-assets pacer 1\nrate -3",
+            "storyblok-assets pacer 1\nrate 1e300",
+        ] {
+            assert_eq!(
+                Book::from_text(text, 6, now).expect("ledger").rate,
+                6.0,
+                "{text}"
+            );
+        }
+    }
+}

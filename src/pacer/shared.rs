@@ -1,0 +1,231 @@
+//! The ledger shared by the processes of one machine: a small state file per API host and
+//! space, read and written under an exclusive file lock.
+//!
+//! The folder is the user's cache folder (`$XDG_CACHE_HOME`, `~/.cache`,
+//! `~/Library/Caches`, `%LOCALAPPDATA%`) or, failing that, a temporary folder named with
+//! the user's id; it is made `0700` and the files `0600`, and a folder or file that is a
+//! symbolic link, or owned by someone else, is not used. Anything that goes wrong (no such
+//! folder, a lock held too long, a file that cannot be read) turns sharing off for that
+//! space in this process: pacing goes on in memory, never stalls and never panics.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::book::Book;
+
+/// How long to try for the lock before giving up on sharing for this call.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+/// The most of a state file that is read.
+const MAX_FILE: u64 = 64 * 1024;
+
+/// The folder state files live in, checked.
+#[derive(Clone, Debug)]
+pub(super) struct Dir(PathBuf);
+
+impl Dir {
+    /// The default folder: the user's cache folder, or a temporary folder named with the
+    /// user's id. `None` when neither can be made safely.
+    pub(super) fn machine() -> Option<Dir> {
+        cache_dir()
+            .map(|cache| cache.join("storyblok-assets").join("pacer"))
+            .and_then(|dir| Dir::at(&dir))
+            .or_else(|| {
+                Dir::at(
+                    &std::env::temp_dir().join(format!("storyblok-assets-pacer-{}", user_id()?)),
+                )
+            })
+    }
+
+    /// A folder of the caller's choice, created if missing.
+    pub(super) fn at(path: &Path) -> Option<Dir> {
+        create_private_dir(path).ok()?;
+        is_ours(path, true).then(|| Dir(path.to_path_buf()))
+    }
+
+    /// The state file of one API host and space, opened.
+    pub(super) fn open(&self, host: &str, space_id: u64) -> Option<StateFile> {
+        let host: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(200)
+            .collect();
+        let path = self.0.join(format!("{host}-{space_id}.pacer"));
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && (!meta.file_type().is_file() || !is_ours(&path, false))
+        {
+            return None;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).ok()?;
+        // Opened through a link planted after the check: not ours to write.
+        let opened = file.metadata().ok()?;
+        let named = fs::symlink_metadata(&path).ok()?;
+        if !named.file_type().is_file() || !same_file(&opened, &named) {
+            return None;
+        }
+        Some(StateFile { file })
+    }
+}
+
+/// One open state file.
+#[derive(Debug)]
+pub(super) struct StateFile {
+    file: File,
+}
+
+impl StateFile {
+    /// Runs `change` on the ledger under the file's lock and writes it back. The ledger is
+    /// a fresh one when the file is empty or not a ledger.
+    pub(super) fn update<T>(
+        &mut self,
+        configured: u32,
+        now: u64,
+        change: impl FnOnce(&mut Book) -> T,
+    ) -> io::Result<T> {
+        lock(&self.file)?;
+        let result = (|| {
+            let mut text = String::new();
+            self.file.seek(SeekFrom::Start(0))?;
+            // A file that is not UTF-8 is not a ledger: start afresh.
+            let _ = (&self.file).take(MAX_FILE).read_to_string(&mut text);
+            let mut book =
+                Book::from_text(&text, configured, now).unwrap_or_else(|| Book::new(configured));
+            let result = change(&mut book);
+            let text = book.to_text();
+            self.file.seek(SeekFrom::Start(0))?;
+            self.file.set_len(0)?;
+            self.file.write_all(text.as_bytes())?;
+            Ok(result)
+        })();
+        let _ = self.file.unlock();
+        result
+    }
+}
+
+/// Takes the file's exclusive lock, trying for [`LOCK_PATIENCE`]: a lock held longer (a
+/// stuck or hostile process) must not stall this one.
+fn lock(file: &File) -> io::Result<()> {
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the pacer's lock is held too long",
+                ));
+            }
+            Err(fs::TryLockError::Error(error)) => return Err(error),
+        }
+    }
+}
+
+/// The user's cache folder, from the environment.
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        return var("LOCALAPPDATA");
+    }
+    if cfg!(target_os = "macos") {
+        return var("HOME").map(|home| home.join("Library").join("Caches"));
+    }
+    var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|home| home.join(".cache")))
+}
+
+/// Creates `path` and its parents; the last one private to the user (`0700`).
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` is no symbolic link and belongs to this user; a folder must not be
+/// writable by others either.
+#[cfg(unix)]
+fn is_ours(path: &Path, dir: bool) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    let Some(uid) = user_id() else {
+        return false;
+    };
+    let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
+    kind_ok && meta.uid() == uid && (!dir || meta.permissions().mode() & 0o022 == 0)
+}
+
+#[cfg(not(unix))]
+fn is_ours(path: &Path, dir: bool) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| if dir { meta.is_dir() } else { meta.is_file() })
+}
+
+/// Whether two metadata describe one file.
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+/// This process's user id: the owner of a file it creates (std has no getuid).
+#[cfg(unix)]
+fn user_id() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::OnceLock;
+    static UID: OnceLock<Option<u32>> = OnceLock::new();
+    *UID.get_or_init(|| {
+        let probe = std::env::temp_dir().join(format!(
+            ".storyblok-assets-uid-{}-{:016x}",
+            std::process::id(),
+            crate::codec::random::next_u64()
+        ));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .ok()?;
+        let uid = file.metadata().ok().map(|m| m.uid());
+        let _ = fs::remove_file(&probe);
+        uid
+    })
+}
+
+#[cfg(not(unix))]
+fn user_id() -> Option<String> {
+    std::env::var("USERNAME").ok()
+}
