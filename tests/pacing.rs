@@ -76,3 +76,39 @@ fn eight_threads_at_the_rate_limit_get_no_429() {
     assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 200);
     assert_eq!(s.emulator.requests_for(Endpoint::Finish).len(), 200);
 }
+
+/// The pacer shortens a slot's hold by a margin learned from call durations (see
+/// `src/pacer/mod.rs`); against a server whose each way takes 5 ms plus up to 25 ms of
+/// jitter, counting each call when its request arrives, no window may see more than the
+/// limit.
+#[test]
+fn jittered_round_trips_get_no_429_with_the_latency_margin() {
+    let s = setup_limited(Emulator::builder().rate_limit(Some(RATE)).one_way_delay(
+        std::time::Duration::from_millis(5),
+        std::time::Duration::from_millis(25),
+    ));
+    let client = builder_for(&s.emulator)
+        .rate_limit(RateLimit::PerSecond(RATE))
+        .build()
+        .expect("client");
+    let items = (0..150).map(|i| {
+        (
+            AssetParams::new().filename(format!("j{i}.txt")),
+            Source::bytes(format!("jitter {i}").into_bytes()),
+        )
+    });
+    let results = client.upload_all(s.space, items, 16);
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    let too_many = s
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(too_many, 0);
+    assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 150);
+}

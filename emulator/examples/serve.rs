@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p storyblok-assets-emulator --example serve -- [--port P] [--space ID]
-//!     [--rate N|off] [--one-way-delay-ms MIN] [--jitter-ms J] [--local-cdn]
+//!     [--rate N|off] [--one-way-delay-ms MIN] [--jitter-ms J] [--retry-after S] [--local-cdn]
 //! ```
 //!
 //! It listens on `127.0.0.1` (any free port unless `--port` says), prints one JSON line on
@@ -19,7 +19,7 @@ use std::time::Duration;
 use storyblok_assets_emulator::{Emulator, EmulatorBuilder};
 
 const USAGE: &str = "\
-usage: serve [--port P] [--space ID] [--rate N|off] [--one-way-delay-ms MIN] [--jitter-ms J] [--local-cdn]
+usage: serve [--port P] [--space ID] [--rate N|off] [--one-way-delay-ms MIN] [--jitter-ms J] [--retry-after S] [--local-cdn]
 
 Serves a Storyblok Management API and S3 emulator on 127.0.0.1 until stdin closes.
 Prints one JSON line first: api_url, token, oauth_token, space_id, s3_url, addr.
@@ -29,6 +29,7 @@ Prints one JSON line first: api_url, token, oauth_token, space_id, s3_url, addr.
   --rate N|off           Management API requests per second per space (default 6)
   --one-way-delay-ms MIN latency of each trip of a Management API request (default 0)
   --jitter-ms J          plus a uniform random 0..=J ms on each trip (default 0)
+  --retry-after S        send Retry-After: S with every 429 (default: none, as Storyblok)
   --local-cdn            hand out asset URLs that download from the emulator itself
   --help                 print this and exit
 ";
@@ -48,6 +49,7 @@ struct Options {
     one_way_delay: Duration,
     jitter: Duration,
     local_cdn: bool,
+    retry_after: Option<u64>,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             one_way_delay: Duration::ZERO,
             jitter: Duration::ZERO,
             local_cdn: false,
+            retry_after: None,
         }
     }
 }
@@ -101,6 +104,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
                     Duration::from_millis(number("--jitter-ms", value("--jitter-ms")?)?);
             }
             "--local-cdn" => options.local_cdn = true,
+            "--retry-after" => {
+                options.retry_after = Some(number("--retry-after", value("--retry-after")?)?);
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -112,6 +118,7 @@ fn builder(options: &Options) -> EmulatorBuilder {
         .port(options.port)
         .space_id(options.space)
         .rate_limit(options.rate)
+        .retry_after(options.retry_after)
         .local_cdn(options.local_cdn);
     if !options.one_way_delay.is_zero() || !options.jitter.is_zero() {
         builder = builder.one_way_delay(options.one_way_delay, options.jitter);

@@ -29,6 +29,7 @@ pub struct EmulatorBuilder {
     local_cdn: bool,
     update_shape: UpdateShape,
     one_way_delay: Option<(Duration, Duration)>,
+    retry_after: Option<u64>,
     port: u16,
 }
 
@@ -51,6 +52,7 @@ impl Default for EmulatorBuilder {
             local_cdn: false,
             update_shape: UpdateShape::Wrapped,
             one_way_delay: None,
+            retry_after: None,
             port: 0,
         }
     }
@@ -186,6 +188,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Sends `Retry-After: {seconds}` with every 429 (default: none, as Storyblok, which
+    /// documents none). A fleet test that wants clients told when to come back sets it.
+    pub fn retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
+    }
+
     /// The port to listen on, on `127.0.0.1` (default 0: any free port). A fixed port is for
     /// an emulator that separate processes share, such as `examples/serve.rs`; tests should
     /// keep the default.
@@ -234,6 +243,7 @@ impl EmulatorBuilder {
                 local_cdn: self.local_cdn,
                 update_shape: self.update_shape,
                 one_way_delay: self.one_way_delay,
+                retry_after: self.retry_after,
             },
             inner: Mutex::new(Inner {
                 next_id: 100_001,

@@ -40,6 +40,8 @@ pub(crate) struct Config {
     /// (min, jitter) of each trip of a Management API request.
     pub(crate) one_way_delay: Option<(Duration, Duration)>,
     pub(crate) update_shape: UpdateShape,
+    /// The `Retry-After` (seconds) of a 429, if one is sent.
+    pub(crate) retry_after: Option<u64>,
 }
 
 /// Shared by the handle and every connection thread.

@@ -54,6 +54,22 @@ fn refused_requests_count_in_the_window() {
 }
 
 #[test]
+fn a_429_carries_retry_after_only_when_asked() {
+    for (retry_after, expected) in [(None, None), (Some(1), Some("1"))] {
+        let emulator = Emulator::builder()
+            .rate_limit(Some(1))
+            .retry_after(retry_after)
+            .start()
+            .expect("starts");
+        sleep_until_second_plus(Duration::from_millis(20));
+        assert_eq!(get(&emulator), 404);
+        let refused = mapi(&emulator, "GET", "/assets/1", "");
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.header("retry-after"), expected);
+    }
+}
+
+#[test]
 fn requests_are_delayed_both_ways() {
     let emulator = Emulator::builder()
         .rate_limit(None)

@@ -11,9 +11,16 @@ pub(super) const SECOND: u64 = 1_000_000_000;
 const MIN_RATE: f64 = 0.5;
 /// On a 429, the rate is multiplied by this (once per burst of 429s).
 const DECREASE: f64 = 0.5;
-/// Without a 429 for this long, the rate goes up by [`INCREMENT`].
+/// A new ledger starts at this share of its ceiling, and doubles every second until a
+/// 429 or the ceiling: alone, a client reaches full speed within a second; several that
+/// start together do not all open with a full burst.
+const START: f64 = 0.5;
+/// For this long after a 429 (another client may be sharing the space), the rate probes
+/// upwards gently: [`INCREMENT`] per [`GENTLE_STEP`]; later, per [`RECOVERY_STEP`].
+const QUIET: u64 = 30 * SECOND;
+const GENTLE_STEP: u64 = 8 * SECOND;
 const RECOVERY_STEP: u64 = 2 * SECOND;
-/// How much the rate goes up per [`RECOVERY_STEP`].
+/// How much the rate goes up per step.
 const INCREMENT: f64 = 0.5;
 /// How long a limit named by a 429 is believed without another 429.
 const FORGET_LEARNED: u64 = 600 * SECOND;
@@ -40,8 +47,10 @@ pub(super) enum Slot {
 pub(super) struct Book {
     /// Calls per second in force: the configured rate, or less after 429s.
     pub(super) rate: f64,
-    /// When the rate last changed (lowered by a 429, or raised a step), ns since the epoch.
-    pub(super) changed: u64,
+    /// When a 429 last lowered the rate, ns since the epoch; 0 when none ever did.
+    pub(super) decreased: u64,
+    /// When the rate last grew a step, or was lowered, or the ledger began.
+    pub(super) grown: u64,
     /// The plan's limit as a 429 named it ("Rate limit of 3 request per second"); 0 when
     /// no 429 said.
     pub(super) learned: u32,
@@ -49,11 +58,13 @@ pub(super) struct Book {
 }
 
 impl Book {
-    /// A fresh ledger at `configured` calls per second: the rate never changed yet.
-    pub(super) fn new(configured: u32) -> Book {
+    /// A fresh ledger at `configured` calls per second, begun at `now`: it starts at half
+    /// the rate and doubles each second (see [`START`]).
+    pub(super) fn new(configured: u32, now: u64) -> Book {
         Book {
-            rate: f64::from(configured.max(1)),
-            changed: 0,
+            rate: (f64::from(configured.max(1)) * START).max(MIN_RATE),
+            decreased: 0,
+            grown: now,
             learned: 0,
             slots: Vec::new(),
         }
@@ -68,21 +79,33 @@ impl Book {
         }
     }
 
-    /// Raises the rate a step per [`RECOVERY_STEP`] without a 429, up to the ceiling. A
-    /// learned limit is forgotten after [`FORGET_LEARNED`] without a 429 (a plan can
-    /// change).
+    /// Raises the rate towards the ceiling: doubling each second until the first 429,
+    /// then a step at a time, gently while a 429 is recent. A learned limit is forgotten
+    /// after [`FORGET_LEARNED`] without a 429 (a plan can change).
     fn recover(&mut self, now: u64, configured: u32) {
-        if now.saturating_sub(self.changed) >= FORGET_LEARNED {
+        if self.learned != 0 && now.saturating_sub(self.decreased) >= FORGET_LEARNED {
             self.learned = 0;
         }
         let ceiling = self.ceiling(configured);
         if self.rate > ceiling {
             self.rate = ceiling;
         }
-        while self.rate < ceiling && now.saturating_sub(self.changed) >= RECOVERY_STEP {
-            self.rate = (self.rate + INCREMENT).min(ceiling);
-            self.changed += RECOVERY_STEP;
+        while self.rate < ceiling {
+            let (step, next) = if self.decreased == 0 {
+                (SECOND, self.rate * 2.0)
+            } else if now.saturating_sub(self.decreased) < QUIET {
+                (GENTLE_STEP, self.rate + INCREMENT)
+            } else {
+                (RECOVERY_STEP, self.rate + INCREMENT)
+            };
+            if now.saturating_sub(self.grown) < step {
+                return;
+            }
+            self.rate = next.min(ceiling);
+            self.grown += step;
         }
+        // At the ceiling, growth starts afresh from the next decrease.
+        self.grown = self.grown.max(now.saturating_sub(RECOVERY_STEP));
     }
 
     /// How many slots the rate in force allows.
@@ -140,7 +163,7 @@ impl Book {
     }
 
     /// A 429 answered a call that started at `started` (ns since the epoch). Halves the
-    /// rate once per burst (a 429 to a call that started before the last change was
+    /// rate once per burst (a 429 to a call that started before the last decrease was
     /// already answered by it); a limit named in the answer caps the rate at once.
     pub(super) fn throttled(
         &mut self,
@@ -152,17 +175,20 @@ impl Book {
         if let Some(limit) = learned.filter(|&l| l > 0) {
             self.learned = limit;
         }
-        let ceiling = self.ceiling(configured);
-        if self.rate > ceiling {
-            self.rate = ceiling;
-            self.changed = now;
+        if started <= self.decreased {
             return;
         }
-        if started <= self.changed {
+        let ceiling = self.ceiling(configured);
+        if self.rate > ceiling {
+            // The named limit is this burst's answer.
+            self.rate = ceiling;
+            self.decreased = now;
+            self.grown = now;
             return;
         }
         self.rate = (self.rate * DECREASE).max(MIN_RATE);
-        self.changed = now;
+        self.decreased = now;
+        self.grown = now;
     }
 
     /// The rate in force at `now`.
@@ -175,8 +201,8 @@ impl Book {
     /// The ledger as the state file holds it.
     pub(super) fn to_text(&self) -> String {
         let mut text = format!(
-            "storyblok-assets pacer 1\nrate {}\nchanged {}\nlearned {}\nslots",
-            self.rate, self.changed, self.learned
+            "storyblok-assets pacer 1\nrate {}\ndecreased {}\ngrown {}\nlearned {}\nslots",
+            self.rate, self.decreased, self.grown, self.learned
         );
         for slot in &self.slots {
             let _ = match slot {
@@ -197,7 +223,7 @@ impl Book {
         if lines.next()?.trim() != "storyblok-assets pacer 1" {
             return None;
         }
-        let mut book = Book::new(configured);
+        let mut book = Book::new(configured, now);
         for line in lines {
             let (key, value) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
             match key {
@@ -209,11 +235,18 @@ impl Book {
                         book.rate = rate;
                     }
                 }
-                "changed" => {
-                    if let Ok(changed) = value.trim().parse::<u64>() {
-                        // A change in the future would hold the rate down: not believed.
-                        if changed <= now {
-                            book.changed = changed;
+                // A time in the future would hold the rate down: not believed.
+                "decreased" => {
+                    if let Ok(at) = value.trim().parse::<u64>() {
+                        if at <= now {
+                            book.decreased = at;
+                        }
+                    }
+                }
+                "grown" => {
+                    if let Ok(at) = value.trim().parse::<u64>() {
+                        if at <= now {
+                            book.grown = at;
                         }
                     }
                 }
@@ -259,9 +292,16 @@ mod tests {
 
     const T: u64 = 1_800_000_000 * SECOND;
 
+    /// A ledger already at its configured rate.
+    fn full(configured: u32) -> Book {
+        let mut book = Book::new(configured, T);
+        book.rate = f64::from(configured);
+        book
+    }
+
     #[test]
     fn slots_are_taken_then_held_for_a_second_after_their_call() {
-        let mut book = Book::new(2);
+        let mut book = full(2);
         let a = book.take(T, 2, T + 60 * SECOND).expect("a slot");
         let b = book.take(T, 2, T + 60 * SECOND).expect("a slot");
         assert_ne!(a, b);
@@ -285,36 +325,61 @@ mod tests {
 
     #[test]
     fn a_margin_shortens_the_hold() {
-        let mut book = Book::new(1);
+        let mut book = full(1);
         let a = book.take(T, 1, T + SECOND).expect("slot");
         book.release(a, T + SECOND, SECOND / 20);
         assert_eq!(book.slots[a], Slot::Held(T + 2 * SECOND - SECOND / 20));
     }
 
     #[test]
-    fn a_429_halves_once_per_burst_a_named_limit_caps_and_it_recovers() {
-        let mut book = Book::new(6);
+    fn a_new_ledger_starts_at_half_and_doubles_each_second() {
+        let mut book = Book::new(6, T);
+        assert_eq!(book.rate_at(T, 6), 3.0);
+        assert_eq!(book.rate_at(T + SECOND / 2, 6), 3.0);
+        assert_eq!(book.rate_at(T + SECOND, 6), 6.0);
+        assert_eq!(
+            book.rate_at(T + 10 * SECOND, 6),
+            6.0,
+            "never above the ceiling"
+        );
+    }
+
+    #[test]
+    fn a_429_halves_once_per_burst_and_growth_is_gentle_while_it_is_recent() {
+        let mut book = full(6);
         book.throttled(T + 1, T + 2, None, 6);
         assert_eq!(book.rate, 3.0);
         book.throttled(T + 2, T + 3, None, 6);
-        assert_eq!(book.rate, 3.0, "the same burst counts once");
-        book.throttled(T + 10, T + 11, Some(2), 6);
-        assert_eq!(book.rate, 2.0, "the plan's limit caps the rate at once");
-        assert_eq!(book.learned, 2);
-        for _ in 0..5 {
-            book.throttled(T + 20 * SECOND, T + 20 * SECOND, None, 6);
-        }
-        assert_eq!(book.rate, 1.0);
-        book.throttled(T + 30 * SECOND, T + 30 * SECOND, None, 6);
-        assert_eq!(book.rate, MIN_RATE, "never below the floor");
-        assert_eq!(book.rate_at(T + 30 * SECOND + RECOVERY_STEP, 6), 1.0);
         assert_eq!(
-            book.rate_at(T + 100 * SECOND, 6),
+            book.rate, 3.0,
+            "a call sent before the decrease is the same burst"
+        );
+        book.throttled(T + 10, T + 11, None, 6);
+        assert_eq!(book.rate, 1.5, "a call sent after it is a new burst");
+        // Within QUIET of the last 429: half a call per second more every GENTLE_STEP.
+        assert_eq!(book.rate_at(T + 11 + GENTLE_STEP - 1, 6), 1.5);
+        assert_eq!(book.rate_at(T + 11 + GENTLE_STEP, 6), 2.0);
+        // Past QUIET: a step per RECOVERY_STEP, up to the ceiling.
+        assert_eq!(book.rate_at(T + 11 + QUIET + 60 * SECOND, 6), 6.0);
+        for n in 0..10 {
+            book.throttled(T + 100 * SECOND + n, T + 100 * SECOND + n, None, 6);
+        }
+        assert_eq!(book.rate, MIN_RATE, "never below the floor");
+    }
+
+    #[test]
+    fn a_named_limit_caps_the_rate_until_forgotten() {
+        let mut book = full(6);
+        book.throttled(T + 10, T + 11, Some(2), 6);
+        assert_eq!(book.learned, 2);
+        assert!(book.rate <= 2.0);
+        assert_eq!(
+            book.rate_at(T + 300 * SECOND, 6),
             2.0,
             "never above the learned limit"
         );
         assert_eq!(
-            book.rate_at(T + 30 * SECOND + FORGET_LEARNED + RECOVERY_STEP * 12, 6),
+            book.rate_at(T + 11 + FORGET_LEARNED + 60 * SECOND, 6),
             6.0,
             "a learned limit is forgotten after a while without a 429"
         );
@@ -322,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_fractional_rate_holds_slots_longer() {
-        let mut book = Book::new(6);
+        let mut book = full(6);
         book.rate = 2.5;
         assert_eq!(book.usable(), 3);
         assert_eq!(book.hold(), SECOND * 12 / 10);
@@ -333,9 +398,10 @@ mod tests {
 
     #[test]
     fn text_round_trips() {
-        let mut book = Book::new(6);
+        let mut book = full(6);
         book.learned = 3;
         book.rate = 2.5;
+        book.decreased = T - 5;
         book.slots = vec![
             Slot::Free,
             Slot::Held(T + 5),
@@ -357,14 +423,19 @@ mod tests {
             assert_eq!(Book::from_text(text, 6, now), None, "{text:?}");
         }
         let hostile = format!(
-            "storyblok-assets pacer 1\nrate NaN\nchanged 99999999999999999999\nlearned 4000000000\nslots {} r{} x -1 {}\nunknown line",
+            "storyblok-assets pacer 1\nrate NaN\ndecreased 99999999999999999999\ngrown {}\nlearned 4000000000\nslots {} r{} x -1 {}\nunknown line",
+            now + SECOND,
             now + 3600 * SECOND,
             u64::MAX,
             " 1".repeat(5000)
         );
         let mut book = Book::from_text(&hostile, 6, now).expect("a ledger");
-        assert_eq!(book.rate, 6.0, "an impossible rate is not believed");
-        assert_eq!(book.changed, 0, "a change in the future is not believed");
+        assert_eq!(
+            book.rate, 3.0,
+            "an impossible rate is not believed: a fresh start"
+        );
+        assert_eq!(book.decreased, 0, "a time in the future is not believed");
+        assert_eq!(book.grown, now);
         assert_eq!(book.learned, 0);
         assert_eq!(book.slots.len(), MAX_SLOTS);
         // The implausible holds do not stall: slots are free.
@@ -377,7 +448,7 @@ mod tests {
         ] {
             assert_eq!(
                 Book::from_text(text, 6, now).expect("ledger").rate,
-                6.0,
+                3.0,
                 "{text}"
             );
         }

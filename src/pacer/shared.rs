@@ -102,8 +102,8 @@ impl StateFile {
             self.file.seek(SeekFrom::Start(0))?;
             // A file that is not UTF-8 is not a ledger: start afresh.
             let _ = (&self.file).take(MAX_FILE).read_to_string(&mut text);
-            let mut book =
-                Book::from_text(&text, configured, now).unwrap_or_else(|| Book::new(configured));
+            let mut book = Book::from_text(&text, configured, now)
+                .unwrap_or_else(|| Book::new(configured, now));
             let result = change(&mut book);
             let text = book.to_text();
             self.file.seek(SeekFrom::Start(0))?;

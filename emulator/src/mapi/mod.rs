@@ -76,12 +76,18 @@ impl RateLimiter {
     }
 }
 
-/// Storyblok's 429 body.
-fn too_many(limit: impl std::fmt::Display) -> Response {
-    error(
+/// Storyblok's 429 body, with a `Retry-After` when the emulator is set to send one.
+fn too_many(limit: impl std::fmt::Display, retry_after: Option<u64>) -> Response {
+    let mut response = error(
         429,
         &format!("Rate limit of {limit} request per second has been reached. Retry later."),
-    )
+    );
+    if let Some(seconds) = retry_after {
+        response
+            .headers
+            .push(("Retry-After".into(), seconds.to_string()));
+    }
+    response
 }
 
 /// Counts a request in its space's one-second window and returns the 429 it gets, if any:
@@ -89,13 +95,13 @@ fn too_many(limit: impl std::fmt::Display) -> Response {
 pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
     let config = &state.config;
     let Some(limit) = config.rate_limit else {
-        return over_in_flight.then(|| too_many(config.max_in_flight));
+        return over_in_flight.then(|| too_many(config.max_in_flight, config.retry_after));
     };
     let second = unix_seconds(SystemTime::now());
     // The space the path names (0 when it names none, or not as a number).
     let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
     let admitted = state.lock().rate.admit(space, second, limit);
-    (over_in_flight || !admitted).then(|| too_many(limit))
+    (over_in_flight || !admitted).then(|| too_many(limit, config.retry_after))
 }
 
 /// Whether the headers carry the personal access token, or the OAuth token as a bearer token.
