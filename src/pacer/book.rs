@@ -237,17 +237,17 @@ impl Book {
                 }
                 // A time in the future would hold the rate down: not believed.
                 "decreased" => {
-                    if let Ok(at) = value.trim().parse::<u64>() {
-                        if at <= now {
-                            book.decreased = at;
-                        }
+                    if let Ok(at) = value.trim().parse::<u64>()
+                        && at <= now
+                    {
+                        book.decreased = at;
                     }
                 }
                 "grown" => {
-                    if let Ok(at) = value.trim().parse::<u64>() {
-                        if at <= now {
-                            book.grown = at;
-                        }
+                    if let Ok(at) = value.trim().parse::<u64>()
+                        && at <= now
+                    {
+                        book.grown = at;
                     }
                 }
                 "learned" => {
