@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(parse(args("--local-cdn --help")), Ok(Command::Help));
         assert_eq!(
             parse(args(
-                "--port 4000 --space 42 --rate off --one-way-delay-ms 40 --jitter-ms 10 --local-cdn"
+                "--port 4000 --space 42 --rate off --one-way-delay-ms 40 --jitter-ms 10 --local-cdn --retry-after 1"
             )),
             Ok(Command::Serve(Options {
                 port: 4000,
@@ -204,6 +204,7 @@ mod tests {
                 one_way_delay: Duration::from_millis(40),
                 jitter: Duration::from_millis(10),
                 local_cdn: true,
+                retry_after: Some(1),
             }))
         );
         assert_eq!(
