@@ -104,6 +104,14 @@ impl Client {
     /// # Ok::<_, storyblok_assets::Error>(())
     /// ```
     pub fn sign(&self, space_id: u64, params: AssetParams) -> Result<SignedUpload, Error> {
+        let params = if params.internal_tags.is_empty() {
+            params
+        } else {
+            let ids = self
+                .tag_ids(space_id, &params.internal_tags, true)?
+                .unwrap_or_default();
+            params.with_tag_ids(&ids)
+        };
         sign::sign(Arc::clone(&self.session), space_id, params)
     }
 
@@ -164,6 +172,13 @@ impl Client {
     /// ```
     pub fn folder_path(&self, space_id: u64, path: &str) -> Result<u64, Error> {
         self.folder_below(space_id, None, path, true)?
+            .ok_or_else(|| Error::invalid("an empty folder path names no folder"))
+    }
+
+    /// The id of the asset folder at `path` below folder `parent`, creating the folders
+    /// that are missing; like [`Client::folder_path`], which starts at the top.
+    pub fn folder_path_in(&self, space_id: u64, parent: u64, path: &str) -> Result<u64, Error> {
+        self.folder_below(space_id, Some(parent), path, true)?
             .ok_or_else(|| Error::invalid("an empty folder path names no folder"))
     }
 

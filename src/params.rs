@@ -38,6 +38,8 @@ pub struct AssetParams {
     pub(crate) ext_id: Option<String>,
     pub(crate) meta_data: Option<Map<String, Value>>,
     pub(crate) internal_tag_ids: Option<Vec<u64>>,
+    /// Internal tags by name, turned into ids by the sign.
+    pub(crate) internal_tags: Vec<String>,
 }
 
 /// The `size` parameter: detected from the file, given, or left out.
@@ -65,6 +67,7 @@ impl Default for AssetParams {
             ext_id: None,
             meta_data: None,
             internal_tag_ids: None,
+            internal_tags: Vec::new(),
         }
     }
 }
@@ -212,8 +215,18 @@ impl AssetParams {
         self
     }
 
-    /// Every field `meta` sets, with its tags as `tag_ids` (resolved from their names).
-    pub(crate) fn with_meta(mut self, meta: &crate::meta::AssetMeta, tag_ids: &[u64]) -> Self {
+    /// Every field `meta` sets: alt text, title, copyright, source, focus, privacy,
+    /// `meta_data`, and internal tags by name, which the sign call looks up in the space
+    /// (creating those that are missing) and sends as `internal_tag_ids`.
+    ///
+    /// ```
+    /// use storyblok_assets::{AssetMeta, AssetParams};
+    ///
+    /// let meta = AssetMeta::new().alt("The red planet").tag("planets");
+    /// let params = AssetParams::new().filename("mars.jpg").metadata(&meta);
+    /// # let _ = params;
+    /// ```
+    pub fn metadata(mut self, meta: &crate::meta::AssetMeta) -> Self {
         let set = |slot: &mut Option<String>, value: &Option<String>| {
             if value.is_some() {
                 slot.clone_from(value);
@@ -230,9 +243,25 @@ impl AssetParams {
         if meta.meta_data.is_some() {
             self.meta_data.clone_from(&meta.meta_data);
         }
-        if !meta.internal_tags.is_empty() {
-            self.internal_tag_ids = Some(tag_ids.to_vec());
+        for tag in &meta.internal_tags {
+            if !self.internal_tags.contains(tag) {
+                self.internal_tags.push(tag.clone());
+            }
         }
+        self
+    }
+
+    /// The tag names to look up before signing, and the parameters with their ids in
+    /// place of them.
+    pub(crate) fn with_tag_ids(mut self, ids: &[u64]) -> Self {
+        let mut all = self.internal_tag_ids.take().unwrap_or_default();
+        for id in ids {
+            if !all.contains(id) {
+                all.push(*id);
+            }
+        }
+        self.internal_tag_ids = Some(all);
+        self.internal_tags.clear();
         self
     }
 

@@ -151,6 +151,22 @@ fn folder_path_finds_or_creates_and_lists_once() {
     );
     assert_eq!(count(&s.emulator, Endpoint::ListFolders), 1);
     assert_eq!(count(&s.emulator, Endpoint::CreateFolder), 1);
+    let below = s
+        .client
+        .folder_path_in(s.space, existing, "icons/small")
+        .expect("created below img");
+    let small = s
+        .emulator
+        .folders()
+        .into_iter()
+        .find(|f| f.id == below)
+        .expect("made");
+    assert_eq!(small.name, "small");
+    assert_eq!(
+        small.parent_id,
+        Some(icons),
+        "icons below img was found, not made again"
+    );
     let err = s.client.folder_path(s.space, "//").expect_err("no folder");
     assert!(
         matches!(err.kind(), ErrorKind::InvalidInput { .. }),

@@ -4,7 +4,7 @@ mod common;
 
 use common::{gif, jpeg, pattern, png, setup, setup_with, temp_dir, webp};
 use serde_json::json;
-use storyblok_assets::{AssetParams, Error, ErrorKind, LengthMismatch, Source};
+use storyblok_assets::{AssetMeta, AssetParams, Error, ErrorKind, LengthMismatch, Source};
 use storyblok_assets_emulator::{Emulator, Endpoint};
 
 fn steps(emulator: &Emulator) -> Vec<Endpoint> {
@@ -548,4 +548,58 @@ fn a_reader_declared_empty_is_refused_before_signing() {
     assert_eq!(err.kind(), &ErrorKind::EmptySource, "{err:?}");
     assert_eq!(err.asset_id(), None);
     assert!(s.emulator.requests().is_empty());
+}
+
+#[test]
+fn metadata_with_tags_by_name_goes_with_the_sign() {
+    let s = setup();
+    let meta = AssetMeta::new()
+        .alt("The red planet")
+        .copyright("NASA")
+        .tag("planets")
+        .tag("red");
+    let asset = s
+        .client
+        .upload(
+            s.space,
+            AssetParams::new().filename("mars.png").metadata(&meta),
+            Source::bytes(png(3, 3)),
+        )
+        .expect("uploaded");
+    let second = s
+        .client
+        .upload(
+            s.space,
+            AssetParams::new()
+                .filename("phobos.png")
+                .metadata(&AssetMeta::new().tag("red")),
+            Source::bytes(png(2, 2)),
+        )
+        .expect("uploaded");
+    let tags = s.emulator.internal_tags();
+    let id_of = |name: &str| tags.iter().find(|t| t.name == name).map(|t| t.id);
+    let stored = s.emulator.asset(asset.id).expect("record");
+    assert_eq!(stored.alt.as_deref(), Some("The red planet"));
+    assert_eq!(stored.copyright.as_deref(), Some("NASA"));
+    let mut ids = stored.internal_tag_ids.clone();
+    ids.sort_unstable();
+    let mut wanted = vec![id_of("planets").expect("made"), id_of("red").expect("made")];
+    wanted.sort_unstable();
+    assert_eq!(ids, wanted);
+    assert_eq!(
+        s.emulator
+            .asset(second.id)
+            .expect("record")
+            .internal_tag_ids,
+        [id_of("red").expect("made")]
+    );
+    // The tags were listed once and each created once.
+    assert_eq!(s.emulator.requests_for(Endpoint::ListTags).len(), 1);
+    assert_eq!(s.emulator.requests_for(Endpoint::CreateTag).len(), 2);
+    let sign = &s.emulator.requests_for(Endpoint::Sign)[0];
+    let sent = sign.json.as_ref().expect("json");
+    assert!(
+        sent.get("internal_tags").is_none(),
+        "names are not sent: {sent}"
+    );
 }

@@ -327,10 +327,7 @@ impl<'r, 'c> Job<'r, 'c> {
             params = params.folder(folder);
         }
         if let Some(meta) = &self.meta {
-            let tag_ids = client
-                .tag_ids(space, &meta.internal_tags, true)?
-                .unwrap_or_default();
-            params = params.with_meta(meta, &tag_ids);
+            params = params.metadata(meta);
         }
         let source = Source::path(&self.local.path);
         // Reads the image header once: the manifest keeps the size the sign call sends.
