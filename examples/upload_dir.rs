@@ -38,22 +38,18 @@ Options:
   --space ID             the space (default: STORYBLOK_SPACE_ID)
   --folder ID            put every file in this asset folder
   --mirror-folders       put each file in the asset folder named after its directory
-                         (img/icons/home.svg in img/icons), creating missing folders;
-                         files directly in DIR go to the top of the asset library
-                         (not with --folder: see below)
+                         (img/icons/home.svg in img/icons), creating missing folders,
+                         below --folder if given (else at the top of the asset
+                         library, where files directly in DIR go)
   --data FILE.json       metadata for every file, as `storyblok assets push --data`
                          takes it: alt, title, copyright, source, focus, is_private,
-                         meta_data. Internal tags (internal_tags, internal_tags_list)
-                         cannot be set by name on an upload and are ignored, with a
-                         warning; the build_script example (Client::sync) sets them
+                         meta_data, internal tags by name (internal_tags, or a pulled
+                         asset's internal_tags_list), created when missing
   --dry-run              print what would be uploaded and where, upload nothing
   --concurrency N        files uploaded at once (default 4, at most 64)
   --region eu|us|ca|ap|cn
                          the region's API (default: told from the space id; EU)
   -h, --help             print this and exit
-
---mirror-folders and --folder together would need the asset folders below --folder by
-path, which the SDK cannot look up yet (Client::folder_path starts at the top).
 ";
 
 struct Args {
@@ -117,11 +113,6 @@ fn parse_args() -> Result<Command<Args>, Failure> {
             _ => positional(arg)?,
         }
     }
-    if parsed.mirror_folders && parsed.folder.is_some() {
-        return Err(Failure::Usage(
-            "--mirror-folders cannot go below --folder yet: give one of them".into(),
-        ));
-    }
     parsed.dir = dir.ok_or_else(|| Failure::Usage("no DIR given".into()))?;
     Ok(Command::Run(parsed))
 }
@@ -175,45 +166,11 @@ fn folder_path(dir: &Path, path: &Path) -> Result<String, String> {
     Ok(names.join("/"))
 }
 
-/// The metadata of `--data`, and the parameters every upload starts from.
+/// The metadata of `--data`.
 fn metadata(file: &Path) -> Result<AssetMeta, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let meta = AssetMeta::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    if !meta.internal_tags.is_empty() {
-        eprintln!(
-            "warning: {}: internal tags ({}) cannot be set by name on an upload; ignored",
-            file.display(),
-            meta.internal_tags.join(", ")
-        );
-    }
-    Ok(meta)
-}
-
-/// Parameters carrying `meta`'s fields (all but internal tags).
-fn with_meta(mut params: AssetParams, meta: &AssetMeta) -> AssetParams {
-    if let Some(alt) = &meta.alt {
-        params = params.alt(alt);
-    }
-    if let Some(title) = &meta.title {
-        params = params.title(title);
-    }
-    if let Some(copyright) = &meta.copyright {
-        params = params.copyright(copyright);
-    }
-    if let Some(source) = &meta.source {
-        params = params.source(source);
-    }
-    if let Some(focus) = &meta.focus {
-        params = params.focus(focus);
-    }
-    if let Some(private) = meta.is_private {
-        params = params.private(private);
-    }
-    if let Some(meta_data) = &meta.meta_data {
-        params = params.meta_data(meta_data.clone());
-    }
-    params
+    AssetMeta::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {
@@ -274,10 +231,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let mut folders: BTreeMap<&str, u64> = BTreeMap::new();
     for name in folder_paths.iter().flatten() {
         if !name.is_empty() && !folders.contains_key(name.as_str()) {
-            let id = target
-                .client
-                .folder_path(target.space, name)
-                .map_err(|e| format!("asset folder {name}: {}", sdk_error(&e)))?;
+            let found = match args.folder {
+                Some(parent) => target.client.folder_path_in(target.space, parent, name),
+                None => target.client.folder_path(target.space, name),
+            };
+            let id = found.map_err(|e| format!("asset folder {name}: {}", sdk_error(&e)))?;
             eprintln!("asset folder {name} is {id}");
             folders.insert(name, id);
         }
@@ -285,14 +243,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let items = paths.iter().zip(&folder_paths).map(|(path, folder_path)| {
         let mut request = AssetParams::new();
         let folder = match folder_path {
-            Some(name) => folders.get(name.as_str()).copied(),
-            None => args.folder,
+            Some(name) if !name.is_empty() => folders.get(name.as_str()).copied(),
+            _ => args.folder,
         };
         if let Some(folder) = folder {
             request = request.folder(folder);
         }
         if let Some(meta) = &meta {
-            request = with_meta(request, meta);
+            request = request.metadata(meta);
         }
         (request, Source::path(path))
     });
