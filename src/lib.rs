@@ -63,68 +63,83 @@
 //!
 //! # Errors
 //!
-//! One [`Error`] enum. Each error says which [`Step`] failed and, once the sign call
-//! created the record, which asset ([`Error::asset_id`]): a failed upload leaves that
-//! record behind, to upload again with [`Client::replace`] or remove with
-//! [`Client::delete`]. Server errors keep the server's words: Storyblok's message and raw
-//! body, S3's `Code`, `Message` and `RequestId`.
+//! One [`Error`]: the [`Step`] that failed ([`Error::step`]; none for a refusal before any
+//! call, such as an unreadable file), the asset once the sign call created the record
+//! ([`Error::asset_id`]: a failed upload leaves that record behind, to upload again with
+//! [`Client::replace`] or remove with [`Client::delete`]), and what went wrong as an
+//! [`ErrorKind`]. Server errors keep the server's words: Storyblok's message and raw body,
+//! S3's `Code`, `Message` and `RequestId`. `Display` says what went wrong and what to do
+//! ([`Error::advice`]); an underlying error is reached through
+//! [`source`](std::error::Error::source) only, so a chain printer shows each cause once.
 //!
 //! # Many files, and build scripts
 //!
 //! [`Client::upload_all`] uploads many files on a bounded number of threads that share the
 //! client's pacing, one result per item in input order. [`Client::sync`] makes a space hold
-//! exactly a folder's files: new ones uploaded, changed ones replaced under the same URL,
-//! unchanged ones skipped with no call at all, by a committed [`Manifest`] of sizes and
-//! SHA-256 hashes; [`Manifest::rust_consts`] turns it into constants for a `build.rs`.
-//! [`Source::on_progress`] reports an upload's bytes as they go.
+//! a folder's files, by a committed [`Manifest`] of sizes and SHA-256 hashes: new ones
+//! uploaded, changed ones replaced (or uploaded as new assets, [`OnChange::NewAsset`]),
+//! metadata-only changes sent as one update, unchanged ones skipped with no call at all;
+//! with asset folders mirrored ([`SyncOptions::mirror_folders`]), assets already in the
+//! space adopted instead of duplicated ([`SyncOptions::adopt`]), metadata from sidecars
+//! ([`AssetMeta`]) and a dry run. [`Manifest::rust_consts`] turns the manifest into
+//! constants for a `build.rs`. [`Source::on_progress`] reports an upload's bytes as they
+//! go.
 //!
 //! # Pacing and retries
 //!
 //! Storyblok counts Management API calls per space in fixed one-second windows (6/s on
-//! paid plans, 3/s on Starter) and answers 429 above that. A [`Client`] paces its calls
-//! for all its clones and threads with [`RateLimit::PerSecond`] slots: a call holds its
-//! slot until one second after it ended, so the next call in that slot reaches the server
-//! at least a second later and no fixed one-second window, wherever its boundaries lie,
-//! sees more than the limit; at most 30 calls are in flight. A burst of 429s halves the
-//! pace once; it recovers step by step. S3 uploads are not paced.
+//! paid plans, 3/s on Starter), refused ones included, and answers 429 above that. A
+//! [`Client`] paces its calls for all its clones and threads with
+//! [`RateLimit::PerSecond`] slots: a call holds its slot until one second after it ended
+//! (less a margin learned from call durations), so no fixed one-second window, wherever
+//! its boundaries lie, sees more than the limit; at most 30 calls are in flight. The
+//! processes of one machine share their slots through a state file
+//! ([`SharedPacing`]). A 429 halves the pace once per burst and the limit it names caps
+//! it; it recovers step by step. S3 uploads are not paced.
 //!
 //! What is retried, with exponential backoff and jitter (a `Retry-After` header wins):
 //!
 //! | call | retried on |
 //! |---|---|
-//! | sign (creates the record) | 429; a connection that failed before the request went out |
-//! | finish, delete | 429, 5xx, connection errors |
+//! | any Management API call | 429, until the call's budget is spent |
+//! | sign, folder and tag creation (create something) | a connection that failed before the request went out |
+//! | finish, update, delete, listings | 5xx, connection errors |
 //! | S3 upload | 500, 503, `RequestTimeout`, connection errors (a reset midway too), from the start of the file |
 //!
-//! A sign is never repeated otherwise, so a retry cannot create a second record. S3
-//! retries need a source that can start over (a path, bytes, [`Source::seekable`]);
-//! a plain reader fails with [`ErrorKind::NotReplayable`]. A signed policy lives 10 minutes:
-//! when S3 says it expired, or it will have by the time the upload starts, the SDK signs
-//! again *for the same asset id* and uploads again. With
+//! A creation is never repeated otherwise, so a retry cannot create a second record; a
+//! TLS error is never retried. S3 retries need a source that can start over (a path,
+//! bytes, [`Source::seekable`]); a plain reader fails with [`ErrorKind::NotReplayable`].
+//! A signed policy lives 10 minutes: when S3 says it expired, or it will have by the time
+//! the upload starts, the SDK signs again *for the same asset id* and uploads again. With
 //! [`ClientBuilder::delete_on_failure`], a new asset whose upload fails for good is
 //! deleted (a replaced one never is).
 //!
 //! # Secrets
 //!
-//! The [`Token`] goes to the Management API only, never to S3, and prints as
-//! `[redacted]` in every `Debug`.
+//! The [`Token`] goes to the Management API only, never to S3 or a CDN download, and
+//! prints as `[redacted]` in every `Debug`.
 //!
 //! # Regions, URLs and timeouts
 //!
-//! [`ClientBuilder::region`] picks the regional API ([`Region::from_space_id`] tells which
-//! from the space id); [`ClientBuilder::base_url`] points elsewhere, such as the
-//! emulator. Only `https` URLs are used, except on loopback hosts. Every call has finite
-//! timeouts: 10 s to connect, 30 s idle, 60 s per Management API call, 2 hours per upload;
-//! all are settable on [`ClientBuilder`]. Proxies come from the environment as ureq reads
-//! them (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), except for a loopback base
-//! URL such as the emulator's.
+//! Each call goes to the API of the region its space id names ([`Region::from_space_id`]:
+//! exact for ids from 2^48; older ids go by range, and a Chinese space with an old id must
+//! set [`Region::Cn`]); [`ClientBuilder::region`] fixes one region and
+//! [`ClientBuilder::base_url`] points elsewhere, such as the emulator. Only `https` URLs
+//! without user info are used, except `http` on loopback hosts. Every call has finite
+//! timeouts: 10 s to connect, 30 s idle, 60 s per Management API call (its retries
+//! included), 2 hours per upload; all are settable on [`ClientBuilder`]. Proxies come from
+//! the environment as ureq reads them (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `NO_PROXY`), except for a loopback base URL such as the emulator's.
 //!
-//! # Features
+//! # Features and TLS
 //!
 //! - `rustls` (default): TLS by rustls with Mozilla's root certificates.
-//! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are on).
-//! - `platform-verifier`: verify certificates against the operating system's trust store.
+//! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are
+//!   on), trusting the operating system's roots.
+//! - `platform-verifier`: rustls, verifying certificates with the operating system's trust
+//!   store.
 //!
+//! [`ClientBuilder::root_certificates_pem`] trusts given roots instead, with any of them.
 //! Without any TLS feature only plain `http` to loopback works.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
