@@ -7,13 +7,13 @@
 //! ```no_run
 //! use storyblok_assets::{Client, Source, Token, AssetParams};
 //!
-//! let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN").unwrap_or_default()))?;
+//! let client = Client::new(Token::personal(std::env::var("STORYBLOK_TOKEN")?))?;
 //! let asset = client.upload(184738, AssetParams::new().folder(42), Source::path("mars.jpg"))?;
 //! println!("{} is at {}", asset.id, asset.filename);
 //!
 //! // Later: a new file under the same id and URL.
 //! client.replace(184738, asset.id, Source::path("mars-v2.jpg"))?;
-//! # Ok::<_, storyblok_assets::Error>(())
+//! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The flow

@@ -509,3 +509,49 @@ fn a_broken_sidecar_fails_its_file_alone() {
     );
     assert_eq!(action(&report, "b.txt"), "Uploaded");
 }
+
+#[test]
+fn two_syncs_of_one_manifest_at_once_upload_each_file_once() {
+    let s = space();
+    let files: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| (format!("{i}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), &b[..])).collect();
+    let t = tree("space_two_syncs", &refs);
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    // A build and an editor's `cargo check` at the same moment.
+    let reports: Vec<SyncReport> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| s.client.sync(s.space, &options).expect("sync")))
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(s.emulator.assets().len(), 12, "no file uploaded twice");
+    let uploaded: usize = reports
+        .iter()
+        .map(|r| r.count(|a| matches!(a, SyncAction::Uploaded)))
+        .sum();
+    let unchanged: usize = reports
+        .iter()
+        .map(|r| r.count(|a| matches!(a, SyncAction::Unchanged)))
+        .sum();
+    assert_eq!(
+        (uploaded, unchanged),
+        (12, 12),
+        "one did the work, the other found it done"
+    );
+    assert_eq!(
+        Manifest::load(&t.manifest).expect("manifest").assets.len(),
+        12
+    );
+    assert!(
+        !fs::read_dir(&t.root).expect("root").any(|e| e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".lock")),
+        "the lock file lives beside the manifest"
+    );
+}

@@ -47,7 +47,7 @@
 //! let client = Client::builder(Token::personal(emulator.token()))
 //!     .base_url(emulator.api_url())
 //!     .build()?;
-//! let asset = client.upload(emulator.space_id(), UploadRequest::new(), Source::path("logo.png"))?;
+//! let asset = client.upload(emulator.space_id(), AssetParams::new(), Source::path("logo.png"))?;
 //! assert_eq!(emulator.assets().len(), 1);
 //! ```
 //!

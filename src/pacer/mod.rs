@@ -51,11 +51,15 @@
 //!
 //! # A rate that adapts
 //!
-//! On a 429 the rate halves (another client may share the space), once per burst: a 429
-//! to a call that started before the last change is not counted again. The limit a 429
-//! names ("Rate limit of 3 request per second") caps the rate at once. Without a 429 the
-//! rate climbs back by half a call per second every two seconds. A rate that is not whole
-//! holds its slots longer (2.5/s: three slots, each held 1.2 s).
+//! A fresh ledger opens at half its rate and doubles it each second until the first 429
+//! or the full rate: alone, a client is at full speed within a second; clients that start
+//! together on separate machines do not all open with a full burst. On a 429 the rate
+//! halves (another client may share the space), once per burst: a 429 to a call that
+//! started before the last decrease is not counted again. The limit a 429 names ("Rate
+//! limit of 3 request per second") caps the rate at once, and is forgotten after ten
+//! minutes without a 429 (a plan can change). After a 429 the rate climbs back half a call
+//! per second every 8 s while the 429 is recent (30 s), every 2 s after that. A rate that
+//! is not whole holds its slots longer (2.5/s: three slots, each held 1.2 s).
 //!
 //! # Across processes
 //!

@@ -191,7 +191,7 @@ impl<'r, 'c> Job<'r, 'c> {
         let target = self.target(None)?;
         if self.run.options.adopt && !target.missing {
             let candidates = self.candidates(target)?;
-            for candidate in candidates.iter().filter(|c| !c.is_private) {
+            for candidate in &candidates {
                 if self.holds_our_bytes(candidate)? {
                     if !self.dry() {
                         self.adopt(candidate, target)?;
@@ -271,8 +271,11 @@ impl<'r, 'c> Job<'r, 'c> {
         let folder = target.folder.filter(|_| target.managed);
         let mut found =
             listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
+        // A private asset's bytes cannot be compared (the CDN does not serve it without an
+        // asset token), so it is neither adopted nor replaced.
         found.retain(|asset| {
-            listing::parameterize(asset.stored_name()) == name
+            !asset.is_private
+                && listing::parameterize(asset.stored_name()) == name
                 && asset.content_length == Some(self.size)
                 && asset.asset_folder_id.filter(|&f| f != 0) == folder
         });

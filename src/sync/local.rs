@@ -156,9 +156,10 @@ impl Manifest {
         canonical.is_some() && canonical == self.canonical
     }
 
-    /// Whether a file name is one of the manifest's temporary files.
+    /// Whether a file name is one of the manifest's temporary files, or its lock file.
     fn is_temporary(&self, name: &str) -> bool {
-        name.starts_with(&self.temporary) && name.ends_with(".tmp")
+        (name.starts_with(&self.temporary) && name.ends_with(".tmp"))
+            || name.strip_prefix(&self.temporary) == Some("lock")
     }
 }
 

@@ -297,6 +297,14 @@ impl Client {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn sync(&self, space_id: u64, options: &SyncOptions) -> Result<SyncReport, Error> {
+        // Two syncs of one manifest (a build and an editor's `cargo check`, two CI jobs on
+        // one checkout) would upload the same new files twice and overwrite each other's
+        // entries: the second waits for the first, then reads what it wrote.
+        let _lock = if options.dry_run {
+            None
+        } else {
+            Some(lock_manifest(&options.manifest)?)
+        };
         let mut manifest = Manifest::load(&options.manifest)?;
         match manifest.space_id {
             Some(other) if other != space_id => {
@@ -434,6 +442,23 @@ impl Run<'_> {
             entry: self.entry(path),
         }
     }
+}
+
+/// Takes the manifest's lock file (`.{name}.lock` beside it), waiting for another sync of
+/// the same manifest to end; released when the file is dropped.
+fn lock_manifest(manifest: &std::path::Path) -> Result<std::fs::File, Error> {
+    let name = format!("{}lock", crate::manifest::temporary_prefix(manifest));
+    let path = manifest.with_file_name(name);
+    let fail = |e| manifest_error(manifest, "cannot be locked for this sync", Some(e));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    Ok(file)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
