@@ -402,14 +402,23 @@ impl ClientBuilder {
             (Some(url), _) => {
                 let url = url.trim().trim_end_matches('/').to_owned();
                 if !url::is_allowed(&url) {
-                    return Err(Error::new(ErrorKind::InsecureUrl { url }));
+                    return Err(Error::new(ErrorKind::InsecureUrl {
+                        url: url::redacted(&url),
+                    }));
                 }
                 Base::Fixed(url)
             }
             (None, Some(region)) => Base::Fixed(region.base_url().to_owned()),
             (None, None) => Base::BySpace,
         };
-        let t = self.timeouts;
+        // Budgets beyond these are meaningless, and would overflow time arithmetic.
+        let day = Duration::from_secs(24 * 3600);
+        let t = Timeouts {
+            connect: self.timeouts.connect.min(day),
+            idle: self.timeouts.idle.min(day),
+            call: self.timeouts.call.min(day),
+            upload: self.timeouts.upload.min(30 * day),
+        };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("storyblok-assets/", env!("CARGO_PKG_VERSION")))

@@ -17,9 +17,9 @@ pub(crate) fn sha256(
     asset_id: u64,
 ) -> Result<Option<String>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
-    if !crate::url::is_allowed(url) {
+    if !crate::url::is_allowed_from(url, session.base.is_loopback()) {
         return Err(at_download(Error::new(ErrorKind::InsecureUrl {
-            url: url.to_owned(),
+            url: crate::url::redacted(url),
         })));
     }
     let response = session
@@ -36,7 +36,7 @@ pub(crate) fn sha256(
         return Err(at_download(Error::new(ErrorKind::UnexpectedResponse {
             status,
             message: format!("the CDN answered {status} for {url}"),
-            body: crate::mapi::read_body(response),
+            body: crate::mapi::read_body(response, crate::mapi::ERROR_BODY_LIMIT),
         })));
     }
     let mut reader = response.into_body().into_reader().take(expected + 1);

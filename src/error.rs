@@ -115,7 +115,7 @@ pub enum ErrorKind {
         status: u16,
         /// Storyblok's message, taken from any of its error body shapes.
         message: String,
-        /// The raw response body (at most 64 KiB of it).
+        /// The raw response body (at most 8 MiB of it).
         body: String,
     },
     /// S3 refused the upload.
@@ -165,7 +165,7 @@ pub enum ErrorKind {
         status: u16,
         /// What was wrong with it.
         message: String,
-        /// The raw response body (at most 64 KiB of it).
+        /// The raw response body (at most 8 MiB of it).
         body: String,
     },
     /// The TLS handshake failed: the server's certificate was not trusted (an unknown

@@ -10,17 +10,21 @@ use crate::error::{Error, ErrorKind, Step};
 use crate::retry::{self, Idempotence};
 use crate::session::Session;
 
-/// The most of a response body the SDK reads: sign and finish answers are a few KiB.
-pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
+/// The most of an error body the SDK reads (S3's XML, a proxy's page): a few KiB say
+/// enough.
+pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// The most of a Management API answer the SDK reads: a page of 100 assets, a space's
+/// folders, a sign answer echoing large `meta_data`.
+pub(crate) const ANSWER_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// Reads at most [`BODY_LIMIT`] bytes of a body as (lossy) UTF-8. A body that breaks off
-/// gives what arrived: for an error answer the status already says enough.
-pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>) -> String {
+/// Reads at most `limit` bytes of a body as (lossy) UTF-8. A body that breaks off gives
+/// what arrived: for an error answer the status already says enough.
+pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>, limit: u64) -> String {
     let mut bytes = Vec::new();
     let _ = response
         .into_body()
         .into_reader()
-        .take(BODY_LIMIT)
+        .take(limit)
         .read_to_end(&mut bytes);
     String::from_utf8_lossy(&bytes).into_owned()
 }
@@ -89,7 +93,11 @@ pub(crate) fn call(
         let deadline = deadline.unwrap_or_else(Instant::now);
         let can_retry = attempt < retries.max;
         // Waiting `wait` and trying again still fits in the budget.
-        let fits = |wait: Duration| Instant::now() + wait < deadline;
+        let fits = |wait: Duration| {
+            Instant::now()
+                .checked_add(wait)
+                .is_some_and(|then| then < deadline)
+        };
         let wait = match sent {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 return Ok(Reply {
@@ -107,7 +115,9 @@ pub(crate) fn call(
                 // however many times, after the wait it asked for (or a backoff), with
                 // jitter so that clients refused together do not come back together.
                 let wait = match answer.retry_after {
-                    Some(asked) => asked + asked.mul_f64(0.25 * crate::codec::random::fraction()),
+                    Some(asked) => {
+                        asked.saturating_add(asked.mul_f64(0.25 * crate::codec::random::fraction()))
+                    }
                     None => retries.backoff(attempt),
                 };
                 if retries.max == 0 || !fits(wait) {
@@ -131,7 +141,8 @@ pub(crate) fn call(
             Ok(answer) => {
                 let message = match (&answer.location, answer.status) {
                     (Some(to), 300..=399) => format!(
-                        "redirected to {to}, which is not followed (the token would not go along)"
+                        "redirected to {}, which is not followed (the token would not go along)",
+                        crate::url::redacted(to)
                     ),
                     _ => message(answer.status, &answer.body),
                 };
@@ -248,7 +259,7 @@ fn send(
     Ok(Answer {
         total,
         status: response.status().as_u16(),
-        body: read_body(response),
+        body: read_body(response, ANSWER_LIMIT),
         retry_after,
         location,
     })

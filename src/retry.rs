@@ -38,9 +38,7 @@ impl Retries {
     /// `base`, capped, with "equal jitter" (between half and all of it), so that threads
     /// that failed together do not retry together.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX));
+        let exp = self.base.saturating_mul(1u32 << attempt.min(31));
         let full = exp.min(self.cap);
         full.mul_f64(0.5 + 0.5 * crate::codec::random::fraction())
     }
@@ -159,8 +157,12 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         let at = crate::codec::clock::parse_http_date(value)?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
-    Some(wait)
+    // Longer than any budget anyway; kept small enough for time arithmetic.
+    Some(wait.min(MAX_RETRY_AFTER))
 }
+
+/// The longest wait a `Retry-After` is read as: a year.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[cfg(test)]
 mod tests {
@@ -195,6 +197,11 @@ mod tests {
         assert_eq!(
             parse_retry_after("999999", now),
             Some(Duration::from_secs(999_999))
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(MAX_RETRY_AFTER),
+            "a hostile value is read as a year, not overflowed"
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);

@@ -115,14 +115,9 @@ fn read_answer(
         ));
     }
     // Plain http to a loopback S3 is for a local stand-in, so only with a local API too.
-    let local_api = session.base.is_loopback();
-    let post_url_ok = crate::url::is_allowed(&signed.post_url)
-        && (local_api
-            || !crate::url::is_loopback(&signed.post_url)
-            || signed.post_url.starts_with("https:"));
-    if !post_url_ok {
+    if !crate::url::is_allowed_from(&signed.post_url, session.base.is_loopback()) {
         return Err(Error::new(ErrorKind::InsecureUrl {
-            url: signed.post_url,
+            url: crate::url::redacted(&signed.post_url),
         })
         .at(Step::Sign)
         .asset(Some(asset_id)));

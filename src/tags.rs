@@ -60,8 +60,21 @@ pub(crate) fn ids(
         match tags.iter().find(|t| &t.name == name) {
             Some(tag) => ids.push(tag.id),
             None if create => {
-                let mut tag = make(session, space_id, name)?;
-                tag.name.clone_from(name);
+                let tag = match make(session, space_id, name) {
+                    Ok(mut tag) => {
+                        tag.name.clone_from(name);
+                        tag
+                    }
+                    // Made meanwhile by someone else ("has already been taken"): look again.
+                    Err(error) if error.status() == Some(422) => {
+                        *tags = list(session, space_id)?;
+                        tags.iter()
+                            .find(|t| &t.name == name)
+                            .cloned()
+                            .ok_or(error)?
+                    }
+                    Err(error) => return Err(error),
+                };
                 ids.push(tag.id);
                 tags.push(tag);
             }
@@ -71,17 +84,34 @@ pub(crate) fn ids(
     Ok(Some(ids))
 }
 
+/// Tags per page: the most Storyblok gives.
+const PER_PAGE: u64 = 100;
+/// A server that keeps promising more pages is not followed past this many.
+const MAX_PAGES: u64 = 100;
+
 fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
-    let reply = mapi::call(
-        session,
-        Step::Tags,
-        space_id,
-        None,
-        Method::Get,
-        "/internal_tags?by_object_type=asset",
-    )?;
-    let listed: Listed = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
-    Ok(listed.internal_tags)
+    let mut tags = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let reply = mapi::call(
+            session,
+            Step::Tags,
+            space_id,
+            None,
+            Method::Get,
+            &format!("/internal_tags?by_object_type=asset&page={page}&per_page={PER_PAGE}"),
+        )?;
+        let listed: Listed = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
+        let count = listed.internal_tags.len() as u64;
+        tags.extend(listed.internal_tags);
+        let more = match reply.total {
+            Some(total) => (tags.len() as u64) < total,
+            None => count == PER_PAGE,
+        };
+        if !more || count == 0 {
+            break;
+        }
+    }
+    Ok(tags)
 }
 
 fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Step};
-use crate::mapi::{self, read_body};
+use crate::mapi::{self, ERROR_BODY_LIMIT, read_body};
 use crate::params::AssetParams;
 use crate::s3::form::{BodyFailure, Form};
 use crate::s3::xml;
@@ -193,7 +193,7 @@ impl SignedUpload {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        let body = read_body(response);
+        let body = read_body(response, ERROR_BODY_LIMIT);
         let parsed = xml::parse_error(&body);
         Err(at_upload(Error::new(ErrorKind::S3 {
             status,

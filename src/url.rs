@@ -60,6 +60,28 @@ pub(crate) fn is_allowed(url: &str) -> bool {
     }
 }
 
+/// Whether the SDK may send to `url`, a URL an answer of the API handed out (S3's
+/// `post_url`, an asset's file): as [`is_allowed`], and plain `http` to loopback only when
+/// the API itself is on loopback (a local stand-in), so a remote API cannot point the SDK
+/// at this machine's own services.
+pub(crate) fn is_allowed_from(url: &str, local_api: bool) -> bool {
+    is_allowed(url) && (local_api || !is_loopback(url) || scheme(url).as_deref() == Some("https"))
+}
+
+/// `url` with any user name and password replaced by `[redacted]`, for messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://[redacted]@{host}{}", &rest[end..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +102,26 @@ mod tests {
         assert!(!is_allowed("http://10.0.0.1/v1"));
         assert!(!is_allowed("http://localhost.evil.example/v1"));
         assert!(!is_allowed("http://127.0.0.1@evil.example/"));
+    }
+
+    #[test]
+    fn answers_point_at_loopback_only_for_a_local_api() {
+        assert!(is_allowed_from("http://127.0.0.1:9/b", true));
+        assert!(!is_allowed_from("http://127.0.0.1:9/b", false));
+        assert!(is_allowed_from("https://127.0.0.1:9/b", false));
+        assert!(is_allowed_from("https://a.storyblok.com/f/1", false));
+    }
+
+    #[test]
+    fn user_info_is_redacted() {
+        assert_eq!(
+            redacted("https://me:secret@mapi.storyblok.com/v1?x=a@b"),
+            "https://[redacted]@mapi.storyblok.com/v1?x=a@b"
+        );
+        assert_eq!(
+            redacted("https://mapi.storyblok.com/v1"),
+            "https://mapi.storyblok.com/v1"
+        );
     }
 
     #[test]

@@ -60,8 +60,8 @@ fn serve_once(answer: impl FnOnce(&mut TcpStream) + Send + 'static) -> String {
 #[test]
 fn a_sign_answer_too_large_to_read_still_names_its_record() {
     let s = setup();
-    // 200 KiB of metadata after the id: more than the SDK reads of an answer.
-    let padding = format!(r#", "meta_data": {{"junk": "{}"}}"#, "x".repeat(200 * 1024));
+    // 9 MiB of metadata after the id: more than the SDK reads of an answer.
+    let padding = format!(r#", "meta_data": {{"junk": "{}"}}"#, "x".repeat(9 << 20));
     s.emulator.inject(Fault::respond(
         Endpoint::Sign,
         1,

@@ -555,3 +555,35 @@ fn two_syncs_of_one_manifest_at_once_upload_each_file_once() {
         "the lock file lives beside the manifest"
     );
 }
+
+#[test]
+fn adoption_never_takes_an_asset_another_file_owns() {
+    let s = space();
+    // One folder for all: both files would be stored as logo.png, with the same size.
+    let folder = s.emulator.create_folder("all", None);
+    let t = tree(
+        "space_owned",
+        &[
+            ("icons/logo.png", b"icon-bytes"),
+            ("social/logo.png", b"card-bytes"),
+        ],
+    );
+    let options = SyncOptions::dir(&t.root, &t.manifest).folder(folder);
+    for threads in [1, 2] {
+        let report = s
+            .client
+            .sync(s.space, &options.clone().concurrency(threads))
+            .expect("sync");
+        assert!(report.is_ok(), "{report:?}");
+    }
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    let icon = &manifest.assets["icons/logo.png"];
+    let card = &manifest.assets["social/logo.png"];
+    assert_ne!(icon.id, card.id, "each file has its own asset");
+    let bytes = |id: u64| {
+        let key = s.emulator.asset(id).expect("record").key;
+        s.emulator.object(&key).expect("file").bytes
+    };
+    assert_eq!(bytes(icon.id), b"icon-bytes");
+    assert_eq!(bytes(card.id), b"card-bytes");
+}

@@ -30,7 +30,8 @@ const MAX_SLOTS: usize = 1000;
 /// honest hold is 1 / [`MIN_RATE`] = 2 s.
 const MAX_HOLD: u64 = 10 * SECOND;
 /// A running call whose slot claims to expire later than this is implausible: ignored.
-const MAX_RUNNING: u64 = 3 * 3600 * SECOND;
+/// The longest call budget a client allows is a day.
+const MAX_RUNNING: u64 = (24 * 3600 + 60) * SECOND;
 
 /// One slot of the rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -213,6 +213,7 @@ impl Pacer {
     /// takes both.
     pub(crate) fn acquire(&self, space_id: u64, host: &str) -> Permit<'_> {
         let mut spaces = self.lock();
+        let waiting_since = Instant::now();
         loop {
             let now = now_ns();
             let space = spaces.entry(space_id).or_insert_with(|| Space {
@@ -235,6 +236,11 @@ impl Pacer {
             if !space.opened {
                 space.opened = true;
                 space.file = self.dir.as_ref().and_then(|dir| dir.open(host, space_id));
+            }
+            // A shared ledger whose slots stay taken for a whole call budget is stuck (a
+            // hung or hostile process): pace alone from here on.
+            if space.file.is_some() && waiting_since.elapsed() > self.budget {
+                space.file = None;
             }
             let expires =
                 now + u64::try_from(self.budget.as_nanos()).unwrap_or(u64::MAX / 4) + SECOND;
@@ -330,7 +336,11 @@ impl Space {
     fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
         if let Some(file) = &mut self.file {
             match file.update(limit, now, &change) {
-                Ok(result) => return result,
+                Ok((result, book)) => {
+                    // Kept, so pacing carries on from it if the file fails later.
+                    self.book = book;
+                    return result;
+                }
                 Err(_) => self.file = None,
             }
         }

@@ -5,8 +5,9 @@
 //! `~/Library/Caches`, `%LOCALAPPDATA%`) or, failing that, a temporary folder named with
 //! the user's id; it is made `0700` and the files `0600`, and a folder or file that is a
 //! symbolic link, or owned by someone else, is not used. Anything that goes wrong (no such
-//! folder, a lock held too long, a file that cannot be read) turns sharing off for that
-//! space in this process: pacing goes on in memory, never stalls and never panics.
+//! folder, a lock held too long, a file that cannot be read, a slot held past a call's
+//! whole budget) turns sharing off for that space in this process for the rest of its run:
+//! pacing goes on in memory, from the last ledger it saw, never stalls and never panics.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -90,12 +91,13 @@ pub(super) struct StateFile {
 impl StateFile {
     /// Runs `change` on the ledger under the file's lock and writes it back. The ledger is
     /// a fresh one when the file is empty or not a ledger.
+    /// Returns the ledger as written, too.
     pub(super) fn update<T>(
         &mut self,
         configured: u32,
         now: u64,
         change: impl FnOnce(&mut Book) -> T,
-    ) -> io::Result<T> {
+    ) -> io::Result<(T, Book)> {
         lock(&self.file)?;
         let result = (|| {
             let mut text = String::new();
@@ -109,7 +111,7 @@ impl StateFile {
             self.file.seek(SeekFrom::Start(0))?;
             self.file.set_len(0)?;
             self.file.write_all(text.as_bytes())?;
-            Ok(result)
+            Ok((result, book))
         })();
         let _ = self.file.unlock();
         result

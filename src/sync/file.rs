@@ -9,7 +9,7 @@ use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
 use crate::codec::sha256;
 use crate::download;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
 use crate::listing::{self, Listed};
 use crate::manifest::ManifestEntry;
@@ -164,9 +164,15 @@ impl<'r, 'c> Job<'r, 'c> {
             }
             return Ok(SyncAction::MetadataUpdated);
         }
+        self.changed(entry.id, target)
+    }
+
+    /// This file's bytes differ from asset `previous`'s: replace them in place, or upload a
+    /// new asset, as the options say.
+    fn changed(&self, previous: u64, target: Target) -> Result<SyncAction, Error> {
         match self.run.options.on_change {
             OnChange::ReplaceInPlace => {
-                let replaced = self.dry() || self.upload(Upload::Replace(entry.id), target)?;
+                let replaced = self.dry() || self.upload(Upload::Replace(previous), target)?;
                 Ok(if replaced {
                     SyncAction::Replaced
                 } else {
@@ -177,8 +183,15 @@ impl<'r, 'c> Job<'r, 'c> {
                 if !self.dry() {
                     self.upload(Upload::New, target)?;
                 }
-                Ok(SyncAction::NewVersion { previous: entry.id })
+                Ok(SyncAction::NewVersion { previous })
             }
+        }
+    }
+
+    /// Gives back the claims on `candidates` but `kept`.
+    fn unclaim_except(&self, candidates: &[Listed], kept: u64) {
+        for candidate in candidates.iter().filter(|c| c.id != kept) {
+            self.run.unclaim(candidate.id);
         }
     }
 
@@ -190,33 +203,27 @@ impl<'r, 'c> Job<'r, 'c> {
         }
         let target = self.target(None)?;
         if self.run.options.adopt && !target.missing {
-            let candidates = self.candidates(target)?;
+            // Assets that another file owns (in the manifest, or claimed in this run) are
+            // not this file's to take.
+            let candidates: Vec<Listed> = self
+                .candidates(target)?
+                .into_iter()
+                .filter(|c| self.run.claim(c.id))
+                .collect();
+            let mut fallback = None;
             for candidate in &candidates {
                 if self.holds_our_bytes(candidate)? {
                     if !self.dry() {
                         self.adopt(candidate, target)?;
                     }
+                    self.unclaim_except(&candidates, candidate.id);
                     return Ok(SyncAction::Adopted);
                 }
+                fallback.get_or_insert(candidate.id);
             }
-            if let Some(first) = candidates.first() {
-                return match self.run.options.on_change {
-                    OnChange::ReplaceInPlace => {
-                        let replaced =
-                            self.dry() || self.upload(Upload::Replace(first.id), target)?;
-                        Ok(if replaced {
-                            SyncAction::Replaced
-                        } else {
-                            SyncAction::Uploaded
-                        })
-                    }
-                    OnChange::NewAsset => {
-                        if !self.dry() {
-                            self.upload(Upload::New, target)?;
-                        }
-                        Ok(SyncAction::NewVersion { previous: first.id })
-                    }
-                };
+            if let Some(first) = fallback {
+                self.unclaim_except(&candidates, first);
+                return self.changed(first, target);
             }
         }
         if !self.dry() {
@@ -338,13 +345,30 @@ impl<'r, 'c> Job<'r, 'c> {
         let dimensions = params.size_param();
         self.sha256()?;
         self.run.ensure_writable()?;
+        // A new record: if the sign's answer named one it could not be used for (cut off,
+        // an unusable post_url), note it as pending, so a rerun replaces it instead of
+        // making another.
+        let sign_new = |params: AssetParams| {
+            client.sign(space, params).inspect_err(|error| {
+                if let (Some(id), false) = (
+                    error.asset_id(),
+                    matches!(error.kind(), ErrorKind::RecordDeleted),
+                ) {
+                    if let Ok(pending) =
+                        self.entry(id, String::new(), dimensions.clone(), target, true)
+                    {
+                        let _ = self.run.save(self.key(), Some(pending));
+                    }
+                }
+            })
+        };
         let (signed, replaced) = match how {
             Upload::Replace(id) => match client.sign(space, params.clone().replace(id)) {
                 // The asset was deleted in Storyblok: upload the file anew.
-                Err(error) if error.status() == Some(404) => (client.sign(space, params)?, false),
+                Err(error) if error.status() == Some(404) => (sign_new(params)?, false),
                 other => (other?, true),
             },
-            Upload::New => (client.sign(space, params)?, false),
+            Upload::New => (sign_new(params)?, false),
         };
         if !replaced {
             // The record exists from here on: note it, so a rerun replaces it.

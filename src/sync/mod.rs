@@ -115,8 +115,10 @@ impl SyncOptions {
 
     /// Put each file in the asset folder matching its directory (`img/icons/home.svg` in
     /// `img/icons`), below `root_folder` (the top of the asset library for `None`),
-    /// creating the folders that are missing. The manifest records each file's folder, and
-    /// a file whose directory changed is moved with one update call.
+    /// creating the folders that are missing. The manifest records each file's folder; a
+    /// file synced before without folders is moved into its folder with one update call.
+    /// (A file moved to another directory is another path: a new file, and a missing one.
+    /// Changing `root_folder` later moves nothing already synced.)
     pub fn mirror_folders(mut self, root_folder: Option<u64>) -> Self {
         self.placement = Placement::Mirror(root_folder);
         self
@@ -337,6 +339,7 @@ impl Client {
                 written: false,
             }),
             stop: AtomicBool::new(false),
+            claimed: Mutex::new(std::collections::HashSet::new()),
         };
         let mut report = SyncReport {
             files: Vec::new(),
@@ -393,6 +396,8 @@ struct Run<'c> {
     book: Mutex<Book>,
     /// Set when the manifest could not be written: no thread starts another file.
     stop: AtomicBool,
+    /// Existing assets a file of this run is adopting or replacing: no other file may.
+    claimed: Mutex<std::collections::HashSet<u64>>,
 }
 
 /// The manifest and whether this run wrote it yet (which shows it can be written).
@@ -432,6 +437,26 @@ impl Run<'_> {
             book.written = true;
         }
         Ok(())
+    }
+
+    /// Claims existing asset `id` for one file of this run: `false` when the manifest
+    /// already gives it to a file, or another file of this run claimed it.
+    fn claim(&self, id: u64) -> bool {
+        if self
+            .book()
+            .manifest
+            .assets
+            .values()
+            .any(|entry| entry.id == id)
+        {
+            return false;
+        }
+        lock(&self.claimed).insert(id)
+    }
+
+    /// Gives back a claim that was not used.
+    fn unclaim(&self, id: u64) {
+        lock(&self.claimed).remove(&id);
     }
 
     /// The line of a file, with its entry as it is now.
