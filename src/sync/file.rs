@@ -353,12 +353,10 @@ impl<'r, 'c> Job<'r, 'c> {
                 if let (Some(id), false) = (
                     error.asset_id(),
                     matches!(error.kind(), ErrorKind::RecordDeleted),
-                ) {
-                    if let Ok(pending) =
-                        self.entry(id, String::new(), dimensions.clone(), target, true)
-                    {
-                        let _ = self.run.save(self.key(), Some(pending));
-                    }
+                ) && let Ok(pending) =
+                    self.entry(id, String::new(), dimensions.clone(), target, true)
+                {
+                    let _ = self.run.save(self.key(), Some(pending));
                 }
             })
         };
