@@ -104,11 +104,11 @@ impl Client {
     /// # Ok::<_, storyblok_assets::Error>(())
     /// ```
     pub fn sign(&self, space_id: u64, params: AssetParams) -> Result<SignedUpload, Error> {
-        let params = if params.internal_tags.is_empty() {
+        let params = if params.meta.internal_tags.is_empty() {
             params
         } else {
             let ids = self
-                .tag_ids(space_id, &params.internal_tags, true)?
+                .tag_ids(space_id, &params.meta.internal_tags, true)?
                 .unwrap_or_default();
             params.with_tag_ids(&ids)
         };
@@ -440,6 +440,11 @@ impl ClientBuilder {
         } else {
             config
         };
+        #[cfg(any(
+            feature = "rustls",
+            feature = "native-tls",
+            feature = "platform-verifier"
+        ))]
         let config = config.tls_config(crate::tls::config(self.root_certificates.as_deref())?);
         let config = config.build();
         Ok(Client {

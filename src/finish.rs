@@ -40,16 +40,16 @@ impl UploadedAsset {
     /// call. Use this only when `validate_upload` was off; otherwise call
     /// [`UploadedAsset::finish`].
     pub fn into_asset(self) -> Asset {
-        let p = self.params;
+        let meta = self.params.meta;
         Asset {
             id: self.asset_id,
             filename: cdn_url(&self.url),
             raw_filename: self.url,
-            alt: p.alt,
-            title: p.title,
-            copyright: p.copyright,
-            focus: p.focus,
-            is_private: p.is_private.unwrap_or(false),
+            alt: meta.alt,
+            title: meta.title,
+            copyright: meta.copyright,
+            focus: meta.focus,
+            is_private: meta.is_private.unwrap_or(false),
         }
     }
 

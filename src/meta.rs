@@ -113,6 +113,31 @@ impl AssetMeta {
         self
     }
 
+    /// Sets every field `other` sets; tags are added.
+    pub(crate) fn merge(&mut self, other: &AssetMeta) {
+        let set = |slot: &mut Option<String>, value: &Option<String>| {
+            if value.is_some() {
+                slot.clone_from(value);
+            }
+        };
+        set(&mut self.alt, &other.alt);
+        set(&mut self.title, &other.title);
+        set(&mut self.copyright, &other.copyright);
+        set(&mut self.source, &other.source);
+        set(&mut self.focus, &other.focus);
+        if other.is_private.is_some() {
+            self.is_private = other.is_private;
+        }
+        if other.meta_data.is_some() {
+            self.meta_data.clone_from(&other.meta_data);
+        }
+        for tag in &other.internal_tags {
+            if !self.internal_tags.contains(tag) {
+                self.internal_tags.push(tag.clone());
+            }
+        }
+    }
+
     /// Reads a sidecar: a JSON object with any of `alt`, `title`, `copyright`, `source`,
     /// `focus`, `is_private`, `meta_data` and `internal_tags` (names). The asset objects the
     /// Storyblok CLI pulls are read too: their tags come from `internal_tags_list`, and

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::codec::image_size::Dimensions;
 use crate::error::{Error, ErrorKind};
+use crate::meta::AssetMeta;
 use crate::source::Source;
 
 /// What the sign call asks Storyblok for: the filename, the folder, metadata, and whether
@@ -29,17 +30,10 @@ pub struct AssetParams {
     pub(crate) asset_folder_id: Option<u64>,
     size: Size,
     pub(crate) validate_upload: bool,
-    pub(crate) is_private: Option<bool>,
-    pub(crate) alt: Option<String>,
-    pub(crate) title: Option<String>,
-    pub(crate) copyright: Option<String>,
-    pub(crate) source: Option<String>,
-    pub(crate) focus: Option<String>,
     pub(crate) ext_id: Option<String>,
-    pub(crate) meta_data: Option<Map<String, Value>>,
+    /// Alt text, title, … and internal tags by name (turned into ids by the sign).
+    pub(crate) meta: AssetMeta,
     pub(crate) internal_tag_ids: Option<Vec<u64>>,
-    /// Internal tags by name, turned into ids by the sign.
-    pub(crate) internal_tags: Vec<String>,
 }
 
 /// The `size` parameter: detected from the file, given, or left out.
@@ -58,16 +52,9 @@ impl Default for AssetParams {
             asset_folder_id: None,
             size: Size::Detect,
             validate_upload: true,
-            is_private: None,
-            alt: None,
-            title: None,
-            copyright: None,
-            source: None,
-            focus: None,
             ext_id: None,
-            meta_data: None,
+            meta: AssetMeta::default(),
             internal_tag_ids: None,
-            internal_tags: Vec::new(),
         }
     }
 }
@@ -155,37 +142,37 @@ impl AssetParams {
 
     /// Make the asset private: readable only with an asset token (`is_private`).
     pub fn private(mut self, is_private: bool) -> Self {
-        self.is_private = Some(is_private);
+        self.meta = self.meta.private(is_private);
         self
     }
 
     /// Alternative text (`alt`).
     pub fn alt(mut self, alt: impl Into<String>) -> Self {
-        self.alt = Some(alt.into());
+        self.meta = self.meta.alt(alt);
         self
     }
 
     /// Title (`title`).
     pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
+        self.meta = self.meta.title(title);
         self
     }
 
     /// Copyright notice (`copyright`).
     pub fn copyright(mut self, copyright: impl Into<String>) -> Self {
-        self.copyright = Some(copyright.into());
+        self.meta = self.meta.copyright(copyright);
         self
     }
 
     /// Where the asset comes from (Storyblok's `source` field: a credit or origin).
     pub fn source(mut self, source: impl Into<String>) -> Self {
-        self.source = Some(source.into());
+        self.meta = self.meta.source(source);
         self
     }
 
     /// Focus point for image crops (`focus`), such as `"420x200:421x201"`.
     pub fn focus(mut self, focus: impl Into<String>) -> Self {
-        self.focus = Some(focus.into());
+        self.meta = self.meta.focus(focus);
         self
     }
 
@@ -197,15 +184,13 @@ impl AssetParams {
 
     /// One entry of the asset's `meta_data`.
     pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.meta_data
-            .get_or_insert_with(Map::new)
-            .insert(key.into(), value.into());
+        self.meta = self.meta.meta(key, value);
         self
     }
 
     /// The whole `meta_data` object, replacing entries set before.
     pub fn meta_data(mut self, meta_data: Map<String, Value>) -> Self {
-        self.meta_data = Some(meta_data);
+        self.meta.meta_data = Some(meta_data);
         self
     }
 
@@ -226,28 +211,8 @@ impl AssetParams {
     /// let params = AssetParams::new().filename("mars.jpg").metadata(&meta);
     /// # let _ = params;
     /// ```
-    pub fn metadata(mut self, meta: &crate::meta::AssetMeta) -> Self {
-        let set = |slot: &mut Option<String>, value: &Option<String>| {
-            if value.is_some() {
-                slot.clone_from(value);
-            }
-        };
-        set(&mut self.alt, &meta.alt);
-        set(&mut self.title, &meta.title);
-        set(&mut self.copyright, &meta.copyright);
-        set(&mut self.source, &meta.source);
-        set(&mut self.focus, &meta.focus);
-        if meta.is_private.is_some() {
-            self.is_private = meta.is_private;
-        }
-        if meta.meta_data.is_some() {
-            self.meta_data.clone_from(&meta.meta_data);
-        }
-        for tag in &meta.internal_tags {
-            if !self.internal_tags.contains(tag) {
-                self.internal_tags.push(tag.clone());
-            }
-        }
+    pub fn metadata(mut self, meta: &AssetMeta) -> Self {
+        self.meta.merge(meta);
         self
     }
 
@@ -261,7 +226,7 @@ impl AssetParams {
             }
         }
         self.internal_tag_ids = Some(all);
-        self.internal_tags.clear();
+        self.meta.internal_tags.clear();
         self
     }
 
@@ -316,14 +281,14 @@ impl AssetParams {
             asset_folder_id: self.asset_folder_id,
             size: self.size_param(),
             validate_upload: u8::from(self.validate_upload),
-            is_private: self.is_private,
-            alt: self.alt.as_deref(),
-            title: self.title.as_deref(),
-            copyright: self.copyright.as_deref(),
-            source: self.source.as_deref(),
-            focus: self.focus.as_deref(),
+            is_private: self.meta.is_private,
+            alt: self.meta.alt.as_deref(),
+            title: self.meta.title.as_deref(),
+            copyright: self.meta.copyright.as_deref(),
+            source: self.meta.source.as_deref(),
+            focus: self.meta.focus.as_deref(),
             ext_id: self.ext_id.as_deref(),
-            meta_data: self.meta_data.as_ref(),
+            meta_data: self.meta.meta_data.as_ref(),
             internal_tag_ids: self.internal_tag_ids.as_deref(),
         };
         serde_json::to_vec(&body).map_err(|e| {

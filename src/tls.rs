@@ -7,8 +7,14 @@
 //! | `native-tls` | the platform's library (OpenSSL on Linux) | the operating system's, as that library loads them (OpenSSL honours `SSL_CERT_FILE` and `SSL_CERT_DIR`) |
 //!
 //! With [`ClientBuilder::root_certificates_pem`](crate::ClientBuilder::root_certificates_pem)
-//! every backend trusts exactly the given roots instead.
+//! every backend trusts exactly the given roots instead. Without a TLS feature there is
+//! no TLS (only plain `http` to loopback works) and the roots are not used.
 
+#[cfg(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+))]
 use crate::error::Error;
 
 /// The TLS configuration: the backend the features chose, and its roots. ureq picks
@@ -35,16 +41,6 @@ pub(crate) fn config(root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Er
         None => RootCerts::WebPki,
     };
     Ok(builder.root_certs(roots).build())
-}
-
-/// Without a TLS feature only plain `http` to loopback works; roots are not used.
-#[cfg(not(any(
-    feature = "rustls",
-    feature = "native-tls",
-    feature = "platform-verifier"
-)))]
-pub(crate) fn config(_root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Error> {
-    Ok(ureq::tls::TlsConfig::builder().build())
 }
 
 /// The certificates of a PEM text; an error when it holds none or a broken one.
