@@ -194,6 +194,8 @@ struct Inner {
     asset_id: Option<u64>,
     kind: ErrorKind,
     cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The asset existed before this upload (a replace): no new record is left behind.
+    replacing: bool,
 }
 
 impl Error {
@@ -204,6 +206,7 @@ impl Error {
             asset_id: None,
             kind,
             cause: None,
+            replacing: false,
         }))
     }
 
@@ -217,6 +220,12 @@ impl Error {
     /// Names the step.
     pub(crate) fn at(mut self, step: Step) -> Error {
         self.0.step = Some(step);
+        self
+    }
+
+    /// Says the asset existed before (a replace failed): it is not a record left behind.
+    pub(crate) fn replacing(mut self) -> Error {
+        self.0.replacing = true;
         self
     }
 
@@ -320,6 +329,7 @@ impl Error {
     /// Whether a new asset record is left behind without a finished upload.
     fn leaves_record(&self) -> bool {
         self.0.asset_id.is_some()
+            && !self.0.replacing
             && matches!(self.0.step, Some(Step::Upload | Step::Finish))
             && !matches!(self.0.kind, ErrorKind::RecordDeleted)
     }

@@ -354,7 +354,10 @@ pub(crate) fn abandon(
     is_new: bool,
     error: Error,
 ) -> Error {
-    if !(is_new && session.delete_on_failure) {
+    if !is_new {
+        return error.replacing();
+    }
+    if !session.delete_on_failure {
         return error;
     }
     match delete(session, space_id, asset_id) {

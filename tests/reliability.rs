@@ -453,6 +453,10 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
         matches!(err.kind(), ErrorKind::S3 { status: 403, .. }),
         "{err:?}"
     );
+    assert!(
+        !err.to_string().contains("left without"),
+        "a failed replace leaves no new record behind: {err}"
+    );
     assert_eq!(stored_bytes(&s.emulator, kept.id), b"v1");
     assert_eq!(
         s.emulator.requests_for(Endpoint::Delete).len(),
