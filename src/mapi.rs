@@ -82,16 +82,23 @@ pub(crate) fn call(
     // The last 429, reported if the budget then runs out mid-attempt.
     let mut last_refusal: Option<(String, Option<Duration>)> = None;
     // The call's whole budget: every attempt, and every wait between them, fits in it.
-    let mut deadline = None;
+    // It starts once the pacer lets the first attempt go.
+    let mut call_deadline = None;
     loop {
-        let (sent, started_at) = {
+        let (sent, started_at, deadline) = {
             let permit = session.pacer.acquire(space_id, host);
-            let deadline = *deadline.get_or_insert(Instant::now() + session.timeouts.call);
+            let deadline =
+                *call_deadline.get_or_insert_with(|| Instant::now() + session.timeouts.call);
             let budget = deadline.saturating_duration_since(Instant::now());
-            (send(session, &method, &url, budget), permit.started_at())
+            (
+                send(session, &method, &url, budget),
+                permit.started_at(),
+                deadline,
+            )
         };
-        let deadline = deadline.unwrap_or_else(Instant::now);
         let can_retry = attempt < retries.max;
+        // Drawn once: the wait that is checked against the budget is the wait slept.
+        let backoff = retries.backoff(attempt);
         // Waiting `wait` and trying again still fits in the budget.
         let fits = |wait: Duration| {
             Instant::now()
@@ -118,7 +125,7 @@ pub(crate) fn call(
                     Some(asked) => {
                         asked.saturating_add(asked.mul_f64(0.25 * crate::codec::random::fraction()))
                     }
-                    None => retries.backoff(attempt),
+                    None => backoff,
                 };
                 if retries.max == 0 || !fits(wait) {
                     return Err(fail(ErrorKind::RateLimited {
@@ -134,9 +141,9 @@ pub(crate) fn call(
                 if answer.status >= 500
                     && can_retry
                     && idempotence == Idempotence::Idempotent
-                    && fits(retries.backoff(attempt)) =>
+                    && fits(backoff) =>
             {
-                retries.backoff(attempt)
+                backoff
             }
             Ok(answer) => {
                 let message = match (&answer.location, answer.status) {
@@ -154,13 +161,13 @@ pub(crate) fn call(
             }
             Err(error)
                 if can_retry
-                    && fits(retries.backoff(attempt))
+                    && fits(backoff)
                     && match idempotence {
                         Idempotence::Idempotent => retry::is_transient(&error),
                         Idempotence::Creates => retry::failed_before_sending(&error),
                     } =>
             {
-                retries.backoff(attempt)
+                backoff
             }
             // The budget ran out in an attempt after 429s: the rate limit is the story.
             Err(ureq::Error::Timeout(ureq::Timeout::Global)) if last_refusal.is_some() => {

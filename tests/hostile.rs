@@ -178,6 +178,63 @@ fn waits_between_retries_stay_within_the_call_budget() {
 }
 
 #[test]
+fn a_backoff_checked_against_the_budget_is_the_backoff_slept() {
+    // Every finish is answered 500. A retry's wait is drawn between 200 and 400 ms, and
+    // a budget of 300 ms fits only some draws: a wait found to fit and then drawn again
+    // for the sleep overran the budget in about one call in six. The calls run side by
+    // side, each on its own client, so that the pacer adds no wait.
+    const CALLS: usize = 48;
+    let budget = Duration::from_millis(300);
+    let s = setup();
+    for nth in 1..=CALLS * 8 {
+        s.emulator.inject(Fault::respond(
+            Endpoint::Finish,
+            nth,
+            500,
+            r#"{"error":"down"}"#,
+        ));
+    }
+    let uploaded: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let client = builder_for(&s.emulator)
+                .timeout_call(budget)
+                .backoff(Duration::from_millis(400), Duration::from_millis(400))
+                .build()
+                .expect("client");
+            client
+                .sign(s.space, AssetParams::new().filename(format!("{i}.txt")))
+                .expect("signed")
+                .upload(Source::bytes(b"a"))
+                .expect("uploaded")
+        })
+        .collect();
+    let took: Vec<Duration> = std::thread::scope(|scope| {
+        let calls: Vec<_> = uploaded
+            .into_iter()
+            .map(|uploaded| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let err = uploaded.finish().expect_err("every finish is refused");
+                    assert_eq!(err.step(), Some(Step::Finish), "{err:?}");
+                    started.elapsed()
+                })
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|call| call.join().expect("no panic"))
+            .collect()
+    });
+    let slowest = took.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest < budget + Duration::from_millis(25),
+        "a finish took {slowest:?} on a budget of {budget:?}"
+    );
+    // Retries happened: the budget, not the first answer, ended the calls.
+    assert!(s.emulator.requests_for(Endpoint::Finish).len() > CALLS);
+}
+
+#[test]
 fn a_post_url_with_user_info_is_refused() {
     let s = setup();
     for post_url in [
