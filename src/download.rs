@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use crate::codec::sha256::Sha256;
+use crate::codec::sha256;
 use crate::error::{Error, ErrorKind, Step};
 use crate::session::Session;
 
@@ -39,19 +39,8 @@ pub(crate) fn sha256(
             body: crate::mapi::read_body(response, crate::mapi::ERROR_BODY_LIMIT),
         })));
     }
-    let mut reader = response.into_body().into_reader().take(expected + 1);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut length = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
-        if n == 0 {
-            break;
-        }
-        length += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((length == expected).then(|| hasher.finish_hex()))
+    let reader = response.into_body().into_reader().take(expected + 1);
+    let (hash, length) = sha256::of_reader(reader)
+        .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
+    Ok((length == expected).then_some(hash))
 }
