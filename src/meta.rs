@@ -181,26 +181,14 @@ impl AssetMeta {
         hasher.finish_hex()
     }
 
-    /// The fields as the sign and update calls take them, tags as ids.
+    /// The fields as the update call takes them: as [`AssetMeta`] writes them, with the
+    /// tags as ids.
     pub(crate) fn fields(&self, tag_ids: &[u64]) -> Map<String, Value> {
-        let mut fields = Map::new();
-        let mut text = |name: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                fields.insert(name.to_owned(), Value::from(value.as_str()));
-            }
+        let mut fields = match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields,
+            _ => Map::new(),
         };
-        text("alt", &self.alt);
-        text("title", &self.title);
-        text("copyright", &self.copyright);
-        text("source", &self.source);
-        text("focus", &self.focus);
-        if let Some(private) = self.is_private {
-            fields.insert("is_private".into(), Value::from(private));
-        }
-        if let Some(meta_data) = &self.meta_data {
-            fields.insert("meta_data".into(), Value::Object(meta_data.clone()));
-        }
-        if !self.internal_tags.is_empty() {
+        if fields.remove("internal_tags").is_some() {
             fields.insert("internal_tag_ids".into(), Value::from(tag_ids.to_vec()));
         }
         fields

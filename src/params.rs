@@ -71,21 +71,11 @@ struct SignBody<'a> {
     size: Option<String>,
     validate_upload: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    is_private: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    alt: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    copyright: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    focus: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     ext_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    meta_data: Option<&'a Map<String, Value>>,
+    /// Alt, title, … as [`AssetMeta`] writes them; its tag names are gone by now
+    /// ([`AssetParams::with_tag_ids`] turned them into ids).
+    #[serde(flatten)]
+    meta: &'a AssetMeta,
     #[serde(skip_serializing_if = "Option::is_none")]
     internal_tag_ids: Option<&'a [u64]>,
 }
@@ -281,14 +271,8 @@ impl AssetParams {
             asset_folder_id: self.asset_folder_id,
             size: self.size_param(),
             validate_upload: u8::from(self.validate_upload),
-            is_private: self.meta.is_private,
-            alt: self.meta.alt.as_deref(),
-            title: self.meta.title.as_deref(),
-            copyright: self.meta.copyright.as_deref(),
-            source: self.meta.source.as_deref(),
-            focus: self.meta.focus.as_deref(),
             ext_id: self.ext_id.as_deref(),
-            meta_data: self.meta.meta_data.as_ref(),
+            meta: &self.meta,
             internal_tag_ids: self.internal_tag_ids.as_deref(),
         };
         serde_json::to_vec(&body).map_err(|e| {
@@ -338,9 +322,9 @@ mod tests {
             json(&request),
             concat!(
                 r#"{"filename":"Mars \"Rover\".jpg","id":123456,"asset_folder_id":42,"#,
-                r#""size":"1920x1080","validate_upload":0,"is_private":true,"alt":"alt","#,
+                r#""size":"1920x1080","validate_upload":0,"ext_id":"ext-1","alt":"alt","#,
                 r#""title":"title","copyright":"(c) NASA","source":"JPL","#,
-                r#""focus":"10x20:11x21","ext_id":"ext-1","#,
+                r#""focus":"10x20:11x21","is_private":true,"#,
                 r#""meta_data":{"camera":"Mastcam","sol":42},"internal_tag_ids":[3,4]}"#
             )
         );
