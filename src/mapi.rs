@@ -79,6 +79,9 @@ pub(crate) fn call(
     let idempotence = method.idempotence();
     let fail = |kind: ErrorKind| Error::new(kind).at(step).asset(asset_id);
     let mut attempt = 0u32;
+    // Retries other than after a 429: these are what `Retries::max` bounds; 429s are
+    // bounded by the budget alone.
+    let mut retried = 0u32;
     // The last 429, reported if the budget then runs out mid-attempt.
     let mut last_refusal: Option<(String, Option<Duration>)> = None;
     // The call's whole budget: every attempt, and every wait between them, fits in it.
@@ -96,7 +99,7 @@ pub(crate) fn call(
                 deadline,
             )
         };
-        let can_retry = attempt < retries.max;
+        let can_retry = retried < retries.max;
         // Drawn once: the wait that is checked against the budget is the wait slept.
         let backoff = retries.backoff(attempt);
         // Waiting `wait` and trying again still fits in the budget.
@@ -121,12 +124,7 @@ pub(crate) fn call(
                 // A 429 was not processed: it is tried again while the budget lasts,
                 // however many times, after the wait it asked for (or a backoff), with
                 // jitter so that clients refused together do not come back together.
-                let wait = match answer.retry_after {
-                    Some(asked) => {
-                        asked.saturating_add(asked.mul_f64(0.25 * crate::codec::random::fraction()))
-                    }
-                    None => backoff,
-                };
+                let wait = retry::after_refusal(answer.retry_after, backoff);
                 if retries.max == 0 || !fits(wait) {
                     return Err(fail(ErrorKind::RateLimited {
                         attempts: attempt + 1,
@@ -143,6 +141,7 @@ pub(crate) fn call(
                     && idempotence == Idempotence::Idempotent
                     && fits(backoff) =>
             {
+                retried += 1;
                 backoff
             }
             Ok(answer) => {
@@ -167,6 +166,7 @@ pub(crate) fn call(
                         Idempotence::Creates => retry::failed_before_sending(&error),
                     } =>
             {
+                retried += 1;
                 backoff
             }
             // The budget ran out in an attempt after 429s: the rate limit is the story.

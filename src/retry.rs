@@ -147,6 +147,17 @@ pub(crate) fn tls_problem(error: &ureq::Error) -> Option<String> {
     Some(problem.to_owned())
 }
 
+/// The wait after a 429: the `Retry-After` asked for plus up to a quarter more, drawn at
+/// random so that clients refused together do not come back together; without one (or
+/// with `0`, which would bring every client back at once), the `backoff` drawn for this
+/// attempt.
+pub(crate) fn after_refusal(asked: Option<Duration>, backoff: Duration) -> Duration {
+    match asked.filter(|asked| !asked.is_zero()) {
+        Some(asked) => asked.saturating_add(asked.mul_f64(0.25 * crate::codec::random::fraction())),
+        None => backoff,
+    }
+}
+
 /// Reads `Retry-After`: delay-seconds or an HTTP date, as the wait it asks for. A wait
 /// longer than the call's budget is not waited out: the call fails at once, saying so.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -178,6 +189,21 @@ mod tests {
             let wait = retries.backoff(attempt);
             assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_waits_what_it_asked_and_up_to_a_quarter_more() {
+        let asked = Duration::from_secs(1);
+        let backoff = Duration::from_millis(300);
+        let waits: std::collections::HashSet<Duration> = (0..50)
+            .map(|_| after_refusal(Some(asked), backoff))
+            .collect();
+        for wait in &waits {
+            assert!(*wait >= asked && *wait <= asked + asked / 4, "{wait:?}");
+        }
+        assert!(waits.len() > 40, "the waits are spread: {waits:?}");
+        assert_eq!(after_refusal(None, backoff), backoff);
+        assert_eq!(after_refusal(Some(Duration::ZERO), backoff), backoff);
     }
 
     #[test]

@@ -128,6 +128,27 @@ fn a_429_that_never_ends_is_a_distinct_error_once_the_budget_is_spent() {
 }
 
 #[test]
+fn retries_after_429s_leave_the_other_retries_intact() {
+    let s = setup();
+    for nth in 1..=3 {
+        s.emulator
+            .inject(Fault::respond(Endpoint::Finish, nth, 429, RATE_LIMIT_BODY));
+    }
+    s.emulator
+        .inject(Fault::respond(Endpoint::Finish, 4, 502, "bad gateway"));
+    // Two retries for 5xx and lost connections; the three 429s do not use them up.
+    let client = builder_for(&s.emulator)
+        .max_retries(2)
+        .build()
+        .expect("client");
+    put(&client, s.space, "a.txt", &b"a"[..]).expect("finished after the 429s and a 502");
+    assert_eq!(
+        statuses(&s.emulator, Endpoint::Finish),
+        [429, 429, 429, 502, 200]
+    );
+}
+
+#[test]
 fn s3_503_500_timeout_and_a_reset_midway_are_retried_byte_exact() {
     let s = setup();
     s.emulator.inject(Fault::respond(
