@@ -123,12 +123,12 @@ pub fn cdn_url(url: &str) -> String {
         if let Some((bucket, key)) = path.split_once('/') {
             return format!("https://{bucket}/{key}");
         }
-        return format!("https://{host}{path}");
+        return format!("https://{host}/{path}");
     }
     if let Some(bucket) = virtual_hosted_bucket(&lower) {
         return format!("https://{}{path}", &host[..bucket.len()]);
     }
-    if crate::url::is_loopback_host(host.split(':').next().unwrap_or(host)) {
+    if crate::url::is_loopback_host(crate::url::host_in(host)) {
         return url.to_owned(); // a local emulator serves plain http
     }
     format!("https://{host}{path}")
@@ -181,12 +181,19 @@ mod tests {
     fn leaves_other_urls_alone() {
         for url in [
             "http://127.0.0.1:8080/a.storyblok.com/f/1/x.png",
+            "http://[::1]:8080/a.storyblok.com/f/1/x.png",
+            "http://localhost/x.png",
             "mailto:someone@example.com",
             "not a url",
             "",
         ] {
             assert_eq!(cdn_url(url), url);
         }
+        // A bucket with no key keeps the slash between host and bucket.
+        assert_eq!(
+            cdn_url("https://s3.amazonaws.com/a.storyblok.com"),
+            "https://s3.amazonaws.com/a.storyblok.com"
+        );
         // A host that merely contains "s3" is not S3.
         assert_eq!(
             cdn_url("https://mys3.amazonaws.com/b/k"),

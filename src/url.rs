@@ -2,23 +2,30 @@
 
 use std::net::IpAddr;
 
-/// The host of an absolute `http(s)://` URL, without brackets, port or user info.
-pub(crate) fn host(url: &str) -> Option<&str> {
+/// The authority of an absolute URL as written: user info, host and port.
+fn raw_authority(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split_once(']').map(|(h, _)| h);
-    }
-    Some(authority.split(':').next().unwrap_or(authority))
+    rest.split(['/', '?', '#']).next()
 }
 
 /// The `host[:port]` of an absolute URL, without user info: what tells one server from
 /// another on one machine.
 pub(crate) fn authority(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = raw_authority(url)?;
     Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+/// The host of an absolute `http(s)://` URL, without brackets, port or user info.
+pub(crate) fn host(url: &str) -> Option<&str> {
+    authority(url).map(host_in)
+}
+
+/// The host of a `host[:port]`, without brackets or port.
+pub(crate) fn host_in(authority: &str) -> &str {
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split_once(']').map_or("", |(h, _)| h);
+    }
+    authority.split(':').next().unwrap_or(authority)
 }
 
 fn scheme(url: &str) -> Option<String> {
@@ -39,9 +46,7 @@ pub(crate) fn is_loopback(url: &str) -> bool {
 /// Whether `url` carries a user name or password (`https://user:pass@host/`), which an
 /// HTTP client would turn into an `Authorization` header.
 fn has_user_info(url: &str) -> bool {
-    url.split_once("://")
-        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
-        .is_some_and(|authority| authority.contains('@'))
+    raw_authority(url).is_some_and(|authority| authority.contains('@'))
 }
 
 /// Whether the SDK may send to `url`: `https` anywhere, `http` only to a loopback host,
