@@ -62,8 +62,6 @@ impl<T: Read + Seek> ReadSeek for T {}
 /// source allows.
 pub(crate) struct Opened<'a> {
     pub(crate) len: u64,
-    /// The file, for a path source.
-    pub(crate) path: Option<PathBuf>,
     body: Body<'a>,
     progress: Option<Progress<'a>>,
     sent: u64,
@@ -225,7 +223,6 @@ impl<'a> Source<'a> {
 
     /// Opens the source: a file is opened and its length taken from the open handle.
     pub(crate) fn open(self) -> io::Result<Opened<'a>> {
-        let path = self.file_path().map(Path::to_path_buf);
         let (len, body) = match self.inner {
             Inner::Path(path) => {
                 // Refused before opening: opening a FIFO blocks until a writer comes.
@@ -248,7 +245,6 @@ impl<'a> Source<'a> {
         };
         Ok(Opened {
             len,
-            path,
             body,
             progress: self.progress,
             sent: 0,

@@ -2,7 +2,7 @@
 //! state is [`UploadedAsset`].
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,11 +98,8 @@ impl SignedUpload {
                 self.sign_again()?;
             }
             self.check_size(opened.len)?;
-            let error = match self.post(&mut opened) {
+            let error = match self.post(&mut opened, path.as_deref()) {
                 Ok(()) => return Ok(()),
-                Err(error) if matches!(error.kind(), ErrorKind::Source { .. }) => {
-                    return Err(error);
-                }
                 Err(error) => error,
             };
             let expired = is_expired_policy(&error);
@@ -151,8 +148,8 @@ impl SignedUpload {
         }
     }
 
-    /// One POST of the form to S3.
-    fn post(&self, opened: &mut Opened<'_>) -> Result<(), Error> {
+    /// One POST of the form to S3; `path` names the file in a read error.
+    fn post(&self, opened: &mut Opened<'_>, path: Option<&Path>) -> Result<(), Error> {
         let asset_id = self.asset_id();
         let content_type = self
             .fields()
@@ -162,7 +159,6 @@ impl SignedUpload {
         let filename = self.params.filename.as_deref().unwrap_or("file");
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
-        let path = opened.path.clone();
         let probe_end = opened.can_probe_end();
         let mut body = form.body(opened, len, probe_end);
         let result = self
@@ -184,7 +180,7 @@ impl SignedUpload {
         if let Some(failure) = body.take_failure() {
             return Err(at_upload(match failure {
                 BodyFailure::Length(mismatch) => Error::new(ErrorKind::SourceLength(mismatch)),
-                BodyFailure::Read(error) => Error::source_io(path, error),
+                BodyFailure::Read(error) => Error::source_io(path.map(Into::into), error),
             }));
         }
         let response = result
