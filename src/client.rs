@@ -380,7 +380,8 @@ impl ClientBuilder {
     /// the usual authorities, give the system bundle and it together (for example
     /// `/etc/ssl/certs/ca-certificates.crt` followed by the proxy's root). Works the same
     /// for every TLS feature; [`ClientBuilder::build`] fails if the text holds no
-    /// certificate.
+    /// certificate. Built without a TLS feature, the crate speaks no https, and the roots
+    /// are not read.
     pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.root_certificates
             .get_or_insert_with(Vec::new)

@@ -160,6 +160,11 @@ mod region;
 mod retry;
 mod session;
 mod source;
+#[cfg(any(
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "platform-verifier"
+))]
 mod tls;
 mod token;
 mod url;

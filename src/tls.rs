@@ -8,23 +8,13 @@
 //!
 //! With [`ClientBuilder::root_certificates_pem`](crate::ClientBuilder::root_certificates_pem)
 //! every backend trusts exactly the given roots instead. Without a TLS feature there is
-//! no TLS (only plain `http` to loopback works) and the roots are not used.
+//! no TLS (only plain `http` to loopback works) and this module is not compiled.
 
-#[cfg(any(
-    feature = "rustls",
-    feature = "native-tls",
-    feature = "platform-verifier"
-))]
 use crate::error::Error;
 
 /// The TLS configuration: the backend the features chose, and its roots. ureq picks
 /// rustls unless told otherwise, and would panic on the first https request when only
 /// native-tls is compiled in.
-#[cfg(any(
-    feature = "rustls",
-    feature = "native-tls",
-    feature = "platform-verifier"
-))]
 pub(crate) fn config(root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Error> {
     use ureq::tls::{RootCerts, TlsConfig};
 
@@ -44,11 +34,6 @@ pub(crate) fn config(root_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, Er
 }
 
 /// The certificates of a PEM text; an error when it holds none or a broken one.
-#[cfg(any(
-    feature = "rustls",
-    feature = "native-tls",
-    feature = "platform-verifier"
-))]
 fn certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
     let mut certificates = Vec::new();
     for item in ureq::tls::parse_pem(pem) {
@@ -70,14 +55,7 @@ fn certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Erro
     Ok(certificates)
 }
 
-#[cfg(all(
-    test,
-    any(
-        feature = "rustls",
-        feature = "native-tls",
-        feature = "platform-verifier"
-    )
-))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use ureq::tls::{RootCerts, TlsProvider};
