@@ -102,11 +102,15 @@ fn read_answer(
         .at(Step::Sign)
         .asset(asset_id)
     };
-    // Read the id on its own first, from as much of the answer as arrived (a body over
-    // the read limit is cut short), so that every later error can name the record.
-    let id = id_in_prefix(text).or(replaces);
-    let signed: SignResponse = serde_json::from_str(text)
-        .map_err(|e| unexpected(id, format!("not a sign response: {e}")))?;
+    // An answer that is not a whole sign response (a body over the read limit is cut
+    // short) may still name the record: its id is read on its own from as much of the
+    // answer as arrived, so that the error names it.
+    let signed: SignResponse = serde_json::from_str(text).map_err(|e| {
+        unexpected(
+            id_in_prefix(text).or(replaces),
+            format!("not a sign response: {e}"),
+        )
+    })?;
     let asset_id = signed.id;
     if let Some(wanted) = replaces.filter(|&wanted| wanted != asset_id) {
         return Err(unexpected(
