@@ -254,17 +254,22 @@ impl AssetParams {
         self.id
     }
 
-    /// The sign call's JSON body. Fails without a filename.
-    pub(crate) fn to_json(&self) -> Result<Vec<u8>, Error> {
-        let filename = self
-            .filename
+    /// The filename the sign call will send; an error when there is none, so that
+    /// nothing is looked up or created for parameters that cannot be signed.
+    pub(crate) fn checked_filename(&self) -> Result<&str, Error> {
+        self.filename
             .as_deref()
             .filter(|f| !f.trim().is_empty())
             .ok_or_else(|| {
                 Error::invalid(
                     "the asset needs a filename: set AssetParams::filename, or use a path source",
                 )
-            })?;
+            })
+    }
+
+    /// The sign call's JSON body. Fails without a filename.
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, Error> {
+        let filename = self.checked_filename()?;
         let body = SignBody {
             filename,
             id: self.id,

@@ -18,6 +18,20 @@ fn upload_bytes(client: &Client, space: u64) -> Result<storyblok_assets::Asset, 
 }
 
 #[test]
+fn a_sign_without_a_filename_makes_no_call_not_even_for_tags() {
+    let s = setup();
+    let params = AssetParams::new().metadata(&storyblok_assets::AssetMeta::new().tag("hero"));
+    let err = s.client.sign(s.space, params).expect_err("no filename");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("filename"), "{err}");
+    let calls = s.emulator.requests();
+    assert!(calls.is_empty(), "no call at all: {calls:?}");
+}
+
+#[test]
 fn a_wrong_token_gives_storyblok_401_and_advice() {
     let s = setup();
     let client = Client::builder(Token::personal("not-the-token"))
