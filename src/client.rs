@@ -91,7 +91,8 @@ impl Client {
     ///
     /// The parameters need a filename; [`AssetParams::for_source`] fills it (and the image
     /// size) from the file and refuses an empty one before anything is created. A 429 is
-    /// retried; nothing else is, since a repeated sign could create a second record.
+    /// retried, and so is a connection that failed before the request went out; nothing
+    /// else is, since a repeated sign could create a second record.
     ///
     /// ```no_run
     /// use storyblok_assets::{AssetParams, Client, Source, Token};

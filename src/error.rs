@@ -58,7 +58,8 @@ pub enum LengthMismatch {
         /// Bytes it gave before it ended.
         sent: u64,
     },
-    /// The source still had bytes after the `declared` ones.
+    /// The source still had bytes after the `declared` ones (seen for a path, bytes and
+    /// a seekable reader; a plain reader is not read past its length).
     Long {
         /// Bytes the source said it had.
         declared: u64,
@@ -85,8 +86,10 @@ pub enum ErrorKind {
         /// The refused URL.
         url: String,
     },
-    /// The file is empty. S3 refuses empty uploads, so this is checked before signing,
-    /// and no asset record is created (unless the record already existed).
+    /// The file is empty. S3 refuses empty uploads. [`Client::upload`](crate::Client::upload)
+    /// and [`AssetParams::for_source`](crate::AssetParams::for_source) check it before
+    /// signing, so that no record is created; [`SignedUpload::upload`](crate::SignedUpload::upload)
+    /// checks it again, after the record exists.
     EmptySource,
     /// The file's size is outside the range the signed policy allows; nothing was sent
     /// to S3.
@@ -106,8 +109,10 @@ pub enum ErrorKind {
         /// The I/O error's kind.
         io: std::io::ErrorKind,
     },
-    /// A reader source gave fewer or more bytes than its declared length; the upload was
-    /// stopped at once.
+    /// A source gave fewer bytes than its declared length, or a path, bytes or seekable
+    /// source more; the upload was stopped at once. A plain
+    /// [`Source::reader`](crate::Source::reader) is never read past its length, so what it
+    /// holds beyond is not seen.
     SourceLength(LengthMismatch),
     /// Storyblok's Management API answered with an error status.
     Api {
@@ -146,7 +151,8 @@ pub enum ErrorKind {
     /// [`source`](std::error::Error::source). A path, bytes or a
     /// [`Source::seekable`](crate::Source::seekable) reader is retried.
     NotReplayable,
-    /// The upload or finish of a new asset failed for good, and its record was deleted, as
+    /// A new asset's sign answer could not be used, or its upload or finish failed for
+    /// good, and its record was deleted, as
     /// [`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure) asks;
     /// the failure is the [`source`](std::error::Error::source).
     RecordDeleted,
@@ -255,10 +261,11 @@ impl Error {
 
     /// A failure wrapped as the cause of `kind`, keeping its step and asset.
     pub(crate) fn wrap(kind: ErrorKind, cause: Error) -> Error {
-        let (step, asset_id) = (cause.step(), cause.asset_id());
+        let (step, asset_id, replacing) = (cause.step(), cause.asset_id(), cause.0.replacing);
         let mut error = Error::new(kind).caused_by(cause);
         error.0.step = step;
         error.0.asset_id = asset_id;
+        error.0.replacing = replacing;
         error
     }
 
@@ -445,9 +452,9 @@ impl fmt::Display for Error {
             ErrorKind::RecordDeleted => match asset_id {
                 Some(id) => write!(
                     f,
-                    "the upload failed, so the new asset record {id} was deleted and nothing is left behind"
+                    "the new asset record {id} was deleted, so nothing is left behind"
                 )?,
-                None => f.write_str("the upload failed and the new asset record was deleted")?,
+                None => f.write_str("the new asset record was deleted")?,
             },
             ErrorKind::Manifest { path, message } => {
                 write!(f, "the manifest {} {message}", path.display())?
@@ -588,6 +595,20 @@ mod tests {
             deleted.to_string().contains("record 42 was deleted"),
             "{deleted}"
         );
+    }
+
+    #[test]
+    fn a_wrapped_failed_replace_still_leaves_no_new_record() {
+        let failed = || {
+            Error::new(ErrorKind::Transport)
+                .at(Step::Upload)
+                .asset(Some(42))
+        };
+        let new = Error::wrap(ErrorKind::NotReplayable, failed());
+        assert!(new.to_string().contains("left without"), "{new}");
+        let replace = Error::wrap(ErrorKind::NotReplayable, failed().replacing());
+        assert!(!replace.to_string().contains("left without"), "{replace}");
+        assert_eq!(replace.asset_id(), Some(42));
     }
 
     #[test]

@@ -58,8 +58,9 @@
 //!
 //! A [`Source`] is a path (streamed from disk), bytes, or any reader with a declared
 //! length. Memory stays flat whatever the file's size, and S3 gets an exact
-//! `Content-Length` (it refuses chunked uploads). A reader that gives fewer or more bytes
-//! than declared stops the upload at once.
+//! `Content-Length` (it refuses chunked uploads). A source that gives fewer bytes than
+//! declared stops the upload at once, and so does a path, bytes or seekable reader that
+//! gives more; a plain reader is never read past its declared length.
 //!
 //! # Errors
 //!

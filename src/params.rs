@@ -206,8 +206,8 @@ impl AssetParams {
         self
     }
 
-    /// The tag names to look up before signing, and the parameters with their ids in
-    /// place of them.
+    /// The parameters with the ids of their tags (looked up by name before signing) in
+    /// place of the names.
     pub(crate) fn with_tag_ids(mut self, ids: &[u64]) -> Self {
         let mut all = self.internal_tag_ids.take().unwrap_or_default();
         for id in ids {

@@ -12,7 +12,9 @@ use crate::codec::image_size::{self, Dimensions};
 ///
 /// A path is streamed from disk and a reader is streamed as it reads: memory stays flat
 /// whatever the size. S3 needs the exact length up front, so a reader declares it; one that
-/// gives fewer or more bytes stops the upload with [`ErrorKind::SourceLength`](crate::ErrorKind::SourceLength).
+/// gives fewer bytes stops the upload with [`ErrorKind::SourceLength`](crate::ErrorKind::SourceLength)
+/// (and so does a file or seekable reader that gives more; a plain reader is not read
+/// past its length).
 ///
 /// An upload that fails midway (a reset connection, S3's 500 or 503) is retried from the
 /// start of the file; that needs a source that can start over: a path, bytes or a

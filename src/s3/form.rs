@@ -3,7 +3,8 @@
 //! The body is the signed fields, verbatim and in Storyblok's order, then the file part,
 //! last. Everything but the file is built once, in memory (S3 caps it at 20 KB); the file
 //! streams through [`FormBody`], which also holds a reader source to its declared length,
-//! so the `Content-Length` sent is exact and a short or long source stops the upload.
+//! so the `Content-Length` sent is exact: a short source stops the upload, and so does a
+//! long one whose end can be probed (a path, bytes, a seekable reader).
 //!
 //! Not the `multipart` crate: it is unmaintained (RUSTSEC-2023-0050), its lazy client
 //! miscounts the length, writes file parts in reverse order and escapes no names.
