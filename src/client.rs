@@ -38,8 +38,8 @@ pub struct Client {
     session: Arc<Session>,
     rate_limit: RateLimit,
     /// Each space's asset folders and tags, listed once and shared by every clone.
-    pub(crate) folders: Arc<FolderCache>,
-    pub(crate) tags: Arc<TagCache>,
+    folders: Arc<FolderCache>,
+    tags: Arc<TagCache>,
 }
 
 /// ureq's send buffer per connection.

@@ -181,7 +181,7 @@ fn id_in_prefix(text: &str) -> Option<u64> {
 }
 
 /// The value of the signed field `name`.
-pub(crate) fn find_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
+fn find_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
     fields
         .iter()
         .find(|(n, _)| n == name)
