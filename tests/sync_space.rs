@@ -587,3 +587,47 @@ fn adoption_never_takes_an_asset_another_file_owns() {
     assert_eq!(bytes(icon.id), b"icon-bytes");
     assert_eq!(bytes(card.id), b"card-bytes");
 }
+
+#[test]
+fn a_list_of_files_finds_their_sidecars_on_disk() {
+    let s = space();
+    let t = tree(
+        "space_list_sidecars",
+        &[
+            ("a.png", &png(3, 3)),
+            ("b.png", &png(4, 4)),
+            ("img/c.png", &png(5, 5)),
+        ],
+    );
+    for (sidecar, alt) in [
+        ("a.png.json", "A"),
+        ("b.png.json", "B"),
+        ("img/c.png.json", "C"),
+    ] {
+        fs::write(t.root.join(sidecar), format!(r#"{{"alt": "{alt}"}}"#)).expect("sidecar");
+    }
+    // a.png without its sidecar, b.png with it, img/c.png through its sidecar alone.
+    let options = SyncOptions::files(
+        &t.root,
+        ["a.png", "b.png", "b.png.json", "img/c.png.json"],
+        &t.manifest,
+    );
+    let report = s.client.sync(s.space, &options).expect("sync");
+    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["a.png", "b.png", "img/c.png"], "{report:?}");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    for (path, alt) in [("a.png", "A"), ("b.png", "B"), ("img/c.png", "C")] {
+        assert_eq!(action(&report, path), "Uploaded");
+        let stored = s.emulator.asset(manifest.assets[path].id).expect("record");
+        assert_eq!(stored.alt.as_deref(), Some(alt), "{path}");
+    }
+    assert_eq!(s.emulator.assets().len(), 3, "no sidecar is an asset");
+
+    // Without sidecars, a listed `.json` is a file like any other.
+    let t = tree("space_list_no_sidecars", &[("d.png", &png(2, 2))]);
+    fs::write(t.root.join("d.png.json"), r#"{"alt": "D"}"#).expect("sidecar");
+    let options = SyncOptions::files(&t.root, ["d.png", "d.png.json"], &t.manifest).sidecars(false);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "d.png"), "Uploaded");
+    assert_eq!(action(&report, "d.png.json"), "Uploaded");
+}

@@ -68,6 +68,24 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
         }
         None => walk(&root, &manifest, &mut add)?,
     }
+    // A list names files, not always their sidecars: those are looked for on disk.
+    let listed = options.sidecars && options.files.is_some();
+    let on_disk = |key: &str| {
+        let path = root.join(key);
+        (listed && path.is_file() && !manifest.is(&path)).then_some(path)
+    };
+    if listed {
+        // A listed sidecar of a file on disk stands for that file.
+        let keys: Vec<String> = keyed.keys().cloned().collect();
+        for key in keys {
+            if let Some(of) = key.strip_suffix(".json")
+                && !keyed.contains_key(of)
+                && let Some(path) = on_disk(of)
+            {
+                keyed.insert(of.to_owned(), path);
+            }
+        }
+    }
     let mut files: Vec<LocalFile> = Vec::with_capacity(keyed.len());
     let sidecars: Vec<String> = if options.sidecars {
         keyed
@@ -84,7 +102,11 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
     }
     for (key, path) in keyed {
         let sidecar = format!("{key}.json");
-        let sidecar = sidecars.contains(&sidecar).then(|| root.join(&sidecar));
+        let sidecar = if sidecars.contains(&sidecar) {
+            Some(root.join(&sidecar))
+        } else {
+            on_disk(&sidecar)
+        };
         files.push(LocalFile { key, path, sidecar });
     }
     Ok(Found {

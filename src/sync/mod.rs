@@ -95,7 +95,9 @@ impl SyncOptions {
     }
 
     /// Just these files, named relative to `root` (or absolute, inside `root`); the
-    /// manifest paths are relative to `root`.
+    /// manifest paths are relative to `root`. With [`sidecars`](Self::sidecars), each
+    /// file's sidecar is read from disk whether the list names it or not, and a listed
+    /// sidecar of an existing file stands for that file.
     pub fn files(
         root: impl Into<PathBuf>,
         files: impl IntoIterator<Item = impl Into<PathBuf>>,
