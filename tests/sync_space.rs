@@ -11,7 +11,7 @@ use common::{png, setup_with, temp_dir};
 use storyblok_assets::{
     AssetMeta, ErrorKind, Manifest, OnChange, SyncAction, SyncOptions, SyncReport,
 };
-use storyblok_assets_emulator::{Emulator, Endpoint, RecordedRequest};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault, RecordedRequest};
 
 struct Tree {
     root: PathBuf,
@@ -630,4 +630,60 @@ fn a_list_of_files_finds_their_sidecars_on_disk() {
     let report = s.client.sync(s.space, &options).expect("sync");
     assert_eq!(action(&report, "d.png"), "Uploaded");
     assert_eq!(action(&report, "d.png.json"), "Uploaded");
+}
+
+#[test]
+fn a_failed_download_fails_the_file_and_neither_replaces_nor_duplicates() {
+    let logo = png(9, 9);
+    for on_change in [OnChange::ReplaceInPlace, OnChange::NewAsset] {
+        let s = space();
+        let t = tree(
+            &format!("space_download_fails_{on_change:?}"),
+            &[("logo.png", &logo)],
+        );
+        let seeded = s.emulator.seed_asset("logo.png", logo.clone(), None);
+        s.emulator
+            .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
+        s.emulator.clear_requests();
+        let options = SyncOptions::dir(&t.root, &t.manifest).on_change(on_change);
+        let report = s.client.sync(s.space, &options).expect("sync");
+        let line = action(&report, "logo.png");
+        assert!(
+            line.starts_with(&format!("failed: download failed (asset {})", seeded.id))
+                && line.contains("503"),
+            "{on_change:?}: {line}"
+        );
+        assert!(writes(&s.emulator).is_empty(), "{:?}", writes(&s.emulator));
+        assert_eq!(s.emulator.assets().len(), 1, "{on_change:?}: no duplicate");
+        let key = s.emulator.asset(seeded.id).expect("record").key;
+        assert_eq!(s.emulator.object(&key).expect("object").bytes, logo);
+        let manifest = Manifest::load(&t.manifest).expect("manifest");
+        assert!(!manifest.assets.contains_key("logo.png"), "{manifest:?}");
+
+        // The next run compares again, and adopts.
+        let again = s.client.sync(s.space, &options).expect("rerun");
+        assert_eq!(action(&again, "logo.png"), "Adopted");
+        let manifest = Manifest::load(&t.manifest).expect("manifest");
+        assert_eq!(manifest.assets["logo.png"].id, seeded.id);
+    }
+
+    // A failed download does not keep another candidate with the same bytes from being
+    // adopted.
+    let s = space();
+    let t = tree("space_download_fails_other", &[("notes.txt", b"version 2")]);
+    s.emulator
+        .seed_asset("notes.txt", b"version 1".to_vec(), None);
+    let ours = s
+        .emulator
+        .seed_asset("notes.txt", b"version 2".to_vec(), None);
+    s.emulator
+        .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    assert_eq!(action(&report, "notes.txt"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["notes.txt"].id, ours.id);
+    assert_eq!(s.emulator.assets().len(), 2);
 }

@@ -73,6 +73,16 @@ struct Job<'r, 'c> {
     sha256: OnceCell<String>,
 }
 
+/// What a download told of an existing asset's bytes.
+enum Compared {
+    /// They are this file's bytes.
+    Same,
+    /// They are other bytes (another length, or another SHA-256).
+    Different,
+    /// The download failed: they may be either.
+    Unknown(Error),
+}
+
 /// How an upload treats the asset.
 enum Upload {
     New,
@@ -211,15 +221,32 @@ impl<'r, 'c> Job<'r, 'c> {
                 .filter(|c| self.run.claim(c.id))
                 .collect();
             let mut fallback = None;
+            let mut unknown = None;
             for candidate in &candidates {
-                if self.holds_our_bytes(candidate)? {
-                    if !self.dry() {
-                        self.adopt(candidate, target)?;
+                match self.compare(candidate)? {
+                    Compared::Same => {
+                        if !self.dry() {
+                            self.adopt(candidate, target)?;
+                        }
+                        self.unclaim_except(&candidates, candidate.id);
+                        return Ok(SyncAction::Adopted);
                     }
-                    self.unclaim_except(&candidates, candidate.id);
-                    return Ok(SyncAction::Adopted);
+                    Compared::Different => {
+                        fallback.get_or_insert(candidate.id);
+                    }
+                    Compared::Unknown(error) => {
+                        unknown.get_or_insert(error);
+                    }
                 }
-                fallback.get_or_insert(candidate.id);
+            }
+            // An asset whose bytes could not be downloaded may hold this file: neither
+            // uploading a duplicate nor replacing another asset is safe. The file fails;
+            // the next run compares again.
+            if let Some(error) = unknown {
+                for candidate in &candidates {
+                    self.run.unclaim(candidate.id);
+                }
+                return Err(error);
             }
             if let Some(first) = fallback {
                 self.unclaim_except(&candidates, first);
@@ -291,8 +318,9 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download
-    /// from its CDN URL. A download that fails cannot confirm it: no.
-    fn holds_our_bytes(&self, asset: &Listed) -> Result<bool, Error> {
+    /// from its CDN URL. Only reading the local file is an error here: a download that
+    /// fails is [`Compared::Unknown`].
+    fn compare(&self, asset: &Listed) -> Result<Compared, Error> {
         let ours = self.sha256()?;
         let theirs = download::sha256(
             self.run.client.session(),
@@ -300,7 +328,11 @@ impl<'r, 'c> Job<'r, 'c> {
             self.size,
             asset.id,
         );
-        Ok(matches!(theirs, Ok(Some(hash)) if hash == ours))
+        Ok(match theirs {
+            Ok(Some(hash)) if hash == ours => Compared::Same,
+            Ok(_) => Compared::Different,
+            Err(error) => Compared::Unknown(error),
+        })
     }
 
     /// Takes an existing asset with the same bytes into the manifest, setting its
