@@ -687,3 +687,36 @@ fn a_failed_download_fails_the_file_and_neither_replaces_nor_duplicates() {
     assert_eq!(manifest.assets["notes.txt"].id, ours.id);
     assert_eq!(s.emulator.assets().len(), 2);
 }
+
+#[test]
+fn assets_and_tags_are_found_past_the_first_page() {
+    let s = space();
+    let t = tree("space_pages", &[("logo.png", &png(6, 6))]);
+    fs::write(
+        t.root.join("logo.png.json"),
+        r#"{"internal_tags": ["t100"]}"#,
+    )
+    .expect("sidecar");
+    // 100 other files of that name first, then this one: the second page holds it.
+    for i in 0..100 {
+        s.emulator
+            .seed_asset("logo.png", format!("other {i}").into_bytes(), None);
+    }
+    let ours = s.emulator.seed_asset("logo.png", png(6, 6), None);
+    let tags: Vec<u64> = (0..=100)
+        .map(|i| s.emulator.create_internal_tag(format!("t{i}")))
+        .collect();
+    s.emulator.clear_requests();
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    assert_eq!(action(&report, "logo.png"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["logo.png"].id, ours.id);
+    assert_eq!(count(&s.emulator, Endpoint::ListAssets), 2);
+    assert_eq!(count(&s.emulator, Endpoint::ListTags), 2);
+    assert_eq!(count(&s.emulator, Endpoint::CreateTag), 0, "t100 was found");
+    let stored = s.emulator.asset(ours.id).expect("record");
+    assert_eq!(stored.internal_tag_ids, [tags[100]]);
+}
