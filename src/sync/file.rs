@@ -50,15 +50,26 @@ pub(super) fn gone(run: &Run<'_>, path: &str) -> Result<SyncedFile, Error> {
     Ok(run.line(path, action))
 }
 
-/// Where a file goes: its folder, when the sync places files.
+/// Where a file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Target {
-    /// Whether the sync decides the file's folder.
-    managed: bool,
-    /// The folder (`None`: the top of the asset library).
-    folder: Option<u64>,
-    /// The folder does not exist yet (a dry run does not create it).
-    missing: bool,
+enum Target {
+    /// Wherever Storyblok puts it: the sync does not place files.
+    Unplaced,
+    /// In this folder (`None`: the top of the asset library).
+    Folder(Option<u64>),
+    /// In a folder that does not exist yet (a dry run does not create it).
+    Missing,
+}
+
+impl Target {
+    /// The folder to send and to record: none when the sync does not place the file, or
+    /// its folder does not exist yet.
+    fn folder(self) -> Option<u64> {
+        match self {
+            Target::Folder(folder) => folder,
+            Target::Unplaced | Target::Missing => None,
+        }
+    }
 }
 
 /// One file and what is known of it.
@@ -149,7 +160,11 @@ impl<'r, 'c> Job<'r, 'c> {
             && ((entry.modified.is_some() && entry.modified == self.modified)
                 || self.sha256()? == entry.sha256);
         let target = self.target(Some(&entry))?;
-        let moved = target.managed && (target.missing || entry.folder != target.folder);
+        let moved = match target {
+            Target::Unplaced => false,
+            Target::Folder(folder) => entry.folder != folder,
+            Target::Missing => true,
+        };
         let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
         if same_bytes && !moved && !meta_changed {
             return Ok(SyncAction::Unchanged);
@@ -158,16 +173,14 @@ impl<'r, 'c> Job<'r, 'c> {
             if !self.dry() {
                 self.run.ensure_writable()?;
                 let meta = self.meta.clone().unwrap_or_default();
-                let folder = moved.then_some(target.folder);
+                let folder = moved.then_some(target.folder());
                 self.run
                     .client
                     .update_asset(self.run.space_id, entry.id, &meta, folder)?;
                 let mut updated = entry;
-                updated.folder = if target.managed {
-                    target.folder
-                } else {
-                    updated.folder
-                };
+                if target != Target::Unplaced {
+                    updated.folder = target.folder();
+                }
                 updated.meta = self.meta_hash.clone().or(updated.meta);
                 updated.modified = self.modified;
                 self.run.save(self.key(), Some(updated))?;
@@ -212,7 +225,7 @@ impl<'r, 'c> Job<'r, 'c> {
             self.run.ensure_writable()?;
         }
         let target = self.target(None)?;
-        if self.run.options.adopt && !target.missing {
+        if self.run.options.adopt && target != Target::Missing {
             // Assets that another file owns (in the manifest, or claimed in this run) are
             // not this file's to take.
             let candidates: Vec<Listed> = self
@@ -262,37 +275,20 @@ impl<'r, 'c> Job<'r, 'c> {
     /// Where the file goes. An entry that has a folder keeps it: its path, and so its
     /// directory, is the same, and no call is needed to know the folder again.
     fn target(&self, entry: Option<&ManifestEntry>) -> Result<Target, Error> {
-        let placed = |folder| Target {
-            managed: true,
-            folder,
-            missing: false,
-        };
         Ok(match self.run.options.placement {
-            Placement::Space => Target {
-                managed: false,
-                folder: None,
-                missing: false,
-            },
-            Placement::Folder(id) => placed(Some(id)),
+            Placement::Space => Target::Unplaced,
+            Placement::Folder(id) => Target::Folder(Some(id)),
             Placement::Mirror(root) => {
                 let dir = self.key().rsplit_once('/').map_or("", |(dir, _)| dir);
                 if dir.is_empty() {
-                    placed(root)
+                    Target::Folder(root)
                 } else if let Some(folder) = entry.and_then(|e| e.folder) {
-                    placed(Some(folder))
+                    Target::Folder(Some(folder))
                 } else {
-                    match self
-                        .run
+                    self.run
                         .client
                         .folder_below(self.run.space_id, root, dir, !self.dry())?
-                    {
-                        Some(folder) => placed(Some(folder)),
-                        None => Target {
-                            managed: true,
-                            folder: None,
-                            missing: true,
-                        },
-                    }
+                        .map_or(Target::Missing, |folder| Target::Folder(Some(folder)))
                 }
             }
         })
@@ -302,7 +298,7 @@ impl<'r, 'c> Job<'r, 'c> {
     fn candidates(&self, target: Target) -> Result<Vec<Listed>, Error> {
         let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
         let name = listing::parameterize(file_name);
-        let folder = target.folder.filter(|_| target.managed);
+        let folder = target.folder();
         let mut found =
             listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
         // A private asset's bytes cannot be compared (the CDN does not serve it without an
@@ -365,7 +361,7 @@ impl<'r, 'c> Job<'r, 'c> {
         let client = self.run.client;
         let space = self.run.space_id;
         let mut params = AssetParams::new();
-        if let Some(folder) = target.folder.filter(|_| target.managed) {
+        if let Some(folder) = target.folder() {
             params = params.folder(folder);
         }
         if let Some(meta) = &self.meta {
@@ -432,7 +428,7 @@ impl<'r, 'c> Job<'r, 'c> {
             sha256: self.sha256()?.to_owned(),
             dimensions,
             pending,
-            folder: target.folder.filter(|_| target.managed),
+            folder: target.folder(),
             meta: self.meta_hash.clone(),
             modified: self.modified,
         })
