@@ -720,3 +720,36 @@ fn assets_and_tags_are_found_past_the_first_page() {
     let stored = s.emulator.asset(ours.id).expect("record");
     assert_eq!(stored.internal_tag_ids, [tags[100]]);
 }
+
+#[test]
+fn a_metadata_change_of_an_asset_deleted_in_storyblok_uploads_the_file_again() {
+    let s = space();
+    let logo = png(8, 8);
+    let t = tree("space_meta_deleted", &[("logo.png", &logo)]);
+    let sidecar = t.root.join("logo.png.json");
+    fs::write(&sidecar, r#"{"alt": "One"}"#).expect("sidecar");
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let first = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&first, "logo.png"), "Uploaded");
+    let old = Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].id;
+    s.client.delete(s.space, old).expect("deleted by an editor");
+
+    fs::write(&sidecar, r#"{"alt": "Two"}"#).expect("sidecar");
+    s.emulator.clear_requests();
+    let second = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&second, "logo.png"), "Uploaded");
+    assert_eq!(count(&s.emulator, Endpoint::UpdateAsset), 1);
+    assert_eq!(count(&s.emulator, Endpoint::Sign), 1);
+    let entry = Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].clone();
+    assert_ne!(entry.id, old);
+    assert!(!entry.pending);
+    let stored = s.emulator.asset(entry.id).expect("the new asset");
+    assert_eq!(stored.alt.as_deref(), Some("Two"));
+    assert_eq!(
+        s.emulator.object(&stored.key).expect("its file").bytes,
+        logo
+    );
+
+    let third = s.client.sync(s.space, &options).expect("rerun");
+    assert_eq!(action(&third, "logo.png"), "Unchanged");
+}

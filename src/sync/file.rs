@@ -174,9 +174,18 @@ impl<'r, 'c> Job<'r, 'c> {
                 self.run.ensure_writable()?;
                 let meta = self.meta.clone().unwrap_or_default();
                 let folder = moved.then_some(target.folder());
-                self.run
+                match self
+                    .run
                     .client
-                    .update_asset(self.run.space_id, entry.id, &meta, folder)?;
+                    .update_asset(self.run.space_id, entry.id, &meta, folder)
+                {
+                    // The asset was deleted in Storyblok: upload the file anew.
+                    Err(error) if error.status() == Some(404) => {
+                        self.upload(Upload::New, target)?;
+                        return Ok(SyncAction::Uploaded);
+                    }
+                    other => other?,
+                }
                 let mut updated = entry;
                 if target != Target::Unplaced {
                     updated.folder = target.folder();
