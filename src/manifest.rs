@@ -73,7 +73,9 @@ pub struct ManifestEntry {
     pub meta: Option<String>,
     /// The file's modification time (nanoseconds since the Unix epoch) when it was last
     /// uploaded here: a file of the same size and time is not hashed again. It is written
-    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it.
+    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it, and
+    /// not when the file was modified less than 2 seconds before the sync looked at it: a
+    /// rewrite of the same size within the file system's clock tick would keep that time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<u64>,
 }

@@ -414,9 +414,17 @@ fn many_files_sync_in_parallel_and_report_in_path_order() {
 fn a_file_of_the_recorded_size_and_time_is_not_hashed_again() {
     let s = space();
     let t = tree("space_mtime", &[("data.bin", b"aaaa")]);
+    let path = t.root.join("data.bin");
+    // Written a while ago: a time of the last moments is not recorded.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| {
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        })
+        .expect("set mtime");
     let options = SyncOptions::dir(&t.root, &t.manifest);
     s.client.sync(s.space, &options).expect("sync");
-    let path = t.root.join("data.bin");
     let recorded = fs::metadata(&path)
         .expect("stat")
         .modified()
@@ -752,4 +760,30 @@ fn a_metadata_change_of_an_asset_deleted_in_storyblok_uploads_the_file_again() {
 
     let third = s.client.sync(s.space, &options).expect("rerun");
     assert_eq!(action(&third, "logo.png"), "Unchanged");
+}
+
+#[test]
+fn a_file_rewritten_in_the_tick_of_its_sync_is_hashed_next_time() {
+    let s = space();
+    let t = tree("space_racy_mtime", &[("data.bin", b"aaaa")]);
+    let path = t.root.join("data.bin");
+    let set_modified = |time| {
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(time))
+            .expect("set mtime");
+    };
+    // Written in the moment the sync looks at it.
+    let written = std::time::SystemTime::now();
+    set_modified(written);
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Uploaded");
+
+    // Rewritten within the same tick of the file system's clock: same size, same time.
+    fs::write(&path, b"bbbb").expect("write");
+    set_modified(written);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Replaced");
 }

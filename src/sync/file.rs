@@ -3,6 +3,7 @@
 
 use std::cell::OnceCell;
 use std::fs;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::local::LocalFile;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
@@ -16,6 +17,10 @@ use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::Source;
+
+/// How old a file's modification time must be when the sync looks at the file for the
+/// manifest to record it: the coarsest tick of common file systems' clocks (FAT's).
+const RACY: Duration = Duration::from_secs(2);
 
 /// Syncs one file. Only a manifest that cannot be written is an error; anything else is
 /// the file's failed line.
@@ -104,10 +109,14 @@ impl<'r, 'c> Job<'r, 'c> {
     fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
         let stat =
             fs::metadata(&local.path).map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
+        let seen = SystemTime::now();
+        // A time within a tick of now is not trusted: a rewrite of the same size later in
+        // that tick keeps it, and would pass for unchanged forever. Such a file is hashed.
         let modified = stat
             .modified()
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .filter(|&time| seen.duration_since(time).is_ok_and(|age| age >= RACY))
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .and_then(|d| u64::try_from(d.as_nanos()).ok());
         let meta = metadata(run, local)?;
         Ok(Job {
