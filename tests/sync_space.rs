@@ -787,3 +787,35 @@ fn a_file_rewritten_in_the_tick_of_its_sync_is_hashed_next_time() {
     let report = s.client.sync(s.space, &options).expect("sync");
     assert_eq!(action(&report, "data.bin"), "Replaced");
 }
+
+#[test]
+fn a_file_that_fails_adopting_leaves_the_asset_to_the_next_file() {
+    let s = space();
+    let folder = s.emulator.create_folder("all", None);
+    let logo = png(7, 7);
+    // Both stored as logo.png in one folder, with the same bytes.
+    let t = tree(
+        "space_claims",
+        &[("a/logo.png", &logo), ("b/logo.png", &logo)],
+    );
+    fs::write(t.root.join("a/logo.png.json"), r#"{"alt": "A"}"#).expect("sidecar");
+    let seeded = s
+        .emulator
+        .seed_asset("logo.png", logo.clone(), Some(folder));
+    // a/logo.png's metadata update is refused: it fails after claiming the asset.
+    s.emulator.inject(Fault::respond(
+        Endpoint::UpdateAsset,
+        1,
+        422,
+        r#"{"error": "refused"}"#,
+    ));
+    let options = SyncOptions::dir(&t.root, &t.manifest)
+        .folder(folder)
+        .concurrency(1);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert!(action(&report, "a/logo.png").contains("422"), "{report:?}");
+    assert_eq!(action(&report, "b/logo.png"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["b/logo.png"].id, seeded.id);
+    assert_eq!(s.emulator.assets().len(), 1, "no duplicate");
+}

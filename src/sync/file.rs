@@ -89,6 +89,38 @@ struct Job<'r, 'c> {
     sha256: OnceCell<String>,
 }
 
+/// The existing assets one file claimed (see [`Run::claim`]). Dropped, it gives back all
+/// but those [`kept`](Claims::keep): on an error too, so a file that failed leaves the
+/// assets to the files after it.
+struct Claims<'r, 'c> {
+    run: &'r Run<'c>,
+    ids: Vec<u64>,
+}
+
+impl Claims<'_, '_> {
+    /// Claims `id`, if no other file owns or claimed it.
+    fn claim(&mut self, id: u64) -> bool {
+        let claimed = self.run.claim(id);
+        if claimed {
+            self.ids.push(id);
+        }
+        claimed
+    }
+
+    /// Keeps the claim on `id`: the file took that asset.
+    fn keep(&mut self, id: u64) {
+        self.ids.retain(|&claimed| claimed != id);
+    }
+}
+
+impl Drop for Claims<'_, '_> {
+    fn drop(&mut self) {
+        for &id in &self.ids {
+            self.run.unclaim(id);
+        }
+    }
+}
+
 /// What a download told of an existing asset's bytes.
 enum Compared {
     /// They are this file's bytes.
@@ -229,13 +261,6 @@ impl<'r, 'c> Job<'r, 'c> {
         }
     }
 
-    /// Gives back the claims on `candidates` but `kept`.
-    fn unclaim_except(&self, candidates: &[Listed], kept: u64) {
-        for candidate in candidates.iter().filter(|c| c.id != kept) {
-            self.run.unclaim(candidate.id);
-        }
-    }
-
     /// A file the manifest does not know: adopt an asset with the same bytes, or
     /// upload.
     fn unknown(self) -> Result<SyncAction, Error> {
@@ -246,10 +271,14 @@ impl<'r, 'c> Job<'r, 'c> {
         if self.run.options.adopt && target != Target::Missing {
             // Assets that another file owns (in the manifest, or claimed in this run) are
             // not this file's to take.
+            let mut claims = Claims {
+                run: self.run,
+                ids: Vec::new(),
+            };
             let candidates: Vec<Listed> = self
                 .candidates(target)?
                 .into_iter()
-                .filter(|c| self.run.claim(c.id))
+                .filter(|c| claims.claim(c.id))
                 .collect();
             let mut fallback = None;
             let mut unknown = None;
@@ -259,7 +288,7 @@ impl<'r, 'c> Job<'r, 'c> {
                         if !self.dry() {
                             self.adopt(candidate, target)?;
                         }
-                        self.unclaim_except(&candidates, candidate.id);
+                        claims.keep(candidate.id);
                         return Ok(SyncAction::Adopted);
                     }
                     Compared::Different => {
@@ -274,14 +303,12 @@ impl<'r, 'c> Job<'r, 'c> {
             // uploading a duplicate nor replacing another asset is safe. The file fails;
             // the next run compares again.
             if let Some(error) = unknown {
-                for candidate in &candidates {
-                    self.run.unclaim(candidate.id);
-                }
                 return Err(error);
             }
             if let Some(first) = fallback {
-                self.unclaim_except(&candidates, first);
-                return self.changed(first, target);
+                let action = self.changed(first, target)?;
+                claims.keep(first);
+                return Ok(action);
             }
         }
         if !self.dry() {
