@@ -176,7 +176,15 @@ impl<'r, 'c> Job<'r, 'c> {
         }
         let unreadable = |e| Error::source_io(Some(self.local.path.clone()), e);
         let file = fs::File::open(&self.local.path).map_err(unreadable)?;
-        let (hash, _) = sha256::of_reader(file).map_err(unreadable)?;
+        let (hash, length) = sha256::of_reader(file).map_err(unreadable)?;
+        // The hash would be entered with the size seen before: they must be of one file.
+        if length != self.size {
+            return Err(Error::invalid(format!(
+                "{} changed while it was read: {} bytes, then {length} read; sync again once it is written",
+                self.local.path.display(),
+                self.size
+            )));
+        }
         Ok(self.sha256.get_or_init(|| hash))
     }
 
