@@ -1,7 +1,7 @@
 //! The files a sync covers, as they are on disk: each with its manifest path and its
 //! sidecar, the manifest and its temporary files left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -87,7 +87,7 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
         }
     }
     let mut files: Vec<LocalFile> = Vec::with_capacity(keyed.len());
-    let sidecars: Vec<String> = if options.sidecars {
+    let sidecars: BTreeSet<String> = if options.sidecars {
         keyed
             .keys()
             .filter_map(|key| key.strip_suffix(".json"))
@@ -95,7 +95,7 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
             .map(|of| format!("{of}.json"))
             .collect()
     } else {
-        Vec::new()
+        BTreeSet::new()
     };
     for sidecar in &sidecars {
         keyed.remove(sidecar);

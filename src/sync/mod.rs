@@ -8,6 +8,7 @@
 mod file;
 mod local;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -325,11 +326,16 @@ impl Client {
             _ => manifest.space_id = Some(space_id),
         }
         let found = local::files(options)?;
+        let on_disk: HashSet<&str> = found
+            .files
+            .iter()
+            .map(|f| f.key.as_str())
+            .chain(found.unreadable.iter().map(|(path, _)| path.as_str()))
+            .collect();
         let gone: Vec<String> = manifest
             .assets
             .keys()
-            .filter(|path| !found.files.iter().any(|f| &f.key == *path))
-            .filter(|path| !found.unreadable.iter().any(|(p, _)| p == *path))
+            .filter(|path| !on_disk.contains(path.as_str()))
             // A list names what to sync now; files it leaves out are gone only if they are.
             .filter(|path| options.files.is_none() || !found.root.join(path.as_str()).is_file())
             .cloned()
@@ -343,7 +349,7 @@ impl Client {
                 written: false,
             }),
             stop: AtomicBool::new(false),
-            claimed: Mutex::new(std::collections::HashSet::new()),
+            claimed: Mutex::new(HashSet::new()),
         };
         let mut report = SyncReport {
             files: Vec::new(),
@@ -401,7 +407,7 @@ struct Run<'c> {
     /// Set when the manifest could not be written: no thread starts another file.
     stop: AtomicBool,
     /// Existing assets a file of this run is adopting or replacing: no other file may.
-    claimed: Mutex<std::collections::HashSet<u64>>,
+    claimed: Mutex<HashSet<u64>>,
 }
 
 /// The manifest and whether this run wrote it yet (which shows it can be written).
