@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::local::LocalFile;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
+use crate::codec::image_size::Dimensions;
 use crate::codec::sha256;
 use crate::download;
 use crate::error::{Error, ErrorKind};
@@ -33,11 +34,8 @@ pub(super) fn sync(run: &Run<'_>, local: &LocalFile) -> Result<SyncedFile, Error
     }
 }
 
-/// A file the manifest knows but the folder no longer holds.
-pub(super) fn gone(run: &Run<'_>, path: &str) -> Result<SyncedFile, Error> {
-    let Some(entry) = run.entry(path) else {
-        return Ok(run.line(path, SyncAction::Missing));
-    };
+/// A file the manifest knows, with `entry`, but the folder no longer holds.
+pub(super) fn gone(run: &Run<'_>, path: &str, entry: &ManifestEntry) -> Result<SyncedFile, Error> {
     if !run.options.delete_removed {
         return Ok(run.line(path, SyncAction::Missing));
     }
@@ -394,9 +392,10 @@ impl<'r, 'c> Job<'r, 'c> {
                 .client
                 .update_asset(self.run.space_id, asset.id, meta, None)?;
         }
-        let dimensions = AssetParams::new()
-            .for_source(&Source::path(&self.local.path))?
-            .size_param();
+        let dimensions = Source::path(&self.local.path)
+            .dimensions()
+            .map_err(|e| Error::source_io(Some(self.local.path.clone()), e))?
+            .map(Dimensions::to_size_param);
         let entry = self.entry(
             asset.id,
             cdn_url(&asset.filename),

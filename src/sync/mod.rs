@@ -332,13 +332,15 @@ impl Client {
             .map(|f| f.key.as_str())
             .chain(found.unreadable.iter().map(|(path, _)| path.as_str()))
             .collect();
-        let gone: Vec<String> = manifest
+        let gone: Vec<(String, ManifestEntry)> = manifest
             .assets
-            .keys()
-            .filter(|path| !on_disk.contains(path.as_str()))
+            .iter()
+            .filter(|(path, _)| !on_disk.contains(path.as_str()))
             // A list names what to sync now; files it leaves out are gone only if they are.
-            .filter(|path| options.files.is_none() || !found.root.join(path.as_str()).is_file())
-            .cloned()
+            .filter(|(path, _)| {
+                options.files.is_none() || !found.root.join(path.as_str()).is_file()
+            })
+            .map(|(path, entry)| (path.clone(), entry.clone()))
             .collect();
         let run = Run {
             client: self,
@@ -365,12 +367,12 @@ impl Client {
         let lines = Mutex::new(Vec::new());
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         let queue = Mutex::new(found.files.iter());
-        let workers = options.concurrency.clamp(1, found.files.len().max(1));
+        let workers = options.concurrency.min(found.files.len());
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
                     while !run.stop.load(Ordering::SeqCst) {
-                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                        let next = lock(&queue).next();
                         let Some(local) = next else { break };
                         match file::sync(&run, local) {
                             Ok(line) => lock(&lines).push(line),
@@ -390,8 +392,8 @@ impl Client {
         report
             .files
             .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
-        for path in gone {
-            report.files.push(file::gone(&run, &path)?);
+        for (path, entry) in gone {
+            report.files.push(file::gone(&run, &path, &entry)?);
         }
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(report)
