@@ -30,7 +30,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{Command, Failure, arguments, exit, text};
+use common::{Command, Failure, data, exit, parse};
 use storyblok_assets::{Client, Token};
 use storyblok_assets_emulator::Emulator;
 
@@ -87,43 +87,23 @@ struct Args {
 }
 
 fn parse_args() -> Result<Command<Args>, Failure> {
-    let (args, help) = arguments();
-    if help {
-        return Ok(Command::Help);
-    }
     let mut emulator = false;
     let mut mirror_folders = false;
     let mut dry_run = false;
-    let mut data = None;
-    let mut dir = None;
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let mut positional = |arg| match dir.replace(PathBuf::from(arg)) {
-            None => Ok(()),
-            Some(_) => Err(Failure::Usage("one directory at a time".into())),
-        };
-        if arg == "--" {
-            for arg in it.by_ref() {
-                positional(arg)?;
-            }
-            break;
-        }
-        match text(&arg).unwrap_or_default() {
+    let mut metadata = None;
+    let command = parse("one directory at a time", |flag, rest| {
+        match flag {
             "--emulator" => emulator = true,
             "--mirror-folders" => mirror_folders = true,
             "--dry-run" => dry_run = true,
-            "--data" => {
-                let file = it
-                    .next()
-                    .ok_or_else(|| Failure::Usage("--data needs a FILE.json".into()))?;
-                data = Some(PathBuf::from(file));
-            }
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(Failure::Usage(format!("unknown option {flag}")));
-            }
-            _ => positional(arg)?,
+            "--data" => metadata = Some(data(rest.next())?),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
+    let Command::Run(dir) = command else {
+        return Ok(Command::Help);
+    };
     let dir = dir.unwrap_or_else(|| PathBuf::from("assets"));
     let mut manifest = dir.clone().into_os_string();
     manifest.push(".manifest.json");
@@ -133,7 +113,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
             manifest: PathBuf::from(manifest),
             mirror_folders,
             dry_run,
-            data,
+            data: metadata,
         },
         emulator,
     }))

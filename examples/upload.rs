@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::{
-    Command, ENVIRONMENT, Failure, arguments, chain, connect, end_status_line, exit, mib, number,
-    region, sdk_error, status_line, text,
+    Command, ENVIRONMENT, Failure, chain, connect, end_status_line, exit, mib, number, parse,
+    region, sdk_error, status_line,
 };
 use storyblok_assets::{AssetParams, Region, Source};
 
@@ -56,37 +56,22 @@ struct Args {
 }
 
 fn parse_args() -> Result<Command<Args>, Failure> {
-    let (args, help) = arguments();
-    if help {
-        return Ok(Command::Help);
-    }
     let mut parsed = Args::default();
-    let mut file = None;
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let mut positional = |arg| match file.replace(PathBuf::from(arg)) {
-            None => Ok(()),
-            Some(_) => Err(Failure::Usage("one file at a time".into())),
-        };
-        if arg == "--" {
-            for arg in it.by_ref() {
-                positional(arg)?;
-            }
-            break;
-        }
-        match text(&arg).unwrap_or_default() {
-            "--space" => parsed.space = Some(number("--space", it.next())?),
-            "--folder" => parsed.folder = Some(number("--folder", it.next())?),
-            "--replace" => parsed.replace = Some(number("--replace", it.next())?),
+    let command = parse("one file at a time", |flag, rest| {
+        match flag {
+            "--space" => parsed.space = Some(number(flag, rest.next())?),
+            "--folder" => parsed.folder = Some(number(flag, rest.next())?),
+            "--replace" => parsed.replace = Some(number(flag, rest.next())?),
             "--private" => parsed.private = true,
             "--no-validate" => parsed.no_validate = true,
-            "--region" => parsed.region = Some(region(it.next())?),
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(Failure::Usage(format!("unknown option {flag}")));
-            }
-            _ => positional(arg)?,
+            "--region" => parsed.region = Some(region(rest.next())?),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
+    let Command::Run(file) = command else {
+        return Ok(Command::Help);
+    };
     parsed.file = file.ok_or_else(|| Failure::Usage("no FILE given".into()))?;
     Ok(Command::Run(parsed))
 }

@@ -21,8 +21,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
-    Command, ENVIRONMENT, Failure, arguments, chain, connect, end_status_line, exit, number,
-    region, sdk_error, status_line, text,
+    Command, ENVIRONMENT, Failure, chain, connect, data, end_status_line, exit, number, parse,
+    region, sdk_error, status_line,
 };
 use serde_json::{Value, json};
 use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
@@ -64,10 +64,6 @@ struct Args {
 }
 
 fn parse_args() -> Result<Command<Args>, Failure> {
-    let (args, help) = arguments();
-    if help {
-        return Ok(Command::Help);
-    }
     let mut parsed = Args {
         space: None,
         folder: None,
@@ -78,41 +74,25 @@ fn parse_args() -> Result<Command<Args>, Failure> {
         region: None,
         dir: PathBuf::new(),
     };
-    let mut dir = None;
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let mut positional = |arg| match dir.replace(PathBuf::from(arg)) {
-            None => Ok(()),
-            Some(_) => Err(Failure::Usage("one directory at a time".into())),
-        };
-        if arg == "--" {
-            for arg in it.by_ref() {
-                positional(arg)?;
-            }
-            break;
-        }
-        match text(&arg).unwrap_or_default() {
-            "--space" => parsed.space = Some(number("--space", it.next())?),
-            "--folder" => parsed.folder = Some(number("--folder", it.next())?),
+    let command = parse("one directory at a time", |flag, rest| {
+        match flag {
+            "--space" => parsed.space = Some(number(flag, rest.next())?),
+            "--folder" => parsed.folder = Some(number(flag, rest.next())?),
             "--mirror-folders" => parsed.mirror_folders = true,
-            "--data" => {
-                let file = it
-                    .next()
-                    .ok_or_else(|| Failure::Usage("--data needs a FILE.json".into()))?;
-                parsed.data = Some(PathBuf::from(file));
-            }
+            "--data" => parsed.data = Some(data(rest.next())?),
             "--dry-run" => parsed.dry_run = true,
             "--concurrency" => {
-                let n = number("--concurrency", it.next())?;
+                let n = number(flag, rest.next())?;
                 parsed.concurrency = usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 64);
             }
-            "--region" => parsed.region = Some(region(it.next())?),
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(Failure::Usage(format!("unknown option {flag}")));
-            }
-            _ => positional(arg)?,
+            "--region" => parsed.region = Some(region(rest.next())?),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
+    let Command::Run(dir) = command else {
+        return Ok(Command::Help);
+    };
     parsed.dir = dir.ok_or_else(|| Failure::Usage("no DIR given".into()))?;
     Ok(Command::Run(parsed))
 }

@@ -177,6 +177,7 @@ mod folders;
 mod listing;
 mod manifest;
 mod meta;
+mod paging;
 mod sync;
 mod tags;
 

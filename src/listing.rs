@@ -6,11 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Step};
-use crate::mapi::{self, Method};
+use crate::paging;
 use crate::session::Session;
 
-/// Assets per page: the most Storyblok gives.
-const PER_PAGE: u64 = 100;
 /// A server that keeps promising more pages is not followed past this many.
 const MAX_PAGES: u64 = 1000;
 
@@ -61,28 +59,19 @@ pub(crate) fn search(
     search: &str,
     folder: Option<u64>,
 ) -> Result<Vec<Listed>, Error> {
-    let mut found = Vec::new();
-    for page in 1..=MAX_PAGES {
-        let mut path = format!(
-            "/assets/?search={}&page={page}&per_page={PER_PAGE}",
-            query_encode(search)
-        );
-        if let Some(folder) = folder {
-            path.push_str(&format!("&in_folder={folder}"));
-        }
-        let reply = mapi::call(session, Step::List, space_id, None, Method::Get, &path)?;
-        let listed: Page = mapi::json(&reply, Step::List, "an asset list")?;
-        let count = listed.assets.len() as u64;
-        found.extend(listed.assets);
-        let more = match reply.total {
-            Some(total) => (found.len() as u64) < total,
-            None => count == PER_PAGE,
-        };
-        if !more || count == 0 {
-            break;
-        }
+    let mut path = format!("/assets/?search={}", query_encode(search));
+    if let Some(folder) = folder {
+        path.push_str(&format!("&in_folder={folder}"));
     }
-    Ok(found)
+    paging::all(
+        session,
+        Step::List,
+        space_id,
+        &path,
+        "an asset list",
+        MAX_PAGES,
+        |page: Page| page.assets,
+    )
 }
 
 impl Listed {

@@ -73,7 +73,9 @@ pub struct ManifestEntry {
     pub meta: Option<String>,
     /// The file's modification time (nanoseconds since the Unix epoch) when it was last
     /// uploaded here: a file of the same size and time is not hashed again. It is written
-    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it.
+    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it, and
+    /// not when the file was modified less than 2 seconds before the sync looked at it: a
+    /// rewrite of the same size within the file system's clock tick would keep that time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<u64>,
 }
@@ -349,18 +351,26 @@ mod tests {
         }
     }
 
+    /// A manifest of these files.
+    fn manifest_of<const N: usize>(files: [(&str, ManifestEntry); N]) -> Manifest {
+        Manifest {
+            assets: files
+                .into_iter()
+                .map(|(path, entry)| (path.to_owned(), entry))
+                .collect(),
+            ..Manifest::default()
+        }
+    }
+
     #[test]
     fn writes_sorted_readable_json() {
-        let mut manifest = Manifest {
+        let manifest = Manifest {
             space_id: Some(7),
-            ..Manifest::default()
+            ..manifest_of([
+                ("z.png", entry(2, "https://a/z")),
+                ("a.png", entry(1, "https://a/a")),
+            ])
         };
-        manifest
-            .assets
-            .insert("z.png".into(), entry(2, "https://a/z"));
-        manifest
-            .assets
-            .insert("a.png".into(), entry(1, "https://a/a"));
         let dir = std::env::temp_dir().join(format!("sb-manifest-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("assets.json");
@@ -401,20 +411,15 @@ mod tests {
 
     #[test]
     fn rust_constants() {
-        let mut manifest = Manifest::default();
-        manifest
-            .assets
-            .insert("img/logo.png".into(), entry(1, "https://a/logo"));
-        manifest
-            .assets
-            .insert("3d.glb".into(), entry(3, "https://a/3d"));
         let mut pending = entry(4, "https://a/p");
         pending.pending = true;
-        manifest.assets.insert("p.png".into(), pending.clone());
-        // A pending entry takes no name, so it clashes with nothing.
-        manifest
-            .assets
-            .insert("p-png".into(), entry(5, "https://a/p-png"));
+        let manifest = manifest_of([
+            ("img/logo.png", entry(1, "https://a/logo")),
+            ("3d.glb", entry(3, "https://a/3d")),
+            ("p.png", pending),
+            // A pending entry takes no name, so it clashes with nothing.
+            ("p-png", entry(5, "https://a/p-png")),
+        ]);
         let code = manifest.rust_consts().expect("no clash");
         assert_eq!(
             code,
@@ -432,13 +437,10 @@ mod tests {
 
     #[test]
     fn a_name_clash_is_an_error_naming_both_paths() {
-        let mut manifest = Manifest::default();
-        manifest
-            .assets
-            .insert("img/logo.png".into(), entry(1, "https://a/logo"));
-        manifest
-            .assets
-            .insert("img-logo.png".into(), entry(2, "https://a/other"));
+        let manifest = manifest_of([
+            ("img/logo.png", entry(1, "https://a/logo")),
+            ("img-logo.png", entry(2, "https://a/other")),
+        ]);
         let err = manifest.rust_consts().expect_err("a clash");
         let ErrorKind::InvalidInput { message } = err.kind() else {
             panic!("{err:?}");
@@ -449,11 +451,10 @@ mod tests {
              rename one of them"
         );
         // A leading-digit prefix can clash too, and says so.
-        let mut manifest = Manifest::default();
-        manifest.assets.insert("3d".into(), entry(1, "https://a/1"));
-        manifest
-            .assets
-            .insert("_3d".into(), entry(2, "https://a/2"));
+        let manifest = manifest_of([
+            ("3d", entry(1, "https://a/1")),
+            ("_3d", entry(2, "https://a/2")),
+        ]);
         let err = manifest.rust_consts().expect_err("a clash");
         assert!(err.to_string().contains("constant _3D"), "{err}");
     }

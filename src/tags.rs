@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::error::{Error, Step};
 use crate::mapi::{self, Method};
+use crate::paging;
 use crate::session::Session;
 
 /// The asset tags of each space a client has looked at.
@@ -84,34 +85,19 @@ pub(crate) fn ids(
     Ok(Some(ids))
 }
 
-/// Tags per page: the most Storyblok gives.
-const PER_PAGE: u64 = 100;
 /// A server that keeps promising more pages is not followed past this many.
 const MAX_PAGES: u64 = 100;
 
 fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
-    let mut tags = Vec::new();
-    for page in 1..=MAX_PAGES {
-        let reply = mapi::call(
-            session,
-            Step::Tags,
-            space_id,
-            None,
-            Method::Get,
-            &format!("/internal_tags?by_object_type=asset&page={page}&per_page={PER_PAGE}"),
-        )?;
-        let listed: Listed = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
-        let count = listed.internal_tags.len() as u64;
-        tags.extend(listed.internal_tags);
-        let more = match reply.total {
-            Some(total) => (tags.len() as u64) < total,
-            None => count == PER_PAGE,
-        };
-        if !more || count == 0 {
-            break;
-        }
-    }
-    Ok(tags)
+    paging::all(
+        session,
+        Step::Tags,
+        space_id,
+        "/internal_tags?by_object_type=asset",
+        "an internal tag answer",
+        MAX_PAGES,
+        |listed: Listed| listed.internal_tags,
+    )
 }
 
 fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {

@@ -11,7 +11,7 @@ use common::{png, setup_with, temp_dir};
 use storyblok_assets::{
     AssetMeta, ErrorKind, Manifest, OnChange, SyncAction, SyncOptions, SyncReport,
 };
-use storyblok_assets_emulator::{Emulator, Endpoint, RecordedRequest};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault, RecordedRequest};
 
 struct Tree {
     root: PathBuf,
@@ -414,9 +414,17 @@ fn many_files_sync_in_parallel_and_report_in_path_order() {
 fn a_file_of_the_recorded_size_and_time_is_not_hashed_again() {
     let s = space();
     let t = tree("space_mtime", &[("data.bin", b"aaaa")]);
+    let path = t.root.join("data.bin");
+    // Written a while ago: a time of the last moments is not recorded.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| {
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        })
+        .expect("set mtime");
     let options = SyncOptions::dir(&t.root, &t.manifest);
     s.client.sync(s.space, &options).expect("sync");
-    let path = t.root.join("data.bin");
     let recorded = fs::metadata(&path)
         .expect("stat")
         .modified()
@@ -586,4 +594,261 @@ fn adoption_never_takes_an_asset_another_file_owns() {
     };
     assert_eq!(bytes(icon.id), b"icon-bytes");
     assert_eq!(bytes(card.id), b"card-bytes");
+}
+
+#[test]
+fn a_list_of_files_finds_their_sidecars_on_disk() {
+    let s = space();
+    let t = tree(
+        "space_list_sidecars",
+        &[
+            ("a.png", &png(3, 3)),
+            ("b.png", &png(4, 4)),
+            ("img/c.png", &png(5, 5)),
+        ],
+    );
+    for (sidecar, alt) in [
+        ("a.png.json", "A"),
+        ("b.png.json", "B"),
+        ("img/c.png.json", "C"),
+    ] {
+        fs::write(t.root.join(sidecar), format!(r#"{{"alt": "{alt}"}}"#)).expect("sidecar");
+    }
+    // a.png without its sidecar, b.png with it, img/c.png through its sidecar alone.
+    let options = SyncOptions::files(
+        &t.root,
+        ["a.png", "b.png", "b.png.json", "img/c.png.json"],
+        &t.manifest,
+    );
+    let report = s.client.sync(s.space, &options).expect("sync");
+    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["a.png", "b.png", "img/c.png"], "{report:?}");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    for (path, alt) in [("a.png", "A"), ("b.png", "B"), ("img/c.png", "C")] {
+        assert_eq!(action(&report, path), "Uploaded");
+        let stored = s.emulator.asset(manifest.assets[path].id).expect("record");
+        assert_eq!(stored.alt.as_deref(), Some(alt), "{path}");
+    }
+    assert_eq!(s.emulator.assets().len(), 3, "no sidecar is an asset");
+
+    // Without sidecars, a listed `.json` is a file like any other.
+    let t = tree("space_list_no_sidecars", &[("d.png", &png(2, 2))]);
+    fs::write(t.root.join("d.png.json"), r#"{"alt": "D"}"#).expect("sidecar");
+    let options = SyncOptions::files(&t.root, ["d.png", "d.png.json"], &t.manifest).sidecars(false);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "d.png"), "Uploaded");
+    assert_eq!(action(&report, "d.png.json"), "Uploaded");
+}
+
+#[test]
+fn a_failed_download_fails_the_file_and_neither_replaces_nor_duplicates() {
+    let logo = png(9, 9);
+    for on_change in [OnChange::ReplaceInPlace, OnChange::NewAsset] {
+        let s = space();
+        let t = tree(
+            &format!("space_download_fails_{on_change:?}"),
+            &[("logo.png", &logo)],
+        );
+        let seeded = s.emulator.seed_asset("logo.png", logo.clone(), None);
+        s.emulator
+            .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
+        s.emulator.clear_requests();
+        let options = SyncOptions::dir(&t.root, &t.manifest).on_change(on_change);
+        let report = s.client.sync(s.space, &options).expect("sync");
+        let line = action(&report, "logo.png");
+        assert!(
+            line.starts_with(&format!("failed: download failed (asset {})", seeded.id))
+                && line.contains("503"),
+            "{on_change:?}: {line}"
+        );
+        assert!(writes(&s.emulator).is_empty(), "{:?}", writes(&s.emulator));
+        assert_eq!(s.emulator.assets().len(), 1, "{on_change:?}: no duplicate");
+        let key = s.emulator.asset(seeded.id).expect("record").key;
+        assert_eq!(s.emulator.object(&key).expect("object").bytes, logo);
+        let manifest = Manifest::load(&t.manifest).expect("manifest");
+        assert!(!manifest.assets.contains_key("logo.png"), "{manifest:?}");
+
+        // The next run compares again, and adopts.
+        let again = s.client.sync(s.space, &options).expect("rerun");
+        assert_eq!(action(&again, "logo.png"), "Adopted");
+        let manifest = Manifest::load(&t.manifest).expect("manifest");
+        assert_eq!(manifest.assets["logo.png"].id, seeded.id);
+    }
+
+    // A failed download does not keep another candidate with the same bytes from being
+    // adopted.
+    let s = space();
+    let t = tree("space_download_fails_other", &[("notes.txt", b"version 2")]);
+    s.emulator
+        .seed_asset("notes.txt", b"version 1".to_vec(), None);
+    let ours = s
+        .emulator
+        .seed_asset("notes.txt", b"version 2".to_vec(), None);
+    s.emulator
+        .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    assert_eq!(action(&report, "notes.txt"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["notes.txt"].id, ours.id);
+    assert_eq!(s.emulator.assets().len(), 2);
+}
+
+#[test]
+fn assets_and_tags_are_found_past_the_first_page() {
+    let s = space();
+    let t = tree("space_pages", &[("logo.png", &png(6, 6))]);
+    fs::write(
+        t.root.join("logo.png.json"),
+        r#"{"internal_tags": ["t100"]}"#,
+    )
+    .expect("sidecar");
+    // 100 other files of that name first, then this one: the second page holds it.
+    for i in 0..100 {
+        s.emulator
+            .seed_asset("logo.png", format!("other {i}").into_bytes(), None);
+    }
+    let ours = s.emulator.seed_asset("logo.png", png(6, 6), None);
+    let tags: Vec<u64> = (0..=100)
+        .map(|i| s.emulator.create_internal_tag(format!("t{i}")))
+        .collect();
+    s.emulator.clear_requests();
+    let report = s
+        .client
+        .sync(s.space, &SyncOptions::dir(&t.root, &t.manifest))
+        .expect("sync");
+    assert_eq!(action(&report, "logo.png"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["logo.png"].id, ours.id);
+    assert_eq!(count(&s.emulator, Endpoint::ListAssets), 2);
+    assert_eq!(count(&s.emulator, Endpoint::ListTags), 2);
+    assert_eq!(count(&s.emulator, Endpoint::CreateTag), 0, "t100 was found");
+    let stored = s.emulator.asset(ours.id).expect("record");
+    assert_eq!(stored.internal_tag_ids, [tags[100]]);
+}
+
+#[test]
+fn a_metadata_change_of_an_asset_deleted_in_storyblok_uploads_the_file_again() {
+    let s = space();
+    let logo = png(8, 8);
+    let t = tree("space_meta_deleted", &[("logo.png", &logo)]);
+    let sidecar = t.root.join("logo.png.json");
+    fs::write(&sidecar, r#"{"alt": "One"}"#).expect("sidecar");
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let first = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&first, "logo.png"), "Uploaded");
+    let old = Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].id;
+    s.client.delete(s.space, old).expect("deleted by an editor");
+
+    fs::write(&sidecar, r#"{"alt": "Two"}"#).expect("sidecar");
+    s.emulator.clear_requests();
+    let second = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&second, "logo.png"), "Uploaded");
+    assert_eq!(count(&s.emulator, Endpoint::UpdateAsset), 1);
+    assert_eq!(count(&s.emulator, Endpoint::Sign), 1);
+    let entry = Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].clone();
+    assert_ne!(entry.id, old);
+    assert!(!entry.pending);
+    let stored = s.emulator.asset(entry.id).expect("the new asset");
+    assert_eq!(stored.alt.as_deref(), Some("Two"));
+    assert_eq!(
+        s.emulator.object(&stored.key).expect("its file").bytes,
+        logo
+    );
+
+    let third = s.client.sync(s.space, &options).expect("rerun");
+    assert_eq!(action(&third, "logo.png"), "Unchanged");
+}
+
+#[test]
+fn a_file_rewritten_in_the_tick_of_its_sync_is_hashed_next_time() {
+    let s = space();
+    let t = tree("space_racy_mtime", &[("data.bin", b"aaaa")]);
+    let path = t.root.join("data.bin");
+    let set_modified = |time| {
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(time))
+            .expect("set mtime");
+    };
+    // Written in the moment the sync looks at it.
+    let written = std::time::SystemTime::now();
+    set_modified(written);
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Uploaded");
+
+    // Rewritten within the same tick of the file system's clock: same size, same time.
+    fs::write(&path, b"bbbb").expect("write");
+    set_modified(written);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Replaced");
+}
+
+#[test]
+fn a_file_that_fails_adopting_leaves_the_asset_to_the_next_file() {
+    let s = space();
+    let folder = s.emulator.create_folder("all", None);
+    let logo = png(7, 7);
+    // Both stored as logo.png in one folder, with the same bytes.
+    let t = tree(
+        "space_claims",
+        &[("a/logo.png", &logo), ("b/logo.png", &logo)],
+    );
+    fs::write(t.root.join("a/logo.png.json"), r#"{"alt": "A"}"#).expect("sidecar");
+    let seeded = s
+        .emulator
+        .seed_asset("logo.png", logo.clone(), Some(folder));
+    // a/logo.png's metadata update is refused: it fails after claiming the asset.
+    s.emulator.inject(Fault::respond(
+        Endpoint::UpdateAsset,
+        1,
+        422,
+        r#"{"error": "refused"}"#,
+    ));
+    let options = SyncOptions::dir(&t.root, &t.manifest)
+        .folder(folder)
+        .concurrency(1);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert!(action(&report, "a/logo.png").contains("422"), "{report:?}");
+    assert_eq!(action(&report, "b/logo.png"), "Adopted");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["b/logo.png"].id, seeded.id);
+    assert_eq!(s.emulator.assets().len(), 1, "no duplicate");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_that_reads_other_than_its_size_fails_and_is_not_unchanged() {
+    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    let s = space();
+    let t = tree("space_fifo", &[]);
+    // A pipe's size is 0 whatever it gives: a file that grows while it is hashed.
+    let fifo = t.root.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // The manifest says: 0 bytes, with the SHA-256 of what the pipe gives.
+    fs::write(
+        &t.manifest,
+        format!(
+            r#"{{"version": 1, "space_id": {}, "assets": {{"pipe": {{"id": 1, "url": "https://a/pipe", "size": 0, "sha256": "{HELLO}"}}}}}}"#,
+            s.space
+        ),
+    )
+    .expect("manifest");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::write(fifo, b"hello"))
+    };
+    let options = SyncOptions::files(&t.root, ["pipe"], &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    let line = action(&report, "pipe");
+    assert!(line.contains("changed while it was read"), "{line}");
+    writer.join().expect("writer").expect("written");
 }

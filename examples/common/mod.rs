@@ -1,8 +1,9 @@
-//! What the `upload` and `upload_dir` examples share: the command line's plumbing (help,
-//! usage errors, error chains), reading the target space from the environment (or starting
-//! the built-in emulator), and a progress line on stderr.
+//! What the examples share: the command line's plumbing (options, help, usage errors,
+//! error chains); for `upload` and `upload_dir`, reading the target space from the
+//! environment (or starting the built-in emulator), and a progress line on stderr.
 //!
-//! (`build_script` shares none of it: its build.rs part must stand alone.)
+//! (`build_script`'s build.rs part, `examples/build_script/build.rs`, uses none of it: it
+//! must stand alone.)
 
 #![allow(dead_code)] // each example uses its own part
 
@@ -56,6 +57,55 @@ pub fn arguments() -> (Vec<OsString>, bool) {
     (args, help)
 }
 
+/// The arguments after an option, to take its value from.
+pub type Rest = std::vec::IntoIter<OsString>;
+
+/// Reads the command line: help when `-h` or `--help` comes before any `--`; otherwise
+/// each option is handed to `option` with the arguments after it, and says whether it
+/// knew it (an unknown one is a usage error). Anything else, and everything after `--`,
+/// is the one positional argument; a second is the usage error `one_at_a_time`.
+pub fn parse(
+    one_at_a_time: &str,
+    option: impl FnMut(&str, &mut Rest) -> Result<bool, Failure>,
+) -> Result<Command<Option<PathBuf>>, Failure> {
+    let (args, help) = arguments();
+    if help {
+        return Ok(Command::Help);
+    }
+    parse_from(args, one_at_a_time, option).map(Command::Run)
+}
+
+/// [`parse`] of these arguments, help left out.
+fn parse_from(
+    args: Vec<OsString>,
+    one_at_a_time: &str,
+    mut option: impl FnMut(&str, &mut Rest) -> Result<bool, Failure>,
+) -> Result<Option<PathBuf>, Failure> {
+    let mut positional = None;
+    let mut take = |arg: OsString| match positional.replace(PathBuf::from(arg)) {
+        None => Ok(()),
+        Some(_) => Err(Failure::Usage(one_at_a_time.into())),
+    };
+    let mut rest = args.into_iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            for arg in rest.by_ref() {
+                take(arg)?;
+            }
+            break;
+        }
+        match arg.to_str() {
+            Some(flag) if flag.starts_with('-') && flag.len() > 1 => {
+                if !option(flag, &mut rest)? {
+                    return Err(Failure::Usage(format!("unknown option {flag}")));
+                }
+            }
+            _ => take(arg)?,
+        }
+    }
+    Ok(positional)
+}
+
 /// Ends the process for a command line's outcome: the usage on stdout for help (exit 0);
 /// a usage error and the usage on stderr (exit 2); a failure on stderr (exit 1).
 pub fn exit(usage: &str, outcome: Result<ExitCode, Failure>) -> ExitCode {
@@ -106,6 +156,12 @@ pub fn number(flag: &str, next: Option<OsString>) -> Result<u64, Failure> {
         .trim()
         .parse()
         .map_err(|_| Failure::Usage(format!("{flag} takes a number, not {value:?}")))
+}
+
+/// The file after `--data`.
+pub fn data(next: Option<OsString>) -> Result<PathBuf, Failure> {
+    next.map(PathBuf::from)
+        .ok_or_else(|| Failure::Usage("--data needs a FILE.json".into()))
 }
 
 /// The value after `--region`.
@@ -334,6 +390,45 @@ mod tests {
             chain(&outer),
             "the request did not complete: io: connection refused"
         );
+    }
+
+    fn parsed(args: &[&str]) -> (Result<Option<PathBuf>, Failure>, Vec<String>) {
+        let mut seen = Vec::new();
+        let args = args.iter().map(OsString::from).collect();
+        let result = parse_from(args, "one at a time", |flag, rest| {
+            match flag {
+                "--on" => seen.push(flag.to_owned()),
+                "--space" => seen.push(number(flag, rest.next())?.to_string()),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        });
+        (result, seen)
+    }
+
+    #[test]
+    fn the_command_line_gives_options_and_one_positional() {
+        let (result, seen) = parsed(&["--on", "dir", "--space", "7"]);
+        assert_eq!(result.expect("parsed"), Some(PathBuf::from("dir")));
+        assert_eq!(seen, ["--on", "7"]);
+        // After `--`, a dash is a name; `-` alone is one anyway.
+        let (result, seen) = parsed(&["--", "--on"]);
+        assert_eq!(result.expect("parsed"), Some(PathBuf::from("--on")));
+        assert!(seen.is_empty());
+        assert_eq!(parsed(&["-"]).0.expect("parsed"), Some(PathBuf::from("-")));
+        assert_eq!(parsed(&[]).0.expect("parsed"), None);
+        for (args, message) in [
+            (&["--off"][..], "unknown option --off"),
+            (&["a", "b"][..], "one at a time"),
+            (&["a", "--", "b"][..], "one at a time"),
+            (&["--space"][..], "--space needs a value"),
+            (&["--space", "x"][..], "--space takes a number, not \"x\""),
+        ] {
+            match parsed(args).0 {
+                Err(Failure::Usage(got)) => assert_eq!(got, message, "{args:?}"),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 
 use std::cell::OnceCell;
 use std::fs;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::local::LocalFile;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
+use crate::codec::image_size::Dimensions;
 use crate::codec::sha256;
 use crate::download;
 use crate::error::{Error, ErrorKind};
@@ -16,6 +18,10 @@ use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::Source;
+
+/// How old a file's modification time must be when the sync looks at the file for the
+/// manifest to record it: the coarsest tick of common file systems' clocks (FAT's).
+const RACY: Duration = Duration::from_secs(2);
 
 /// Syncs one file. Only a manifest that cannot be written is an error; anything else is
 /// the file's failed line.
@@ -28,11 +34,8 @@ pub(super) fn sync(run: &Run<'_>, local: &LocalFile) -> Result<SyncedFile, Error
     }
 }
 
-/// A file the manifest knows but the folder no longer holds.
-pub(super) fn gone(run: &Run<'_>, path: &str) -> Result<SyncedFile, Error> {
-    let Some(entry) = run.entry(path) else {
-        return Ok(run.line(path, SyncAction::Missing));
-    };
+/// A file the manifest knows, with `entry`, but the folder no longer holds.
+pub(super) fn gone(run: &Run<'_>, path: &str, entry: &ManifestEntry) -> Result<SyncedFile, Error> {
     if !run.options.delete_removed {
         return Ok(run.line(path, SyncAction::Missing));
     }
@@ -50,15 +53,26 @@ pub(super) fn gone(run: &Run<'_>, path: &str) -> Result<SyncedFile, Error> {
     Ok(run.line(path, action))
 }
 
-/// Where a file goes: its folder, when the sync places files.
+/// Where a file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Target {
-    /// Whether the sync decides the file's folder.
-    managed: bool,
-    /// The folder (`None`: the top of the asset library).
-    folder: Option<u64>,
-    /// The folder does not exist yet (a dry run does not create it).
-    missing: bool,
+enum Target {
+    /// Wherever Storyblok puts it: the sync does not place files.
+    Unplaced,
+    /// In this folder (`None`: the top of the asset library).
+    Folder(Option<u64>),
+    /// In a folder that does not exist yet (a dry run does not create it).
+    Missing,
+}
+
+impl Target {
+    /// The folder to send and to record: none when the sync does not place the file, or
+    /// its folder does not exist yet.
+    fn folder(self) -> Option<u64> {
+        match self {
+            Target::Folder(folder) => folder,
+            Target::Unplaced | Target::Missing => None,
+        }
+    }
 }
 
 /// One file and what is known of it.
@@ -73,6 +87,48 @@ struct Job<'r, 'c> {
     sha256: OnceCell<String>,
 }
 
+/// The existing assets one file claimed (see [`Run::claim`]). Dropped, it gives back all
+/// but those [`kept`](Claims::keep): on an error too, so a file that failed leaves the
+/// assets to the files after it.
+struct Claims<'r, 'c> {
+    run: &'r Run<'c>,
+    ids: Vec<u64>,
+}
+
+impl Claims<'_, '_> {
+    /// Claims `id`, if no other file owns or claimed it.
+    fn claim(&mut self, id: u64) -> bool {
+        let claimed = self.run.claim(id);
+        if claimed {
+            self.ids.push(id);
+        }
+        claimed
+    }
+
+    /// Keeps the claim on `id`: the file took that asset.
+    fn keep(&mut self, id: u64) {
+        self.ids.retain(|&claimed| claimed != id);
+    }
+}
+
+impl Drop for Claims<'_, '_> {
+    fn drop(&mut self) {
+        for &id in &self.ids {
+            self.run.unclaim(id);
+        }
+    }
+}
+
+/// What a download told of an existing asset's bytes.
+enum Compared {
+    /// They are this file's bytes.
+    Same,
+    /// They are other bytes (another length, or another SHA-256).
+    Different,
+    /// The download failed: they may be either.
+    Unknown(Error),
+}
+
 /// How an upload treats the asset.
 enum Upload {
     New,
@@ -83,10 +139,14 @@ impl<'r, 'c> Job<'r, 'c> {
     fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
         let stat =
             fs::metadata(&local.path).map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
+        let seen = SystemTime::now();
+        // A time within a tick of now is not trusted: a rewrite of the same size later in
+        // that tick keeps it, and would pass for unchanged forever. Such a file is hashed.
         let modified = stat
             .modified()
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .filter(|&time| seen.duration_since(time).is_ok_and(|age| age >= RACY))
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .and_then(|d| u64::try_from(d.as_nanos()).ok());
         let meta = metadata(run, local)?;
         Ok(Job {
@@ -114,7 +174,15 @@ impl<'r, 'c> Job<'r, 'c> {
         }
         let unreadable = |e| Error::source_io(Some(self.local.path.clone()), e);
         let file = fs::File::open(&self.local.path).map_err(unreadable)?;
-        let (hash, _) = sha256::of_reader(file).map_err(unreadable)?;
+        let (hash, length) = sha256::of_reader(file).map_err(unreadable)?;
+        // The hash would be entered with the size seen before: they must be of one file.
+        if length != self.size {
+            return Err(Error::invalid(format!(
+                "{} changed while it was read: {} bytes, then {length} read; sync again once it is written",
+                self.local.path.display(),
+                self.size
+            )));
+        }
         Ok(self.sha256.get_or_init(|| hash))
     }
 
@@ -139,7 +207,11 @@ impl<'r, 'c> Job<'r, 'c> {
             && ((entry.modified.is_some() && entry.modified == self.modified)
                 || self.sha256()? == entry.sha256);
         let target = self.target(Some(&entry))?;
-        let moved = target.managed && (target.missing || entry.folder != target.folder);
+        let moved = match target {
+            Target::Unplaced => false,
+            Target::Folder(folder) => entry.folder != folder,
+            Target::Missing => true,
+        };
         let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
         if same_bytes && !moved && !meta_changed {
             return Ok(SyncAction::Unchanged);
@@ -148,16 +220,23 @@ impl<'r, 'c> Job<'r, 'c> {
             if !self.dry() {
                 self.run.ensure_writable()?;
                 let meta = self.meta.clone().unwrap_or_default();
-                let folder = moved.then_some(target.folder);
-                self.run
+                let folder = moved.then_some(target.folder());
+                match self
+                    .run
                     .client
-                    .update_asset(self.run.space_id, entry.id, &meta, folder)?;
+                    .update_asset(self.run.space_id, entry.id, &meta, folder)
+                {
+                    // The asset was deleted in Storyblok: upload the file anew.
+                    Err(error) if error.status() == Some(404) => {
+                        self.upload(Upload::New, target)?;
+                        return Ok(SyncAction::Uploaded);
+                    }
+                    other => other?,
+                }
                 let mut updated = entry;
-                updated.folder = if target.managed {
-                    target.folder
-                } else {
-                    updated.folder
-                };
+                if target != Target::Unplaced {
+                    updated.folder = target.folder();
+                }
                 updated.meta = self.meta_hash.clone().or(updated.meta);
                 updated.modified = self.modified;
                 self.run.save(self.key(), Some(updated))?;
@@ -188,13 +267,6 @@ impl<'r, 'c> Job<'r, 'c> {
         }
     }
 
-    /// Gives back the claims on `candidates` but `kept`.
-    fn unclaim_except(&self, candidates: &[Listed], kept: u64) {
-        for candidate in candidates.iter().filter(|c| c.id != kept) {
-            self.run.unclaim(candidate.id);
-        }
-    }
-
     /// A file the manifest does not know: adopt an asset with the same bytes, or
     /// upload.
     fn unknown(self) -> Result<SyncAction, Error> {
@@ -202,28 +274,47 @@ impl<'r, 'c> Job<'r, 'c> {
             self.run.ensure_writable()?;
         }
         let target = self.target(None)?;
-        if self.run.options.adopt && !target.missing {
+        if self.run.options.adopt && target != Target::Missing {
             // Assets that another file owns (in the manifest, or claimed in this run) are
             // not this file's to take.
+            let mut claims = Claims {
+                run: self.run,
+                ids: Vec::new(),
+            };
             let candidates: Vec<Listed> = self
                 .candidates(target)?
                 .into_iter()
-                .filter(|c| self.run.claim(c.id))
+                .filter(|c| claims.claim(c.id))
                 .collect();
             let mut fallback = None;
+            let mut unknown = None;
             for candidate in &candidates {
-                if self.holds_our_bytes(candidate)? {
-                    if !self.dry() {
-                        self.adopt(candidate, target)?;
+                match self.compare(candidate)? {
+                    Compared::Same => {
+                        if !self.dry() {
+                            self.adopt(candidate, target)?;
+                        }
+                        claims.keep(candidate.id);
+                        return Ok(SyncAction::Adopted);
                     }
-                    self.unclaim_except(&candidates, candidate.id);
-                    return Ok(SyncAction::Adopted);
+                    Compared::Different => {
+                        fallback.get_or_insert(candidate.id);
+                    }
+                    Compared::Unknown(error) => {
+                        unknown.get_or_insert(error);
+                    }
                 }
-                fallback.get_or_insert(candidate.id);
+            }
+            // An asset whose bytes could not be downloaded may hold this file: neither
+            // uploading a duplicate nor replacing another asset is safe. The file fails;
+            // the next run compares again.
+            if let Some(error) = unknown {
+                return Err(error);
             }
             if let Some(first) = fallback {
-                self.unclaim_except(&candidates, first);
-                return self.changed(first, target);
+                let action = self.changed(first, target)?;
+                claims.keep(first);
+                return Ok(action);
             }
         }
         if !self.dry() {
@@ -235,37 +326,20 @@ impl<'r, 'c> Job<'r, 'c> {
     /// Where the file goes. An entry that has a folder keeps it: its path, and so its
     /// directory, is the same, and no call is needed to know the folder again.
     fn target(&self, entry: Option<&ManifestEntry>) -> Result<Target, Error> {
-        let placed = |folder| Target {
-            managed: true,
-            folder,
-            missing: false,
-        };
         Ok(match self.run.options.placement {
-            Placement::Space => Target {
-                managed: false,
-                folder: None,
-                missing: false,
-            },
-            Placement::Folder(id) => placed(Some(id)),
+            Placement::Space => Target::Unplaced,
+            Placement::Folder(id) => Target::Folder(Some(id)),
             Placement::Mirror(root) => {
                 let dir = self.key().rsplit_once('/').map_or("", |(dir, _)| dir);
                 if dir.is_empty() {
-                    placed(root)
+                    Target::Folder(root)
                 } else if let Some(folder) = entry.and_then(|e| e.folder) {
-                    placed(Some(folder))
+                    Target::Folder(Some(folder))
                 } else {
-                    match self
-                        .run
+                    self.run
                         .client
                         .folder_below(self.run.space_id, root, dir, !self.dry())?
-                    {
-                        Some(folder) => placed(Some(folder)),
-                        None => Target {
-                            managed: true,
-                            folder: None,
-                            missing: true,
-                        },
-                    }
+                        .map_or(Target::Missing, |folder| Target::Folder(Some(folder)))
                 }
             }
         })
@@ -275,7 +349,7 @@ impl<'r, 'c> Job<'r, 'c> {
     fn candidates(&self, target: Target) -> Result<Vec<Listed>, Error> {
         let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
         let name = listing::parameterize(file_name);
-        let folder = target.folder.filter(|_| target.managed);
+        let folder = target.folder();
         let mut found =
             listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
         // A private asset's bytes cannot be compared (the CDN does not serve it without an
@@ -291,8 +365,9 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download
-    /// from its CDN URL. A download that fails cannot confirm it: no.
-    fn holds_our_bytes(&self, asset: &Listed) -> Result<bool, Error> {
+    /// from its CDN URL. Only reading the local file is an error here: a download that
+    /// fails is [`Compared::Unknown`].
+    fn compare(&self, asset: &Listed) -> Result<Compared, Error> {
         let ours = self.sha256()?;
         let theirs = download::sha256(
             self.run.client.session(),
@@ -300,7 +375,11 @@ impl<'r, 'c> Job<'r, 'c> {
             self.size,
             asset.id,
         );
-        Ok(matches!(theirs, Ok(Some(hash)) if hash == ours))
+        Ok(match theirs {
+            Ok(Some(hash)) if hash == ours => Compared::Same,
+            Ok(_) => Compared::Different,
+            Err(error) => Compared::Unknown(error),
+        })
     }
 
     /// Takes an existing asset with the same bytes into the manifest, setting its
@@ -313,9 +392,10 @@ impl<'r, 'c> Job<'r, 'c> {
                 .client
                 .update_asset(self.run.space_id, asset.id, meta, None)?;
         }
-        let dimensions = AssetParams::new()
-            .for_source(&Source::path(&self.local.path))?
-            .size_param();
+        let dimensions = Source::path(&self.local.path)
+            .dimensions()
+            .map_err(|e| Error::source_io(Some(self.local.path.clone()), e))?
+            .map(Dimensions::to_size_param);
         let entry = self.entry(
             asset.id,
             cdn_url(&asset.filename),
@@ -333,7 +413,7 @@ impl<'r, 'c> Job<'r, 'c> {
         let client = self.run.client;
         let space = self.run.space_id;
         let mut params = AssetParams::new();
-        if let Some(folder) = target.folder.filter(|_| target.managed) {
+        if let Some(folder) = target.folder() {
             params = params.folder(folder);
         }
         if let Some(meta) = &self.meta {
@@ -400,7 +480,7 @@ impl<'r, 'c> Job<'r, 'c> {
             sha256: self.sha256()?.to_owned(),
             dimensions,
             pending,
-            folder: target.folder.filter(|_| target.managed),
+            folder: target.folder(),
             meta: self.meta_hash.clone(),
             modified: self.modified,
         })

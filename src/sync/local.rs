@@ -1,7 +1,7 @@
 //! The files a sync covers, as they are on disk: each with its manifest path and its
 //! sidecar, the manifest and its temporary files left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -68,8 +68,26 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
         }
         None => walk(&root, &manifest, &mut add)?,
     }
+    // A list names files, not always their sidecars: those are looked for on disk.
+    let listed = options.sidecars && options.files.is_some();
+    let on_disk = |key: &str| {
+        let path = root.join(key);
+        (listed && path.is_file() && !manifest.is(&path)).then_some(path)
+    };
+    if listed {
+        // A listed sidecar of a file on disk stands for that file.
+        let keys: Vec<String> = keyed.keys().cloned().collect();
+        for key in keys {
+            if let Some(of) = key.strip_suffix(".json")
+                && !keyed.contains_key(of)
+                && let Some(path) = on_disk(of)
+            {
+                keyed.insert(of.to_owned(), path);
+            }
+        }
+    }
     let mut files: Vec<LocalFile> = Vec::with_capacity(keyed.len());
-    let sidecars: Vec<String> = if options.sidecars {
+    let sidecars: BTreeSet<String> = if options.sidecars {
         keyed
             .keys()
             .filter_map(|key| key.strip_suffix(".json"))
@@ -77,14 +95,18 @@ pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
             .map(|of| format!("{of}.json"))
             .collect()
     } else {
-        Vec::new()
+        BTreeSet::new()
     };
     for sidecar in &sidecars {
         keyed.remove(sidecar);
     }
     for (key, path) in keyed {
         let sidecar = format!("{key}.json");
-        let sidecar = sidecars.contains(&sidecar).then(|| root.join(&sidecar));
+        let sidecar = if sidecars.contains(&sidecar) {
+            Some(root.join(&sidecar))
+        } else {
+            on_disk(&sidecar)
+        };
         files.push(LocalFile { key, path, sidecar });
     }
     Ok(Found {

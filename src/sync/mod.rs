@@ -8,6 +8,7 @@
 mod file;
 mod local;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,7 +96,9 @@ impl SyncOptions {
     }
 
     /// Just these files, named relative to `root` (or absolute, inside `root`); the
-    /// manifest paths are relative to `root`.
+    /// manifest paths are relative to `root`. With [`sidecars`](Self::sidecars), each
+    /// file's sidecar is read from disk whether the list names it or not, and a listed
+    /// sidecar of an existing file stands for that file.
     pub fn files(
         root: impl Into<PathBuf>,
         files: impl IntoIterator<Item = impl Into<PathBuf>>,
@@ -134,7 +137,9 @@ impl SyncOptions {
     /// already holds assets, a lost manifest), look for an asset with the same stored
     /// filename and size in its folder, compare its bytes (downloaded from the CDN through
     /// SHA-256), and take it into the manifest instead of uploading a duplicate; replace it
-    /// if the bytes differ. Default on.
+    /// if the bytes differ. When a download fails and no other such asset holds the same
+    /// bytes, the file fails, with nothing uploaded or replaced: the next sync compares
+    /// again. Default on.
     pub fn adopt(mut self, adopt: bool) -> Self {
         self.adopt = adopt;
         self
@@ -321,14 +326,21 @@ impl Client {
             _ => manifest.space_id = Some(space_id),
         }
         let found = local::files(options)?;
-        let gone: Vec<String> = manifest
+        let on_disk: HashSet<&str> = found
+            .files
+            .iter()
+            .map(|f| f.key.as_str())
+            .chain(found.unreadable.iter().map(|(path, _)| path.as_str()))
+            .collect();
+        let gone: Vec<(String, ManifestEntry)> = manifest
             .assets
-            .keys()
-            .filter(|path| !found.files.iter().any(|f| &f.key == *path))
-            .filter(|path| !found.unreadable.iter().any(|(p, _)| p == *path))
+            .iter()
+            .filter(|(path, _)| !on_disk.contains(path.as_str()))
             // A list names what to sync now; files it leaves out are gone only if they are.
-            .filter(|path| options.files.is_none() || !found.root.join(path.as_str()).is_file())
-            .cloned()
+            .filter(|(path, _)| {
+                options.files.is_none() || !found.root.join(path.as_str()).is_file()
+            })
+            .map(|(path, entry)| (path.clone(), entry.clone()))
             .collect();
         let run = Run {
             client: self,
@@ -339,7 +351,7 @@ impl Client {
                 written: false,
             }),
             stop: AtomicBool::new(false),
-            claimed: Mutex::new(std::collections::HashSet::new()),
+            claimed: Mutex::new(HashSet::new()),
         };
         let mut report = SyncReport {
             files: Vec::new(),
@@ -355,12 +367,12 @@ impl Client {
         let lines = Mutex::new(Vec::new());
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         let queue = Mutex::new(found.files.iter());
-        let workers = options.concurrency.clamp(1, found.files.len().max(1));
+        let workers = options.concurrency.min(found.files.len());
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
                     while !run.stop.load(Ordering::SeqCst) {
-                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                        let next = lock(&queue).next();
                         let Some(local) = next else { break };
                         match file::sync(&run, local) {
                             Ok(line) => lock(&lines).push(line),
@@ -380,8 +392,8 @@ impl Client {
         report
             .files
             .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
-        for path in gone {
-            report.files.push(file::gone(&run, &path)?);
+        for (path, entry) in gone {
+            report.files.push(file::gone(&run, &path, &entry)?);
         }
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(report)
@@ -397,7 +409,7 @@ struct Run<'c> {
     /// Set when the manifest could not be written: no thread starts another file.
     stop: AtomicBool,
     /// Existing assets a file of this run is adopting or replacing: no other file may.
-    claimed: Mutex<std::collections::HashSet<u64>>,
+    claimed: Mutex<HashSet<u64>>,
 }
 
 /// The manifest and whether this run wrote it yet (which shows it can be written).
