@@ -110,9 +110,7 @@ impl Client {
         let params = if params.meta.internal_tags.is_empty() {
             params
         } else {
-            let ids = self
-                .tag_ids(space_id, &params.meta.internal_tags, true)?
-                .unwrap_or_default();
+            let ids = self.tag_ids(space_id, &params.meta.internal_tags)?;
             params.with_tag_ids(&ids)
         };
         sign::sign(Arc::clone(&self.session), space_id, params)
@@ -196,14 +194,9 @@ impl Client {
         folders::resolve(&self.session, &self.folders, space_id, parent, path, create)
     }
 
-    /// The ids of asset tags by name; created when `create`, else `None` if any is missing.
-    pub(crate) fn tag_ids(
-        &self,
-        space_id: u64,
-        names: &[String],
-        create: bool,
-    ) -> Result<Option<Vec<u64>>, Error> {
-        tags::ids(&self.session, &self.tags, space_id, names, create)
+    /// The ids of asset tags by name, in their order; missing ones are created.
+    pub(crate) fn tag_ids(&self, space_id: u64, names: &[String]) -> Result<Vec<u64>, Error> {
+        tags::ids(&self.session, &self.tags, space_id, names)
     }
 
     /// Sets an asset's metadata without uploading its file again: one
@@ -234,9 +227,7 @@ impl Client {
         meta: &AssetMeta,
         folder: Option<Option<u64>>,
     ) -> Result<(), Error> {
-        let tag_ids = self
-            .tag_ids(space_id, &meta.internal_tags, true)?
-            .unwrap_or_default();
+        let tag_ids = self.tag_ids(space_id, &meta.internal_tags)?;
         let mut fields = meta.fields(&tag_ids);
         if let Some(folder) = folder {
             fields.insert("asset_folder_id".into(), folder.into());

@@ -39,17 +39,15 @@ struct Created {
     internal_tag: Tag,
 }
 
-/// The ids of the tags called `names`, in their order. Missing tags are created when
-/// `create`; otherwise the answer is `None` if any is missing.
+/// The ids of the tags called `names`, in their order; missing tags are created.
 pub(crate) fn ids(
     session: &Session,
     cache: &TagCache,
     space_id: u64,
     names: &[String],
-    create: bool,
-) -> Result<Option<Vec<u64>>, Error> {
+) -> Result<Vec<u64>, Error> {
     if names.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Vec::new());
     }
     let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
     let tags = match spaces.entry(space_id) {
@@ -58,31 +56,28 @@ pub(crate) fn ids(
     };
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        match tags.iter().find(|t| &t.name == name) {
-            Some(tag) => ids.push(tag.id),
-            None if create => {
-                let tag = match make(session, space_id, name) {
-                    Ok(mut tag) => {
-                        tag.name.clone_from(name);
-                        tag
-                    }
-                    // Made meanwhile by someone else ("has already been taken"): look again.
-                    Err(error) if error.status() == Some(422) => {
-                        *tags = list(session, space_id)?;
-                        tags.iter()
-                            .find(|t| &t.name == name)
-                            .cloned()
-                            .ok_or(error)?
-                    }
-                    Err(error) => return Err(error),
-                };
+        if let Some(tag) = tags.iter().find(|t| &t.name == name) {
+            ids.push(tag.id);
+            continue;
+        }
+        match make(session, space_id, name) {
+            Ok(tag) => {
                 ids.push(tag.id);
-                tags.push(tag);
+                tags.push(Tag {
+                    id: tag.id,
+                    name: name.clone(),
+                });
             }
-            None => return Ok(None),
+            // Made meanwhile by someone else ("has already been taken"): look again.
+            Err(error) if error.status() == Some(422) => {
+                *tags = list(session, space_id)?;
+                let tag = tags.iter().find(|t| &t.name == name).ok_or(error)?;
+                ids.push(tag.id);
+            }
+            Err(error) => return Err(error),
         }
     }
-    Ok(Some(ids))
+    Ok(ids)
 }
 
 /// A server that keeps promising more pages is not followed past this many.
