@@ -7,12 +7,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{builder_for, client_without_retries, png, setup, setup_with};
+use common::{RATE_LIMIT_BODY, builder_for, client_without_retries, png, setup, setup_with};
 use storyblok_assets::{AssetParams, ErrorKind, Source, Step};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-const RATE_LIMIT_BODY: &str =
-    r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#;
 
 /// A sign answer in Storyblok's shape, for asset `id`, posting to `post_url`.
 fn sign_answer(id: u64, post_url: &str, extra: &str) -> String {

@@ -6,14 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{pattern, put, setup, setup_with, temp_dir};
+use common::{RATE_LIMIT_BODY, pattern, put, setup, setup_with, temp_dir};
 use storyblok_assets::{AssetParams, Client, Error, ErrorKind, Source, Step, Token};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-/// Storyblok's 429, naming the tests' pace (the limit a 429 names caps the client's rate,
-/// and these tests are about retries, not speed).
-const RATE_LIMIT_BODY: &str =
-    r#"{"error":"Rate limit of 1000 request per second has been reached. Retry later."}"#;
 
 fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
     emulator
