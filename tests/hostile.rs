@@ -301,6 +301,11 @@ fn a_finish_answer_for_another_asset_is_an_error() {
     );
     assert_eq!(err.step(), Some(Step::Finish));
     assert_ne!(err.asset_id(), Some(1));
+    // The error names the record that was signed, not the one the answer claimed.
+    let signed = s.emulator.assets();
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_ne!(signed[0].id, 1, "the test needs the signed id to differ");
+    assert_eq!(err.asset_id(), Some(signed[0].id), "{err:?}");
 }
 
 #[test]
@@ -362,12 +367,26 @@ fn a_fifo_is_refused_before_it_is_opened() {
         .expect_err("not a file");
     assert!(matches!(err.kind(), ErrorKind::Source { .. }), "{err:?}");
     assert!(err.to_string().contains("pipe.png"), "{err}");
-    // Client::upload refuses it before signing.
-    let err = s
-        .client
-        .upload(s.space, AssetParams::new(), Source::path(&fifo))
+    // Client::upload refuses it before signing: aside too, for the same reason.
+    let (done, result) = std::sync::mpsc::channel();
+    let client = s.client.clone();
+    let space = s.space;
+    std::thread::spawn(move || {
+        let _ = done.send(client.upload(space, AssetParams::new(), Source::path(&fifo)));
+    });
+    let err = result
+        .recv_timeout(Duration::from_secs(5))
+        .expect("Client::upload did not block on the FIFO")
         .expect_err("not a file");
     assert_eq!(err.asset_id(), None, "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Source { .. }), "{err:?}");
+    assert_eq!(err.step(), None, "refused before any call: {err:?}");
+    assert!(err.to_string().contains("pipe.png"), "{err}");
+    assert_eq!(
+        s.emulator.requests_for(Endpoint::Sign).len(),
+        1,
+        "only the first part's sign"
+    );
 }
 
 #[test]
