@@ -452,6 +452,22 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
         !err.to_string().contains("left without"),
         "a failed replace leaves no new record behind: {err}"
     );
+    // What it does say: the kept record, and S3's refusal.
+    assert_eq!(err.asset_id(), Some(kept.id), "{err:?}");
+    assert_eq!(err.step(), Some(Step::Upload), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "upload failed (asset {}): S3 answered 403 AccessDenied",
+            kept.id
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Policy Condition failed"), "{text}");
+    assert!(
+        !text.contains("Client::delete"),
+        "nothing to delete: {text}"
+    );
     assert_eq!(stored_bytes(&s.emulator, kept.id), b"v1");
     assert_eq!(
         s.emulator.requests_for(Endpoint::Delete).len(),
