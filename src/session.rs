@@ -87,3 +87,61 @@ impl fmt::Debug for Session {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Client, SharedPacing, Token};
+
+    /// A client built with neither a region nor a base URL, as `Client::new` builds it (no
+    /// pacing state file).
+    fn by_space() -> Client {
+        Client::builder(Token::personal("token"))
+            .shared_pacing(SharedPacing::Off)
+            .build()
+            .expect("a client")
+    }
+
+    #[test]
+    fn without_region_or_base_url_each_space_goes_to_its_region() {
+        let client = by_space();
+        let session = client.session();
+        assert_eq!(session.base, Base::BySpace);
+        let us = (2u64 << 48) | 7;
+        assert_eq!(
+            session.space_url(us, "/assets/"),
+            format!("https://api-us.storyblok.com/v1/spaces/{us}/assets/")
+        );
+        assert_eq!(
+            session.space_url(1_500_000, "/asset_folders/"),
+            "https://api-us.storyblok.com/v1/spaces/1500000/asset_folders/"
+        );
+        assert_eq!(
+            session.space_url(184_738, "/assets/1"),
+            "https://mapi.storyblok.com/v1/spaces/184738/assets/1"
+        );
+        // An id no rule covers goes to EU.
+        assert_eq!(
+            session.space_url(5_000_000, "/assets/"),
+            "https://mapi.storyblok.com/v1/spaces/5000000/assets/"
+        );
+        assert!(!session.base.is_loopback());
+    }
+
+    #[test]
+    fn a_region_or_base_url_wins_over_the_space_id() {
+        let us = (2u64 << 48) | 7;
+        let fixed = Base::Fixed("http://127.0.0.1:9/v1".into());
+        assert_eq!(fixed.url(us), "http://127.0.0.1:9/v1");
+        assert!(fixed.is_loopback());
+        let client = Client::builder(Token::personal("token"))
+            .shared_pacing(SharedPacing::Off)
+            .region(crate::Region::Ca)
+            .build()
+            .expect("a client");
+        assert_eq!(
+            client.session().space_url(us, "/assets/"),
+            format!("https://api-ca.storyblok.com/v1/spaces/{us}/assets/")
+        );
+    }
+}

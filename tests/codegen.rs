@@ -1,6 +1,9 @@
 //! `Manifest::rust_consts` and `Manifest::save` from the outside: the generated Rust is
 //! compiled with rustc, hostile file names included, and saving never writes through a
-//! planted symlink.
+//! planted symlink (at the manifest's path; the random temporary names are
+//! guarded by a unit test in src/manifest.rs).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,12 +11,9 @@ use std::process::Command;
 use serde_json::json;
 use storyblok_assets::{ErrorKind, Manifest};
 
-/// A fresh, empty folder for one test under Cargo's temporary folder for integration tests.
+/// A fresh, empty folder for one test of this file.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("codegen-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test folder");
-    dir
+    common::temp_dir(&format!("codegen-{name}"))
 }
 
 /// A manifest holding a complete entry for each `(path, url)`.
@@ -208,19 +208,38 @@ fn a_name_depends_on_its_path_alone() {
     }
 }
 
+/// The names in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the folder")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+// The temporary file's name is random and created new (`create_new`), so a symlink
+// planted at it is skipped, never followed: the unit test
+// `manifest::tests::a_taken_temporary_name_is_skipped_never_followed` guards that, since
+// the name cannot be guessed from out here. What can be planted from out here is a
+// symlink at the manifest's own path, and what can be seen is every file the save leaves.
 #[cfg(unix)]
 #[test]
 fn save_never_writes_through_a_planted_symlink() {
     let dir = temp_dir("symlink");
     let path = dir.join("assets.json");
-    let target = dir.join("target.txt");
+    let outside = temp_dir("symlink-outside");
+    let target = outside.join("target.txt");
     std::fs::write(&target, "untouched").expect("write the target");
-    // Every name the old scheme (`.assets.json.{pid}-{n}.tmp`) would have used in this
-    // process, and then some.
-    for n in 0..256 {
-        let name = format!(".assets.json.{}-{n}.tmp", std::process::id());
-        std::os::unix::fs::symlink(&target, dir.join(name)).expect("plant a symlink");
-    }
+    // The manifest's own name points outside its folder: the save replaces the link, and
+    // writes nothing through it.
+    std::os::unix::fs::symlink(&target, &path).expect("plant a symlink");
     let manifest = manifest(&[("a.png", "https://a/a")]);
     manifest.save(&path).expect("save");
     assert_eq!(
@@ -234,4 +253,17 @@ fn save_never_writes_through_a_planted_symlink() {
             .is_symlink()
     );
     assert_eq!(Manifest::load(&path).expect("load"), manifest);
+    // Nothing else is written: no temporary file is left beside the manifest, and the
+    // folder the link pointed to holds only what it held.
+    assert_eq!(names_in(&dir), ["assets.json"]);
+    assert_eq!(names_in(&outside), ["target.txt"]);
+    // Saving again over the manifest it wrote: the same.
+    let changed = crate::manifest(&[("a.png", "https://a/a"), ("b.png", "https://a/b")]);
+    changed.save(&path).expect("save again");
+    assert_eq!(Manifest::load(&path).expect("load"), changed);
+    assert_eq!(names_in(&dir), ["assets.json"]);
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("read the target"),
+        "untouched"
+    );
 }

@@ -7,12 +7,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{builder_for, client_without_retries, png, setup, setup_with};
+use common::{RATE_LIMIT_BODY, builder_for, client_without_retries, png, setup, setup_with};
 use storyblok_assets::{AssetParams, ErrorKind, Source, Step};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-const RATE_LIMIT_BODY: &str =
-    r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#;
 
 /// A sign answer in Storyblok's shape, for asset `id`, posting to `post_url`.
 fn sign_answer(id: u64, post_url: &str, extra: &str) -> String {
@@ -174,7 +171,24 @@ fn waits_between_retries_stay_within_the_call_budget() {
         matches!(err.kind(), ErrorKind::RateLimited { .. }),
         "{err:?}"
     );
-    assert!(s.emulator.requests_for(Endpoint::Sign).len() <= 3);
+    let signs = s.emulator.requests_for(Endpoint::Sign).len();
+    assert!(signs <= 3);
+    // It did wait and try again (each wait 1 to 1.25 s, the budget 2.5 s): giving up at
+    // the first 429 would pass the bounds above.
+    assert!((2..=3).contains(&signs), "{signs} signs: {err:?}");
+    assert!(took >= Duration::from_secs(1), "took {took:?}");
+    // (An attempt begun with a sliver of budget left may time out before the emulator
+    // records it, so the count can be one above the signs seen.)
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::RateLimited {
+                attempts: 2..=3,
+                ..
+            }
+        ),
+        "{signs} signs: {err:?}"
+    );
 }
 
 #[test]
@@ -295,6 +309,11 @@ fn a_finish_answer_for_another_asset_is_an_error() {
     );
     assert_eq!(err.step(), Some(Step::Finish));
     assert_ne!(err.asset_id(), Some(1));
+    // The error names the record that was signed, not the one the answer claimed.
+    let signed = s.emulator.assets();
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_ne!(signed[0].id, 1, "the test needs the signed id to differ");
+    assert_eq!(err.asset_id(), Some(signed[0].id), "{err:?}");
 }
 
 #[test]
@@ -356,12 +375,26 @@ fn a_fifo_is_refused_before_it_is_opened() {
         .expect_err("not a file");
     assert!(matches!(err.kind(), ErrorKind::Source { .. }), "{err:?}");
     assert!(err.to_string().contains("pipe.png"), "{err}");
-    // Client::upload refuses it before signing.
-    let err = s
-        .client
-        .upload(s.space, AssetParams::new(), Source::path(&fifo))
+    // Client::upload refuses it before signing: aside too, for the same reason.
+    let (done, result) = std::sync::mpsc::channel();
+    let client = s.client.clone();
+    let space = s.space;
+    std::thread::spawn(move || {
+        let _ = done.send(client.upload(space, AssetParams::new(), Source::path(&fifo)));
+    });
+    let err = result
+        .recv_timeout(Duration::from_secs(5))
+        .expect("Client::upload did not block on the FIFO")
         .expect_err("not a file");
     assert_eq!(err.asset_id(), None, "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Source { .. }), "{err:?}");
+    assert_eq!(err.step(), None, "refused before any call: {err:?}");
+    assert!(err.to_string().contains("pipe.png"), "{err}");
+    assert_eq!(
+        s.emulator.requests_for(Endpoint::Sign).len(),
+        1,
+        "only the first part's sign"
+    );
 }
 
 #[test]

@@ -6,14 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{pattern, put, setup, setup_with, temp_dir};
+use common::{RATE_LIMIT_BODY, pattern, put, setup, setup_with, temp_dir};
 use storyblok_assets::{AssetParams, Client, Error, ErrorKind, Source, Step, Token};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-/// Storyblok's 429, naming the tests' pace (the limit a 429 names caps the client's rate,
-/// and these tests are about retries, not speed).
-const RATE_LIMIT_BODY: &str =
-    r#"{"error":"Rate limit of 1000 request per second has been reached. Retry later."}"#;
 
 fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
     emulator
@@ -477,6 +472,22 @@ fn opt_in_cleanup_deletes_failed_new_records_and_never_replaced_ones() {
     assert!(
         !err.to_string().contains("left without"),
         "a failed replace leaves no new record behind: {err}"
+    );
+    // What it does say: the kept record, and S3's refusal.
+    assert_eq!(err.asset_id(), Some(kept.id), "{err:?}");
+    assert_eq!(err.step(), Some(Step::Upload), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "upload failed (asset {}): S3 answered 403 AccessDenied",
+            kept.id
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Policy Condition failed"), "{text}");
+    assert!(
+        !text.contains("Client::delete"),
+        "nothing to delete: {text}"
     );
     assert_eq!(stored_bytes(&s.emulator, kept.id), b"v1");
     assert_eq!(

@@ -54,6 +54,11 @@ pub fn builder_for(emulator: &Emulator) -> ClientBuilder {
 /// The client's pace in these tests, calls per second.
 pub const FAST: u32 = 1000;
 
+/// Storyblok's 429 body, naming the tests' pace ([`FAST`]): the limit a 429 names caps the
+/// client's rate, and the tests that send it are about retries, not speed.
+pub const RATE_LIMIT_BODY: &str =
+    r#"{"error":"Rate limit of 1000 request per second has been reached. Retry later."}"#;
+
 pub fn client_for(emulator: &Emulator) -> Client {
     builder_for(emulator)
         .build()
