@@ -216,15 +216,9 @@ impl Pacer {
         let waiting_since = Instant::now();
         loop {
             let now = now_ns();
-            let space = spaces.entry(space_id).or_insert_with(|| Space {
-                book: Book::new(self.limit.unwrap_or(1), now),
-                file: None,
-                opened: false,
-                in_flight: 0,
-                shortest: None,
-                timed: 0,
-                recent: std::collections::VecDeque::with_capacity(RECENT),
-            });
+            let space = spaces
+                .entry(space_id)
+                .or_insert_with(|| Space::new(self.limit.unwrap_or(1), now));
             if space.in_flight >= self.max_in_flight {
                 spaces = self.wait(spaces, None);
                 continue;
@@ -331,6 +325,19 @@ impl Pacer {
 }
 
 impl Space {
+    /// A space not called yet, at `configured` calls per second.
+    fn new(configured: u32, now: u64) -> Space {
+        Space {
+            book: Book::new(configured, now),
+            file: None,
+            opened: false,
+            in_flight: 0,
+            shortest: None,
+            timed: 0,
+            recent: std::collections::VecDeque::with_capacity(RECENT),
+        }
+    }
+
     /// Runs `change` on the shared ledger, or the one in memory when there is none. A
     /// shared ledger that fails is dropped for the rest of the run: pacing goes on here.
     fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
@@ -464,6 +471,52 @@ mod tests {
                 "{w:?}"
             );
         }
+    }
+
+    /// A space that timed calls of these durations, in ms.
+    fn timed(durations: impl IntoIterator<Item = u64>) -> Space {
+        let mut space = Space::new(6, now_ns());
+        for ms in durations {
+            space.timed(Duration::from_millis(ms));
+        }
+        space
+    }
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn the_margin_waits_for_eight_calls_then_is_the_shortest_call_when_none_vary() {
+        assert_eq!(timed([]).margin(), 0);
+        assert_eq!(timed([100; 7]).margin(), 0, "seven calls are too few");
+        assert_eq!(timed([100; 8]).margin(), 100 * MS, "no jitter: all of Dmin");
+        assert_eq!(
+            timed([120, 100, 110, 105, 100, 115, 100, 100]).margin(),
+            80 * MS,
+            "Dmin less a spread below half of it"
+        );
+    }
+
+    #[test]
+    fn the_margin_is_half_the_shortest_call_under_wide_jitter() {
+        assert_eq!(timed([100, 300].repeat(4)).margin(), 50 * MS);
+        assert_eq!(timed([100, 3000].repeat(4)).margin(), 50 * MS);
+        // The spread is that of the last 16 calls: once the jitter is gone, so is its cost.
+        let mut calm = [100, 300].repeat(4);
+        calm.extend([100; RECENT]);
+        assert_eq!(timed(calm).margin(), 100 * MS);
+    }
+
+    #[test]
+    fn the_margin_is_capped_at_a_quarter_second() {
+        assert_eq!(MAX_MARGIN, Duration::from_millis(250));
+        assert_eq!(timed([400; 8]).margin(), 250 * MS, "no jitter");
+        assert_eq!(
+            timed([600, 2000].repeat(4)).margin(),
+            250 * MS,
+            "half of 600"
+        );
+        assert_eq!(timed([260; 8]).margin(), 250 * MS);
+        assert_eq!(timed([240; 8]).margin(), 240 * MS, "under the cap");
     }
 
     #[test]
