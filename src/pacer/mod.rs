@@ -77,7 +77,7 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use book::{Book, SECOND, Wait};
+use book::{Book, MAX_RATE, SECOND, Wait};
 use shared::{Dir, StateFile};
 
 /// How fast the client may call Storyblok's Management API.
@@ -87,7 +87,7 @@ use shared::{Dir, StateFile};
 #[non_exhaustive]
 pub enum RateLimit {
     /// At most this many calls in any one-second window (the default is 6, the paid plans'
-    /// limit; the Starter plan allows 3).
+    /// limit; the Starter plan allows 3). At most 1000: a higher rate is taken as 1000.
     PerSecond(u32),
     /// No pacing; 429 answers are still retried.
     Off,
@@ -187,7 +187,8 @@ impl Pacer {
         sharing: &SharedPacing,
     ) -> Pacer {
         let limit = match limit {
-            RateLimit::PerSecond(n) => Some(n.max(1)),
+            // Capped, or the rate would not survive the state file's round trip.
+            RateLimit::PerSecond(n) => Some(n.clamp(1, MAX_RATE)),
             RateLimit::Off => None,
         };
         let dir = match (limit, sharing) {
@@ -593,13 +594,46 @@ mod tests {
         }
     }
 
+    /// A folder of its own for a test's state files, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            TempDir(std::env::temp_dir().join(format!(
+                "storyblok-pacer-test-{}-{:x}",
+                std::process::id(),
+                crate::codec::random::next_u64()
+            )))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_rate_above_the_ceiling_is_capped_and_survives_the_state_file() {
+        let dir = TempDir::new();
+        let pacer = Pacer::new(
+            RateLimit::PerSecond(5000),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        );
+        let permit = pacer.acquire(3, "h");
+        drop(permit);
+        let before = pacer.rate(3);
+        pacer.throttled(3, now_ns(), None);
+        assert_eq!(pacer.rate(3), before / 2.0, "a 429 is not forgotten");
+        assert_eq!(pacer.limit, Some(MAX_RATE));
+    }
+
     #[test]
     fn two_pacers_share_a_ledger_through_a_folder() {
-        let dir = std::env::temp_dir().join(format!(
-            "storyblok-pacer-test-{}-{:x}",
-            std::process::id(),
-            crate::codec::random::next_u64()
-        ));
+        let temp = TempDir::new();
+        let dir = temp.0.clone();
         let sharing = SharedPacing::Dir(dir.clone());
         let one = Pacer::new(
             RateLimit::PerSecond(4),
@@ -631,6 +665,5 @@ mod tests {
         let before = one.rate(5);
         two.throttled(5, now_ns(), None);
         assert_eq!(one.rate(5), before / 2.0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
