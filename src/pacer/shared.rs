@@ -107,10 +107,13 @@ impl StateFile {
             let mut book = Book::from_text(&text, configured, now)
                 .unwrap_or_else(|| Book::new(configured, now));
             let result = change(&mut book);
+            // Written over the old ledger, then cut to length: a process killed (or a disk
+            // full) half way leaves a ledger with a stale or torn tail, never an empty file
+            // that would read as a fresh ledger with every slot free.
             let text = book.to_text();
             self.file.seek(SeekFrom::Start(0))?;
-            self.file.set_len(0)?;
             self.file.write_all(text.as_bytes())?;
+            self.file.set_len(text.len() as u64)?;
             Ok((result, book))
         })();
         let _ = self.file.unlock();
@@ -230,4 +233,46 @@ fn user_id() -> Option<u32> {
 #[cfg(not(unix))]
 fn user_id() -> Option<String> {
     std::env::var("USERNAME").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::book::{SECOND, Slot};
+    use super::*;
+
+    /// A folder of its own for a test, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            TempDir(std::env::temp_dir().join(format!(
+                "storyblok-pacer-shared-test-{}-{:x}",
+                std::process::id(),
+                crate::codec::random::next_u64()
+            )))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const NOW: u64 = 1_800_000_000 * SECOND;
+
+    #[test]
+    fn a_shorter_ledger_replaces_a_longer_one_whole() {
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0).expect("a private folder");
+        let path = temp.0.join("h-1.pacer");
+        let mut long = Book::new(6, NOW);
+        long.slots = vec![Slot::Held(NOW - 1); 50];
+        fs::write(&path, long.to_text()).expect("written");
+        let mut file = dir.open("h", 1).expect("the state file");
+        let (_, book) = file
+            .update(6, NOW, |book| book.slots.truncate(2))
+            .expect("updated");
+        assert_eq!(fs::read_to_string(&path).expect("read"), book.to_text());
+    }
 }
