@@ -3,8 +3,9 @@
 //!
 //! The folder is the user's cache folder (`$XDG_CACHE_HOME`, `~/.cache`,
 //! `~/Library/Caches`, `%LOCALAPPDATA%`) or, failing that, a temporary folder named with
-//! the user's id; it is made `0700` and the files `0600`, and a folder or file that is a
-//! symbolic link, or owned by someone else, is not used. Anything that goes wrong (no such
+//! the user's id; it is made `0700` and the files `0600` (a file found wider is narrowed),
+//! and a folder or file that is a symbolic link, or owned by someone else, is not used.
+//! Who "someone else" is, is found out by making a file in the folder itself. Anything that goes wrong (no such
 //! folder, a lock held too long, a file that cannot be read, a slot held past a call's
 //! whole budget) turns sharing off for that space in this process for the rest of its run:
 //! pacing goes on in memory, from the last ledger it saw, never stalls and never panics.
@@ -23,7 +24,11 @@ const MAX_FILE: u64 = 64 * 1024;
 
 /// The folder state files live in, checked.
 #[derive(Clone, Debug)]
-pub(super) struct Dir(PathBuf);
+pub(super) struct Dir {
+    path: PathBuf,
+    /// Who this process is, as the owner of the files it makes in the folder.
+    user: User,
+}
 
 impl Dir {
     /// The default folder: the user's cache folder, or a temporary folder named with the
@@ -33,16 +38,21 @@ impl Dir {
             .map(|cache| cache.join("storyblok-assets").join("pacer"))
             .and_then(|dir| Dir::at(&dir))
             .or_else(|| {
-                Dir::at(
-                    &std::env::temp_dir().join(format!("storyblok-assets-pacer-{}", user_id()?)),
-                )
+                let temp = std::env::temp_dir();
+                Dir::at(&temp.join(format!("storyblok-assets-pacer-{}", user_tag(&temp)?)))
             })
     }
 
     /// A folder of the caller's choice, created if missing.
     pub(super) fn at(path: &Path) -> Option<Dir> {
         create_private_dir(path).ok()?;
-        is_ours(path, true).then(|| Dir(path.to_path_buf()))
+        // Found out in the folder itself: it is to be written anyway, and no other folder
+        // (a temporary one that may not be writable) needs to be.
+        let user = user_in(path)?;
+        is_ours(path, true, &user).then(|| Dir {
+            path: path.to_path_buf(),
+            user,
+        })
     }
 
     /// The state file of one API host and space, opened.
@@ -58,9 +68,9 @@ impl Dir {
             })
             .take(200)
             .collect();
-        let path = self.0.join(format!("{host}-{space_id}.pacer"));
+        let path = self.path.join(format!("{host}-{space_id}.pacer"));
         if let Ok(meta) = fs::symlink_metadata(&path)
-            && (!meta.file_type().is_file() || !is_ours(&path, false))
+            && (!meta.file_type().is_file() || !is_ours(&path, false, &self.user))
         {
             return None;
         }
@@ -78,6 +88,7 @@ impl Dir {
         if !named.file_type().is_file() || !same_file(&opened, &named) {
             return None;
         }
+        make_private(&file, &opened).ok()?;
         Some(StateFile { file })
     }
 }
@@ -175,24 +186,37 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Whether `path` is no symbolic link and belongs to this user; a folder must not be
+/// Whether `path` is no symbolic link and belongs to `user`; a folder must not be
 /// writable by others either.
 #[cfg(unix)]
-fn is_ours(path: &Path, dir: bool) -> bool {
+fn is_ours(path: &Path, dir: bool, user: &User) -> bool {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(meta) = fs::symlink_metadata(path) else {
         return false;
     };
-    let Some(uid) = user_id() else {
-        return false;
-    };
     let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
-    kind_ok && meta.uid() == uid && (!dir || meta.permissions().mode() & 0o022 == 0)
+    kind_ok && meta.uid() == *user && (!dir || meta.permissions().mode() & 0o022 == 0)
 }
 
 #[cfg(not(unix))]
-fn is_ours(path: &Path, dir: bool) -> bool {
+fn is_ours(path: &Path, dir: bool, _: &User) -> bool {
     fs::symlink_metadata(path).is_ok_and(|meta| if dir { meta.is_dir() } else { meta.is_file() })
+}
+
+/// Narrows a state file that others may read or write (one made by hand, or by an older
+/// version) to `0600`.
+#[cfg(unix)]
+fn make_private(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o077 == 0 {
+        return Ok(());
+    }
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &File, _: &fs::Metadata) -> io::Result<()> {
+    Ok(())
 }
 
 /// Whether two metadata describe one file.
@@ -207,31 +231,45 @@ fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
     a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
-/// This process's user id: the owner of a file it creates (std has no getuid).
+/// Who this process is: its user id on Unix.
 #[cfg(unix)]
-fn user_id() -> Option<u32> {
+type User = u32;
+#[cfg(not(unix))]
+type User = ();
+
+/// This process's user id, as the owner of a file it makes in `dir` (std has no getuid).
+#[cfg(unix)]
+fn user_in(dir: &Path) -> Option<User> {
     use std::os::unix::fs::MetadataExt;
-    use std::sync::OnceLock;
-    static UID: OnceLock<Option<u32>> = OnceLock::new();
-    *UID.get_or_init(|| {
-        let probe = std::env::temp_dir().join(format!(
-            ".storyblok-assets-uid-{}-{:016x}",
-            std::process::id(),
-            crate::codec::random::next_u64()
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .ok()?;
-        let uid = file.metadata().ok().map(|m| m.uid());
-        let _ = fs::remove_file(&probe);
-        uid
-    })
+    let probe = dir.join(format!(
+        ".uid-probe-{}-{:016x}",
+        std::process::id(),
+        crate::codec::random::next_u64()
+    ));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .ok()?;
+    let uid = file.metadata().ok().map(|m| m.uid());
+    let _ = fs::remove_file(&probe);
+    uid
 }
 
 #[cfg(not(unix))]
-fn user_id() -> Option<String> {
+fn user_in(_: &Path) -> Option<User> {
+    Some(())
+}
+
+/// What names the temporary folder of this user, found out in `temp`: the user id on Unix,
+/// the user name elsewhere.
+#[cfg(unix)]
+fn user_tag(temp: &Path) -> Option<String> {
+    user_in(temp).map(|uid| uid.to_string())
+}
+
+#[cfg(not(unix))]
+fn user_tag(_: &Path) -> Option<String> {
     std::env::var("USERNAME").ok()
 }
 
@@ -260,6 +298,52 @@ mod tests {
     }
 
     const NOW: u64 = 1_800_000_000 * SECOND;
+
+    /// The name of the test [`sharing_needs_no_writable_temporary_folder`] runs in a child
+    /// process of its own, with `TMPDIR` pointing nowhere.
+    const CHILD: &str = "pacer::shared::tests::sharing_in_a_folder_without_temporary_folder";
+
+    #[test]
+    #[cfg(unix)]
+    fn sharing_needs_no_writable_temporary_folder() {
+        let temp = TempDir::new();
+        let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", CHILD, "--ignored", "--test-threads=1"])
+            .env("TMPDIR", temp.0.join("missing"))
+            .env("STORYBLOK_PACER_TEST_DIR", &temp.0)
+            .output()
+            .expect("the child test ran");
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && out.contains("test result: ok. 1 passed"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    #[ignore = "run by sharing_needs_no_writable_temporary_folder, in a process of its own"]
+    fn sharing_in_a_folder_without_temporary_folder() {
+        let Some(dir) = std::env::var_os("STORYBLOK_PACER_TEST_DIR") else {
+            return;
+        };
+        assert!(!std::env::temp_dir().exists());
+        let dir = Dir::at(&PathBuf::from(dir).join("pacer")).expect("the folder is used");
+        assert!(dir.open("h", 1).is_some());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn an_open_state_file_is_narrowed_to_the_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0).expect("a private folder");
+        let path = temp.0.join("h-1.pacer");
+        fs::write(&path, "").expect("written");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o664)).expect("chmod");
+        assert!(dir.open("h", 1).is_some());
+        let mode = fs::metadata(&path).expect("the file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn a_shorter_ledger_replaces_a_longer_one_whole() {
