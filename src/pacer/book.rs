@@ -339,6 +339,16 @@ mod tests {
     }
 
     #[test]
+    fn a_running_slot_frees_itself_when_it_expires() {
+        // Its process died: the slot is free once the call's budget is over, not before.
+        let mut book = full(1);
+        book.slots = vec![Slot::Running(T + 5)];
+        assert_eq!(book.take(T + 4, 1, T + 60 * SECOND), Err(Wait::Poll));
+        assert_eq!(book.take(T + 5, 1, T + 60 * SECOND), Ok(0));
+        assert_eq!(book.slots, [Slot::Running(T + 60 * SECOND)]);
+    }
+
+    #[test]
     fn a_new_ledger_starts_at_half_and_doubles_each_second() {
         let mut book = Book::new(6, T);
         assert_eq!(book.rate_at(T, 6), 3.0);

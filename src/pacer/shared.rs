@@ -346,6 +346,118 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
+    fn the_folder_is_private_and_so_are_its_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0.join("pacer")).expect("a private folder");
+        let mode = |path: &Path| fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(&temp.0.join("pacer")), 0o700);
+        assert!(dir.open("mapi.example", 7).is_some());
+        assert_eq!(
+            mode(&temp.0.join("pacer").join("mapi.example-7.pacer")),
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(temp.0.join("pacer"))
+            .expect("listed")
+            .map(|entry| entry.expect("an entry").file_name())
+            .collect();
+        assert_eq!(names, ["mapi.example-7.pacer"], "no probe left behind");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_folder_others_may_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = TempDir::new();
+        for mode in [0o770, 0o707, 0o777] {
+            let path = temp.0.join(format!("{mode:o}"));
+            fs::create_dir_all(&path).expect("made");
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            assert!(Dir::at(&path).is_none(), "{mode:o}");
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn symbolic_links_are_refused_and_their_targets_untouched() {
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0.join("pacer")).expect("a private folder");
+        let target = temp.0.join("precious");
+        fs::write(&target, "precious").expect("written");
+        std::os::unix::fs::symlink(&target, temp.0.join("pacer").join("h-1.pacer"))
+            .expect("a link");
+        assert!(dir.open("h", 1).is_none());
+        assert_eq!(fs::read_to_string(&target).expect("read"), "precious");
+        // A linked folder, too.
+        std::os::unix::fs::symlink(temp.0.join("pacer"), temp.0.join("linked")).expect("a link");
+        assert!(Dir::at(&temp.0.join("linked")).is_none());
+    }
+
+    /// A ledger of 6 slots, every one running until `expiry`.
+    fn running_until(expiry: u64) -> String {
+        format!(
+            "storyblok-assets pacer 1\nrate 6\nslots{}\n",
+            format!(" r{expiry}").repeat(6)
+        )
+    }
+
+    #[test]
+    fn corrupt_files_are_read_safely_and_replaced() {
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0).expect("a private folder");
+        let path = temp.0.join("h-1.pacer");
+        // Every slot taken for an hour, but not UTF-8: not a ledger.
+        let mut not_utf8 = running_until(NOW + 3600 * SECOND).into_bytes();
+        not_utf8.extend(b"\xff\xfe\n");
+        // Past 64 KiB nothing is read: not the lowest rate at the end.
+        let mut long = running_until(NOW + 3600 * SECOND);
+        long.push_str(&"x".repeat(70 * 1024));
+        long.push_str("\nrate 0.5\n");
+        let huge = format!("storyblok-assets pacer 1\nslots{}\n", " 0".repeat(50_000));
+        for (what, text, slots, rate) in [
+            ("empty", Vec::new(), 0, 3.0),
+            ("not UTF-8", not_utf8, 0, 3.0),
+            ("too long", long.into_bytes(), 6, 6.0),
+            ("too many slots", huge.into_bytes(), 1000, 3.0),
+        ] {
+            fs::write(&path, &text).expect("written");
+            let mut file = dir.open("h", 1).expect("the state file");
+            let (taken, book) = file
+                .update(6, NOW, |book| {
+                    (book.slots.len(), book.take(NOW, 6, NOW + SECOND))
+                })
+                .expect("updated");
+            assert_eq!(taken.0, slots, "{what}");
+            if what == "too long" {
+                // Read, up to 64 KiB: every slot runs.
+                assert!(taken.1.is_err(), "{what}");
+            } else {
+                assert_eq!(taken.1, Ok(0), "{what}");
+            }
+            assert_eq!(book.rate, rate, "{what}");
+            let written = fs::read_to_string(&path).expect("a ledger");
+            assert_eq!(written, book.to_text(), "{what}");
+        }
+    }
+
+    #[test]
+    fn the_slots_of_a_dead_process_free_themselves_when_they_expire() {
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0).expect("a private folder");
+        let path = temp.0.join("h-1.pacer");
+        fs::write(&path, running_until(NOW + SECOND)).expect("written");
+        let mut file = dir.open("h", 1).expect("the state file");
+        let take = |now| move |book: &mut Book| book.take(now, 6, now + 60 * SECOND);
+        let (before, _) = file.update(6, NOW, take(NOW)).expect("updated");
+        assert_eq!(before, Err(super::super::book::Wait::Poll));
+        let (after, _) = file
+            .update(6, NOW + SECOND, take(NOW + SECOND))
+            .expect("updated");
+        assert_eq!(after, Ok(0));
+    }
+
+    #[test]
     fn a_shorter_ledger_replaces_a_longer_one_whole() {
         let temp = TempDir::new();
         let dir = Dir::at(&temp.0).expect("a private folder");
