@@ -119,6 +119,36 @@ pub enum SharedPacing {
     Off,
 }
 
+impl SharedPacing {
+    /// The sharing `STORYBLOK_PACER_DIR` asks for: unset or empty, [`SharedPacing::Machine`];
+    /// `off`, [`SharedPacing::Off`]; any other value, [`SharedPacing::Dir`] of that folder.
+    ///
+    /// ```no_run
+    /// use storyblok_assets::{Client, SharedPacing, Token};
+    ///
+    /// # fn main() -> Result<(), storyblok_assets::Error> {
+    /// let client = Client::builder(Token::personal("a-personal-access-token"))
+    ///     .shared_pacing(SharedPacing::from_env())
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_env() -> SharedPacing {
+        SharedPacing::from_env_value(std::env::var_os("STORYBLOK_PACER_DIR").as_deref())
+    }
+
+    /// The sharing a value of `STORYBLOK_PACER_DIR` asks for (`None` when it is unset), as
+    /// [`SharedPacing::from_env`] reads it.
+    pub fn from_env_value(value: Option<&std::ffi::OsStr>) -> SharedPacing {
+        match value {
+            None => SharedPacing::Machine,
+            Some(value) if value.is_empty() => SharedPacing::Machine,
+            Some(value) if value == "off" => SharedPacing::Off,
+            Some(value) => SharedPacing::Dir(value.into()),
+        }
+    }
+}
+
 /// How often a call waiting on another process's running call looks again.
 const POLL: Duration = Duration::from_millis(5);
 /// Calls timed before the margin is used.
@@ -575,6 +605,30 @@ mod tests {
         assert_eq!(permits.len(), 500);
         assert!(start.elapsed() < Duration::from_secs(1));
         pacer.throttled(1, now_ns(), None);
+    }
+
+    #[test]
+    fn sharing_is_read_from_the_environment() {
+        use std::ffi::OsStr;
+        assert_eq!(SharedPacing::from_env_value(None), SharedPacing::Machine);
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new(""))),
+            SharedPacing::Machine,
+            "empty is unset, not a folder named nothing"
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("off"))),
+            SharedPacing::Off
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("/mnt/pacer"))),
+            SharedPacing::Dir("/mnt/pacer".into())
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("Off"))),
+            SharedPacing::Dir("Off".into()),
+            "only `off` opts out"
+        );
     }
 
     #[test]
