@@ -32,9 +32,10 @@ const MAX_SLOTS: usize = MAX_RATE as usize;
 /// A slot held longer than this after its call ended is implausible: ignored. The longest
 /// honest hold is 1 / [`MIN_RATE`] = 2 s.
 const MAX_HOLD: u64 = 10 * SECOND;
+/// The longest call budget a client allows: a day.
+pub(super) const MAX_BUDGET: u64 = 24 * 3600 * SECOND;
 /// A running call whose slot claims to expire later than this is implausible: ignored.
-/// The longest call budget a client allows is a day.
-const MAX_RUNNING: u64 = (24 * 3600 + 60) * SECOND;
+const MAX_RUNNING: u64 = MAX_BUDGET + 60 * SECOND;
 
 /// One slot of the rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,27 +135,29 @@ impl Book {
         if self.slots.len() < usable {
             self.slots.resize(usable, Slot::Free);
         }
-        let mut wait = Wait::Until(u64::MAX);
+        // When the first held slot frees; whether any slot is running.
+        let (mut first, mut running) = (None, false);
         for (index, slot) in self.slots.iter_mut().enumerate().take(usable) {
             match *slot {
                 Slot::Free => {}
                 Slot::Held(until) if until <= now || until > now + MAX_HOLD => {}
                 Slot::Running(expiry) if expiry <= now || expiry > now + MAX_RUNNING => {}
                 Slot::Held(until) => {
-                    if let Wait::Until(first) = wait {
-                        wait = Wait::Until(first.min(until));
-                    }
+                    first = Some(first.map_or(until, |first: u64| first.min(until)));
                     continue;
                 }
                 Slot::Running(_) => {
-                    wait = Wait::Poll;
+                    running = true;
                     continue;
                 }
             }
             *slot = Slot::Running(expires);
             return Ok(index);
         }
-        Err(wait)
+        Err(match first {
+            Some(until) if !running => Wait::Until(until),
+            _ => Wait::Poll,
+        })
     }
 
     /// The call in slot `index` ended at `end`: the slot stays taken for the hold, less

@@ -77,7 +77,7 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use book::{Book, MAX_RATE, SECOND, Wait};
+use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Wait};
 use shared::{Dir, StateFile};
 
 /// How fast the client may call Storyblok's Management API.
@@ -152,9 +152,11 @@ impl SharedPacing {
 /// How often a call waiting on another process's running call looks again.
 const POLL: Duration = Duration::from_millis(5);
 /// Calls timed before the margin is used.
-const TIMED_BEFORE_MARGIN: u32 = 8;
+const TIMED_BEFORE_MARGIN: usize = 8;
 /// How many recent calls the spread of call durations is taken over.
 const RECENT: usize = 16;
+// Only the last RECENT calls are kept: the margin would never be used.
+const _: () = assert!(TIMED_BEFORE_MARGIN <= RECENT);
 /// The largest margin ever used.
 const MAX_MARGIN: Duration = Duration::from_millis(250);
 
@@ -164,6 +166,8 @@ pub(crate) struct Pacer {
     max_in_flight: usize,
     /// How long a call may run: its slot frees itself after that if its process dies.
     budget: Duration,
+    /// How long a running call's slot is claimed for, in ns: its budget and a second.
+    claim: u64,
     /// Where the ledgers are shared, if they are.
     dir: Option<Dir>,
     spaces: Mutex<HashMap<u64, Space>>,
@@ -174,16 +178,23 @@ pub(crate) struct Pacer {
 struct Space {
     /// The ledger in memory, used when no state file is.
     book: Book,
-    /// The shared ledger, when there is one and it works.
-    file: Option<StateFile>,
-    /// Whether opening the state file was tried.
-    opened: bool,
+    /// The shared ledger.
+    shared: Shared,
     in_flight: usize,
-    /// The shortest call timed, and how many were.
+    /// The shortest call timed.
     shortest: Option<Duration>,
-    timed: u32,
     /// The durations of the last [`RECENT`] calls.
     recent: std::collections::VecDeque<Duration>,
+}
+
+/// Where a space's ledger is shared.
+enum Shared {
+    /// Nowhere yet: the state file is opened on the first call.
+    Untried,
+    /// In this state file.
+    Open(StateFile),
+    /// Nowhere: sharing is off, or the state file could not be opened or failed.
+    Off,
 }
 
 /// A call's place in flight and in the rate, given back when dropped.
@@ -217,10 +228,13 @@ impl Pacer {
         sharing: &SharedPacing,
     ) -> Pacer {
         let limit = match limit {
-            // Capped, or the rate would not survive the state file's round trip.
-            RateLimit::PerSecond(n) => Some(n.clamp(1, MAX_RATE)),
+            // Capped, or the rate would not survive the state file's round trip. (0 is
+            // refused by the builder, and the ledger reads it as 1.)
+            RateLimit::PerSecond(n) => Some(n.min(MAX_RATE)),
             RateLimit::Off => None,
         };
+        // The client caps it there too; a claim past it is not believed by other processes.
+        let budget = budget.min(Duration::from_nanos(MAX_BUDGET));
         let dir = match (limit, sharing) {
             (None, _) | (_, SharedPacing::Off) => None,
             (_, SharedPacing::Machine) => Dir::machine(),
@@ -230,6 +244,7 @@ impl Pacer {
             limit,
             max_in_flight: max_in_flight.max(1),
             budget,
+            claim: budget.as_secs() * SECOND + u64::from(budget.subsec_nanos()) + SECOND,
             dir,
             spaces: Mutex::new(HashMap::new()),
             changed: Condvar::new(),
@@ -258,17 +273,18 @@ impl Pacer {
                 space.in_flight += 1;
                 return self.permit(space_id, None, now);
             };
-            if !space.opened {
-                space.opened = true;
-                space.file = self.dir.as_ref().and_then(|dir| dir.open(host, space_id));
+            if let Shared::Untried = space.shared {
+                space.shared = match self.dir.as_ref().and_then(|dir| dir.open(host, space_id)) {
+                    Some(file) => Shared::Open(file),
+                    None => Shared::Off,
+                };
             }
             // A shared ledger whose slots stay taken for a whole call budget is stuck (a
             // hung or hostile process): pace alone from here on.
-            if space.file.is_some() && waiting_since.elapsed() > self.budget {
-                space.file = None;
+            if space.is_shared() && waiting_since.elapsed() > self.budget {
+                space.shared = Shared::Off;
             }
-            let expires =
-                now + u64::try_from(self.budget.as_nanos()).unwrap_or(u64::MAX / 4) + SECOND;
+            let expires = now + self.claim;
             let taken = space.with_book(limit, now, |book| book.take(now, limit, expires));
             match taken {
                 Ok(slot) => {
@@ -278,7 +294,7 @@ impl Pacer {
                 Err(Wait::Until(until)) => {
                     let wait = Duration::from_nanos(until.saturating_sub(now));
                     // Another process's release is not signalled here: look again soon.
-                    let wait = if space.file.is_some() {
+                    let wait = if space.is_shared() {
                         wait.min(POLL * 4)
                     } else {
                         wait
@@ -288,11 +304,7 @@ impl Pacer {
                 Err(Wait::Poll) => {
                     // Every slot is running: a release here wakes this wait, one in another
                     // process does not; nor does the rate growing. Look again soon.
-                    let wait = if space.file.is_some() {
-                        POLL
-                    } else {
-                        POLL * 20
-                    };
+                    let wait = if space.is_shared() { POLL } else { POLL * 20 };
                     spaces = self.wait(spaces, Some(wait));
                 }
             }
@@ -360,11 +372,9 @@ impl Space {
     fn new(configured: u32, now: u64) -> Space {
         Space {
             book: Book::new(configured, now),
-            file: None,
-            opened: false,
+            shared: Shared::Untried,
             in_flight: 0,
             shortest: None,
-            timed: 0,
             recent: std::collections::VecDeque::with_capacity(RECENT),
         }
     }
@@ -372,28 +382,38 @@ impl Space {
     /// Runs `change` on the shared ledger, or the one in memory when there is none. A
     /// shared ledger that fails is dropped for the rest of the run: pacing goes on here.
     fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
-        if let Some(file) = &mut self.file {
+        if let Shared::Open(file) = &mut self.shared {
             match file.update(limit, now, &change) {
                 Ok((result, book)) => {
                     // Kept, so pacing carries on from it if the file fails later.
                     self.book = book;
                     return result;
                 }
-                Err(_) => self.file = None,
+                Err(_) => self.shared = Shared::Off,
             }
         }
         change(&mut self.book)
     }
 
+    /// Whether the ledger is a state file's.
+    fn is_shared(&self) -> bool {
+        matches!(self.shared, Shared::Open(_))
+    }
+
     /// The margin a slot's hold may be shortened by: `Dmin − min(s, Dmin / 2)` (see the
     /// module docs), once enough calls were timed.
     fn margin(&self) -> u64 {
-        let (Some(shortest), true) = (self.shortest, self.timed >= TIMED_BEFORE_MARGIN) else {
+        if self.recent.len() < TIMED_BEFORE_MARGIN {
+            return 0;
+        }
+        let (Some(shortest), Some(longest), Some(least)) = (
+            self.shortest,
+            self.recent.iter().max(),
+            self.recent.iter().min(),
+        ) else {
             return 0;
         };
-        let longest = self.recent.iter().max().copied().unwrap_or(shortest);
-        let least = self.recent.iter().min().copied().unwrap_or(shortest);
-        let spread = longest.saturating_sub(least);
+        let spread = longest.saturating_sub(*least);
         let margin = shortest.saturating_sub(spread.min(shortest / 2));
         u64::try_from(margin.min(MAX_MARGIN).as_nanos()).unwrap_or(0)
     }
@@ -401,7 +421,6 @@ impl Space {
     /// Notes how long a call took.
     fn timed(&mut self, took: Duration) {
         self.shortest = Some(self.shortest.map_or(took, |s| s.min(took)));
-        self.timed = self.timed.saturating_add(1);
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
@@ -433,7 +452,7 @@ pub(crate) fn limit_in(message: &str) -> Option<u32> {
     let rest = message.split("Rate limit of ").nth(1)?;
     let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let limit: u32 = number.parse().ok()?;
-    (1..=1000).contains(&limit).then_some(limit)
+    (1..=MAX_RATE).contains(&limit).then_some(limit)
 }
 
 #[cfg(test)]
