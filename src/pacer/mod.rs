@@ -77,7 +77,7 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Wait};
+use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Slot, Wait};
 use shared::{Dir, StateFile};
 
 /// How fast the client may call Storyblok's Management API.
@@ -181,6 +181,9 @@ struct Space {
     /// The shared ledger.
     shared: Shared,
     in_flight: usize,
+    /// The slots this process's calls run in: in a shared ledger, the others' are other
+    /// processes'.
+    mine: Vec<usize>,
     /// The shortest call timed.
     shortest: Option<Duration>,
     /// The durations of the last [`RECENT`] calls.
@@ -282,13 +285,14 @@ impl Pacer {
             // A shared ledger whose slots stay taken for a whole call budget is stuck (a
             // hung or hostile process): pace alone from here on.
             if space.is_shared() && waiting_since.elapsed() > self.budget {
-                space.shared = Shared::Off;
+                space.pace_alone(now);
             }
             let expires = now + self.claim;
             let taken = space.with_book(limit, now, |book| book.take(now, limit, expires));
             match taken {
                 Ok(slot) => {
                     space.in_flight += 1;
+                    space.mine.push(slot);
                     return self.permit(space_id, Some(slot), now);
                 }
                 Err(Wait::Until(until)) => {
@@ -374,6 +378,7 @@ impl Space {
             book: Book::new(configured, now),
             shared: Shared::Untried,
             in_flight: 0,
+            mine: Vec::new(),
             shortest: None,
             recent: std::collections::VecDeque::with_capacity(RECENT),
         }
@@ -389,10 +394,24 @@ impl Space {
                     self.book = book;
                     return result;
                 }
-                Err(_) => self.shared = Shared::Off,
+                Err(_) => self.pace_alone(now),
             }
         }
         change(&mut self.book)
+    }
+
+    /// Leaves the state file for the rest of the run, pacing on from the last ledger read
+    /// from it. The calls it says other processes run may be real, but may also never end
+    /// (a hung process, a hostile file: the reason to leave it): each is given a hold
+    /// from `now`, as if it had just ended, rather than the hour it may claim.
+    fn pace_alone(&mut self, now: u64) {
+        self.shared = Shared::Off;
+        let until = now + self.book.hold();
+        for (index, slot) in self.book.slots.iter_mut().enumerate() {
+            if matches!(slot, Slot::Running(_)) && !self.mine.contains(&index) {
+                *slot = Slot::Held(until);
+            }
+        }
     }
 
     /// Whether the ledger is a state file's.
@@ -440,6 +459,9 @@ impl Drop for Permit<'_> {
                 let end = now_ns();
                 let margin = space.margin();
                 space.with_book(limit, end, |book| book.release(slot, end, margin));
+                if let Some(mine) = space.mine.iter().position(|&s| s == slot) {
+                    space.mine.swap_remove(mine);
+                }
             }
         }
         drop(spaces);
@@ -701,6 +723,57 @@ mod tests {
         pacer.throttled(3, now_ns(), None);
         assert_eq!(pacer.rate(3), before / 2.0, "a 429 is not forgotten");
         assert_eq!(pacer.limit, Some(MAX_RATE));
+    }
+
+    #[test]
+    fn a_state_file_stuck_for_a_call_budget_is_left_without_stalling() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_millis(300),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        // Every slot runs for an hour, in processes that hang (or a file that lies).
+        let hour = now_ns() + 3600 * SECOND;
+        let slots = format!(" r{hour}").repeat(6);
+        let ledger = format!("storyblok-assets pacer 1\nrate 6\nslots{slots}\n");
+        std::fs::write(dir.0.join("h-9.pacer"), ledger).expect("written");
+        let start = Instant::now();
+        let (sent, got) = std::sync::mpsc::channel();
+        {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || {
+                let permit = pacer.acquire(9, "h");
+                let _ = sent.send(start.elapsed());
+                drop(permit);
+            });
+        }
+        let took = got
+            .recv_timeout(Duration::from_secs(3))
+            .expect("a permit within a call budget and a hold");
+        // The file is trusted for a call budget, and the calls it said were running are
+        // given a hold (a second at 6/s) when it is left: they may be real.
+        assert!(took >= Duration::from_millis(1200), "{took:?}");
+    }
+
+    #[test]
+    fn a_space_that_paces_alone_keeps_its_own_calls_running() {
+        let now = now_ns();
+        let mut space = Space::new(2, now);
+        space.book.rate = 2.0;
+        let (far, end) = (now + 3600 * SECOND, now + SECOND / 2);
+        space.book.slots = vec![Slot::Running(far), Slot::Running(far), Slot::Held(end)];
+        space.mine = vec![1];
+        space.pace_alone(now);
+        assert_eq!(
+            space.book.slots,
+            [
+                Slot::Held(now + SECOND),
+                Slot::Running(far),
+                Slot::Held(end)
+            ]
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! Who "someone else" is, is found out by making a file in the folder itself. Anything that goes wrong (no such
 //! folder, a lock held too long, a file that cannot be read, a slot held past a call's
 //! whole budget) turns sharing off for that space in this process for the rest of its run:
-//! pacing goes on in memory, from the last ledger it saw, never stalls and never panics.
+//! pacing goes on in memory, from the last ledger it saw (the calls other processes ran
+//! given a hold from then), never stalls and never panics.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
