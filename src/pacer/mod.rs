@@ -74,7 +74,7 @@ mod book;
 mod shared;
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Slot, Wait};
@@ -170,7 +170,15 @@ pub(crate) struct Pacer {
     claim: u64,
     /// Where the ledgers are shared, if they are.
     dir: Option<Dir>,
-    spaces: Mutex<HashMap<u64, Space>>,
+    /// Each space's pacing; the map is locked only to find a space.
+    spaces: Mutex<HashMap<u64, Arc<Lane>>>,
+}
+
+/// One space's pacing, locked on its own: a space that waits on its state file (up to
+/// the file lock's patience) holds up no other space, nor the end of another's calls.
+struct Lane {
+    space: Mutex<Space>,
+    /// Signalled when a call of the space ends.
     changed: Condvar,
 }
 
@@ -203,7 +211,7 @@ enum Shared {
 /// A call's place in flight and in the rate, given back when dropped.
 pub(crate) struct Permit<'a> {
     pacer: &'a Pacer,
-    space: u64,
+    lane: Arc<Lane>,
     slot: Option<usize>,
     started: Instant,
     started_at: u64,
@@ -250,31 +258,55 @@ impl Pacer {
             claim: budget.as_secs() * SECOND + u64::from(budget.subsec_nanos()) + SECOND,
             dir,
             spaces: Mutex::new(HashMap::new()),
-            changed: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Space>> {
-        self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The pacing of a space, begun if it was not.
+    fn lane(&self, space_id: u64) -> Arc<Lane> {
+        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        let lane = spaces.entry(space_id).or_insert_with(|| {
+            Arc::new(Lane {
+                space: Mutex::new(Space::new(self.limit.unwrap_or(1), now_ns())),
+                changed: Condvar::new(),
+            })
+        });
+        Arc::clone(lane)
+    }
+
+    /// The pacing of a space, if it was begun.
+    fn begun(&self, space_id: u64) -> Option<Arc<Lane>> {
+        let spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        spaces.get(&space_id).cloned()
     }
 
     /// Waits for a place in flight and a free slot of `space`'s rate (at API `host`), then
     /// takes both.
     pub(crate) fn acquire(&self, space_id: u64, host: &str) -> Permit<'_> {
-        let mut spaces = self.lock();
+        let lane = self.lane(space_id);
+        let (started_at, slot) = self.wait_for_slot(&lane, space_id, host);
+        Permit {
+            pacer: self,
+            lane,
+            slot,
+            started: Instant::now(),
+            started_at,
+        }
+    }
+
+    /// Waits for a place in flight and a free slot of the space in `lane`, and takes both:
+    /// when, and which slot (`None` when pacing is off).
+    fn wait_for_slot(&self, lane: &Lane, space_id: u64, host: &str) -> (u64, Option<usize>) {
+        let mut space = lane.lock();
         let waiting_since = Instant::now();
         loop {
             let now = now_ns();
-            let space = spaces
-                .entry(space_id)
-                .or_insert_with(|| Space::new(self.limit.unwrap_or(1), now));
             if space.in_flight >= self.max_in_flight {
-                spaces = self.wait(spaces, None);
+                space = lane.wait(space, None);
                 continue;
             }
             let Some(limit) = self.limit else {
                 space.in_flight += 1;
-                return self.permit(space_id, None, now);
+                return (now, None);
             };
             if let Shared::Untried = space.shared {
                 space.shared = match self.dir.as_ref().and_then(|dir| dir.open(host, space_id)) {
@@ -293,7 +325,7 @@ impl Pacer {
                 Ok(slot) => {
                     space.in_flight += 1;
                     space.mine.push(slot);
-                    return self.permit(space_id, Some(slot), now);
+                    return (now, Some(slot));
                 }
                 Err(Wait::Until(until)) => {
                     let wait = Duration::from_nanos(until.saturating_sub(now));
@@ -303,33 +335,54 @@ impl Pacer {
                     } else {
                         wait
                     };
-                    spaces = self.wait(spaces, Some(wait.max(Duration::from_millis(1))));
+                    space = lane.wait(space, Some(wait.max(Duration::from_millis(1))));
                 }
                 Err(Wait::Poll) => {
                     // Every slot is running: a release here wakes this wait, one in another
                     // process does not; nor does the rate growing. Look again soon.
                     let wait = if space.is_shared() { POLL } else { POLL * 20 };
-                    spaces = self.wait(spaces, Some(wait));
+                    space = lane.wait(space, Some(wait));
                 }
             }
         }
     }
 
-    fn permit(&self, space: u64, slot: Option<usize>, now: u64) -> Permit<'_> {
-        Permit {
-            pacer: self,
-            space,
-            slot,
-            started: Instant::now(),
-            started_at: now,
+    /// A 429 answered a call that started at `started_at`; `learned` is the limit the
+    /// answer named, if it did.
+    pub(crate) fn throttled(&self, space_id: u64, started_at: u64, learned: Option<u32>) {
+        let Some(limit) = self.limit else {
+            return;
+        };
+        if let Some(lane) = self.begun(space_id) {
+            let now = now_ns();
+            lane.lock().with_book(limit, now, |book| {
+                book.throttled(started_at, now, learned, limit)
+            });
         }
     }
 
+    /// The rate in force for a space, for tests.
+    #[cfg(test)]
+    fn rate(&self, space_id: u64) -> f64 {
+        let limit = self.limit.unwrap_or(1);
+        let now = now_ns();
+        self.begun(space_id).map_or(f64::from(limit), |lane| {
+            lane.lock().with_book(limit, now, |b| b.rate_at(now, limit))
+        })
+    }
+}
+
+impl Lane {
+    fn lock(&self) -> MutexGuard<'_, Space> {
+        self.space.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the end of a call of the space, at most `timeout`.
     fn wait<'g>(
         &self,
-        guard: MutexGuard<'g, HashMap<u64, Space>>,
+        guard: MutexGuard<'g, Space>,
         timeout: Option<Duration>,
-    ) -> MutexGuard<'g, HashMap<u64, Space>> {
+    ) -> MutexGuard<'g, Space> {
         match timeout {
             Some(timeout) => {
                 self.changed
@@ -342,32 +395,6 @@ impl Pacer {
                 .wait(guard)
                 .unwrap_or_else(PoisonError::into_inner),
         }
-    }
-
-    /// A 429 answered a call that started at `started_at`; `learned` is the limit the
-    /// answer named, if it did.
-    pub(crate) fn throttled(&self, space_id: u64, started_at: u64, learned: Option<u32>) {
-        let Some(limit) = self.limit else {
-            return;
-        };
-        let mut spaces = self.lock();
-        if let Some(space) = spaces.get_mut(&space_id) {
-            let now = now_ns();
-            space.with_book(limit, now, |book| {
-                book.throttled(started_at, now, learned, limit)
-            });
-        }
-    }
-
-    /// The rate in force for a space, for tests.
-    #[cfg(test)]
-    fn rate(&self, space_id: u64) -> f64 {
-        let limit = self.limit.unwrap_or(1);
-        let mut spaces = self.lock();
-        let now = now_ns();
-        spaces.get_mut(&space_id).map_or(f64::from(limit), |s| {
-            s.with_book(limit, now, |b| b.rate_at(now, limit))
-        })
     }
 }
 
@@ -449,23 +476,20 @@ impl Space {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let pacer = self.pacer;
         let took = self.started.elapsed();
-        let mut spaces = pacer.lock();
-        if let Some(space) = spaces.get_mut(&self.space) {
-            space.in_flight = space.in_flight.saturating_sub(1);
-            space.timed(took);
-            if let (Some(slot), Some(limit)) = (self.slot, pacer.limit) {
-                let end = now_ns();
-                let margin = space.margin();
-                space.with_book(limit, end, |book| book.release(slot, end, margin));
-                if let Some(mine) = space.mine.iter().position(|&s| s == slot) {
-                    space.mine.swap_remove(mine);
-                }
+        let mut space = self.lane.lock();
+        space.in_flight = space.in_flight.saturating_sub(1);
+        space.timed(took);
+        if let (Some(slot), Some(limit)) = (self.slot, self.pacer.limit) {
+            let end = now_ns();
+            let margin = space.margin();
+            space.with_book(limit, end, |book| book.release(slot, end, margin));
+            if let Some(mine) = space.mine.iter().position(|&s| s == slot) {
+                space.mine.swap_remove(mine);
             }
         }
-        drop(spaces);
-        pacer.changed.notify_all();
+        drop(space);
+        self.lane.changed.notify_all();
     }
 }
 
@@ -480,7 +504,6 @@ pub(crate) fn limit_in(message: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn pacer(limit: RateLimit, in_flight: usize) -> Pacer {
         Pacer::new(
@@ -774,6 +797,36 @@ mod tests {
                 Slot::Held(end)
             ]
         );
+    }
+
+    #[test]
+    fn a_space_waiting_on_its_state_file_holds_up_no_other() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        drop((pacer.acquire(1, "h"), pacer.acquire(2, "h")));
+        // Another process holds space 1's state file locked.
+        let other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.0.join("h-1.pacer"))
+            .expect("the state file");
+        other.lock().expect("locked");
+        let waiting = {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || drop(pacer.acquire(1, "h")))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        drop(pacer.acquire(2, "h"));
+        let took = start.elapsed();
+        other.unlock().expect("unlocked");
+        waiting.join().expect("thread");
+        assert!(took < Duration::from_millis(500), "{took:?}");
     }
 
     #[test]
