@@ -192,6 +192,9 @@ struct Space {
     /// The slots this process's calls run in: in a shared ledger, the others' are other
     /// processes'.
     mine: Vec<usize>,
+    /// When the space's waiters may next read the state file: one reads it per poll, not
+    /// every one.
+    read_after: Option<Instant>,
     /// The shortest call timed.
     shortest: Option<Duration>,
     /// The durations of the last [`RECENT`] calls.
@@ -319,8 +322,22 @@ impl Pacer {
             if space.is_shared() && waiting_since.elapsed() > self.budget {
                 space.pace_alone(now);
             }
+            // One waiter at a time reads the state file, once per poll.
+            if space.is_shared()
+                && let Some(at) = space.read_after
+                && let Some(wait) = at.checked_duration_since(Instant::now())
+            {
+                space = lane.wait(space, Some(wait));
+                continue;
+            }
             let expires = now + self.claim;
-            let taken = space.with_book(limit, now, |book| book.take(now, limit, expires));
+            // A slot taken is written back; none found changes nothing, and is not.
+            let taken = space.with_book(
+                limit,
+                now,
+                |book| book.take(now, limit, expires),
+                Result::is_ok,
+            );
             match taken {
                 Ok(slot) => {
                     space.in_flight += 1;
@@ -335,12 +352,15 @@ impl Pacer {
                     } else {
                         wait
                     };
-                    space = lane.wait(space, Some(wait.max(Duration::from_millis(1))));
+                    let wait = wait.max(Duration::from_millis(1));
+                    space.read_after = Some(Instant::now() + wait);
+                    space = lane.wait(space, Some(wait));
                 }
                 Err(Wait::Poll) => {
                     // Every slot is running: a release here wakes this wait, one in another
                     // process does not; nor does the rate growing. Look again soon.
                     let wait = if space.is_shared() { POLL } else { POLL * 20 };
+                    space.read_after = Some(Instant::now() + wait);
                     space = lane.wait(space, Some(wait));
                 }
             }
@@ -355,9 +375,12 @@ impl Pacer {
         };
         if let Some(lane) = self.begun(space_id) {
             let now = now_ns();
-            lane.lock().with_book(limit, now, |book| {
-                book.throttled(started_at, now, learned, limit)
-            });
+            lane.lock().with_book(
+                limit,
+                now,
+                |book| book.throttled(started_at, now, learned, limit),
+                |_| true,
+            );
         }
     }
 
@@ -367,7 +390,8 @@ impl Pacer {
         let limit = self.limit.unwrap_or(1);
         let now = now_ns();
         self.begun(space_id).map_or(f64::from(limit), |lane| {
-            lane.lock().with_book(limit, now, |b| b.rate_at(now, limit))
+            lane.lock()
+                .with_book(limit, now, |b| b.rate_at(now, limit), |_| false)
         })
     }
 }
@@ -406,16 +430,24 @@ impl Space {
             shared: Shared::Untried,
             in_flight: 0,
             mine: Vec::new(),
+            read_after: None,
             shortest: None,
             recent: std::collections::VecDeque::with_capacity(RECENT),
         }
     }
 
-    /// Runs `change` on the shared ledger, or the one in memory when there is none. A
+    /// Runs `change` on the shared ledger, or the one in memory when there is none; a
+    /// shared ledger is written back when `changed` says `change`'s result changed it. A
     /// shared ledger that fails is dropped for the rest of the run: pacing goes on here.
-    fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
+    fn with_book<T>(
+        &mut self,
+        limit: u32,
+        now: u64,
+        change: impl Fn(&mut Book) -> T,
+        changed: impl Fn(&T) -> bool,
+    ) -> T {
         if let Shared::Open(file) = &mut self.shared {
-            match file.update(limit, now, &change) {
+            match file.update(limit, now, &change, &changed) {
                 Ok((result, book)) => {
                     // Kept, so pacing carries on from it if the file fails later.
                     self.book = book;
@@ -483,7 +515,9 @@ impl Drop for Permit<'_> {
         if let (Some(slot), Some(limit)) = (self.slot, self.pacer.limit) {
             let end = now_ns();
             let margin = space.margin();
-            space.with_book(limit, end, |book| book.release(slot, end, margin));
+            space.with_book(limit, end, |book| book.release(slot, end, margin), |_| true);
+            // The space's waiters may look at the state file at once.
+            space.read_after = None;
             if let Some(mine) = space.mine.iter().position(|&s| s == slot) {
                 space.mine.swap_remove(mine);
             }
@@ -827,6 +861,39 @@ mod tests {
         other.unlock().expect("unlocked");
         waiting.join().expect("thread");
         assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+
+    #[test]
+    fn calls_waiting_on_a_state_file_leave_it_unwritten() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        // Every slot runs, in other processes, for another 400 ms.
+        let until = now_ns() + 400 * 1_000_000;
+        let path = dir.0.join("h-4.pacer");
+        let slots = format!(" r{until}").repeat(6);
+        let ledger = format!("storyblok-assets pacer 1\nrate 6\nslots{slots}\n");
+        std::fs::write(&path, &ledger).expect("written");
+        let seen = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("a time");
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let pacer = pacer.clone();
+                std::thread::spawn(move || drop(pacer.acquire(4, "h")))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(250));
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), ledger);
+        assert_eq!(modified.expect("a time"), seen);
+        for waiter in waiters {
+            waiter.join().expect("a slot once the others' calls expire");
+        }
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The ledger shared by the processes of one machine: a small state file per API host and
-//! space, read and written under an exclusive file lock.
+//! space, read and written under an exclusive file lock. It is written only when it changes
+//! (a call takes a slot or ends, a 429 slows the rate); while every slot is taken, one of a
+//! process's waiting calls reads it per poll, the others wait for that one or for a call to
+//! end.
 //!
 //! The folder is the user's cache folder (`$XDG_CACHE_HOME`, `~/.cache`,
 //! `~/Library/Caches`, `%LOCALAPPDATA%`) or, failing that, a temporary folder named with
@@ -101,14 +104,16 @@ pub(super) struct StateFile {
 }
 
 impl StateFile {
-    /// Runs `change` on the ledger under the file's lock and writes it back. The ledger is
-    /// a fresh one when the file is empty or not a ledger.
-    /// Returns the ledger as written, too.
+    /// Runs `change` on the ledger under the file's lock, and writes the ledger back when
+    /// `changed` says `change`'s result changed it (a call that found no free slot changed
+    /// nothing: its waiting must not keep the file busy). The ledger is a fresh one when the
+    /// file is empty or not a ledger. Returns the ledger after `change`, too.
     pub(super) fn update<T>(
         &mut self,
         configured: u32,
         now: u64,
         change: impl FnOnce(&mut Book) -> T,
+        changed: impl FnOnce(&T) -> bool,
     ) -> io::Result<(T, Book)> {
         lock(&self.file)?;
         let result = (|| {
@@ -119,6 +124,9 @@ impl StateFile {
             let mut book = Book::from_text(&text, configured, now)
                 .unwrap_or_else(|| Book::new(configured, now));
             let result = change(&mut book);
+            if !changed(&result) {
+                return Ok((result, book));
+            }
             // Written over the old ledger, then cut to length: a process killed (or a disk
             // full) half way leaves a ledger with a stale or torn tail, never an empty file
             // that would read as a fresh ledger with every slot free.
@@ -425,9 +433,12 @@ mod tests {
             fs::write(&path, &text).expect("written");
             let mut file = dir.open("h", 1).expect("the state file");
             let (taken, book) = file
-                .update(6, NOW, |book| {
-                    (book.slots.len(), book.take(NOW, 6, NOW + SECOND))
-                })
+                .update(
+                    6,
+                    NOW,
+                    |book| (book.slots.len(), book.take(NOW, 6, NOW + SECOND)),
+                    |_| true,
+                )
                 .expect("updated");
             assert_eq!(taken.0, slots, "{what}");
             if what == "too long" {
@@ -450,12 +461,31 @@ mod tests {
         fs::write(&path, running_until(NOW + SECOND)).expect("written");
         let mut file = dir.open("h", 1).expect("the state file");
         let take = |now| move |book: &mut Book| book.take(now, 6, now + 60 * SECOND);
-        let (before, _) = file.update(6, NOW, take(NOW)).expect("updated");
+        let (before, _) = file.update(6, NOW, take(NOW), |_| true).expect("updated");
         assert_eq!(before, Err(super::super::book::Wait::Poll));
         let (after, _) = file
-            .update(6, NOW + SECOND, take(NOW + SECOND))
+            .update(6, NOW + SECOND, take(NOW + SECOND), |_| true)
             .expect("updated");
         assert_eq!(after, Ok(0));
+    }
+
+    #[test]
+    fn a_ledger_is_written_back_only_when_changed() {
+        let temp = TempDir::new();
+        let dir = Dir::at(&temp.0).expect("a private folder");
+        let path = temp.0.join("h-1.pacer");
+        let mut file = dir.open("h", 1).expect("the state file");
+        let running = running_until(NOW + SECOND);
+        fs::write(&path, &running).expect("written");
+        let take = |book: &mut Book| book.take(NOW, 6, NOW + 60 * SECOND);
+        let (taken, _) = file.update(6, NOW, take, Result::is_ok).expect("read");
+        assert_eq!(taken, Err(super::super::book::Wait::Poll));
+        assert_eq!(fs::read_to_string(&path).expect("read"), running);
+        let later = NOW + SECOND;
+        let take = |book: &mut Book| book.take(later, 6, later + 60 * SECOND);
+        let (taken, book) = file.update(6, later, take, Result::is_ok).expect("read");
+        assert_eq!(taken, Ok(0));
+        assert_eq!(fs::read_to_string(&path).expect("read"), book.to_text());
     }
 
     #[test]
@@ -468,7 +498,7 @@ mod tests {
         fs::write(&path, long.to_text()).expect("written");
         let mut file = dir.open("h", 1).expect("the state file");
         let (_, book) = file
-            .update(6, NOW, |book| book.slots.truncate(2))
+            .update(6, NOW, |book| book.slots.truncate(2), |_| true)
             .expect("updated");
         assert_eq!(fs::read_to_string(&path).expect("read"), book.to_text());
     }
