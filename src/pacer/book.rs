@@ -24,14 +24,18 @@ const RECOVERY_STEP: u64 = 2 * SECOND;
 const INCREMENT: f64 = 0.5;
 /// How long a limit named by a 429 is believed without another 429.
 const FORGET_LEARNED: u64 = 600 * SECOND;
+/// The highest rate a ledger holds, in calls per second: a rate the pacer is configured
+/// with is capped at it, so that every rate survives the state file's round trip.
+pub(super) const MAX_RATE: u32 = 1000;
 /// The most slots a ledger keeps (a hostile file cannot make one allocate more).
-const MAX_SLOTS: usize = 1000;
+const MAX_SLOTS: usize = MAX_RATE as usize;
 /// A slot held longer than this after its call ended is implausible: ignored. The longest
 /// honest hold is 1 / [`MIN_RATE`] = 2 s.
 const MAX_HOLD: u64 = 10 * SECOND;
+/// The longest call budget a client allows: a day.
+pub(super) const MAX_BUDGET: u64 = 24 * 3600 * SECOND;
 /// A running call whose slot claims to expire later than this is implausible: ignored.
-/// The longest call budget a client allows is a day.
-const MAX_RUNNING: u64 = (24 * 3600 + 60) * SECOND;
+const MAX_RUNNING: u64 = MAX_BUDGET + 60 * SECOND;
 
 /// One slot of the rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,27 +135,29 @@ impl Book {
         if self.slots.len() < usable {
             self.slots.resize(usable, Slot::Free);
         }
-        let mut wait = Wait::Until(u64::MAX);
+        // When the first held slot frees; whether any slot is running.
+        let (mut first, mut running) = (None, false);
         for (index, slot) in self.slots.iter_mut().enumerate().take(usable) {
             match *slot {
                 Slot::Free => {}
                 Slot::Held(until) if until <= now || until > now + MAX_HOLD => {}
                 Slot::Running(expiry) if expiry <= now || expiry > now + MAX_RUNNING => {}
                 Slot::Held(until) => {
-                    if let Wait::Until(first) = wait {
-                        wait = Wait::Until(first.min(until));
-                    }
+                    first = Some(first.map_or(until, |first: u64| first.min(until)));
                     continue;
                 }
                 Slot::Running(_) => {
-                    wait = Wait::Poll;
+                    running = true;
                     continue;
                 }
             }
             *slot = Slot::Running(expires);
             return Ok(index);
         }
-        Err(wait)
+        Err(match first {
+            Some(until) if !running => Wait::Until(until),
+            _ => Wait::Poll,
+        })
     }
 
     /// The call in slot `index` ended at `end`: the slot stays taken for the hold, less
@@ -164,8 +170,9 @@ impl Book {
     }
 
     /// A 429 answered a call that started at `started` (ns since the epoch). Halves the
-    /// rate once per burst (a 429 to a call that started before the last decrease was
-    /// already answered by it); a limit named in the answer caps the rate at once.
+    /// rate in force at `now` once per burst (a 429 to a call that started before the last
+    /// decrease was already answered by it); a limit named in the answer caps the rate at
+    /// once.
     pub(super) fn throttled(
         &mut self,
         started: u64,
@@ -173,6 +180,8 @@ impl Book {
         learned: Option<u32>,
         configured: u32,
     ) {
+        // The stored rate may lag the one in force (it grows when read): halve the latter.
+        self.recover(now, configured);
         if let Some(limit) = learned.filter(|&l| l > 0) {
             self.learned = limit;
         }
@@ -333,6 +342,16 @@ mod tests {
     }
 
     #[test]
+    fn a_running_slot_frees_itself_when_it_expires() {
+        // Its process died: the slot is free once the call's budget is over, not before.
+        let mut book = full(1);
+        book.slots = vec![Slot::Running(T + 5)];
+        assert_eq!(book.take(T + 4, 1, T + 60 * SECOND), Err(Wait::Poll));
+        assert_eq!(book.take(T + 5, 1, T + 60 * SECOND), Ok(0));
+        assert_eq!(book.slots, [Slot::Running(T + 60 * SECOND)]);
+    }
+
+    #[test]
     fn a_new_ledger_starts_at_half_and_doubles_each_second() {
         let mut book = Book::new(6, T);
         assert_eq!(book.rate_at(T, 6), 3.0);
@@ -366,6 +385,36 @@ mod tests {
             book.throttled(T + 100 * SECOND + n, T + 100 * SECOND + n, None, 6);
         }
         assert_eq!(book.rate, MIN_RATE, "never below the floor");
+    }
+
+    #[test]
+    fn a_429_halves_the_rate_in_force_not_a_stale_one() {
+        // Opened at 3 a second, the ledger is at 6 a second later, stored rate or not.
+        let mut book = Book::new(6, T);
+        book.throttled(T + SECOND, T + SECOND, None, 6);
+        assert_eq!(book.rate, 3.0);
+        // Long after a 429 the rate has climbed back, and a learned limit is forgotten.
+        let mut book = full(6);
+        book.throttled(T, T, Some(2), 6);
+        assert_eq!(book.rate, 2.0);
+        let later = T + FORGET_LEARNED + 60 * SECOND;
+        book.throttled(later, later, None, 6);
+        assert_eq!(book.rate, 3.0);
+        assert_eq!(book.learned, 0);
+    }
+
+    #[test]
+    fn the_highest_rate_survives_the_text() {
+        let mut book = full(MAX_RATE);
+        assert_eq!(
+            Book::from_text(&book.to_text(), MAX_RATE, T).map(|b| b.rate),
+            Some(f64::from(MAX_RATE))
+        );
+        book.throttled(T + 1, T + 1, None, MAX_RATE);
+        assert_eq!(
+            Book::from_text(&book.to_text(), MAX_RATE, T + 1).map(|b| b.rate),
+            Some(f64::from(MAX_RATE) / 2.0)
+        );
     }
 
     #[test]

@@ -74,10 +74,10 @@ mod book;
 mod shared;
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use book::{Book, SECOND, Wait};
+use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Slot, Wait};
 use shared::{Dir, StateFile};
 
 /// How fast the client may call Storyblok's Management API.
@@ -87,7 +87,7 @@ use shared::{Dir, StateFile};
 #[non_exhaustive]
 pub enum RateLimit {
     /// At most this many calls in any one-second window (the default is 6, the paid plans'
-    /// limit; the Starter plan allows 3).
+    /// limit; the Starter plan allows 3). At most 1000: a higher rate is taken as 1000.
     PerSecond(u32),
     /// No pacing; 429 answers are still retried.
     Off,
@@ -119,12 +119,44 @@ pub enum SharedPacing {
     Off,
 }
 
+impl SharedPacing {
+    /// The sharing `STORYBLOK_PACER_DIR` asks for: unset or empty, [`SharedPacing::Machine`];
+    /// `off`, [`SharedPacing::Off`]; any other value, [`SharedPacing::Dir`] of that folder.
+    ///
+    /// ```no_run
+    /// use storyblok_assets::{Client, SharedPacing, Token};
+    ///
+    /// # fn main() -> Result<(), storyblok_assets::Error> {
+    /// let client = Client::builder(Token::personal("a-personal-access-token"))
+    ///     .shared_pacing(SharedPacing::from_env())
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_env() -> SharedPacing {
+        SharedPacing::from_env_value(std::env::var_os("STORYBLOK_PACER_DIR").as_deref())
+    }
+
+    /// The sharing a value of `STORYBLOK_PACER_DIR` asks for (`None` when it is unset), as
+    /// [`SharedPacing::from_env`] reads it.
+    pub fn from_env_value(value: Option<&std::ffi::OsStr>) -> SharedPacing {
+        match value {
+            None => SharedPacing::Machine,
+            Some(value) if value.is_empty() => SharedPacing::Machine,
+            Some(value) if value == "off" => SharedPacing::Off,
+            Some(value) => SharedPacing::Dir(value.into()),
+        }
+    }
+}
+
 /// How often a call waiting on another process's running call looks again.
 const POLL: Duration = Duration::from_millis(5);
 /// Calls timed before the margin is used.
-const TIMED_BEFORE_MARGIN: u32 = 8;
+const TIMED_BEFORE_MARGIN: usize = 8;
 /// How many recent calls the spread of call durations is taken over.
 const RECENT: usize = 16;
+// Only the last RECENT calls are kept: the margin would never be used.
+const _: () = assert!(TIMED_BEFORE_MARGIN <= RECENT);
 /// The largest margin ever used.
 const MAX_MARGIN: Duration = Duration::from_millis(250);
 
@@ -134,9 +166,19 @@ pub(crate) struct Pacer {
     max_in_flight: usize,
     /// How long a call may run: its slot frees itself after that if its process dies.
     budget: Duration,
+    /// How long a running call's slot is claimed for, in ns: its budget and a second.
+    claim: u64,
     /// Where the ledgers are shared, if they are.
     dir: Option<Dir>,
-    spaces: Mutex<HashMap<u64, Space>>,
+    /// Each space's pacing; the map is locked only to find a space.
+    spaces: Mutex<HashMap<u64, Arc<Lane>>>,
+}
+
+/// One space's pacing, locked on its own: a space that waits on its state file (up to
+/// the file lock's patience) holds up no other space, nor the end of another's calls.
+struct Lane {
+    space: Mutex<Space>,
+    /// Signalled when a call of the space ends.
     changed: Condvar,
 }
 
@@ -144,22 +186,35 @@ pub(crate) struct Pacer {
 struct Space {
     /// The ledger in memory, used when no state file is.
     book: Book,
-    /// The shared ledger, when there is one and it works.
-    file: Option<StateFile>,
-    /// Whether opening the state file was tried.
-    opened: bool,
+    /// The shared ledger.
+    shared: Shared,
     in_flight: usize,
-    /// The shortest call timed, and how many were.
+    /// The slots this process's calls run in: in a shared ledger, the others' are other
+    /// processes'.
+    mine: Vec<usize>,
+    /// When the space's waiters may next read the state file: one reads it per poll, not
+    /// every one.
+    read_after: Option<Instant>,
+    /// The shortest call timed.
     shortest: Option<Duration>,
-    timed: u32,
     /// The durations of the last [`RECENT`] calls.
     recent: std::collections::VecDeque<Duration>,
+}
+
+/// Where a space's ledger is shared.
+enum Shared {
+    /// Nowhere yet: the state file is opened on the first call.
+    Untried,
+    /// In this state file.
+    Open(StateFile),
+    /// Nowhere: sharing is off, or the state file could not be opened or failed.
+    Off,
 }
 
 /// A call's place in flight and in the rate, given back when dropped.
 pub(crate) struct Permit<'a> {
     pacer: &'a Pacer,
-    space: u64,
+    lane: Arc<Lane>,
     slot: Option<usize>,
     started: Instant,
     started_at: u64,
@@ -187,9 +242,13 @@ impl Pacer {
         sharing: &SharedPacing,
     ) -> Pacer {
         let limit = match limit {
-            RateLimit::PerSecond(n) => Some(n.max(1)),
+            // Capped, or the rate would not survive the state file's round trip. (0 is
+            // refused by the builder, and the ledger reads it as 1.)
+            RateLimit::PerSecond(n) => Some(n.min(MAX_RATE)),
             RateLimit::Off => None,
         };
+        // The client caps it there too; a claim past it is not believed by other processes.
+        let budget = budget.min(Duration::from_nanos(MAX_BUDGET));
         let dir = match (limit, sharing) {
             (None, _) | (_, SharedPacing::Off) => None,
             (_, SharedPacing::Machine) => Dir::machine(),
@@ -199,96 +258,155 @@ impl Pacer {
             limit,
             max_in_flight: max_in_flight.max(1),
             budget,
+            claim: budget.as_secs() * SECOND + u64::from(budget.subsec_nanos()) + SECOND,
             dir,
             spaces: Mutex::new(HashMap::new()),
-            changed: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Space>> {
-        self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The pacing of a space, begun if it was not.
+    fn lane(&self, space_id: u64) -> Arc<Lane> {
+        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        let lane = spaces.entry(space_id).or_insert_with(|| {
+            Arc::new(Lane {
+                space: Mutex::new(Space::new(self.limit.unwrap_or(1), now_ns())),
+                changed: Condvar::new(),
+            })
+        });
+        Arc::clone(lane)
+    }
+
+    /// The pacing of a space, if it was begun.
+    fn begun(&self, space_id: u64) -> Option<Arc<Lane>> {
+        let spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        spaces.get(&space_id).cloned()
     }
 
     /// Waits for a place in flight and a free slot of `space`'s rate (at API `host`), then
     /// takes both.
     pub(crate) fn acquire(&self, space_id: u64, host: &str) -> Permit<'_> {
-        let mut spaces = self.lock();
+        let lane = self.lane(space_id);
+        let (started_at, slot) = self.wait_for_slot(&lane, space_id, host);
+        Permit {
+            pacer: self,
+            lane,
+            slot,
+            started: Instant::now(),
+            started_at,
+        }
+    }
+
+    /// Waits for a place in flight and a free slot of the space in `lane`, and takes both:
+    /// when, and which slot (`None` when pacing is off).
+    fn wait_for_slot(&self, lane: &Lane, space_id: u64, host: &str) -> (u64, Option<usize>) {
+        let mut space = lane.lock();
         let waiting_since = Instant::now();
         loop {
             let now = now_ns();
-            let space = spaces.entry(space_id).or_insert_with(|| Space {
-                book: Book::new(self.limit.unwrap_or(1), now),
-                file: None,
-                opened: false,
-                in_flight: 0,
-                shortest: None,
-                timed: 0,
-                recent: std::collections::VecDeque::with_capacity(RECENT),
-            });
             if space.in_flight >= self.max_in_flight {
-                spaces = self.wait(spaces, None);
+                space = lane.wait(space, None);
                 continue;
             }
             let Some(limit) = self.limit else {
                 space.in_flight += 1;
-                return self.permit(space_id, None, now);
+                return (now, None);
             };
-            if !space.opened {
-                space.opened = true;
-                space.file = self.dir.as_ref().and_then(|dir| dir.open(host, space_id));
+            if let Shared::Untried = space.shared {
+                space.shared = match self.dir.as_ref().and_then(|dir| dir.open(host, space_id)) {
+                    Some(file) => Shared::Open(file),
+                    None => Shared::Off,
+                };
             }
             // A shared ledger whose slots stay taken for a whole call budget is stuck (a
             // hung or hostile process): pace alone from here on.
-            if space.file.is_some() && waiting_since.elapsed() > self.budget {
-                space.file = None;
+            if space.is_shared() && waiting_since.elapsed() > self.budget {
+                space.pace_alone(now);
             }
-            let expires =
-                now + u64::try_from(self.budget.as_nanos()).unwrap_or(u64::MAX / 4) + SECOND;
-            let taken = space.with_book(limit, now, |book| book.take(now, limit, expires));
+            // One waiter at a time reads the state file, once per poll.
+            if space.is_shared()
+                && let Some(at) = space.read_after
+                && let Some(wait) = at.checked_duration_since(Instant::now())
+            {
+                space = lane.wait(space, Some(wait));
+                continue;
+            }
+            let expires = now + self.claim;
+            // A slot taken is written back; none found changes nothing, and is not.
+            let taken = space.with_book(
+                limit,
+                now,
+                |book| book.take(now, limit, expires),
+                Result::is_ok,
+            );
             match taken {
                 Ok(slot) => {
                     space.in_flight += 1;
-                    return self.permit(space_id, Some(slot), now);
+                    space.mine.push(slot);
+                    return (now, Some(slot));
                 }
                 Err(Wait::Until(until)) => {
                     let wait = Duration::from_nanos(until.saturating_sub(now));
                     // Another process's release is not signalled here: look again soon.
-                    let wait = if space.file.is_some() {
+                    let wait = if space.is_shared() {
                         wait.min(POLL * 4)
                     } else {
                         wait
                     };
-                    spaces = self.wait(spaces, Some(wait.max(Duration::from_millis(1))));
+                    let wait = wait.max(Duration::from_millis(1));
+                    space.read_after = Some(Instant::now() + wait);
+                    space = lane.wait(space, Some(wait));
                 }
                 Err(Wait::Poll) => {
                     // Every slot is running: a release here wakes this wait, one in another
                     // process does not; nor does the rate growing. Look again soon.
-                    let wait = if space.file.is_some() {
-                        POLL
-                    } else {
-                        POLL * 20
-                    };
-                    spaces = self.wait(spaces, Some(wait));
+                    let wait = if space.is_shared() { POLL } else { POLL * 20 };
+                    space.read_after = Some(Instant::now() + wait);
+                    space = lane.wait(space, Some(wait));
                 }
             }
         }
     }
 
-    fn permit(&self, space: u64, slot: Option<usize>, now: u64) -> Permit<'_> {
-        Permit {
-            pacer: self,
-            space,
-            slot,
-            started: Instant::now(),
-            started_at: now,
+    /// A 429 answered a call that started at `started_at`; `learned` is the limit the
+    /// answer named, if it did.
+    pub(crate) fn throttled(&self, space_id: u64, started_at: u64, learned: Option<u32>) {
+        let Some(limit) = self.limit else {
+            return;
+        };
+        if let Some(lane) = self.begun(space_id) {
+            let now = now_ns();
+            lane.lock().with_book(
+                limit,
+                now,
+                |book| book.throttled(started_at, now, learned, limit),
+                |_| true,
+            );
         }
     }
 
+    /// The rate in force for a space, for tests.
+    #[cfg(test)]
+    fn rate(&self, space_id: u64) -> f64 {
+        let limit = self.limit.unwrap_or(1);
+        let now = now_ns();
+        self.begun(space_id).map_or(f64::from(limit), |lane| {
+            lane.lock()
+                .with_book(limit, now, |b| b.rate_at(now, limit), |_| false)
+        })
+    }
+}
+
+impl Lane {
+    fn lock(&self) -> MutexGuard<'_, Space> {
+        self.space.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the end of a call of the space, at most `timeout`.
     fn wait<'g>(
         &self,
-        guard: MutexGuard<'g, HashMap<u64, Space>>,
+        guard: MutexGuard<'g, Space>,
         timeout: Option<Duration>,
-    ) -> MutexGuard<'g, HashMap<u64, Space>> {
+    ) -> MutexGuard<'g, Space> {
         match timeout {
             Some(timeout) => {
                 self.changed
@@ -302,60 +420,78 @@ impl Pacer {
                 .unwrap_or_else(PoisonError::into_inner),
         }
     }
-
-    /// A 429 answered a call that started at `started_at`; `learned` is the limit the
-    /// answer named, if it did.
-    pub(crate) fn throttled(&self, space_id: u64, started_at: u64, learned: Option<u32>) {
-        let Some(limit) = self.limit else {
-            return;
-        };
-        let mut spaces = self.lock();
-        if let Some(space) = spaces.get_mut(&space_id) {
-            let now = now_ns();
-            space.with_book(limit, now, |book| {
-                book.throttled(started_at, now, learned, limit)
-            });
-        }
-    }
-
-    /// The rate in force for a space, for tests.
-    #[cfg(test)]
-    fn rate(&self, space_id: u64) -> f64 {
-        let limit = self.limit.unwrap_or(1);
-        let mut spaces = self.lock();
-        let now = now_ns();
-        spaces.get_mut(&space_id).map_or(f64::from(limit), |s| {
-            s.with_book(limit, now, |b| b.rate_at(now, limit))
-        })
-    }
 }
 
 impl Space {
-    /// Runs `change` on the shared ledger, or the one in memory when there is none. A
+    /// A space not called yet, at `configured` calls per second.
+    fn new(configured: u32, now: u64) -> Space {
+        Space {
+            book: Book::new(configured, now),
+            shared: Shared::Untried,
+            in_flight: 0,
+            mine: Vec::new(),
+            read_after: None,
+            shortest: None,
+            recent: std::collections::VecDeque::with_capacity(RECENT),
+        }
+    }
+
+    /// Runs `change` on the shared ledger, or the one in memory when there is none; a
+    /// shared ledger is written back when `changed` says `change`'s result changed it. A
     /// shared ledger that fails is dropped for the rest of the run: pacing goes on here.
-    fn with_book<T>(&mut self, limit: u32, now: u64, change: impl Fn(&mut Book) -> T) -> T {
-        if let Some(file) = &mut self.file {
-            match file.update(limit, now, &change) {
+    fn with_book<T>(
+        &mut self,
+        limit: u32,
+        now: u64,
+        change: impl Fn(&mut Book) -> T,
+        changed: impl Fn(&T) -> bool,
+    ) -> T {
+        if let Shared::Open(file) = &mut self.shared {
+            match file.update(limit, now, &change, &changed) {
                 Ok((result, book)) => {
                     // Kept, so pacing carries on from it if the file fails later.
                     self.book = book;
                     return result;
                 }
-                Err(_) => self.file = None,
+                Err(_) => self.pace_alone(now),
             }
         }
         change(&mut self.book)
     }
 
+    /// Leaves the state file for the rest of the run, pacing on from the last ledger read
+    /// from it. The calls it says other processes run may be real, but may also never end
+    /// (a hung process, a hostile file: the reason to leave it): each is given a hold
+    /// from `now`, as if it had just ended, rather than the hour it may claim.
+    fn pace_alone(&mut self, now: u64) {
+        self.shared = Shared::Off;
+        let until = now + self.book.hold();
+        for (index, slot) in self.book.slots.iter_mut().enumerate() {
+            if matches!(slot, Slot::Running(_)) && !self.mine.contains(&index) {
+                *slot = Slot::Held(until);
+            }
+        }
+    }
+
+    /// Whether the ledger is a state file's.
+    fn is_shared(&self) -> bool {
+        matches!(self.shared, Shared::Open(_))
+    }
+
     /// The margin a slot's hold may be shortened by: `Dmin − min(s, Dmin / 2)` (see the
     /// module docs), once enough calls were timed.
     fn margin(&self) -> u64 {
-        let (Some(shortest), true) = (self.shortest, self.timed >= TIMED_BEFORE_MARGIN) else {
+        if self.recent.len() < TIMED_BEFORE_MARGIN {
+            return 0;
+        }
+        let (Some(shortest), Some(longest), Some(least)) = (
+            self.shortest,
+            self.recent.iter().max(),
+            self.recent.iter().min(),
+        ) else {
             return 0;
         };
-        let longest = self.recent.iter().max().copied().unwrap_or(shortest);
-        let least = self.recent.iter().min().copied().unwrap_or(shortest);
-        let spread = longest.saturating_sub(least);
+        let spread = longest.saturating_sub(*least);
         let margin = shortest.saturating_sub(spread.min(shortest / 2));
         u64::try_from(margin.min(MAX_MARGIN).as_nanos()).unwrap_or(0)
     }
@@ -363,7 +499,6 @@ impl Space {
     /// Notes how long a call took.
     fn timed(&mut self, took: Duration) {
         self.shortest = Some(self.shortest.map_or(took, |s| s.min(took)));
-        self.timed = self.timed.saturating_add(1);
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
@@ -373,20 +508,22 @@ impl Space {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let pacer = self.pacer;
         let took = self.started.elapsed();
-        let mut spaces = pacer.lock();
-        if let Some(space) = spaces.get_mut(&self.space) {
-            space.in_flight = space.in_flight.saturating_sub(1);
-            space.timed(took);
-            if let (Some(slot), Some(limit)) = (self.slot, pacer.limit) {
-                let end = now_ns();
-                let margin = space.margin();
-                space.with_book(limit, end, |book| book.release(slot, end, margin));
+        let mut space = self.lane.lock();
+        space.in_flight = space.in_flight.saturating_sub(1);
+        space.timed(took);
+        if let (Some(slot), Some(limit)) = (self.slot, self.pacer.limit) {
+            let end = now_ns();
+            let margin = space.margin();
+            space.with_book(limit, end, |book| book.release(slot, end, margin), |_| true);
+            // The space's waiters may look at the state file at once.
+            space.read_after = None;
+            if let Some(mine) = space.mine.iter().position(|&s| s == slot) {
+                space.mine.swap_remove(mine);
             }
         }
-        drop(spaces);
-        pacer.changed.notify_all();
+        drop(space);
+        self.lane.changed.notify_all();
     }
 }
 
@@ -395,13 +532,12 @@ pub(crate) fn limit_in(message: &str) -> Option<u32> {
     let rest = message.split("Rate limit of ").nth(1)?;
     let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let limit: u32 = number.parse().ok()?;
-    (1..=1000).contains(&limit).then_some(limit)
+    (1..=MAX_RATE).contains(&limit).then_some(limit)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn pacer(limit: RateLimit, in_flight: usize) -> Pacer {
         Pacer::new(
@@ -466,6 +602,52 @@ mod tests {
         }
     }
 
+    /// A space that timed calls of these durations, in ms.
+    fn timed(durations: impl IntoIterator<Item = u64>) -> Space {
+        let mut space = Space::new(6, now_ns());
+        for ms in durations {
+            space.timed(Duration::from_millis(ms));
+        }
+        space
+    }
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn the_margin_waits_for_eight_calls_then_is_the_shortest_call_when_none_vary() {
+        assert_eq!(timed([]).margin(), 0);
+        assert_eq!(timed([100; 7]).margin(), 0, "seven calls are too few");
+        assert_eq!(timed([100; 8]).margin(), 100 * MS, "no jitter: all of Dmin");
+        assert_eq!(
+            timed([120, 100, 110, 105, 100, 115, 100, 100]).margin(),
+            80 * MS,
+            "Dmin less a spread below half of it"
+        );
+    }
+
+    #[test]
+    fn the_margin_is_half_the_shortest_call_under_wide_jitter() {
+        assert_eq!(timed([100, 300].repeat(4)).margin(), 50 * MS);
+        assert_eq!(timed([100, 3000].repeat(4)).margin(), 50 * MS);
+        // The spread is that of the last 16 calls: once the jitter is gone, so is its cost.
+        let mut calm = [100, 300].repeat(4);
+        calm.extend([100; RECENT]);
+        assert_eq!(timed(calm).margin(), 100 * MS);
+    }
+
+    #[test]
+    fn the_margin_is_capped_at_a_quarter_second() {
+        assert_eq!(MAX_MARGIN, Duration::from_millis(250));
+        assert_eq!(timed([400; 8]).margin(), 250 * MS, "no jitter");
+        assert_eq!(
+            timed([600, 2000].repeat(4)).margin(),
+            250 * MS,
+            "half of 600"
+        );
+        assert_eq!(timed([260; 8]).margin(), 250 * MS);
+        assert_eq!(timed([240; 8]).margin(), 240 * MS, "under the cap");
+    }
+
     #[test]
     fn spaces_are_paced_apart() {
         let pacer = pacer(RateLimit::PerSecond(1), 30);
@@ -524,6 +706,30 @@ mod tests {
     }
 
     #[test]
+    fn sharing_is_read_from_the_environment() {
+        use std::ffi::OsStr;
+        assert_eq!(SharedPacing::from_env_value(None), SharedPacing::Machine);
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new(""))),
+            SharedPacing::Machine,
+            "empty is unset, not a folder named nothing"
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("off"))),
+            SharedPacing::Off
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("/mnt/pacer"))),
+            SharedPacing::Dir("/mnt/pacer".into())
+        );
+        assert_eq!(
+            SharedPacing::from_env_value(Some(OsStr::new("Off"))),
+            SharedPacing::Dir("Off".into()),
+            "only `off` opts out"
+        );
+    }
+
+    #[test]
     fn limits_are_read_from_storyblok_words() {
         assert_eq!(
             limit_in("Rate limit of 6 request per second has been reached. Retry later."),
@@ -540,13 +746,160 @@ mod tests {
         }
     }
 
+    /// A folder of its own for a test's state files, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            TempDir(std::env::temp_dir().join(format!(
+                "storyblok-pacer-test-{}-{:x}",
+                std::process::id(),
+                crate::codec::random::next_u64()
+            )))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_rate_above_the_ceiling_is_capped_and_survives_the_state_file() {
+        let dir = TempDir::new();
+        let pacer = Pacer::new(
+            RateLimit::PerSecond(5000),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        );
+        let permit = pacer.acquire(3, "h");
+        drop(permit);
+        let before = pacer.rate(3);
+        pacer.throttled(3, now_ns(), None);
+        assert_eq!(pacer.rate(3), before / 2.0, "a 429 is not forgotten");
+        assert_eq!(pacer.limit, Some(MAX_RATE));
+    }
+
+    #[test]
+    fn a_state_file_stuck_for_a_call_budget_is_left_without_stalling() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_millis(300),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        // Every slot runs for an hour, in processes that hang (or a file that lies).
+        let hour = now_ns() + 3600 * SECOND;
+        let slots = format!(" r{hour}").repeat(6);
+        let ledger = format!("storyblok-assets pacer 1\nrate 6\nslots{slots}\n");
+        std::fs::write(dir.0.join("h-9.pacer"), ledger).expect("written");
+        let start = Instant::now();
+        let (sent, got) = std::sync::mpsc::channel();
+        {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || {
+                let permit = pacer.acquire(9, "h");
+                let _ = sent.send(start.elapsed());
+                drop(permit);
+            });
+        }
+        let took = got
+            .recv_timeout(Duration::from_secs(3))
+            .expect("a permit within a call budget and a hold");
+        // The file is trusted for a call budget, and the calls it said were running are
+        // given a hold (a second at 6/s) when it is left: they may be real.
+        assert!(took >= Duration::from_millis(1200), "{took:?}");
+    }
+
+    #[test]
+    fn a_space_that_paces_alone_keeps_its_own_calls_running() {
+        let now = now_ns();
+        let mut space = Space::new(2, now);
+        space.book.rate = 2.0;
+        let (far, end) = (now + 3600 * SECOND, now + SECOND / 2);
+        space.book.slots = vec![Slot::Running(far), Slot::Running(far), Slot::Held(end)];
+        space.mine = vec![1];
+        space.pace_alone(now);
+        assert_eq!(
+            space.book.slots,
+            [
+                Slot::Held(now + SECOND),
+                Slot::Running(far),
+                Slot::Held(end)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_space_waiting_on_its_state_file_holds_up_no_other() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        drop((pacer.acquire(1, "h"), pacer.acquire(2, "h")));
+        // Another process holds space 1's state file locked.
+        let other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.0.join("h-1.pacer"))
+            .expect("the state file");
+        other.lock().expect("locked");
+        let waiting = {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || drop(pacer.acquire(1, "h")))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        drop(pacer.acquire(2, "h"));
+        let took = start.elapsed();
+        other.unlock().expect("unlocked");
+        waiting.join().expect("thread");
+        assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+
+    #[test]
+    fn calls_waiting_on_a_state_file_leave_it_unwritten() {
+        let dir = TempDir::new();
+        let pacer = Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            Duration::from_secs(60),
+            &SharedPacing::Dir(dir.0.clone()),
+        ));
+        // Every slot runs, in other processes, for another 400 ms.
+        let until = now_ns() + 400 * 1_000_000;
+        let path = dir.0.join("h-4.pacer");
+        let slots = format!(" r{until}").repeat(6);
+        let ledger = format!("storyblok-assets pacer 1\nrate 6\nslots{slots}\n");
+        std::fs::write(&path, &ledger).expect("written");
+        let seen = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("a time");
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let pacer = pacer.clone();
+                std::thread::spawn(move || drop(pacer.acquire(4, "h")))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(250));
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), ledger);
+        assert_eq!(modified.expect("a time"), seen);
+        for waiter in waiters {
+            waiter.join().expect("a slot once the others' calls expire");
+        }
+    }
+
     #[test]
     fn two_pacers_share_a_ledger_through_a_folder() {
-        let dir = std::env::temp_dir().join(format!(
-            "storyblok-pacer-test-{}-{:x}",
-            std::process::id(),
-            crate::codec::random::next_u64()
-        ));
+        let temp = TempDir::new();
+        let dir = temp.0.clone();
         let sharing = SharedPacing::Dir(dir.clone());
         let one = Pacer::new(
             RateLimit::PerSecond(4),
@@ -578,6 +931,5 @@ mod tests {
         let before = one.rate(5);
         two.throttled(5, now_ns(), None);
         assert_eq!(one.rate(5), before / 2.0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
