@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::{Command, Failure, data, exit, parse};
-use storyblok_assets::{Client, Token};
+use storyblok_assets::{Client, SharedPacing, Token};
 use storyblok_assets_emulator::Emulator;
 
 const USAGE: &str = "\
@@ -150,7 +150,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     eprintln!("syncing to the built-in emulator at {}", emulator.api_url());
     let client = Client::builder(Token::personal(emulator.token()))
         .base_url(emulator.api_url())
-        .shared_pacing(build_rs::pacing())
+        .shared_pacing(SharedPacing::from_env())
         .build()
         .map_err(|e| format!("cannot set up the client: {}", common::chain(&e)))?;
     Ok(build_rs::run(

@@ -178,7 +178,7 @@ pub fn storyblok() -> Result<Option<(Client, u64)>, String> {
     let space = space
         .parse()
         .map_err(|_| format!("STORYBLOK_SPACE_ID must be a number, not {space:?}"))?;
-    let mut builder = Client::builder(token).shared_pacing(pacing());
+    let mut builder = Client::builder(token).shared_pacing(SharedPacing::from_env());
     if let Some(url) = var("STORYBLOK_API_URL") {
         builder = builder.base_url(url);
     }
@@ -193,17 +193,6 @@ pub fn storyblok() -> Result<Option<(Client, u64)>, String> {
         .build()
         .map_err(|e| format!("cannot set up the client: {}", chain(&e)))?;
     Ok(Some((client, space)))
-}
-
-/// Pacing shared with the other processes calling the space (parallel builds, CI
-/// jobs): STORYBLOK_PACER_DIR unset, this user's; `off`, none; else that folder's.
-pub fn pacing() -> SharedPacing {
-    match std::env::var_os("STORYBLOK_PACER_DIR") {
-        None => SharedPacing::Machine,
-        Some(dir) if dir.is_empty() => SharedPacing::Machine,
-        Some(dir) if dir == "off" => SharedPacing::Off,
-        Some(dir) => SharedPacing::Dir(PathBuf::from(dir)),
-    }
 }
 
 /// An error and its causes, each once: `cannot read x.png: No such file (os error 2)`.

@@ -231,16 +231,6 @@ pub fn space_from_env(value: Option<String>) -> Result<u64, String> {
         .map_err(|_| format!("STORYBLOK_SPACE_ID must be a number, not {value:?}"))
 }
 
-/// The pacing `STORYBLOK_PACER_DIR` asks for (its value, if set): unset, the machine's;
-/// `off`, none shared; any other value, that folder.
-pub fn pacing_from_env(value: Option<PathBuf>) -> SharedPacing {
-    match value {
-        None => SharedPacing::Machine,
-        Some(dir) if dir.as_os_str() == "off" => SharedPacing::Off,
-        Some(dir) => SharedPacing::Dir(dir),
-    }
-}
-
 /// Trusts the roots of `SSL_CERT_FILE`, when it is set; the file's path, to name it in a
 /// later error.
 fn root_certificates(builder: ClientBuilder) -> Result<(ClientBuilder, Option<PathBuf>), String> {
@@ -269,7 +259,7 @@ pub fn connect(
         (None, Some(token)) => Some(Token::oauth(token)),
         (None, None) => None,
     };
-    let pacing = pacing_from_env(env_path("STORYBLOK_PACER_DIR"));
+    let pacing = SharedPacing::from_env();
     let Some(token) = token else {
         return emulator(space, folder, pacing);
     };
@@ -439,16 +429,6 @@ mod tests {
             Err("STORYBLOK_SPACE_ID must be a number, not \"abc\"".into())
         );
         assert!(space_from_env(None).is_err_and(|e| e.contains("--space ID")));
-    }
-
-    #[test]
-    fn the_pacer_dir_picks_the_sharing() {
-        assert_eq!(pacing_from_env(None), SharedPacing::Machine);
-        assert_eq!(pacing_from_env(Some("off".into())), SharedPacing::Off);
-        assert_eq!(
-            pacing_from_env(Some("/run/pacer".into())),
-            SharedPacing::Dir("/run/pacer".into())
-        );
     }
 
     #[test]
