@@ -142,8 +142,9 @@
 //! The list (`GET /assets/`) shows the space's assets, signed ones whether finished or not,
 //! newest first, filtered by `search` (a case-insensitive substring of the parameterized file
 //! name), `in_folder` (a folder id: the assets directly in it; 0: those in no folder; -1: the
-//! deleted ones), `is_private=1`, `with_tags` (tag names, comma-separated, any of them) and
-//! sorted by `sort_by` (`created_at`, `updated_at` or `short_filename`, `:asc` or `:desc`).
+//! deleted ones; any other negative number: none), `is_private=1`, `with_tags` (tag names,
+//! comma-separated, any of them) and sorted by `sort_by` (`created_at`, `updated_at` or
+//! `short_filename`, `:asc` or `:desc`).
 //! `page` counts from 1 and `per_page` is 25 unless asked, at most 100; the `Total` and
 //! `Per-Page` headers give the number of matches and the page size. A page past the end is
 //! an empty list.

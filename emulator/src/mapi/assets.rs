@@ -471,7 +471,8 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
             let folder_ok = match in_folder {
                 None | Some(-1) => true,
                 Some(0) => a.asset_folder_id.is_none(),
-                Some(id) => a.asset_folder_id == u64::try_from(id).ok(),
+                // A negative id other than -1 names no folder: it matches nothing.
+                Some(id) => u64::try_from(id).is_ok_and(|id| a.asset_folder_id == Some(id)),
             };
             folder_ok
                 && search
