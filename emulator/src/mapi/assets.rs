@@ -330,11 +330,8 @@ fn text(value: Option<&String>) -> String {
     value.map_or_else(|| "null".into(), |v| json_str(v))
 }
 
-pub(crate) fn finish(state: &State, id: &str) -> Response {
+pub(crate) fn finish(state: &State, id: u64) -> Response {
     let mut inner = state.lock();
-    let Some(id) = id.parse::<u64>().ok() else {
-        return not_found();
-    };
     let Some(record) = inner.assets.get(&id) else {
         return not_found();
     };
@@ -368,13 +365,9 @@ pub(crate) fn finish(state: &State, id: &str) -> Response {
     }
 }
 
-pub(crate) fn delete(state: &State, id: &str) -> Response {
+pub(crate) fn delete(state: &State, id: u64) -> Response {
     let mut inner = state.lock();
-    let Some(mut record) = id
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| inner.assets.remove(&id))
-    else {
+    let Some(mut record) = inner.assets.remove(&id) else {
         return not_found();
     };
     let now = SystemTime::now();
@@ -387,9 +380,9 @@ pub(crate) fn delete(state: &State, id: &str) -> Response {
     json(200, body)
 }
 
-pub(crate) fn get(state: &State, id: &str) -> Response {
+pub(crate) fn get(state: &State, id: u64) -> Response {
     let inner = state.lock();
-    let Some(record) = id.parse::<u64>().ok().and_then(|id| inner.assets.get(&id)) else {
+    let Some(record) = inner.assets.get(&id) else {
         return not_found();
     };
     let length = inner.content_length(&record.asset.key);
@@ -398,10 +391,7 @@ pub(crate) fn get(state: &State, id: &str) -> Response {
 
 /// `PUT /assets/{id}`: changes an asset's metadata. The body is `{"asset": {...}}` or the bare
 /// object.
-pub(crate) fn update(state: &State, request: &Request, id: &str) -> Response {
-    let Some(id) = id.parse::<u64>().ok() else {
-        return not_found();
-    };
+pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
     let params = match wrapped_body(request, "asset") {
         Ok(params) => params,
         Err(response) => return response,

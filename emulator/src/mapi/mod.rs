@@ -99,7 +99,7 @@ pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Opti
     };
     let second = unix_seconds(SystemTime::now());
     // The space the path names (0 when it names none, or not as a number).
-    let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let space = route.space().unwrap_or(0);
     let admitted = state.lock().rate.admit(space, second, limit);
     (over_in_flight || !admitted).then(|| too_many(limit, config.retry_after))
 }
@@ -140,19 +140,20 @@ pub(crate) fn handle(
     request: &Request,
     sign_fault: SignFault,
 ) -> Response {
-    let config = &state.config;
-    let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
-    match route {
-        Route::Sign { space } if space_ok(space) => assets::sign(state, request, sign_fault),
-        Route::Finish { space, id } if space_ok(space) => assets::finish(state, id),
-        Route::Delete { space, id } if space_ok(space) => assets::delete(state, id),
-        Route::Get { space, id } if space_ok(space) => assets::get(state, id),
-        Route::Update { space, id } if space_ok(space) => assets::update(state, request, id),
-        Route::ListAssets { space } if space_ok(space) => assets::list(state, request),
-        Route::ListFolders { space } if space_ok(space) => folders::list(state, request),
-        Route::CreateFolder { space } if space_ok(space) => folders::create(state, request),
-        Route::ListTags { space } if space_ok(space) => tags::list(state, request),
-        Route::CreateTag { space } if space_ok(space) => tags::create(state, request),
+    if route.space() != Some(state.config.space_id) {
+        return not_found();
+    }
+    match *route {
+        Route::Sign { .. } => assets::sign(state, request, sign_fault),
+        Route::Finish { id: Some(id), .. } => assets::finish(state, id),
+        Route::Delete { id: Some(id), .. } => assets::delete(state, id),
+        Route::Get { id: Some(id), .. } => assets::get(state, id),
+        Route::Update { id: Some(id), .. } => assets::update(state, request, id),
+        Route::ListAssets { .. } => assets::list(state, request),
+        Route::ListFolders { .. } => folders::list(state, request),
+        Route::CreateFolder { .. } => folders::create(state, request),
+        Route::ListTags { .. } => tags::list(state, request),
+        Route::CreateTag { .. } => tags::create(state, request),
         _ => not_found(),
     }
 }
