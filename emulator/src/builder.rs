@@ -86,7 +86,8 @@ impl EmulatorBuilder {
 
     /// Management API requests per second per space, counted in fixed windows aligned to
     /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). Every Management API
-    /// request counts, those answered 429 included; a request over the limit gets Storyblok's
+    /// request counts, those answered 429 included, whatever space its path names (the
+    /// emulator serves one); a request over the limit gets Storyblok's
     /// `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`.
     /// `None` turns the limit off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {

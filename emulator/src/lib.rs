@@ -99,9 +99,10 @@
 //! head alone, before its body is read; the connection then closes, discarding at most 1 MiB
 //! of the body so the answer is not lost to a TCP reset.
 //!
-//! Requests are counted per space in fixed one-second windows aligned to whole Unix seconds,
-//! 6 a second by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Every
-//! Management API request counts, those answered 429 included; over the limit, or over the
+//! Requests are counted in fixed one-second windows aligned to whole Unix seconds, 6 a second
+//! by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Storyblok counts per
+//! space; the emulator serves one, so every Management API request counts in its one window,
+//! whatever space the path names, those answered 429 included; over the limit, or over the
 //! 30 requests in flight ([`EmulatorBuilder::max_in_flight`]), the answer is Storyblok's
 //! `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`, with
 //! no `Retry-After`. S3 uploads and downloads are not limited.
