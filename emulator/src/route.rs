@@ -45,7 +45,10 @@ impl Route {
         match (method, segments.as_slice()) {
             ("POST", [bucket]) if *bucket == policy::BUCKET => Route::Upload,
             ("GET" | "HEAD", [bucket, _, ..]) if *bucket == policy::BUCKET => Route::Download {
-                key: percent_decode_path(path.get(policy::BUCKET.len() + 2..).unwrap_or_default()),
+                key: percent_decode(
+                    path.get(policy::BUCKET.len() + 2..).unwrap_or_default(),
+                    false,
+                ),
                 head_only: method == "HEAD",
             },
             ("POST", ["v1", "spaces", s, "assets"]) => Route::Sign { space: number(s) },
@@ -123,27 +126,30 @@ impl Route {
     }
 }
 
-/// Percent-decodes a URL path (`+` stays a plus); invalid escapes are kept as they are.
-pub(crate) fn percent_decode_path(path: &str) -> String {
-    let bytes = path.as_bytes();
+/// Percent-decodes a URL path (`plus_is_space` false: `+` stays a plus) or a form-encoded
+/// name or value (`plus_is_space` true: `+` is a space). An escape that is not `%` and two
+/// hex digits is kept as it is.
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let escaped = (bytes[i] == b'%')
             .then(|| bytes.get(i + 1..i + 3))
             .flatten()
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match escaped {
-            Some(byte) => {
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
                 out.push(byte);
                 i += 3;
+                continue;
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+            (None, b'+') if plus_is_space => out.push(b' '),
+            (None, byte) => out.push(byte),
         }
+        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -254,9 +260,17 @@ mod tests {
 
     #[test]
     fn paths_decode() {
-        assert_eq!(percent_decode_path("a%2Fb%20c+d"), "a/b c+d");
-        assert_eq!(percent_decode_path("100%"), "100%");
-        assert_eq!(percent_decode_path("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode_path("%E2%82%AC"), "€");
+        for plus_is_space in [false, true] {
+            let decode = |s: &str| percent_decode(s, plus_is_space);
+            assert_eq!(decode("100%"), "100%");
+            assert_eq!(decode("%zz%4"), "%zz%4");
+            assert_eq!(decode("%zz"), "%zz");
+            assert_eq!(decode("%E2%82%AC"), "€");
+        }
+        // A sign is not a hex digit, though u8::from_str_radix takes one.
+        assert_eq!(percent_decode("%-1%+1", false), "%-1%+1");
+        assert_eq!(percent_decode("%-1%+1", true), "%-1% 1");
+        assert_eq!(percent_decode("a%2Fb%20c+d", false), "a/b c+d");
+        assert_eq!(percent_decode("a%2Fb%20c+d", true), "a/b c d");
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::error;
 use crate::http::{Request, Response};
+use crate::route::percent_decode;
 
 /// The sign parameters: the query string's, overlaid with the body's.
 pub(crate) fn params(request: &Request) -> Result<Map<String, Value>, Response> {
@@ -115,35 +116,12 @@ pub(crate) fn form_urlencoded(query: &str) -> Vec<(String, Value)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), Value::String(percent_decode(value)))
+            (
+                percent_decode(name, true),
+                Value::String(percent_decode(value, true)),
+            )
         })
         .collect()
-}
-
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                if let Some(byte) = hex {
-                    out.push(byte);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An optional id: absent, null or `""` is `None`; a number or a string of digits is the id;
@@ -240,7 +218,5 @@ mod tests {
                 ("flag".to_string(), Value::from("")),
             ]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }
