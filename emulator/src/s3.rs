@@ -353,11 +353,11 @@ fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     response
 }
 
-/// `GET` (or `HEAD`) `/a.storyblok.com/{key}`: the object's exact bytes with its
-/// Content-Type, as S3's GET Object and the CDN serve a public file. No authentication is
-/// checked: an object uploaded with a `private` acl, or one that belongs to an asset made
-/// private since, gets `403 AccessDenied`; a missing one `404 NoSuchKey`.
-pub(crate) fn download(state: &State, key: &str, head_only: bool) -> Response {
+/// `GET` (or `HEAD`, whose body the HTTP layer drops) `/a.storyblok.com/{key}`: the object's
+/// exact bytes with its Content-Type, as S3's GET Object and the CDN serve a public file. No
+/// authentication is checked: an object uploaded with a `private` acl, or one that belongs to
+/// an asset made private since, gets `403 AccessDenied`; a missing one `404 NoSuchKey`.
+pub(crate) fn download(state: &State, key: &str) -> Response {
     let inner = state.lock();
     let Some(object) = inner.objects.get(key) else {
         return xml_error(404, "NoSuchKey", "The specified key does not exist.");
@@ -388,7 +388,7 @@ pub(crate) fn download(state: &State, key: &str, head_only: bool) -> Response {
         status: 200,
         headers,
         body: Arc::clone(&object.bytes),
-        head_only,
+        head_only: false,
     }
 }
 

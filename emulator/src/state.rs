@@ -228,12 +228,9 @@ impl State {
                     (http::Outcome::Respond(response), form)
                 })
             }
-            Route::Download { key, head_only } => {
+            Route::Download { key } => {
                 self.read_then(seq, mapi, crate::MAX_MAPI_BODY, move |state, _| {
-                    (
-                        http::Outcome::Respond(s3::download(state, &key, head_only)),
-                        None,
-                    )
+                    (http::Outcome::Respond(s3::download(state, &key)), None)
                 })
             }
             _ => self.answer_from_head(seq, s3::not_found(&head.target)),
