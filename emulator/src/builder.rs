@@ -1,9 +1,9 @@
 //! Configuring an emulator before it starts.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::signer::SharedSigner;
@@ -207,25 +207,11 @@ impl EmulatorBuilder {
     /// Binds `127.0.0.1:{port}` (by default any free port) and starts serving on background
     /// threads.
     pub fn start(self) -> std::io::Result<Emulator> {
-        // The server must exist before the config knows its URL, so the handler reaches the
-        // state through a slot filled right after binding.
-        let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::default();
-        let handler_slot = Arc::clone(&slot);
-        let handler: http::Handler = Arc::new(move |head: &http::Head| {
-            let state = handler_slot
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            match state {
-                Some(state) => state.plan(head),
-                None => http::Plan::Cut(0),
-            }
-        });
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let server = http::Server::start(addr, self.idle_timeout, handler)?;
-        let origin = self
-            .public_origin
-            .unwrap_or_else(|| format!("http://{}", server.addr()));
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port)))?;
+        let origin = match self.public_origin {
+            Some(origin) => origin,
+            None => format!("http://{}", listener.local_addr()?),
+        };
         let state = Arc::new(State {
             config: Config {
                 credentials: sigv4::Credentials::random(),
@@ -261,7 +247,11 @@ impl EmulatorBuilder {
                 inner.put_folder(secret, id, format!("Folder {id}"), None);
             }
         }
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
+        let handler: http::Handler = {
+            let state = Arc::clone(&state);
+            Arc::new(move |head: &http::Head| Arc::clone(&state).plan(head))
+        };
+        let server = http::Server::start(listener, self.idle_timeout, handler)?;
         Ok(Emulator { state, server })
     }
 }

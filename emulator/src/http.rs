@@ -147,15 +147,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds `addr` and serves `handler` on a background thread. A connection on which no byte
-    /// arrives for `idle_timeout`, or whose request head takes longer than that to arrive, or
-    /// that does not take a response for that long, is closed.
+    /// Serves `handler` on a background thread, on a bound `listener` (bound first, so that
+    /// the handler can be built knowing the address). A connection on which no byte arrives
+    /// for `idle_timeout`, or whose request head takes longer than that to arrive, or that
+    /// does not take a response for that long, is closed.
     pub(crate) fn start(
-        addr: SocketAddr,
+        listener: TcpListener,
         idle_timeout: Duration,
         handler: Handler,
     ) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
@@ -692,9 +692,9 @@ mod tests {
     }
 
     fn echo_server_with(idle: Duration) -> Server {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("binds");
         Server::start(
-            addr,
+            listener,
             idle,
             Arc::new(|head: &Head| {
                 if head.target == "/cut" {
