@@ -212,9 +212,20 @@ impl EmulatorBuilder {
             Some(origin) => origin,
             None => format!("http://{}", listener.local_addr()?),
         };
+        let credentials = sigv4::Credentials::random();
+        let mut inner = Inner {
+            next_id: 100_001,
+            next_folder_id: 10_001,
+            next_tag_id: 50_001,
+            uuid_seed: credentials.secret_key.clone(),
+            ..Inner::default()
+        };
+        for id in self.folders {
+            inner.ensure_folder(id);
+        }
         let state = Arc::new(State {
             config: Config {
-                credentials: sigv4::Credentials::random(),
+                credentials,
                 s3_url: format!("{origin}/{}", policy::BUCKET),
                 origin,
                 token: self.token,
@@ -232,21 +243,9 @@ impl EmulatorBuilder {
                 one_way_delay: self.one_way_delay,
                 retry_after: self.retry_after,
             },
-            inner: Mutex::new(Inner {
-                next_id: 100_001,
-                next_folder_id: 10_001,
-                next_tag_id: 50_001,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(inner),
             in_flight: AtomicUsize::new(0),
         });
-        {
-            let mut inner = state.lock();
-            for id in self.folders {
-                let secret = &state.config.credentials.secret_key;
-                inner.put_folder(secret, id, format!("Folder {id}"), None);
-            }
-        }
         let handler: http::Handler = {
             let state = Arc::clone(&state);
             Arc::new(move |head: &http::Head| Arc::clone(&state).plan(head))

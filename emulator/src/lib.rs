@@ -392,25 +392,18 @@ impl Emulator {
     /// Makes `id` a valid `asset_folder_id`: adds a folder named `Folder {id}` at the root,
     /// unless there is one with that id.
     pub fn add_folder(&self, id: u64) {
-        let mut inner = self.state.lock();
-        if !inner.folders.contains_key(&id) {
-            let secret = &self.state.config.credentials.secret_key;
-            inner.put_folder(secret, id, format!("Folder {id}"), None);
-        }
+        self.state.lock().ensure_folder(id);
     }
 
     /// Creates a folder named `name` in `parent` (`None`: at the root) and returns its id, as
     /// `POST /asset_folders/` would, without a request. A parent the emulator does not know is
     /// added first, as [`add_folder`](Emulator::add_folder) would.
     pub fn create_folder(&self, name: impl Into<String>, parent: Option<u64>) -> u64 {
-        if let Some(parent) = parent {
-            self.add_folder(parent);
-        }
         let mut inner = self.state.lock();
-        let id = inner.new_folder_id();
-        let secret = &self.state.config.credentials.secret_key;
-        inner.put_folder(secret, id, name.into(), parent);
-        id
+        if let Some(parent) = parent {
+            inner.ensure_folder(parent);
+        }
+        inner.new_folder(name.into(), parent).id
     }
 
     /// Every asset folder, by id.

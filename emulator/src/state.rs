@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     ///
     /// [`EmulatorBuilder::folder`]: crate::EmulatorBuilder::folder
     pub(crate) next_folder_id: u64,
+    /// Keys the folders' UUIDs: the emulator's secret key.
+    pub(crate) uuid_seed: String,
     pub(crate) next_tag_id: u64,
     /// Orders signs and uploads.
     pub(crate) events: u64,
@@ -85,32 +87,32 @@ impl Inner {
         self.events
     }
 
-    /// Adds a folder (or renames and moves the one with that id); `secret` keys its UUID.
-    pub(crate) fn put_folder(
-        &mut self,
-        secret: &str,
-        id: u64,
-        name: String,
-        parent_id: Option<u64>,
-    ) -> AssetFolder {
-        let folder = AssetFolder {
-            id,
-            name,
-            parent_id,
-            uuid: crate::store::uuid(&format!("{secret}/folder/{id}")),
-        };
-        self.folders.insert(id, folder.clone());
-        folder
+    /// Makes `id` a folder: adds one named `Folder {id}` at the root, unless there is one.
+    pub(crate) fn ensure_folder(&mut self, id: u64) {
+        if !self.folders.contains_key(&id) {
+            self.insert_folder(id, format!("Folder {id}"), None);
+        }
     }
 
-    /// A folder id no folder has.
-    pub(crate) fn new_folder_id(&mut self) -> u64 {
+    /// Adds a folder under an id no folder has.
+    pub(crate) fn new_folder(&mut self, name: String, parent_id: Option<u64>) -> AssetFolder {
         while self.folders.contains_key(&self.next_folder_id) {
             self.next_folder_id += 1;
         }
         let id = self.next_folder_id;
         self.next_folder_id += 1;
-        id
+        self.insert_folder(id, name, parent_id)
+    }
+
+    fn insert_folder(&mut self, id: u64, name: String, parent_id: Option<u64>) -> AssetFolder {
+        let folder = AssetFolder {
+            id,
+            name,
+            parent_id,
+            uuid: crate::store::uuid(&format!("{}/folder/{id}", self.uuid_seed)),
+        };
+        self.folders.insert(id, folder.clone());
+        folder
     }
 
     /// Adds an internal tag.
@@ -248,13 +250,8 @@ impl State {
         let name = mapi::parameterize(filename);
         let now = std::time::SystemTime::now();
         let mut inner = self.lock();
-        if let Some(folder) = folder.filter(|id| !inner.folders.contains_key(id)) {
-            inner.put_folder(
-                &config.credentials.secret_key,
-                folder,
-                format!("Folder {folder}"),
-                None,
-            );
+        if let Some(folder) = folder {
+            inner.ensure_folder(folder);
         }
         let id = inner.next_id;
         inner.next_id += 1;

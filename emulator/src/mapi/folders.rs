@@ -81,9 +81,7 @@ pub(crate) fn create(state: &State, request: &Request) -> Response {
         Ok(Some(id)) => return invalid("parent_id", &format!("Folder {id} does not exist")),
         Err(()) => return invalid("parent_id", "is not a folder id"),
     };
-    let id = inner.new_folder_id();
-    let secret = &state.config.credentials.secret_key;
-    let folder = inner.put_folder(secret, id, name, parent_id);
+    let folder = inner.new_folder(name, parent_id);
     let body = folder_json(&inner.folders, &folder);
     json(201, ordered_object(&[("asset_folder", body)]))
 }
