@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::names::{content_type_for, normalize_size, parameterize};
 use super::params::{
-    page_window, paginated, param_bool, param_id, param_ids, param_text, params, query,
+    page_window, paginated, param_bool, param_id, param_ids, param_text, params, query, query_text,
     wrapped_body,
 };
 use super::{error, invalid, json, not_found};
@@ -427,19 +427,18 @@ pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
 /// `sort_by` says otherwise; `Total` and `Per-Page` headers.
 pub(crate) fn list(state: &State, request: &Request) -> Response {
     let query = query(request);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
     let inner = state.lock();
     // `in_folder=-1` lists the trash; any other folder id, the assets directly in it (0: the
     // assets in no folder).
-    let in_folder = text("in_folder").and_then(|f| f.trim().parse::<i64>().ok());
+    let in_folder = query_text(&query, "in_folder").and_then(|f| f.parse::<i64>().ok());
     let records = if in_folder == Some(-1) {
         &inner.trash
     } else {
         &inner.assets
     };
-    let search = text("search").map(|s| s.to_lowercase());
+    let search = query_text(&query, "search").map(str::to_lowercase);
     let private_only = param_bool(&query, "is_private") == Some(true);
-    let with_tags: Option<Vec<String>> = text("with_tags").map(|tags| {
+    let with_tags: Option<Vec<String>> = query_text(&query, "with_tags").map(|tags| {
         tags.split(',')
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
@@ -474,13 +473,13 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
                     .is_none_or(|ids| a.internal_tag_ids.iter().any(|id| ids.contains(id)))
         })
         .collect();
-    let sort_by = text("sort_by").unwrap_or_default();
+    let sort_by = query_text(&query, "sort_by").unwrap_or_default();
     let (field, descending) = match sort_by.split_once(':') {
-        Some((field, order)) => (field.to_string(), order != "asc"),
-        None => (String::new(), true),
+        Some((field, order)) => (field, order != "asc"),
+        None => ("", true),
     };
     matches.sort_by(|a, b| {
-        let order = match field.as_str() {
+        let order = match field {
             "updated_at" => a.updated_at.cmp(&b.updated_at),
             "short_filename" => a.asset.filename.cmp(&b.asset.filename),
             _ => a.created_at.cmp(&b.created_at),
