@@ -329,8 +329,8 @@ impl Emulator {
     }
 
     /// Every request received (since the start or the last [`clear_requests`]), in the order
-    /// their heads arrived. A request still being handled shows status 0, and no body until it
-    /// has been read.
+    /// their heads arrived. A request still being handled shows status 0, and no body: its
+    /// body, status and form are recorded together once it has been handled.
     ///
     /// [`clear_requests`]: Emulator::clear_requests
     pub fn requests(&self) -> Vec<RecordedRequest> {

@@ -315,11 +315,12 @@ impl State {
         (seq, fault)
     }
 
-    /// Updates the recorded request `seq`, if it is still in the log.
+    /// Updates the recorded request `seq`, if it is still in the log. The log is in the order
+    /// of the sequence numbers, so a binary search finds it.
     fn update_record(&self, seq: u64, update: impl FnOnce(&mut RecordedRequest)) {
         let mut inner = self.lock();
-        if let Some((_, recorded)) = inner.requests.iter_mut().find(|(s, _)| *s == seq) {
-            update(recorded);
+        if let Ok(i) = inner.requests.binary_search_by_key(&seq, |(s, _)| *s) {
+            update(&mut inner.requests[i].1);
         }
     }
 
@@ -329,8 +330,10 @@ impl State {
         http::Plan::Respond(response)
     }
 
-    /// Has the body read (at most `max_body` bytes), records it, runs `then` and records its
-    /// status and parsed form.
+    /// Has the body read (at most `max_body` bytes), runs `then`, and records in one go the
+    /// body, the status and the parsed form. A Management API body (and its JSON) is kept
+    /// when it is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes; of any
+    /// other, only the length.
     fn read_then(
         self: Arc<Self>,
         seq: u64,
@@ -341,13 +344,25 @@ impl State {
         http::Plan::Read {
             max_body,
             then: Box::new(move |request| {
-                self.record_body(seq, mapi, &request);
+                let body_len = request.body.len() as u64;
+                let keep = mapi
+                    && !request.body.is_empty()
+                    && request.body.len() <= crate::RECORDED_BODY_LIMIT;
+                let kept = keep.then(|| {
+                    let json = serde_json::from_slice(&request.body).ok();
+                    (request.body.clone(), json)
+                });
                 let (outcome, form) = then(&self, request);
                 let status = match &outcome {
                     http::Outcome::Respond(r) => r.status,
                     http::Outcome::Drop => 0,
                 };
                 self.update_record(seq, |recorded| {
+                    recorded.body_len = body_len;
+                    if let Some((body, json)) = kept {
+                        recorded.body = body;
+                        recorded.json = json;
+                    }
                     recorded.status = status;
                     recorded.form = form;
                 });
@@ -358,23 +373,6 @@ impl State {
                 outcome
             }),
         }
-    }
-
-    /// Records the length of a body, and a Management API body itself (and its JSON) when it
-    /// is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes.
-    fn record_body(&self, seq: u64, mapi: bool, request: &http::Request) {
-        let keep =
-            mapi && !request.body.is_empty() && request.body.len() <= crate::RECORDED_BODY_LIMIT;
-        let json = keep
-            .then(|| serde_json::from_slice(&request.body).ok())
-            .flatten();
-        self.update_record(seq, |recorded| {
-            recorded.body_len = request.body.len() as u64;
-            if keep {
-                recorded.body.clone_from(&request.body);
-                recorded.json = json;
-            }
-        });
     }
 }
 
