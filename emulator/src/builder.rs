@@ -30,6 +30,7 @@ pub struct EmulatorBuilder {
     update_shape: UpdateShape,
     one_way_delay: Option<(Duration, Duration)>,
     retry_after: Option<u64>,
+    max_recorded_requests: usize,
     port: u16,
 }
 
@@ -53,6 +54,7 @@ impl Default for EmulatorBuilder {
             update_shape: UpdateShape::Wrapped,
             one_way_delay: None,
             retry_after: None,
+            max_recorded_requests: usize::MAX,
             port: 0,
         }
     }
@@ -196,6 +198,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many requests the request log ([`Emulator::requests`]) keeps (default: all of them,
+    /// until [`Emulator::clear_requests`]). Past it, the oldest entry is forgotten as each
+    /// request arrives; 0 records none. Faults still count every request of their endpoint.
+    /// An emulator that serves for long, such as `examples/serve.rs`, bounds its memory so.
+    pub fn max_recorded_requests(mut self, max: usize) -> Self {
+        self.max_recorded_requests = max;
+        self
+    }
+
     /// The port to listen on, on `127.0.0.1` (default 0: any free port). A fixed port is for
     /// an emulator that separate processes share, such as `examples/serve.rs`; tests should
     /// keep the default.
@@ -242,6 +253,7 @@ impl EmulatorBuilder {
                 update_shape: self.update_shape,
                 one_way_delay: self.one_way_delay,
                 retry_after: self.retry_after,
+                max_recorded_requests: self.max_recorded_requests,
             },
             inner: Mutex::new(inner),
             in_flight: AtomicUsize::new(0),

@@ -176,6 +176,8 @@
 //! or the request is still in progress), its JSON body and its parsed S3 form. Bodies and form
 //! parts longer than [`RECORDED_BODY_LIMIT`] (64 KiB) are recorded by their length only
 //! ([`RecordedRequest::body_len`], [`FormPart::length`]); stored objects keep every byte.
+//! The log keeps one entry per request until it is cleared, unless
+//! [`EmulatorBuilder::max_recorded_requests`] bounds it to the latest ones.
 //!
 //! # Faults
 //!

@@ -1,7 +1,7 @@
 //! The state every connection thread shares, and the path of a request through it: recorded
 //! when its head arrives, then faults, then the Management API or S3 handler.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -42,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) update_shape: UpdateShape,
     /// The `Retry-After` (seconds) of a 429, if one is sent.
     pub(crate) retry_after: Option<u64>,
+    /// How many requests the log keeps, the latest.
+    pub(crate) max_recorded_requests: usize,
 }
 
 /// Shared by the handle and every connection thread.
@@ -55,8 +57,9 @@ pub(crate) struct State {
 /// Mutable state.
 #[derive(Default)]
 pub(crate) struct Inner {
-    /// (sequence number, request), so an in-progress entry can be updated after a clear.
-    pub(crate) requests: Vec<(u64, RecordedRequest)>,
+    /// (sequence number, request), so an in-progress entry can be updated after a clear or
+    /// after older entries left for newer ones; at most `max_recorded_requests`, the latest.
+    pub(crate) requests: VecDeque<(u64, RecordedRequest)>,
     pub(crate) next_request: u64,
     pub(crate) counts: HashMap<Endpoint, usize>,
     pub(crate) faults: Vec<Fault>,
@@ -298,7 +301,13 @@ impl State {
             .map(|i| inner.faults.remove(i).action);
         let seq = inner.next_request;
         inner.next_request += 1;
-        inner.requests.push((
+        if self.config.max_recorded_requests == 0 {
+            return (seq, fault);
+        }
+        if inner.requests.len() >= self.config.max_recorded_requests {
+            inner.requests.pop_front();
+        }
+        inner.requests.push_back((
             seq,
             RecordedRequest {
                 endpoint,
