@@ -119,14 +119,17 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-/// The second half of handling a request, once its body is read.
-pub(crate) type Then = Box<dyn FnOnce(Request) -> Outcome>;
+/// The second half of handling a request, once its body is read: the request, or the answer
+/// the server gives a body it cannot read (a malformed chunked body: 400, or 431 for a chunk
+/// line too long), which the handler passes on (or drops) as its outcome.
+pub(crate) type Then = Box<dyn FnOnce(Result<Request, Response>) -> Outcome>;
 
 /// What the handler wants done with a request once it has seen its head.
 pub(crate) enum Plan {
     /// Read the body, at most `max_body` bytes, then hand the request to `then`. A body
     /// declared longer is not read at all, and a chunked body is read no further than the
     /// limit: `then` sees [`Request::too_large`], and the connection closes after the answer.
+    /// A malformed body: `then` sees the server's refusal instead, and the connection closes.
     Read { max_body: u64, then: Then },
     /// Answer from the head alone. A body, if the request has one, is not read, and the
     /// connection closes after the answer.
@@ -329,12 +332,7 @@ fn serve_connection(stream: TcpStream, handler: &Handler, idle: Duration) -> io:
             Ok(exchanged) => exchanged,
             Err(ReadError::Closed | ReadError::Io) => return Ok(()),
             Err(ReadError::Bad(status)) => {
-                let response = Response::new(
-                    status,
-                    "text/plain; charset=utf-8",
-                    reason(status).as_bytes(),
-                );
-                write_response(&mut writer, &response, false)?;
+                write_response(&mut writer, &refusal(status), false)?;
                 linger(&mut reader, &writer);
                 return Ok(());
             }
@@ -409,7 +407,16 @@ fn exchange(
                 None
             } else {
                 send_continue(writer, &incoming)?;
-                read_body(reader, &incoming, max_body)?
+                match read_body(reader, &incoming, max_body) {
+                    Ok(body) => body,
+                    // A malformed body: the handler sees the refusal, which closes the
+                    // connection.
+                    Err(ReadError::Bad(status)) => {
+                        let outcome = then(Err(refusal(status)));
+                        return Ok((for_head(outcome, is_head), After::Linger));
+                    }
+                    Err(error) => return Err(error),
+                }
             };
             let head = incoming.head;
             let too_large = body.is_none();
@@ -420,7 +427,7 @@ fn exchange(
                 too_large,
             };
             let after = if too_large { After::Linger } else { keep_alive };
-            Ok((for_head(then(request), is_head), after))
+            Ok((for_head(then(Ok(request)), is_head), after))
         }
     }
 }
@@ -653,6 +660,15 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     writer.flush()
 }
 
+/// The server's own answer to a request it cannot read: the status and its reason phrase.
+fn refusal(status: u16) -> Response {
+    Response::new(
+        status,
+        "text/plain; charset=utf-8",
+        reason(status).as_bytes(),
+    )
+}
+
 /// The reason phrase of the statuses the emulator is likely to send.
 pub(crate) fn reason(status: u16) -> &'static str {
     match status {
@@ -706,7 +722,11 @@ mod tests {
                 let method = head.method.clone();
                 Plan::Read {
                     max_body: 100,
-                    then: Box::new(move |req: Request| {
+                    then: Box::new(move |req: Result<Request, Response>| {
+                        let req = match req {
+                            Ok(req) => req,
+                            Err(refusal) => return Outcome::Respond(refusal),
+                        };
                         if req.target == "/drop" {
                             return Outcome::Drop;
                         }

@@ -105,7 +105,8 @@
 //! whatever space the path names, those answered 429 included; over the limit, or over the
 //! 30 requests in flight ([`EmulatorBuilder::max_in_flight`]), the answer is Storyblok's
 //! `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`, with
-//! no `Retry-After`. S3 uploads and downloads are not limited.
+//! no `Retry-After` unless [`EmulatorBuilder::retry_after`] sets one. S3 uploads and
+//! downloads are not limited.
 //!
 //! [`EmulatorBuilder::one_way_delay`] adds network latency: each request waits
 //! `min + U(0, jitter)` before it is counted and handled, and its answer as long again before
@@ -172,8 +173,9 @@
 //!
 //! [`Emulator::requests`] and [`Emulator::requests_for`] return every request since the start
 //! (or [`Emulator::clear_requests`]) in the order their heads arrived, each with its
-//! [`Endpoint`], method, path, headers, the status answered (0 if the connection was dropped
-//! or the request is still in progress), its JSON body and its parsed S3 form. Bodies and form
+//! [`Endpoint`], method, path, headers, the status answered (0 if none was: the request is
+//! still in progress, a fault dropped or cut its connection, or the connection closed or
+//! timed out before the request was read whole), its JSON body and its parsed S3 form. Bodies and form
 //! parts longer than [`RECORDED_BODY_LIMIT`] (64 KiB) are recorded by their length only
 //! ([`RecordedRequest::body_len`], [`FormPart::length`]); stored objects keep every byte.
 //! The log keeps one entry per request until it is cleared, unless

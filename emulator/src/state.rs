@@ -342,7 +342,8 @@ impl State {
     /// Has the body read (at most `max_body` bytes), runs `then`, and records in one go the
     /// body, the status and the parsed form. A Management API body (and its JSON) is kept
     /// when it is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes; of any
-    /// other, only the length.
+    /// other, only the length. A body the server cannot read gets the server's refusal (a
+    /// 400), recorded as its status.
     fn read_then(
         self: Arc<Self>,
         seq: u64,
@@ -353,15 +354,22 @@ impl State {
         http::Plan::Read {
             max_body,
             then: Box::new(move |request| {
-                let body_len = request.body.len() as u64;
-                let keep = mapi
-                    && !request.body.is_empty()
-                    && request.body.len() <= crate::RECORDED_BODY_LIMIT;
-                let kept = keep.then(|| {
-                    let json = serde_json::from_slice(&request.body).ok();
-                    (request.body.clone(), json)
-                });
-                let (outcome, form) = then(&self, request);
+                let mut body_len = 0;
+                let mut kept = None;
+                let (outcome, form) = match request {
+                    Err(refusal) => (http::Outcome::Respond(refusal), None),
+                    Ok(request) => {
+                        body_len = request.body.len() as u64;
+                        let keep = mapi
+                            && !request.body.is_empty()
+                            && request.body.len() <= crate::RECORDED_BODY_LIMIT;
+                        kept = keep.then(|| {
+                            let json = serde_json::from_slice(&request.body).ok();
+                            (request.body.clone(), json)
+                        });
+                        then(&self, request)
+                    }
+                };
                 let status = match &outcome {
                     http::Outcome::Respond(r) => r.status,
                     http::Outcome::Drop => 0,

@@ -342,3 +342,18 @@ fn the_request_log_can_keep_only_the_latest_requests() {
     assert_eq!(sign(&emulator, r#"{"filename":"b.png"}"#).status, 503);
     assert!(emulator.requests().is_empty());
 }
+
+#[test]
+fn a_malformed_body_is_logged_with_the_status_it_got() {
+    let emulator = unlimited();
+    let raw = format!(
+        "POST /v1/spaces/606/assets/ HTTP/1.1\r\nAuthorization: {}\r\n\
+         Transfer-Encoding: chunked\r\n\r\nnot-hex\r\n",
+        emulator.token()
+    );
+    let reply = send_raw(&emulator, raw.as_bytes()).expect("an answer");
+    assert_eq!(reply.status, 400);
+    let logged = emulator.requests_for(Endpoint::Sign);
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].status, 400);
+}
