@@ -224,6 +224,15 @@ impl EmulatorBuilder {
             None => format!("http://{}", listener.local_addr()?),
         };
         let credentials = sigv4::Credentials::random();
+        let external_s3 = self.signer.is_some();
+        let signer = match self.signer {
+            Some(SharedSigner(signer)) => signer,
+            None => Arc::new(sigv4::SigV4Signer {
+                endpoint: origin.clone(),
+                bucket: policy::BUCKET.into(),
+                credentials: credentials.clone(),
+            }),
+        };
         let mut inner = Inner {
             next_id: 100_001,
             next_folder_id: 10_001,
@@ -247,7 +256,8 @@ impl EmulatorBuilder {
                 policy_ttl: self.policy_ttl,
                 max_file_size: self.max_file_size,
                 finish_shape: self.finish_shape,
-                signer: self.signer,
+                signer,
+                external_s3,
                 max_body: self.max_body,
                 local_cdn: self.local_cdn,
                 update_shape: self.update_shape,

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use crate::fault::{Fault, FaultAction, SignFault, cut_point};
 use crate::route::Route;
-use crate::signer::SharedSigner;
 use crate::store::{AssetFolder, AssetRecord, InternalTag, ObjectRecord};
 use crate::{
-    Endpoint, FinishShape, RecordedForm, RecordedRequest, StoredAsset, UpdateShape, http, mapi, s3,
-    sigv4,
+    Endpoint, FinishShape, PolicySigner, RecordedForm, RecordedRequest, StoredAsset, UpdateShape,
+    http, mapi, s3, sigv4,
 };
 
 /// Fixed configuration.
@@ -31,8 +30,10 @@ pub(crate) struct Config {
     pub(crate) origin: String,
     /// `{origin}/a.storyblok.com`.
     pub(crate) s3_url: String,
-    /// Signs for a real S3 server instead of the emulator's own.
-    pub(crate) signer: Option<SharedSigner>,
+    /// Signs the policies: for the emulator's own bucket, or a real S3 server's.
+    pub(crate) signer: Arc<dyn PolicySigner>,
+    /// The signer is for a real S3 server, where finish cannot see the uploaded file.
+    pub(crate) external_s3: bool,
     /// The largest request body outside the Management API.
     pub(crate) max_body: u64,
     /// Hand out asset URLs on the emulator itself.

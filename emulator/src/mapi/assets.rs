@@ -14,7 +14,7 @@ use super::{error, invalid, json, not_found};
 use crate::clock::{format_iso8601, from_unix_seconds, parse_iso8601, unix_seconds};
 use crate::fault::SignFault;
 use crate::http::{Request, Response};
-use crate::policy::{self, BUCKET, PolicyFields, json_str, ordered_object};
+use crate::policy::{BUCKET, PolicyFields, json_str, ordered_object};
 use crate::state::{Config, Inner, State};
 use crate::store::{AssetRecord, InternalTag};
 use crate::{FinishShape, StoredAsset, UpdateShape};
@@ -251,7 +251,8 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     } else {
         "public-read"
     };
-    let mut fields = PolicyFields::new(
+    let signer = config.signer.as_ref();
+    let fields: Vec<(&str, String)> = PolicyFields::new(
         asset.key.clone(),
         acl,
         asset.content_type.clone(),
@@ -260,38 +261,22 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
             from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
         ),
         config.max_file_size,
-        &config.credentials,
-    );
-    if let Some(signer) = &config.signer {
-        fields = fields.for_signer(signer.0.as_ref());
-    }
-    let amz_date = fields.amz_date.clone();
-    let fields: Vec<(&str, String)> = fields
-        .form_fields(|policy| match &config.signer {
-            Some(signer) => signer.0.signature(&amz_date, policy),
-            None => policy::signature(
-                &config.credentials,
-                amz_date.get(..8).unwrap_or_default(),
-                policy,
-            ),
-        })
-        .into_iter()
-        .map(|(name, value)| match &fault.tamper {
-            Some((tampered, forged)) if tampered == name => (name, json_str(forged)),
-            _ => (name, json_str(&value)),
-        })
-        .collect();
-    let post_url = config
-        .signer
-        .as_ref()
-        .map_or_else(|| config.s3_url.clone(), |signer| signer.0.post_url());
+        signer,
+    )
+    .form_fields(signer)
+    .into_iter()
+    .map(|(name, value)| match &fault.tamper {
+        Some((tampered, forged)) if tampered == name => (name, json_str(forged)),
+        _ => (name, json_str(&value)),
+    })
+    .collect();
     json(
         200,
         ordered_object(&[
             ("id", asset.id.to_string()),
             ("pretty_url", json_str(&pretty_url(config, &asset.key))),
             ("public_url", json_str(&file_url(config, &asset.key))),
-            ("post_url", json_str(&post_url)),
+            ("post_url", json_str(&signer.post_url())),
             ("fields", ordered_object(&fields)),
             ("locked", asset.locked.to_string()),
             ("meta_data", asset.meta_data.to_string()),
@@ -336,7 +321,7 @@ pub(crate) fn finish(state: &State, id: u64) -> Response {
         return not_found();
     };
     // With an external S3 the file is out of sight; trust the client.
-    let uploaded = state.config.signer.is_some()
+    let uploaded = state.config.external_s3
         || inner
             .objects
             .get(&record.asset.key)
