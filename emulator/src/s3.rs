@@ -33,12 +33,13 @@ pub(crate) fn xml_escape(text: &str) -> String {
     out
 }
 
-/// An AWS-style request id (16 upper-case hex digits) and host id (base64).
+/// An AWS-style request id (16 upper-case hex digits) and host id (base64 of 24 bytes).
 fn request_ids() -> (String, String) {
-    let hash = sha256_hex(&crate::random::next_u64().to_be_bytes());
-    let request_id = hash.get(..16).unwrap_or_default().to_ascii_uppercase();
-    let host = crate::b64::encode(hash.get(16..).unwrap_or_default().as_bytes());
-    (request_id, host)
+    let request_id = format!("{:016X}", crate::random::next_u64());
+    let host: Vec<u8> = (0..3)
+        .flat_map(|_| crate::random::next_u64().to_be_bytes())
+        .collect();
+    (request_id, crate::b64::encode(&host))
 }
 
 /// The quoted ETag of an object's bytes (32 hex digits, like S3's MD5; here from SHA-256).
@@ -472,5 +473,14 @@ mod tests {
         ));
         assert!(body.ends_with("</HostId></Error>"));
         assert_eq!(r.status, 403);
+        let (request_id, host_id) = request_ids();
+        assert_eq!(request_id.len(), 16);
+        assert!(
+            request_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_eq!(crate::b64::decode(&host_id).map(|b| b.len()), Some(24));
+        assert_ne!(request_ids().0, request_id);
     }
 }

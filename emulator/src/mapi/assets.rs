@@ -296,7 +296,7 @@ pub(crate) fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: 
 /// `public_url`. S3's URL, or the emulator's own with a local CDN.
 pub(crate) fn file_url(config: &Config, key: &str) -> String {
     if config.local_cdn {
-        format!("{}/{BUCKET}/{key}", config.origin)
+        format!("{}/{key}", config.s3_url)
     } else {
         format!("https://s3.amazonaws.com/{BUCKET}/{key}")
     }
