@@ -103,8 +103,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long a signed policy stays valid (default 10 minutes). `Duration::ZERO` makes every
-    /// policy already expired.
+    /// How long a signed policy stays valid (default 10 minutes; a policy never outlives the
+    /// year 9999). `Duration::ZERO` makes every policy already expired.
     pub fn policy_ttl(mut self, ttl: Duration) -> Self {
         self.policy_ttl = ttl;
         self

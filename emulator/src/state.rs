@@ -285,7 +285,7 @@ impl State {
     /// Sleeps for one trip of [`EmulatorBuilder::one_way_delay`](crate::EmulatorBuilder::one_way_delay), if set.
     fn one_way_trip(&self) {
         if let Some((min, jitter)) = self.config.one_way_delay {
-            std::thread::sleep(min + crate::random::duration_up_to(jitter));
+            std::thread::sleep(trip(min, jitter));
         }
     }
 
@@ -394,6 +394,11 @@ impl State {
     }
 }
 
+/// One trip: `min + U(0, jitter)`, at most `Duration::MAX` however large the two are.
+fn trip(min: Duration, jitter: Duration) -> Duration {
+    min.saturating_add(crate::random::duration_up_to(jitter))
+}
+
 /// Counts a Management API request in flight for as long as it lives.
 pub(crate) struct InFlight {
     state: Arc<State>,
@@ -411,5 +416,18 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trips_do_not_overflow() {
+        assert_eq!(trip(Duration::MAX, Duration::MAX), Duration::MAX);
+        assert_eq!(trip(Duration::MAX, Duration::ZERO), Duration::MAX);
+        let short = trip(Duration::from_millis(5), Duration::from_millis(1));
+        assert!(short >= Duration::from_millis(5) && short <= Duration::from_millis(6));
     }
 }

@@ -469,6 +469,24 @@ fn expired_policy() {
 }
 
 #[test]
+fn a_huge_policy_ttl_signs_a_policy_for_the_year_9999() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .policy_ttl(Duration::MAX)
+        .start()
+        .expect("starts");
+    let signed = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(signed.status, 200);
+    let fields = signed_fields(&signed);
+    let expires = fields
+        .iter()
+        .find(|(n, _)| n == "Expires")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(expires, Some("Fri, 31 Dec 9999 23:59:59 GMT"));
+    assert_eq!(upload(&emulator, &fields, b"1").status, 204);
+}
+
+#[test]
 fn faults() {
     let emulator = unlimited();
     emulator.inject(Fault::respond(

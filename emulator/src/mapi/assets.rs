@@ -242,7 +242,13 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     drop(inner);
 
     let ttl = config.policy_ttl;
-    let mut expiration = unix_seconds(now + ttl);
+    // A policy expires by the end of the year 9999 at the latest, however long the TTL: the
+    // dates have four-digit years, and `now + ttl` must not overflow.
+    const LATEST: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let mut expiration = now
+        .checked_add(ttl)
+        .map_or(LATEST, unix_seconds)
+        .min(LATEST);
     if ttl.is_zero() {
         expiration = expiration.saturating_sub(1);
     }
