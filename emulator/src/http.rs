@@ -236,24 +236,36 @@ fn accept_loop(
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id, clone);
         }
-        let thread_connections = Arc::clone(connections);
+        let forget = Forget {
+            connections: Arc::clone(connections),
+            id,
+        };
         let handler = Arc::clone(handler);
-        let spawned = std::thread::Builder::new()
+        // Out of threads, the closure is dropped unrun, and the stream and `forget` with it.
+        let _ = std::thread::Builder::new()
             .name("storyblok-emulator-conn".into())
             .spawn(move || {
+                // Forgotten however the thread ends, a panic included.
+                let _forget = forget;
                 let _ = serve_connection(stream, &handler, idle_timeout);
-                thread_connections
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
             });
-        if spawned.is_err() {
-            // Out of threads: the stream was moved into the closure and is dropped with it.
-            connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
-        }
+    }
+}
+
+/// Removes a connection's stream from the open ones when its thread ends, however it ends:
+/// the clone kept there would otherwise hold the socket open, and a client whose request
+/// panicked the handler would wait for an answer forever.
+struct Forget {
+    connections: Arc<Mutex<HashMap<u64, TcpStream>>>,
+    id: u64,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
     }
 }
 
@@ -716,6 +728,9 @@ mod tests {
                 if head.target == "/cut" {
                     return Plan::Cut(head.content_length.unwrap_or(0) / 2);
                 }
+                if head.target == "/panic" {
+                    panic!("the handler panics (expected by a test)");
+                }
                 if head.target == "/now" {
                     return Plan::Respond(Response::new(401, "text/plain", "no"));
                 }
@@ -949,6 +964,23 @@ mod tests {
         let cut_after = trickle.join().expect("trickle");
         assert!(cut_after < Duration::from_millis(700), "{cut_after:?}");
         // Both threads are gone.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while server.open_connections() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.open_connections(), 0);
+    }
+
+    #[test]
+    fn a_panicking_handler_closes_its_connection() {
+        let server = echo_server();
+        let mut s = TcpStream::connect(server.addr()).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(b"GET /panic HTTP/1.1\r\n\r\n").expect("writes");
+        let mut out = Vec::new();
+        // Closed without an answer, not left open until the read times out.
+        assert_eq!(s.read_to_end(&mut out).map_err(|e| e.kind()), Ok(0));
         let deadline = Instant::now() + Duration::from_secs(2);
         while server.open_connections() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
