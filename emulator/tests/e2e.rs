@@ -274,10 +274,7 @@ fn s3_checks() {
         .start()
         .expect("starts");
     let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     let path = "/a.storyblok.com";
     let post = |headers: &[(&str, &str)], body: &[u8]| {
@@ -510,10 +507,7 @@ fn faults() {
         "a fault response has no side effect"
     );
     let fields = signed_fields(&first);
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let dropped = send(
         &emulator,
         "POST",

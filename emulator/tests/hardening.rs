@@ -150,10 +150,7 @@ fn uploads_are_capped_by_max_body_before_any_byte_is_read() {
         .start()
         .expect("starts");
     let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let small = multipart(&pairs, Some(b"1"), &[]);
     assert!(small.len() < 2_000, "{}", small.len());
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
