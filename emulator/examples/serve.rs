@@ -9,8 +9,8 @@
 //! It listens on `127.0.0.1` (any free port unless `--port` says), prints one JSON line on
 //! stdout, `{"api_url":..,"token":..,"oauth_token":..,"space_id":..,"s3_url":..,"addr":..}`,
 //! then serves until its stdin closes or it is killed. Start it with a pipe on stdin and
-//! close the pipe to stop it. Nobody reads the request log of a served emulator, so it is
-//! cleared every minute.
+//! close the pipe to stop it. Nobody reads the request log of a served emulator, so it
+//! records none.
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -119,7 +119,8 @@ fn builder(options: &Options) -> EmulatorBuilder {
         .space_id(options.space)
         .rate_limit(options.rate)
         .retry_after(options.retry_after)
-        .local_cdn(options.local_cdn);
+        .local_cdn(options.local_cdn)
+        .max_recorded_requests(0);
     if !options.one_way_delay.is_zero() || !options.jitter.is_zero() {
         builder = builder.one_way_delay(options.one_way_delay, options.jitter);
     }
@@ -145,20 +146,7 @@ fn serve(options: &Options, input: impl Read, mut output: impl Write) -> io::Res
     // One write, so that a reader sees the whole line at once.
     output.write_all(format!("{}\n", ready_line(&emulator)).as_bytes())?;
     output.flush()?;
-    std::thread::scope(|scope| {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let emulator = &emulator;
-        scope.spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(Duration::from_secs(60))
-            {
-                emulator.clear_requests();
-            }
-        });
-        let result = io::copy(&mut io::BufReader::new(input), &mut io::sink());
-        drop(stop);
-        result.map(|_| ())
-    })
+    io::copy(&mut io::BufReader::new(input), &mut io::sink()).map(|_| ())
 }
 
 fn main() -> ExitCode {
@@ -223,6 +211,17 @@ mod tests {
         ] {
             assert!(parse(args(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_served_emulator_records_no_requests() {
+        let emulator = builder(&Options::default()).start().expect("starts");
+        let mut socket = std::net::TcpStream::connect(emulator.addr()).expect("connects");
+        write!(socket, "GET /v1/x HTTP/1.1\r\nConnection: close\r\n\r\n").expect("request");
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).expect("answer");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(emulator.requests().is_empty());
     }
 
     /// A stdin that ends when the test says so.

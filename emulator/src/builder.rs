@@ -1,9 +1,9 @@
 //! Configuring an emulator before it starts.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::signer::SharedSigner;
@@ -30,6 +30,7 @@ pub struct EmulatorBuilder {
     update_shape: UpdateShape,
     one_way_delay: Option<(Duration, Duration)>,
     retry_after: Option<u64>,
+    max_recorded_requests: usize,
     port: u16,
 }
 
@@ -53,6 +54,7 @@ impl Default for EmulatorBuilder {
             update_shape: UpdateShape::Wrapped,
             one_way_delay: None,
             retry_after: None,
+            max_recorded_requests: usize::MAX,
             port: 0,
         }
     }
@@ -86,7 +88,8 @@ impl EmulatorBuilder {
 
     /// Management API requests per second per space, counted in fixed windows aligned to
     /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). Every Management API
-    /// request counts, those answered 429 included; a request over the limit gets Storyblok's
+    /// request counts, those answered 429 included, whatever space its path names (the
+    /// emulator serves one); a request over the limit gets Storyblok's
     /// `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`.
     /// `None` turns the limit off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
@@ -100,8 +103,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long a signed policy stays valid (default 10 minutes). `Duration::ZERO` makes every
-    /// policy already expired.
+    /// How long a signed policy stays valid (default 10 minutes; a policy never outlives the
+    /// year 9999). `Duration::ZERO` makes every policy already expired.
     pub fn policy_ttl(mut self, ttl: Duration) -> Self {
         self.policy_ttl = ttl;
         self
@@ -195,6 +198,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many requests the request log ([`Emulator::requests`]) keeps (default: all of them,
+    /// until [`Emulator::clear_requests`]). Past it, the oldest entry is forgotten as each
+    /// request arrives; 0 records none. Faults still count every request of their endpoint.
+    /// An emulator that serves for long, such as `examples/serve.rs`, bounds its memory so.
+    pub fn max_recorded_requests(mut self, max: usize) -> Self {
+        self.max_recorded_requests = max;
+        self
+    }
+
     /// The port to listen on, on `127.0.0.1` (default 0: any free port). A fixed port is for
     /// an emulator that separate processes share, such as `examples/serve.rs`; tests should
     /// keep the default.
@@ -206,28 +218,34 @@ impl EmulatorBuilder {
     /// Binds `127.0.0.1:{port}` (by default any free port) and starts serving on background
     /// threads.
     pub fn start(self) -> std::io::Result<Emulator> {
-        // The server must exist before the config knows its URL, so the handler reaches the
-        // state through a slot filled right after binding.
-        let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::default();
-        let handler_slot = Arc::clone(&slot);
-        let handler: http::Handler = Arc::new(move |head: &http::Head| {
-            let state = handler_slot
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            match state {
-                Some(state) => state.plan(head),
-                None => http::Plan::Cut(0),
-            }
-        });
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let server = http::Server::start(addr, self.idle_timeout, handler)?;
-        let origin = self
-            .public_origin
-            .unwrap_or_else(|| format!("http://{}", server.addr()));
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port)))?;
+        let origin = match self.public_origin {
+            Some(origin) => origin,
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let credentials = sigv4::Credentials::random();
+        let external_s3 = self.signer.is_some();
+        let signer = match self.signer {
+            Some(SharedSigner(signer)) => signer,
+            None => Arc::new(sigv4::SigV4Signer {
+                endpoint: origin.clone(),
+                bucket: policy::BUCKET.into(),
+                credentials: credentials.clone(),
+            }),
+        };
+        let mut inner = Inner {
+            next_id: 100_001,
+            next_folder_id: 10_001,
+            next_tag_id: 50_001,
+            uuid_seed: credentials.secret_key.clone(),
+            ..Inner::default()
+        };
+        for id in self.folders {
+            inner.ensure_folder(id);
+        }
         let state = Arc::new(State {
             config: Config {
-                credentials: sigv4::Credentials::random(),
+                credentials,
                 s3_url: format!("{origin}/{}", policy::BUCKET),
                 origin,
                 token: self.token,
@@ -238,29 +256,23 @@ impl EmulatorBuilder {
                 policy_ttl: self.policy_ttl,
                 max_file_size: self.max_file_size,
                 finish_shape: self.finish_shape,
-                signer: self.signer,
+                signer,
+                external_s3,
                 max_body: self.max_body,
                 local_cdn: self.local_cdn,
                 update_shape: self.update_shape,
                 one_way_delay: self.one_way_delay,
                 retry_after: self.retry_after,
+                max_recorded_requests: self.max_recorded_requests,
             },
-            inner: Mutex::new(Inner {
-                next_id: 100_001,
-                next_folder_id: 10_001,
-                next_tag_id: 50_001,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(inner),
             in_flight: AtomicUsize::new(0),
         });
-        {
-            let mut inner = state.lock();
-            for id in self.folders {
-                let secret = &state.config.credentials.secret_key;
-                inner.put_folder(secret, id, format!("Folder {id}"), None);
-            }
-        }
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
+        let handler: http::Handler = {
+            let state = Arc::clone(&state);
+            Arc::new(move |head: &http::Head| Arc::clone(&state).plan(head))
+        };
+        let server = http::Server::start(listener, self.idle_timeout, handler)?;
         Ok(Emulator { state, server })
     }
 }

@@ -119,14 +119,17 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-/// The second half of handling a request, once its body is read.
-pub(crate) type Then = Box<dyn FnOnce(Request) -> Outcome>;
+/// The second half of handling a request, once its body is read: the request, or the answer
+/// the server gives a body it cannot read (a malformed chunked body: 400, or 431 for a chunk
+/// line too long), which the handler passes on (or drops) as its outcome.
+pub(crate) type Then = Box<dyn FnOnce(Result<Request, Response>) -> Outcome>;
 
 /// What the handler wants done with a request once it has seen its head.
 pub(crate) enum Plan {
     /// Read the body, at most `max_body` bytes, then hand the request to `then`. A body
     /// declared longer is not read at all, and a chunked body is read no further than the
     /// limit: `then` sees [`Request::too_large`], and the connection closes after the answer.
+    /// A malformed body: `then` sees the server's refusal instead, and the connection closes.
     Read { max_body: u64, then: Then },
     /// Answer from the head alone. A body, if the request has one, is not read, and the
     /// connection closes after the answer.
@@ -147,15 +150,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds `addr` and serves `handler` on a background thread. A connection on which no byte
-    /// arrives for `idle_timeout`, or whose request head takes longer than that to arrive, or
-    /// that does not take a response for that long, is closed.
+    /// Serves `handler` on a background thread, on a bound `listener` (bound first, so that
+    /// the handler can be built knowing the address). A connection on which no byte arrives
+    /// for `idle_timeout`, or whose request head takes longer than that to arrive, or that
+    /// does not take a response for that long, is closed.
     pub(crate) fn start(
-        addr: SocketAddr,
+        listener: TcpListener,
         idle_timeout: Duration,
         handler: Handler,
     ) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
@@ -233,24 +236,36 @@ fn accept_loop(
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id, clone);
         }
-        let thread_connections = Arc::clone(connections);
+        let forget = Forget {
+            connections: Arc::clone(connections),
+            id,
+        };
         let handler = Arc::clone(handler);
-        let spawned = std::thread::Builder::new()
+        // Out of threads, the closure is dropped unrun, and the stream and `forget` with it.
+        let _ = std::thread::Builder::new()
             .name("storyblok-emulator-conn".into())
             .spawn(move || {
+                // Forgotten however the thread ends, a panic included.
+                let _forget = forget;
                 let _ = serve_connection(stream, &handler, idle_timeout);
-                thread_connections
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
             });
-        if spawned.is_err() {
-            // Out of threads: the stream was moved into the closure and is dropped with it.
-            connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
-        }
+    }
+}
+
+/// Removes a connection's stream from the open ones when its thread ends, however it ends:
+/// the clone kept there would otherwise hold the socket open, and a client whose request
+/// panicked the handler would wait for an answer forever.
+struct Forget {
+    connections: Arc<Mutex<HashMap<u64, TcpStream>>>,
+    id: u64,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
     }
 }
 
@@ -329,12 +344,7 @@ fn serve_connection(stream: TcpStream, handler: &Handler, idle: Duration) -> io:
             Ok(exchanged) => exchanged,
             Err(ReadError::Closed | ReadError::Io) => return Ok(()),
             Err(ReadError::Bad(status)) => {
-                let response = Response::new(
-                    status,
-                    "text/plain; charset=utf-8",
-                    reason(status).as_bytes(),
-                );
-                write_response(&mut writer, &response, false)?;
+                write_response(&mut writer, &refusal(status), false)?;
                 linger(&mut reader, &writer);
                 return Ok(());
             }
@@ -409,7 +419,16 @@ fn exchange(
                 None
             } else {
                 send_continue(writer, &incoming)?;
-                read_body(reader, &incoming, max_body)?
+                match read_body(reader, &incoming, max_body) {
+                    Ok(body) => body,
+                    // A malformed body: the handler sees the refusal, which closes the
+                    // connection.
+                    Err(ReadError::Bad(status)) => {
+                        let outcome = then(Err(refusal(status)));
+                        return Ok((for_head(outcome, is_head), After::Linger));
+                    }
+                    Err(error) => return Err(error),
+                }
             };
             let head = incoming.head;
             let too_large = body.is_none();
@@ -420,7 +439,7 @@ fn exchange(
                 too_large,
             };
             let after = if too_large { After::Linger } else { keep_alive };
-            Ok((for_head(then(request), is_head), after))
+            Ok((for_head(then(Ok(request)), is_head), after))
         }
     }
 }
@@ -653,6 +672,15 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     writer.flush()
 }
 
+/// The server's own answer to a request it cannot read: the status and its reason phrase.
+fn refusal(status: u16) -> Response {
+    Response::new(
+        status,
+        "text/plain; charset=utf-8",
+        reason(status).as_bytes(),
+    )
+}
+
 /// The reason phrase of the statuses the emulator is likely to send.
 pub(crate) fn reason(status: u16) -> &'static str {
     match status {
@@ -692,13 +720,16 @@ mod tests {
     }
 
     fn echo_server_with(idle: Duration) -> Server {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("binds");
         Server::start(
-            addr,
+            listener,
             idle,
             Arc::new(|head: &Head| {
                 if head.target == "/cut" {
                     return Plan::Cut(head.content_length.unwrap_or(0) / 2);
+                }
+                if head.target == "/panic" {
+                    panic!("the handler panics (expected by a test)");
                 }
                 if head.target == "/now" {
                     return Plan::Respond(Response::new(401, "text/plain", "no"));
@@ -706,7 +737,11 @@ mod tests {
                 let method = head.method.clone();
                 Plan::Read {
                     max_body: 100,
-                    then: Box::new(move |req: Request| {
+                    then: Box::new(move |req: Result<Request, Response>| {
+                        let req = match req {
+                            Ok(req) => req,
+                            Err(refusal) => return Outcome::Respond(refusal),
+                        };
                         if req.target == "/drop" {
                             return Outcome::Drop;
                         }
@@ -929,6 +964,23 @@ mod tests {
         let cut_after = trickle.join().expect("trickle");
         assert!(cut_after < Duration::from_millis(700), "{cut_after:?}");
         // Both threads are gone.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while server.open_connections() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.open_connections(), 0);
+    }
+
+    #[test]
+    fn a_panicking_handler_closes_its_connection() {
+        let server = echo_server();
+        let mut s = TcpStream::connect(server.addr()).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(b"GET /panic HTTP/1.1\r\n\r\n").expect("writes");
+        let mut out = Vec::new();
+        // Closed without an answer, not left open until the read times out.
+        assert_eq!(s.read_to_end(&mut out).map_err(|e| e.kind()), Ok(0));
         let deadline = Instant::now() + Duration::from_secs(2);
         while server.open_connections() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

@@ -99,12 +99,14 @@
 //! head alone, before its body is read; the connection then closes, discarding at most 1 MiB
 //! of the body so the answer is not lost to a TCP reset.
 //!
-//! Requests are counted per space in fixed one-second windows aligned to whole Unix seconds,
-//! 6 a second by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Every
-//! Management API request counts, those answered 429 included; over the limit, or over the
+//! Requests are counted in fixed one-second windows aligned to whole Unix seconds, 6 a second
+//! by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Storyblok counts per
+//! space; the emulator serves one, so every Management API request counts in its one window,
+//! whatever space the path names, those answered 429 included; over the limit, or over the
 //! 30 requests in flight ([`EmulatorBuilder::max_in_flight`]), the answer is Storyblok's
 //! `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`, with
-//! no `Retry-After`. S3 uploads and downloads are not limited.
+//! no `Retry-After` unless [`EmulatorBuilder::retry_after`] sets one. S3 uploads and
+//! downloads are not limited.
 //!
 //! [`EmulatorBuilder::one_way_delay`] adds network latency: each request waits
 //! `min + U(0, jitter)` before it is counted and handled, and its answer as long again before
@@ -142,8 +144,9 @@
 //! The list (`GET /assets/`) shows the space's assets, signed ones whether finished or not,
 //! newest first, filtered by `search` (a case-insensitive substring of the parameterized file
 //! name), `in_folder` (a folder id: the assets directly in it; 0: those in no folder; -1: the
-//! deleted ones), `is_private=1`, `with_tags` (tag names, comma-separated, any of them) and
-//! sorted by `sort_by` (`created_at`, `updated_at` or `short_filename`, `:asc` or `:desc`).
+//! deleted ones; any other negative number: none), `is_private=1`, `with_tags` (tag names,
+//! comma-separated, any of them) and sorted by `sort_by` (`created_at`, `updated_at` or
+//! `short_filename`, `:asc` or `:desc`).
 //! `page` counts from 1 and `per_page` is 25 unless asked, at most 100; the `Total` and
 //! `Per-Page` headers give the number of matches and the page size. A page past the end is
 //! an empty list.
@@ -170,10 +173,13 @@
 //!
 //! [`Emulator::requests`] and [`Emulator::requests_for`] return every request since the start
 //! (or [`Emulator::clear_requests`]) in the order their heads arrived, each with its
-//! [`Endpoint`], method, path, headers, the status answered (0 if the connection was dropped
-//! or the request is still in progress), its JSON body and its parsed S3 form. Bodies and form
+//! [`Endpoint`], method, path, headers, the status answered (0 if none was: the request is
+//! still in progress, a fault dropped or cut its connection, or the connection closed or
+//! timed out before the request was read whole), its JSON body and its parsed S3 form. Bodies and form
 //! parts longer than [`RECORDED_BODY_LIMIT`] (64 KiB) are recorded by their length only
 //! ([`RecordedRequest::body_len`], [`FormPart::length`]); stored objects keep every byte.
+//! The log keeps one entry per request until it is cleared, unless
+//! [`EmulatorBuilder::max_recorded_requests`] bounds it to the latest ones.
 //!
 //! # Faults
 //!
@@ -327,8 +333,8 @@ impl Emulator {
     }
 
     /// Every request received (since the start or the last [`clear_requests`]), in the order
-    /// their heads arrived. A request still being handled shows status 0, and no body until it
-    /// has been read.
+    /// their heads arrived. A request still being handled shows status 0, and no body: its
+    /// body, status and form are recorded together once it has been handled.
     ///
     /// [`clear_requests`]: Emulator::clear_requests
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -390,25 +396,18 @@ impl Emulator {
     /// Makes `id` a valid `asset_folder_id`: adds a folder named `Folder {id}` at the root,
     /// unless there is one with that id.
     pub fn add_folder(&self, id: u64) {
-        let mut inner = self.state.lock();
-        if !inner.folders.contains_key(&id) {
-            let secret = &self.state.config.credentials.secret_key;
-            inner.put_folder(secret, id, format!("Folder {id}"), None);
-        }
+        self.state.lock().ensure_folder(id);
     }
 
     /// Creates a folder named `name` in `parent` (`None`: at the root) and returns its id, as
     /// `POST /asset_folders/` would, without a request. A parent the emulator does not know is
     /// added first, as [`add_folder`](Emulator::add_folder) would.
     pub fn create_folder(&self, name: impl Into<String>, parent: Option<u64>) -> u64 {
-        if let Some(parent) = parent {
-            self.add_folder(parent);
-        }
         let mut inner = self.state.lock();
-        let id = inner.new_folder_id();
-        let secret = &self.state.config.credentials.secret_key;
-        inner.put_folder(secret, id, name.into(), parent);
-        id
+        if let Some(parent) = parent {
+            inner.ensure_folder(parent);
+        }
+        inner.new_folder(name.into(), parent).id
     }
 
     /// Every asset folder, by id.

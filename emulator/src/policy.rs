@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::PolicySigner;
 use crate::sigv4::Credentials;
 
 /// The bucket in every key and URL.
@@ -74,35 +75,28 @@ pub(crate) struct PolicyFields {
 }
 
 impl PolicyFields {
-    /// The fields for a signature by `credentials` made at `now` that expires at `expiration`.
+    /// The fields for a signature by `signer` made at `now` that expires at `expiration`: the
+    /// signer's bucket and credential.
     pub(crate) fn new(
         key: String,
         acl: &str,
         content_type: String,
         (now, expiration): (SystemTime, SystemTime),
         max_file_size: u64,
-        credentials: &Credentials,
+        signer: &dyn PolicySigner,
     ) -> PolicyFields {
         let amz_date = crate::clock::format_amz_date(now);
-        let day = amz_date.get(..8).unwrap_or_default();
         PolicyFields {
             key,
             acl: acl.to_string(),
             expires: crate::clock::format_http_date(expiration),
             content_type,
-            credential: credentials.credential(day),
+            credential: signer.credential(&amz_date),
             expiration: crate::clock::format_iso8601(expiration),
             amz_date,
             max_file_size,
-            bucket: BUCKET.into(),
+            bucket: signer.bucket(),
         }
-    }
-
-    /// The same, for an external S3 server: its bucket and credential.
-    pub(crate) fn for_signer(mut self, signer: &dyn super::PolicySigner) -> PolicyFields {
-        self.bucket = signer.bucket();
-        self.credential = signer.credential(&self.amz_date);
-        self
     }
 
     /// The policy document, keys and conditions in Storyblok's order.
@@ -127,11 +121,11 @@ impl PolicyFields {
         )
     }
 
-    /// The sign response's `fields`, in Storyblok's order, as (name, value) pairs.
-    /// `sign` makes `x-amz-signature` from the base64 policy.
-    pub(crate) fn form_fields(&self, sign: impl Fn(&str) -> String) -> Vec<(&'static str, String)> {
+    /// The sign response's `fields`, in Storyblok's order, as (name, value) pairs, with the
+    /// base64 policy signed by `signer`.
+    pub(crate) fn form_fields(&self, signer: &dyn PolicySigner) -> Vec<(&'static str, String)> {
         let policy = crate::b64::encode(self.policy_json().as_bytes());
-        let signature = sign(&policy);
+        let signature = signer.signature(&self.amz_date, &policy);
         vec![
             ("key", self.key.clone()),
             ("acl", self.acl.clone()),
@@ -246,12 +240,21 @@ fn number(value: &Value) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::clock::from_unix_seconds;
+    use crate::sigv4::SigV4Signer;
 
     fn credentials(secret: &str) -> Credentials {
         Credentials {
             access_key: "AKIDEXAMPLE".into(),
             secret_key: secret.into(),
             region: "us-east-1".into(),
+        }
+    }
+
+    fn signer(secret: &str) -> SigV4Signer {
+        SigV4Signer {
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: BUCKET.into(),
+            credentials: credentials(secret),
         }
     }
 
@@ -265,7 +268,7 @@ mod tests {
                 from_unix_seconds(1_757_078_484 + 600),
             ),
             5_242_879_999,
-            &credentials("secret"),
+            &signer("secret"),
         )
     }
 
@@ -288,7 +291,7 @@ mod tests {
     fn fields_order_and_round_trip() {
         let p = sample();
         let secret = credentials("secret");
-        let fields = p.form_fields(|policy| signature(&secret, "20250905", policy));
+        let fields = p.form_fields(&signer("secret"));
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,

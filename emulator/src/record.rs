@@ -55,7 +55,9 @@ pub struct RecordedRequest {
     pub json: Option<Value>,
     /// The parsed form of an S3 upload, when it parsed.
     pub form: Option<RecordedForm>,
-    /// The status answered; 0 if the connection was dropped (or the request is in progress).
+    /// The status answered, also the 400 of a body the server could not read (a malformed
+    /// chunked body); 0 if none was: the request is in progress, a fault dropped or cut its
+    /// connection, or the connection closed or timed out before the request was read whole.
     pub status: u16,
 }
 

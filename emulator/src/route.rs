@@ -2,35 +2,37 @@
 
 use crate::{Endpoint, policy};
 
-/// Where a request goes.
+/// Where a request goes. The space and asset id a path names are parsed here, once: `None`
+/// when they are not numbers (the route, and so the endpoint, is the same either way).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     /// `POST /v1/spaces/{space}/assets[/]`.
-    Sign { space: String },
+    Sign { space: Option<u64> },
     /// `GET /v1/spaces/{space}/assets[/]`.
-    ListAssets { space: String },
+    ListAssets { space: Option<u64> },
     /// `GET /v1/spaces/{space}/assets/{id}/finish_upload`.
-    Finish { space: String, id: String },
+    Finish { space: Option<u64>, id: Option<u64> },
     /// `DELETE /v1/spaces/{space}/assets/{id}`.
-    Delete { space: String, id: String },
+    Delete { space: Option<u64>, id: Option<u64> },
     /// `GET /v1/spaces/{space}/assets/{id}`.
-    Get { space: String, id: String },
+    Get { space: Option<u64>, id: Option<u64> },
     /// `PUT /v1/spaces/{space}/assets/{id}`.
-    Update { space: String, id: String },
+    Update { space: Option<u64>, id: Option<u64> },
     /// `GET /v1/spaces/{space}/asset_folders[/]`.
-    ListFolders { space: String },
+    ListFolders { space: Option<u64> },
     /// `POST /v1/spaces/{space}/asset_folders[/]`.
-    CreateFolder { space: String },
+    CreateFolder { space: Option<u64> },
     /// `GET /v1/spaces/{space}/internal_tags[/]`.
-    ListTags { space: String },
+    ListTags { space: Option<u64> },
     /// `POST /v1/spaces/{space}/internal_tags[/]`.
-    CreateTag { space: String },
+    CreateTag { space: Option<u64> },
     /// Any other path under `/v1`; the space, if the path names one.
-    OtherMapi { space: Option<String> },
+    OtherMapi { space: Option<u64> },
     /// `POST /a.storyblok.com[/]`.
     Upload,
-    /// `GET` or `HEAD /a.storyblok.com/{key}`, the key percent-decoded.
-    Download { key: String, head_only: bool },
+    /// `GET` or `HEAD /a.storyblok.com/{key}`, the key percent-decoded (the HTTP layer sends
+    /// no body in the answer to a `HEAD`).
+    Download { key: String },
     /// Anything else.
     NotMapi,
 }
@@ -40,40 +42,42 @@ impl Route {
         let path = target.split(['?', '#']).next().unwrap_or_default();
         let path = path.strip_suffix('/').unwrap_or(path);
         let segments: Vec<&str> = path.split('/').skip(1).collect();
-        let space = |space: &&str| (*space).to_string();
+        let number = |segment: &str| segment.parse::<u64>().ok();
         match (method, segments.as_slice()) {
             ("POST", [bucket]) if *bucket == policy::BUCKET => Route::Upload,
             ("GET" | "HEAD", [bucket, _, ..]) if *bucket == policy::BUCKET => Route::Download {
-                key: percent_decode_path(path.get(policy::BUCKET.len() + 2..).unwrap_or_default()),
-                head_only: method == "HEAD",
+                key: percent_decode(
+                    path.get(policy::BUCKET.len() + 2..).unwrap_or_default(),
+                    false,
+                ),
             },
-            ("POST", ["v1", "spaces", s, "assets"]) => Route::Sign { space: space(s) },
-            ("GET", ["v1", "spaces", s, "assets"]) => Route::ListAssets { space: space(s) },
+            ("POST", ["v1", "spaces", s, "assets"]) => Route::Sign { space: number(s) },
+            ("GET", ["v1", "spaces", s, "assets"]) => Route::ListAssets { space: number(s) },
             ("GET", ["v1", "spaces", s, "assets", id, "finish_upload"]) => Route::Finish {
-                space: space(s),
-                id: (*id).into(),
+                space: number(s),
+                id: number(id),
             },
             ("DELETE", ["v1", "spaces", s, "assets", id]) => Route::Delete {
-                space: space(s),
-                id: (*id).into(),
+                space: number(s),
+                id: number(id),
             },
             ("GET", ["v1", "spaces", s, "assets", id]) => Route::Get {
-                space: space(s),
-                id: (*id).into(),
+                space: number(s),
+                id: number(id),
             },
             ("PUT", ["v1", "spaces", s, "assets", id]) => Route::Update {
-                space: space(s),
-                id: (*id).into(),
+                space: number(s),
+                id: number(id),
             },
-            ("GET", ["v1", "spaces", s, "asset_folders"]) => Route::ListFolders { space: space(s) },
-            ("POST", ["v1", "spaces", s, "asset_folders"]) => {
-                Route::CreateFolder { space: space(s) }
+            ("GET", ["v1", "spaces", s, "asset_folders"]) => {
+                Route::ListFolders { space: number(s) }
             }
-            ("GET", ["v1", "spaces", s, "internal_tags"]) => Route::ListTags { space: space(s) },
-            ("POST", ["v1", "spaces", s, "internal_tags"]) => Route::CreateTag { space: space(s) },
-            (_, ["v1", "spaces", s, ..]) => Route::OtherMapi {
-                space: Some(space(s)),
-            },
+            ("POST", ["v1", "spaces", s, "asset_folders"]) => {
+                Route::CreateFolder { space: number(s) }
+            }
+            ("GET", ["v1", "spaces", s, "internal_tags"]) => Route::ListTags { space: number(s) },
+            ("POST", ["v1", "spaces", s, "internal_tags"]) => Route::CreateTag { space: number(s) },
+            (_, ["v1", "spaces", s, ..]) => Route::OtherMapi { space: number(s) },
             (_, ["v1", ..]) => Route::OtherMapi { space: None },
             _ => Route::NotMapi,
         }
@@ -103,9 +107,9 @@ impl Route {
         )
     }
 
-    /// The space the path names, if it names one.
-    pub(crate) fn space(&self) -> Option<&str> {
-        match self {
+    /// The space the path names, if it names one as a number.
+    pub(crate) fn space(&self) -> Option<u64> {
+        match *self {
             Route::Sign { space }
             | Route::ListAssets { space }
             | Route::Finish { space, .. }
@@ -116,36 +120,36 @@ impl Route {
             | Route::CreateFolder { space }
             | Route::ListTags { space }
             | Route::CreateTag { space }
-            | Route::OtherMapi { space: Some(space) } => Some(space),
-            Route::OtherMapi { space: None }
-            | Route::Upload
-            | Route::Download { .. }
-            | Route::NotMapi => None,
+            | Route::OtherMapi { space } => space,
+            Route::Upload | Route::Download { .. } | Route::NotMapi => None,
         }
     }
 }
 
-/// Percent-decodes a URL path (`+` stays a plus); invalid escapes are kept as they are.
-pub(crate) fn percent_decode_path(path: &str) -> String {
-    let bytes = path.as_bytes();
+/// Percent-decodes a URL path (`plus_is_space` false: `+` stays a plus) or a form-encoded
+/// name or value (`plus_is_space` true: `+` is a space). An escape that is not `%` and two
+/// hex digits is kept as it is.
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let escaped = (bytes[i] == b'%')
             .then(|| bytes.get(i + 1..i + 3))
             .flatten()
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match escaped {
-            Some(byte) => {
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
                 out.push(byte);
                 i += 3;
+                continue;
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+            (None, b'+') if plus_is_space => out.push(b' '),
+            (None, byte) => out.push(byte),
         }
+        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -156,9 +160,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let sign = Route::Sign {
-            space: "606".into(),
-        };
+        let sign = Route::Sign { space: Some(606) };
         assert_eq!(Route::parse("POST", "/v1/spaces/606/assets/"), sign);
         assert_eq!(Route::parse("POST", "/v1/spaces/606/assets"), sign);
         assert_eq!(
@@ -176,52 +178,56 @@ mod tests {
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/assets/7"),
             Route::Get {
-                space: "606".into(),
-                id: "7".into()
+                space: Some(606),
+                id: Some(7)
             }
         );
+        // An id that is not a number keeps the route (and its endpoint), with no id.
+        assert_eq!(
+            Route::parse("GET", "/v1/spaces/606/assets/x/finish_upload"),
+            Route::Finish {
+                space: Some(606),
+                id: None
+            }
+        );
+        assert_eq!(Route::parse("GET", "/v1/spaces/x/assets").space(), None);
         assert_eq!(Route::parse("POST", "/a.storyblok.com"), Route::Upload);
         assert_eq!(Route::parse("POST", "/a.storyblok.com/"), Route::Upload);
         assert_eq!(Route::parse("PUT", "/a.storyblok.com"), Route::NotMapi);
         assert_eq!(Route::parse("GET", "/"), Route::NotMapi);
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/stories"),
-            Route::OtherMapi {
-                space: Some("606".into())
-            }
+            Route::OtherMapi { space: Some(606) }
         );
         assert!(Route::parse("GET", "/v1/whatever").is_mapi());
     }
 
     #[test]
     fn library_routes() {
-        let space = || "606".to_string();
+        let space = Some(606);
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/assets/?search=mars&page=2"),
-            Route::ListAssets { space: space() }
+            Route::ListAssets { space }
         );
         assert_eq!(
             Route::parse("PUT", "/v1/spaces/606/assets/7"),
-            Route::Update {
-                space: space(),
-                id: "7".into()
-            }
+            Route::Update { space, id: Some(7) }
         );
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/asset_folders/"),
-            Route::ListFolders { space: space() }
+            Route::ListFolders { space }
         );
         assert_eq!(
             Route::parse("POST", "/v1/spaces/606/asset_folders"),
-            Route::CreateFolder { space: space() }
+            Route::CreateFolder { space }
         );
         assert_eq!(
             Route::parse("GET", "/v1/spaces/606/internal_tags?by_object_type=asset"),
-            Route::ListTags { space: space() }
+            Route::ListTags { space }
         );
         assert_eq!(
             Route::parse("POST", "/v1/spaces/606/internal_tags"),
-            Route::CreateTag { space: space() }
+            Route::CreateTag { space }
         );
         assert_eq!(
             Route::parse("PUT", "/v1/spaces/606/asset_folders/3").endpoint(),
@@ -231,14 +237,12 @@ mod tests {
             Route::parse("GET", "/a.storyblok.com/f/606/ab/m%C3%A4rs%20x.png?x=1"),
             Route::Download {
                 key: "f/606/ab/märs x.png".into(),
-                head_only: false
             }
         );
         assert_eq!(
             Route::parse("HEAD", "/a.storyblok.com/f/1/a+b.png"),
             Route::Download {
                 key: "f/1/a+b.png".into(),
-                head_only: true
             }
         );
         assert_eq!(Route::parse("GET", "/a.storyblok.com"), Route::NotMapi);
@@ -248,15 +252,23 @@ mod tests {
             Route::NotMapi
         );
         assert!(!Route::parse("GET", "/a.storyblok.com/k").is_mapi());
-        assert_eq!(Route::parse("GET", "/v1/spaces/9/x").space(), Some("9"));
+        assert_eq!(Route::parse("GET", "/v1/spaces/9/x").space(), Some(9));
         assert_eq!(Route::parse("GET", "/v1/x").space(), None);
     }
 
     #[test]
     fn paths_decode() {
-        assert_eq!(percent_decode_path("a%2Fb%20c+d"), "a/b c+d");
-        assert_eq!(percent_decode_path("100%"), "100%");
-        assert_eq!(percent_decode_path("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode_path("%E2%82%AC"), "€");
+        for plus_is_space in [false, true] {
+            let decode = |s: &str| percent_decode(s, plus_is_space);
+            assert_eq!(decode("100%"), "100%");
+            assert_eq!(decode("%zz%4"), "%zz%4");
+            assert_eq!(decode("%zz"), "%zz");
+            assert_eq!(decode("%E2%82%AC"), "€");
+        }
+        // A sign is not a hex digit, though u8::from_str_radix takes one.
+        assert_eq!(percent_decode("%-1%+1", false), "%-1%+1");
+        assert_eq!(percent_decode("%-1%+1", true), "%-1% 1");
+        assert_eq!(percent_decode("a%2Fb%20c+d", false), "a/b c+d");
+        assert_eq!(percent_decode("a%2Fb%20c+d", true), "a/b c d");
     }
 }

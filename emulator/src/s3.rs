@@ -33,12 +33,13 @@ pub(crate) fn xml_escape(text: &str) -> String {
     out
 }
 
-/// An AWS-style request id (16 upper-case hex digits) and host id (base64).
+/// An AWS-style request id (16 upper-case hex digits) and host id (base64 of 24 bytes).
 fn request_ids() -> (String, String) {
-    let hash = sha256_hex(&crate::random::next_u64().to_be_bytes());
-    let request_id = hash.get(..16).unwrap_or_default().to_ascii_uppercase();
-    let host = crate::b64::encode(hash.get(16..).unwrap_or_default().as_bytes());
-    (request_id, host)
+    let request_id = format!("{:016X}", crate::random::next_u64());
+    let host: Vec<u8> = (0..3)
+        .flat_map(|_| crate::random::next_u64().to_be_bytes())
+        .collect();
+    (request_id, crate::b64::encode(&host))
 }
 
 /// The quoted ETag of an object's bytes (32 hex digits, like S3's MD5; here from SHA-256).
@@ -353,11 +354,11 @@ fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     response
 }
 
-/// `GET` (or `HEAD`) `/a.storyblok.com/{key}`: the object's exact bytes with its
-/// Content-Type, as S3's GET Object and the CDN serve a public file. No authentication is
-/// checked: an object uploaded with a `private` acl, or one that belongs to an asset made
-/// private since, gets `403 AccessDenied`; a missing one `404 NoSuchKey`.
-pub(crate) fn download(state: &State, key: &str, head_only: bool) -> Response {
+/// `GET` (or `HEAD`, whose body the HTTP layer drops) `/a.storyblok.com/{key}`: the object's
+/// exact bytes with its Content-Type, as S3's GET Object and the CDN serve a public file. No
+/// authentication is checked: an object uploaded with a `private` acl, or one that belongs to
+/// an asset made private since, gets `403 AccessDenied`; a missing one `404 NoSuchKey`.
+pub(crate) fn download(state: &State, key: &str) -> Response {
     let inner = state.lock();
     let Some(object) = inner.objects.get(key) else {
         return xml_error(404, "NoSuchKey", "The specified key does not exist.");
@@ -388,7 +389,7 @@ pub(crate) fn download(state: &State, key: &str, head_only: bool) -> Response {
         status: 200,
         headers,
         body: Arc::clone(&object.bytes),
-        head_only,
+        head_only: false,
     }
 }
 
@@ -472,5 +473,14 @@ mod tests {
         ));
         assert!(body.ends_with("</HostId></Error>"));
         assert_eq!(r.status, 403);
+        let (request_id, host_id) = request_ids();
+        assert_eq!(request_id.len(), 16);
+        assert!(
+            request_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_eq!(crate::b64::decode(&host_id).map(|b| b.len()), Some(24));
+        assert_ne!(request_ids().0, request_id);
     }
 }

@@ -1,18 +1,17 @@
 //! The state every connection thread shares, and the path of a request through it: recorded
 //! when its head arrives, then faults, then the Management API or S3 handler.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::fault::{Fault, FaultAction, SignFault, cut_point};
 use crate::route::Route;
-use crate::signer::SharedSigner;
 use crate::store::{AssetFolder, AssetRecord, InternalTag, ObjectRecord};
 use crate::{
-    Endpoint, FinishShape, RecordedForm, RecordedRequest, StoredAsset, UpdateShape, http, mapi, s3,
-    sigv4,
+    Endpoint, FinishShape, PolicySigner, RecordedForm, RecordedRequest, StoredAsset, UpdateShape,
+    http, mapi, s3, sigv4,
 };
 
 /// Fixed configuration.
@@ -31,8 +30,10 @@ pub(crate) struct Config {
     pub(crate) origin: String,
     /// `{origin}/a.storyblok.com`.
     pub(crate) s3_url: String,
-    /// Signs for a real S3 server instead of the emulator's own.
-    pub(crate) signer: Option<SharedSigner>,
+    /// Signs the policies: for the emulator's own bucket, or a real S3 server's.
+    pub(crate) signer: Arc<dyn PolicySigner>,
+    /// The signer is for a real S3 server, where finish cannot see the uploaded file.
+    pub(crate) external_s3: bool,
     /// The largest request body outside the Management API.
     pub(crate) max_body: u64,
     /// Hand out asset URLs on the emulator itself.
@@ -42,6 +43,8 @@ pub(crate) struct Config {
     pub(crate) update_shape: UpdateShape,
     /// The `Retry-After` (seconds) of a 429, if one is sent.
     pub(crate) retry_after: Option<u64>,
+    /// How many requests the log keeps, the latest.
+    pub(crate) max_recorded_requests: usize,
 }
 
 /// Shared by the handle and every connection thread.
@@ -55,8 +58,9 @@ pub(crate) struct State {
 /// Mutable state.
 #[derive(Default)]
 pub(crate) struct Inner {
-    /// (sequence number, request), so an in-progress entry can be updated after a clear.
-    pub(crate) requests: Vec<(u64, RecordedRequest)>,
+    /// (sequence number, request), so an in-progress entry can be updated after a clear or
+    /// after older entries left for newer ones; at most `max_recorded_requests`, the latest.
+    pub(crate) requests: VecDeque<(u64, RecordedRequest)>,
     pub(crate) next_request: u64,
     pub(crate) counts: HashMap<Endpoint, usize>,
     pub(crate) faults: Vec<Fault>,
@@ -72,6 +76,8 @@ pub(crate) struct Inner {
     ///
     /// [`EmulatorBuilder::folder`]: crate::EmulatorBuilder::folder
     pub(crate) next_folder_id: u64,
+    /// Keys the folders' UUIDs: the emulator's secret key.
+    pub(crate) uuid_seed: String,
     pub(crate) next_tag_id: u64,
     /// Orders signs and uploads.
     pub(crate) events: u64,
@@ -85,32 +91,32 @@ impl Inner {
         self.events
     }
 
-    /// Adds a folder (or renames and moves the one with that id); `secret` keys its UUID.
-    pub(crate) fn put_folder(
-        &mut self,
-        secret: &str,
-        id: u64,
-        name: String,
-        parent_id: Option<u64>,
-    ) -> AssetFolder {
-        let folder = AssetFolder {
-            id,
-            name,
-            parent_id,
-            uuid: crate::store::uuid(&format!("{secret}/folder/{id}")),
-        };
-        self.folders.insert(id, folder.clone());
-        folder
+    /// Makes `id` a folder: adds one named `Folder {id}` at the root, unless there is one.
+    pub(crate) fn ensure_folder(&mut self, id: u64) {
+        if !self.folders.contains_key(&id) {
+            self.insert_folder(id, format!("Folder {id}"), None);
+        }
     }
 
-    /// A folder id no folder has.
-    pub(crate) fn new_folder_id(&mut self) -> u64 {
+    /// Adds a folder under an id no folder has.
+    pub(crate) fn new_folder(&mut self, name: String, parent_id: Option<u64>) -> AssetFolder {
         while self.folders.contains_key(&self.next_folder_id) {
             self.next_folder_id += 1;
         }
         let id = self.next_folder_id;
         self.next_folder_id += 1;
-        id
+        self.insert_folder(id, name, parent_id)
+    }
+
+    fn insert_folder(&mut self, id: u64, name: String, parent_id: Option<u64>) -> AssetFolder {
+        let folder = AssetFolder {
+            id,
+            name,
+            parent_id,
+            uuid: crate::store::uuid(&format!("{}/folder/{id}", self.uuid_seed)),
+        };
+        self.folders.insert(id, folder.clone());
+        folder
     }
 
     /// Adds an internal tag.
@@ -190,7 +196,7 @@ impl State {
         }
         if let Some(in_flight) = in_flight {
             let over_in_flight = in_flight.position > self.config.max_in_flight;
-            if let Some(refusal) = mapi::refuse(&self, &route, over_in_flight) {
+            if let Some(refusal) = mapi::refuse(&self, over_in_flight) {
                 // A 429 is answered after reading the (small) body, so the connection stays
                 // usable for the retry.
                 return self.read_then(seq, mapi, max_body, move |_, _| {
@@ -228,12 +234,9 @@ impl State {
                     (http::Outcome::Respond(response), form)
                 })
             }
-            Route::Download { key, head_only } => {
+            Route::Download { key } => {
                 self.read_then(seq, mapi, crate::MAX_MAPI_BODY, move |state, _| {
-                    (
-                        http::Outcome::Respond(s3::download(state, &key, head_only)),
-                        None,
-                    )
+                    (http::Outcome::Respond(s3::download(state, &key)), None)
                 })
             }
             _ => self.answer_from_head(seq, s3::not_found(&head.target)),
@@ -251,13 +254,8 @@ impl State {
         let name = mapi::parameterize(filename);
         let now = std::time::SystemTime::now();
         let mut inner = self.lock();
-        if let Some(folder) = folder.filter(|id| !inner.folders.contains_key(id)) {
-            inner.put_folder(
-                &config.credentials.secret_key,
-                folder,
-                format!("Folder {folder}"),
-                None,
-            );
+        if let Some(folder) = folder {
+            inner.ensure_folder(folder);
         }
         let id = inner.next_id;
         inner.next_id += 1;
@@ -287,7 +285,7 @@ impl State {
     /// Sleeps for one trip of [`EmulatorBuilder::one_way_delay`](crate::EmulatorBuilder::one_way_delay), if set.
     fn one_way_trip(&self) {
         if let Some((min, jitter)) = self.config.one_way_delay {
-            std::thread::sleep(min + crate::random::duration_up_to(jitter));
+            std::thread::sleep(trip(min, jitter));
         }
     }
 
@@ -304,7 +302,13 @@ impl State {
             .map(|i| inner.faults.remove(i).action);
         let seq = inner.next_request;
         inner.next_request += 1;
-        inner.requests.push((
+        if self.config.max_recorded_requests == 0 {
+            return (seq, fault);
+        }
+        if inner.requests.len() >= self.config.max_recorded_requests {
+            inner.requests.pop_front();
+        }
+        inner.requests.push_back((
             seq,
             RecordedRequest {
                 endpoint,
@@ -321,11 +325,12 @@ impl State {
         (seq, fault)
     }
 
-    /// Updates the recorded request `seq`, if it is still in the log.
+    /// Updates the recorded request `seq`, if it is still in the log. The log is in the order
+    /// of the sequence numbers, so a binary search finds it.
     fn update_record(&self, seq: u64, update: impl FnOnce(&mut RecordedRequest)) {
         let mut inner = self.lock();
-        if let Some((_, recorded)) = inner.requests.iter_mut().find(|(s, _)| *s == seq) {
-            update(recorded);
+        if let Ok(i) = inner.requests.binary_search_by_key(&seq, |(s, _)| *s) {
+            update(&mut inner.requests[i].1);
         }
     }
 
@@ -335,8 +340,11 @@ impl State {
         http::Plan::Respond(response)
     }
 
-    /// Has the body read (at most `max_body` bytes), records it, runs `then` and records its
-    /// status and parsed form.
+    /// Has the body read (at most `max_body` bytes), runs `then`, and records in one go the
+    /// body, the status and the parsed form. A Management API body (and its JSON) is kept
+    /// when it is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes; of any
+    /// other, only the length. A body the server cannot read gets the server's refusal (a
+    /// 400), recorded as its status.
     fn read_then(
         self: Arc<Self>,
         seq: u64,
@@ -347,13 +355,32 @@ impl State {
         http::Plan::Read {
             max_body,
             then: Box::new(move |request| {
-                self.record_body(seq, mapi, &request);
-                let (outcome, form) = then(&self, request);
+                let mut body_len = 0;
+                let mut kept = None;
+                let (outcome, form) = match request {
+                    Err(refusal) => (http::Outcome::Respond(refusal), None),
+                    Ok(request) => {
+                        body_len = request.body.len() as u64;
+                        let keep = mapi
+                            && !request.body.is_empty()
+                            && request.body.len() <= crate::RECORDED_BODY_LIMIT;
+                        kept = keep.then(|| {
+                            let json = serde_json::from_slice(&request.body).ok();
+                            (request.body.clone(), json)
+                        });
+                        then(&self, request)
+                    }
+                };
                 let status = match &outcome {
                     http::Outcome::Respond(r) => r.status,
                     http::Outcome::Drop => 0,
                 };
                 self.update_record(seq, |recorded| {
+                    recorded.body_len = body_len;
+                    if let Some((body, json)) = kept {
+                        recorded.body = body;
+                        recorded.json = json;
+                    }
                     recorded.status = status;
                     recorded.form = form;
                 });
@@ -365,23 +392,11 @@ impl State {
             }),
         }
     }
+}
 
-    /// Records the length of a body, and a Management API body itself (and its JSON) when it
-    /// is at most [`RECORDED_BODY_LIMIT`](crate::RECORDED_BODY_LIMIT) bytes.
-    fn record_body(&self, seq: u64, mapi: bool, request: &http::Request) {
-        let keep =
-            mapi && !request.body.is_empty() && request.body.len() <= crate::RECORDED_BODY_LIMIT;
-        let json = keep
-            .then(|| serde_json::from_slice(&request.body).ok())
-            .flatten();
-        self.update_record(seq, |recorded| {
-            recorded.body_len = request.body.len() as u64;
-            if keep {
-                recorded.body.clone_from(&request.body);
-                recorded.json = json;
-            }
-        });
-    }
+/// One trip: `min + U(0, jitter)`, at most `Duration::MAX` however large the two are.
+fn trip(min: Duration, jitter: Duration) -> Duration {
+    min.saturating_add(crate::random::duration_up_to(jitter))
 }
 
 /// Counts a Management API request in flight for as long as it lives.
@@ -401,5 +416,18 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trips_do_not_overflow() {
+        assert_eq!(trip(Duration::MAX, Duration::MAX), Duration::MAX);
+        assert_eq!(trip(Duration::MAX, Duration::ZERO), Duration::MAX);
+        let short = trip(Duration::from_millis(5), Duration::from_millis(1));
+        assert!(short >= Duration::from_millis(5) && short <= Duration::from_millis(6));
     }
 }

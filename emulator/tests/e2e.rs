@@ -274,10 +274,7 @@ fn s3_checks() {
         .start()
         .expect("starts");
     let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     let path = "/a.storyblok.com";
     let post = |headers: &[(&str, &str)], body: &[u8]| {
@@ -469,6 +466,24 @@ fn expired_policy() {
 }
 
 #[test]
+fn a_huge_policy_ttl_signs_a_policy_for_the_year_9999() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .policy_ttl(Duration::MAX)
+        .start()
+        .expect("starts");
+    let signed = sign(&emulator, r#"{"filename":"a.png"}"#);
+    assert_eq!(signed.status, 200);
+    let fields = signed_fields(&signed);
+    let expires = fields
+        .iter()
+        .find(|(n, _)| n == "Expires")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(expires, Some("Fri, 31 Dec 9999 23:59:59 GMT"));
+    assert_eq!(upload(&emulator, &fields, b"1").status, 204);
+}
+
+#[test]
 fn faults() {
     let emulator = unlimited();
     emulator.inject(Fault::respond(
@@ -492,10 +507,7 @@ fn faults() {
         "a fault response has no side effect"
     );
     let fields = signed_fields(&first);
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let dropped = send(
         &emulator,
         "POST",

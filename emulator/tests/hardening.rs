@@ -150,10 +150,7 @@ fn uploads_are_capped_by_max_body_before_any_byte_is_read() {
         .start()
         .expect("starts");
     let fields = signed_fields(&sign(&emulator, r#"{"filename":"a.png"}"#));
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let pairs = pairs(&fields);
     let small = multipart(&pairs, Some(b"1"), &[]);
     assert!(small.len() < 2_000, "{}", small.len());
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
@@ -293,4 +290,67 @@ fn the_request_log_keeps_only_small_bodies() {
     assert_eq!(dropped.body_len, large.len() as u64);
     // The asset itself got the whole text.
     assert_eq!(emulator.asset(100_004).and_then(|a| a.alt), Some(pad));
+}
+
+#[test]
+fn the_request_log_can_keep_only_the_latest_requests() {
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .max_recorded_requests(2)
+        .start()
+        .expect("starts");
+    // The fourth sign is counted for its fault even though the first ones left the log.
+    emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        4,
+        503,
+        r#"{"error":"later"}"#,
+    ));
+    for name in ["a", "b", "c", "d"] {
+        sign(&emulator, &format!(r#"{{"filename":"{name}.png"}}"#));
+    }
+    let kept: Vec<(String, u16)> = emulator
+        .requests()
+        .into_iter()
+        .map(|r| {
+            let name = r
+                .json
+                .as_ref()
+                .and_then(|j| j["filename"].as_str().map(str::to_string));
+            (name.unwrap_or_default(), r.status)
+        })
+        .collect();
+    assert_eq!(kept, [("c.png".into(), 200), ("d.png".into(), 503)]);
+    assert_eq!(emulator.assets().len(), 3);
+
+    // 0 records nothing, and faults still count.
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .max_recorded_requests(0)
+        .start()
+        .expect("starts");
+    emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        2,
+        503,
+        r#"{"error":"later"}"#,
+    ));
+    assert_eq!(sign(&emulator, r#"{"filename":"a.png"}"#).status, 200);
+    assert_eq!(sign(&emulator, r#"{"filename":"b.png"}"#).status, 503);
+    assert!(emulator.requests().is_empty());
+}
+
+#[test]
+fn a_malformed_body_is_logged_with_the_status_it_got() {
+    let emulator = unlimited();
+    let raw = format!(
+        "POST /v1/spaces/606/assets/ HTTP/1.1\r\nAuthorization: {}\r\n\
+         Transfer-Encoding: chunked\r\n\r\nnot-hex\r\n",
+        emulator.token()
+    );
+    let reply = send_raw(&emulator, raw.as_bytes()).expect("an answer");
+    assert_eq!(reply.status, 400);
+    let logged = emulator.requests_for(Endpoint::Sign);
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].status, 400);
 }

@@ -378,6 +378,22 @@ fn assets_are_listed_filtered_and_paginated() {
 }
 
 #[test]
+fn a_negative_folder_other_than_the_trash_matches_nothing() {
+    let emulator = unlimited();
+    emulator.seed_asset("root.png", b"root".to_vec(), None);
+    emulator.seed_asset("kept.png", b"kept".to_vec(), Some(7));
+    let listed = get(&emulator, "/assets/?in_folder=-5");
+    assert_eq!(listed.status, 200);
+    assert_eq!(ids(&listed, "assets"), Vec::<u64>::new());
+    assert_eq!(listed.header("total"), Some("0"));
+    // Not a number at all: no folder filter.
+    assert_eq!(
+        ids(&get(&emulator, "/assets/?in_folder=x"), "assets").len(),
+        2
+    );
+}
+
+#[test]
 fn assets_are_updated() {
     let emulator = Emulator::builder()
         .rate_limit(None)

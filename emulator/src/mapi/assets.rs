@@ -7,14 +7,14 @@ use serde_json::{Map, Value};
 
 use super::names::{content_type_for, normalize_size, parameterize};
 use super::params::{
-    page_window, paginated, param_bool, param_id, param_ids, param_text, params, query,
+    page_window, paginated, param_bool, param_id, param_ids, param_text, params, query, query_text,
     wrapped_body,
 };
 use super::{error, invalid, json, not_found};
 use crate::clock::{format_iso8601, from_unix_seconds, parse_iso8601, unix_seconds};
 use crate::fault::SignFault;
 use crate::http::{Request, Response};
-use crate::policy::{self, BUCKET, PolicyFields, json_str, ordered_object};
+use crate::policy::{BUCKET, PolicyFields, json_str, ordered_object};
 use crate::state::{Config, Inner, State};
 use crate::store::{AssetRecord, InternalTag};
 use crate::{FinishShape, StoredAsset, UpdateShape};
@@ -242,7 +242,13 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     drop(inner);
 
     let ttl = config.policy_ttl;
-    let mut expiration = unix_seconds(now + ttl);
+    // A policy expires by the end of the year 9999 at the latest, however long the TTL: the
+    // dates have four-digit years, and `now + ttl` must not overflow.
+    const LATEST: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let mut expiration = now
+        .checked_add(ttl)
+        .map_or(LATEST, unix_seconds)
+        .min(LATEST);
     if ttl.is_zero() {
         expiration = expiration.saturating_sub(1);
     }
@@ -251,7 +257,8 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     } else {
         "public-read"
     };
-    let mut fields = PolicyFields::new(
+    let signer = config.signer.as_ref();
+    let fields: Vec<(&str, String)> = PolicyFields::new(
         asset.key.clone(),
         acl,
         asset.content_type.clone(),
@@ -260,38 +267,22 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
             from_unix_seconds(expiration.saturating_sub(fault.age.as_secs())),
         ),
         config.max_file_size,
-        &config.credentials,
-    );
-    if let Some(signer) = &config.signer {
-        fields = fields.for_signer(signer.0.as_ref());
-    }
-    let amz_date = fields.amz_date.clone();
-    let fields: Vec<(&str, String)> = fields
-        .form_fields(|policy| match &config.signer {
-            Some(signer) => signer.0.signature(&amz_date, policy),
-            None => policy::signature(
-                &config.credentials,
-                amz_date.get(..8).unwrap_or_default(),
-                policy,
-            ),
-        })
-        .into_iter()
-        .map(|(name, value)| match &fault.tamper {
-            Some((tampered, forged)) if tampered == name => (name, json_str(forged)),
-            _ => (name, json_str(&value)),
-        })
-        .collect();
-    let post_url = config
-        .signer
-        .as_ref()
-        .map_or_else(|| config.s3_url.clone(), |signer| signer.0.post_url());
+        signer,
+    )
+    .form_fields(signer)
+    .into_iter()
+    .map(|(name, value)| match &fault.tamper {
+        Some((tampered, forged)) if tampered == name => (name, json_str(forged)),
+        _ => (name, json_str(&value)),
+    })
+    .collect();
     json(
         200,
         ordered_object(&[
             ("id", asset.id.to_string()),
             ("pretty_url", json_str(&pretty_url(config, &asset.key))),
             ("public_url", json_str(&file_url(config, &asset.key))),
-            ("post_url", json_str(&post_url)),
+            ("post_url", json_str(&signer.post_url())),
             ("fields", ordered_object(&fields)),
             ("locked", asset.locked.to_string()),
             ("meta_data", asset.meta_data.to_string()),
@@ -311,7 +302,7 @@ pub(crate) fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: 
 /// `public_url`. S3's URL, or the emulator's own with a local CDN.
 pub(crate) fn file_url(config: &Config, key: &str) -> String {
     if config.local_cdn {
-        format!("{}/{BUCKET}/{key}", config.origin)
+        format!("{}/{key}", config.s3_url)
     } else {
         format!("https://s3.amazonaws.com/{BUCKET}/{key}")
     }
@@ -330,16 +321,13 @@ fn text(value: Option<&String>) -> String {
     value.map_or_else(|| "null".into(), |v| json_str(v))
 }
 
-pub(crate) fn finish(state: &State, id: &str) -> Response {
+pub(crate) fn finish(state: &State, id: u64) -> Response {
     let mut inner = state.lock();
-    let Some(id) = id.parse::<u64>().ok() else {
-        return not_found();
-    };
     let Some(record) = inner.assets.get(&id) else {
         return not_found();
     };
     // With an external S3 the file is out of sight; trust the client.
-    let uploaded = state.config.signer.is_some()
+    let uploaded = state.config.external_s3
         || inner
             .objects
             .get(&record.asset.key)
@@ -368,13 +356,9 @@ pub(crate) fn finish(state: &State, id: &str) -> Response {
     }
 }
 
-pub(crate) fn delete(state: &State, id: &str) -> Response {
+pub(crate) fn delete(state: &State, id: u64) -> Response {
     let mut inner = state.lock();
-    let Some(mut record) = id
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| inner.assets.remove(&id))
-    else {
+    let Some(mut record) = inner.assets.remove(&id) else {
         return not_found();
     };
     let now = SystemTime::now();
@@ -387,9 +371,9 @@ pub(crate) fn delete(state: &State, id: &str) -> Response {
     json(200, body)
 }
 
-pub(crate) fn get(state: &State, id: &str) -> Response {
+pub(crate) fn get(state: &State, id: u64) -> Response {
     let inner = state.lock();
-    let Some(record) = id.parse::<u64>().ok().and_then(|id| inner.assets.get(&id)) else {
+    let Some(record) = inner.assets.get(&id) else {
         return not_found();
     };
     let length = inner.content_length(&record.asset.key);
@@ -398,10 +382,7 @@ pub(crate) fn get(state: &State, id: &str) -> Response {
 
 /// `PUT /assets/{id}`: changes an asset's metadata. The body is `{"asset": {...}}` or the bare
 /// object.
-pub(crate) fn update(state: &State, request: &Request, id: &str) -> Response {
-    let Some(id) = id.parse::<u64>().ok() else {
-        return not_found();
-    };
+pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
     let params = match wrapped_body(request, "asset") {
         Ok(params) => params,
         Err(response) => return response,
@@ -437,19 +418,18 @@ pub(crate) fn update(state: &State, request: &Request, id: &str) -> Response {
 /// `sort_by` says otherwise; `Total` and `Per-Page` headers.
 pub(crate) fn list(state: &State, request: &Request) -> Response {
     let query = query(request);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
     let inner = state.lock();
     // `in_folder=-1` lists the trash; any other folder id, the assets directly in it (0: the
     // assets in no folder).
-    let in_folder = text("in_folder").and_then(|f| f.trim().parse::<i64>().ok());
+    let in_folder = query_text(&query, "in_folder").and_then(|f| f.parse::<i64>().ok());
     let records = if in_folder == Some(-1) {
         &inner.trash
     } else {
         &inner.assets
     };
-    let search = text("search").map(|s| s.to_lowercase());
+    let search = query_text(&query, "search").map(str::to_lowercase);
     let private_only = param_bool(&query, "is_private") == Some(true);
-    let with_tags: Option<Vec<String>> = text("with_tags").map(|tags| {
+    let with_tags: Option<Vec<String>> = query_text(&query, "with_tags").map(|tags| {
         tags.split(',')
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
@@ -471,7 +451,8 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
             let folder_ok = match in_folder {
                 None | Some(-1) => true,
                 Some(0) => a.asset_folder_id.is_none(),
-                Some(id) => a.asset_folder_id == u64::try_from(id).ok(),
+                // A negative id other than -1 names no folder: it matches nothing.
+                Some(id) => u64::try_from(id).is_ok_and(|id| a.asset_folder_id == Some(id)),
             };
             folder_ok
                 && search
@@ -483,13 +464,13 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
                     .is_none_or(|ids| a.internal_tag_ids.iter().any(|id| ids.contains(id)))
         })
         .collect();
-    let sort_by = text("sort_by").unwrap_or_default();
+    let sort_by = query_text(&query, "sort_by").unwrap_or_default();
     let (field, descending) = match sort_by.split_once(':') {
-        Some((field, order)) => (field.to_string(), order != "asc"),
-        None => (String::new(), true),
+        Some((field, order)) => (field, order != "asc"),
+        None => ("", true),
     };
     matches.sort_by(|a, b| {
-        let order = match field.as_str() {
+        let order = match field {
             "updated_at" => a.updated_at.cmp(&b.updated_at),
             "short_filename" => a.asset.filename.cmp(&b.asset.filename),
             _ => a.created_at.cmp(&b.created_at),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::params::{param_id, query, wrapped_body};
+use super::params::{param_id, query, query_text, wrapped_body};
 use super::{invalid, json};
 use crate::http::{Request, Response};
 use crate::policy::{json_str, ordered_object};
@@ -36,10 +36,9 @@ pub(crate) fn folder_json(folders: &BTreeMap<u64, AssetFolder>, folder: &AssetFo
 /// (comma-separated ids). Not paginated.
 pub(crate) fn list(state: &State, request: &Request) -> Response {
     let query = query(request);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::trim);
-    let search = text("search").map(str::to_lowercase);
-    let with_parent = text("with_parent").and_then(|p| p.parse::<u64>().ok());
-    let by_ids: Option<Vec<u64>> = text("by_ids").map(|ids| {
+    let search = query_text(&query, "search").map(str::to_lowercase);
+    let with_parent = query_text(&query, "with_parent").and_then(|p| p.parse::<u64>().ok());
+    let by_ids: Option<Vec<u64>> = query_text(&query, "by_ids").map(|ids| {
         ids.split(',')
             .filter_map(|id| id.trim().parse().ok())
             .collect()
@@ -81,9 +80,7 @@ pub(crate) fn create(state: &State, request: &Request) -> Response {
         Ok(Some(id)) => return invalid("parent_id", &format!("Folder {id} does not exist")),
         Err(()) => return invalid("parent_id", "is not a folder id"),
     };
-    let id = inner.new_folder_id();
-    let secret = &state.config.credentials.secret_key;
-    let folder = inner.put_folder(secret, id, name, parent_id);
+    let folder = inner.new_folder(name, parent_id);
     let body = folder_json(&inner.folders, &folder);
     json(201, ordered_object(&[("asset_folder", body)]))
 }

@@ -1,7 +1,6 @@
 //! The Management API: authentication, rate limits, error bodies, and the dispatch of each
 //! route to its handler.
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::clock::unix_seconds;
@@ -47,32 +46,34 @@ pub(crate) fn error(status: u16, message: &str) -> Response {
     json(status, format!("{{\"error\":{}}}", json_str(message)))
 }
 
-/// Fixed one-second windows, aligned to whole Unix seconds, per space.
+/// One fixed one-second window, aligned to whole Unix seconds: the emulator serves one space,
+/// so every Management API request counts in it, whatever space its path names.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
-    windows: HashMap<u64, (u64, u32)>,
+    /// (Unix second, requests counted in it).
+    window: (u64, u32),
 }
 
 impl RateLimiter {
-    /// Counts a request for `space` in the window of Unix second `second`, whatever the answer
-    /// (a refused request counts too, as at Storyblok); `false` if the window already held
-    /// `limit` requests. A second older than the current window's counts in the current one.
-    pub(crate) fn admit(&mut self, space: u64, second: u64, limit: u32) -> bool {
-        let window = self.windows.entry(space).or_insert((second, 0));
-        if second > window.0 {
-            *window = (second, 0);
+    /// Counts a request in the window of Unix second `second`, whatever the answer (a refused
+    /// request counts too, as at Storyblok); `false` if the window already held `limit`
+    /// requests. A second older than the current window's counts in the current one.
+    pub(crate) fn admit(&mut self, second: u64, limit: u32) -> bool {
+        if second > self.window.0 {
+            self.window = (second, 0);
         }
-        window.1 = window.1.saturating_add(1);
-        window.1 <= limit
+        self.window.1 = self.window.1.saturating_add(1);
+        self.window.1 <= limit
     }
 
-    /// How many requests the window of `space` at `second` holds.
+    /// How many requests the window at `second` holds.
     #[cfg(test)]
-    fn count(&self, space: u64, second: u64) -> u32 {
-        self.windows
-            .get(&space)
-            .filter(|(s, _)| *s == second)
-            .map_or(0, |(_, n)| *n)
+    fn count(&self, second: u64) -> u32 {
+        if self.window.0 == second {
+            self.window.1
+        } else {
+            0
+        }
     }
 }
 
@@ -90,17 +91,15 @@ fn too_many(limit: impl std::fmt::Display, retry_after: Option<u64>) -> Response
     response
 }
 
-/// Counts a request in its space's one-second window and returns the 429 it gets, if any:
-/// when it is over the cap of requests in flight, or over the rate limit of the window.
-pub(crate) fn refuse(state: &State, route: &Route, over_in_flight: bool) -> Option<Response> {
+/// Counts a request in the one-second window and returns the 429 it gets, if any: when it
+/// is over the cap of requests in flight, or over the rate limit of the window.
+pub(crate) fn refuse(state: &State, over_in_flight: bool) -> Option<Response> {
     let config = &state.config;
     let Some(limit) = config.rate_limit else {
         return over_in_flight.then(|| too_many(config.max_in_flight, config.retry_after));
     };
     let second = unix_seconds(SystemTime::now());
-    // The space the path names (0 when it names none, or not as a number).
-    let space = route.space().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let admitted = state.lock().rate.admit(space, second, limit);
+    let admitted = state.lock().rate.admit(second, limit);
     (over_in_flight || !admitted).then(|| too_many(limit, config.retry_after))
 }
 
@@ -140,19 +139,20 @@ pub(crate) fn handle(
     request: &Request,
     sign_fault: SignFault,
 ) -> Response {
-    let config = &state.config;
-    let space_ok = |space: &str| space.parse::<u64>().ok() == Some(config.space_id);
-    match route {
-        Route::Sign { space } if space_ok(space) => assets::sign(state, request, sign_fault),
-        Route::Finish { space, id } if space_ok(space) => assets::finish(state, id),
-        Route::Delete { space, id } if space_ok(space) => assets::delete(state, id),
-        Route::Get { space, id } if space_ok(space) => assets::get(state, id),
-        Route::Update { space, id } if space_ok(space) => assets::update(state, request, id),
-        Route::ListAssets { space } if space_ok(space) => assets::list(state, request),
-        Route::ListFolders { space } if space_ok(space) => folders::list(state, request),
-        Route::CreateFolder { space } if space_ok(space) => folders::create(state, request),
-        Route::ListTags { space } if space_ok(space) => tags::list(state, request),
-        Route::CreateTag { space } if space_ok(space) => tags::create(state, request),
+    if route.space() != Some(state.config.space_id) {
+        return not_found();
+    }
+    match *route {
+        Route::Sign { .. } => assets::sign(state, request, sign_fault),
+        Route::Finish { id: Some(id), .. } => assets::finish(state, id),
+        Route::Delete { id: Some(id), .. } => assets::delete(state, id),
+        Route::Get { id: Some(id), .. } => assets::get(state, id),
+        Route::Update { id: Some(id), .. } => assets::update(state, request, id),
+        Route::ListAssets { .. } => assets::list(state, request),
+        Route::ListFolders { .. } => folders::list(state, request),
+        Route::CreateFolder { .. } => folders::create(state, request),
+        Route::ListTags { .. } => tags::list(state, request),
+        Route::CreateTag { .. } => tags::create(state, request),
         _ => not_found(),
     }
 }
@@ -165,26 +165,25 @@ mod tests {
     fn rate_limit_window() {
         let mut rl = RateLimiter::default();
         for _ in 0..6 {
-            assert!(rl.admit(1, 100, 6));
+            assert!(rl.admit(100, 6));
         }
-        assert!(!rl.admit(1, 100, 6));
-        assert!(!rl.admit(1, 100, 6));
+        assert!(!rl.admit(100, 6));
+        assert!(!rl.admit(100, 6));
         // Refused requests count too.
-        assert_eq!(rl.count(1, 100), 8);
-        // Another space has its own window.
-        assert!(rl.admit(2, 100, 6));
-        assert_eq!(rl.count(2, 100), 1);
+        assert_eq!(rl.count(100), 8);
         // The next whole second starts a fresh window.
         for _ in 0..6 {
-            assert!(rl.admit(1, 101, 6));
+            assert!(rl.admit(101, 6));
         }
-        assert!(!rl.admit(1, 101, 6));
+        assert!(!rl.admit(101, 6));
         // A late request stamped with an older second counts in the current window.
-        assert!(!rl.admit(1, 100, 6));
-        assert_eq!(rl.count(1, 101), 8);
-        assert!(rl.admit(1, 105, 6));
+        assert!(!rl.admit(100, 6));
+        assert_eq!(rl.count(101), 8);
+        assert_eq!(rl.count(100), 0);
+        assert!(rl.admit(105, 6));
+        assert_eq!(rl.count(105), 1);
         // A limit of zero refuses everything, and still counts.
-        assert!(!rl.admit(3, 100, 0));
-        assert_eq!(rl.count(3, 100), 1);
+        assert!(!rl.admit(106, 0));
+        assert_eq!(rl.count(106), 1);
     }
 }

@@ -4,40 +4,37 @@ use serde_json::{Map, Value};
 
 use super::error;
 use crate::http::{Request, Response};
+use crate::route::percent_decode;
 
-/// The sign parameters: the query string's, overlaid with the body's.
+/// The sign parameters: the query string's, overlaid with the body's (form-encoded or a JSON
+/// object).
 pub(crate) fn params(request: &Request) -> Result<Map<String, Value>, Response> {
-    let mut params = Map::new();
-    if let Some((_, query)) = request.target.split_once('?') {
-        params.extend(form_urlencoded(query));
-    }
-    if request.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(params);
-    }
-    let content_type = request.header("content-type").unwrap_or_default();
-    if content_type
+    let mut params = query(request);
+    let form = request
+        .header("content-type")
+        .unwrap_or_default()
         .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
+        .starts_with("application/x-www-form-urlencoded");
+    if form && !blank(&request.body) {
         params.extend(form_urlencoded(&String::from_utf8_lossy(&request.body)));
-        return Ok(params);
+    } else {
+        params.extend(body_object(request)?);
     }
-    match serde_json::from_slice::<Value>(&request.body) {
-        Ok(Value::Object(body)) => {
-            params.extend(body);
-            Ok(params)
-        }
-        _ => Err(error(400, "The request body is not a valid JSON object")),
-    }
+    Ok(params)
 }
 
 /// The query string's parameters, percent-decoded (later duplicates win).
 pub(crate) fn query(request: &Request) -> Map<String, Value> {
-    let mut params = Map::new();
-    if let Some((_, query)) = request.target.split_once('?') {
-        params.extend(form_urlencoded(query));
-    }
-    params
+    request
+        .target
+        .split_once('?')
+        .map(|(_, query)| form_urlencoded(query).into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// A query parameter as text, trimmed.
+pub(crate) fn query_text<'a>(query: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    query.get(name).and_then(Value::as_str).map(str::trim)
 }
 
 /// The body's object, unwrapped from `{"<wrapper>": {...}}` when it comes that way (a bare
@@ -46,17 +43,28 @@ pub(crate) fn wrapped_body(
     request: &Request,
     wrapper: &str,
 ) -> Result<Map<String, Value>, Response> {
-    if request.body.iter().all(u8::is_ascii_whitespace) {
+    let mut body = body_object(request)?;
+    match body.remove(wrapper) {
+        Some(Value::Object(inner)) => Ok(inner),
+        Some(_) => Err(error(422, &format!("{wrapper} must be an object"))),
+        None => Ok(body),
+    }
+}
+
+/// The body as a JSON object; an empty (or blank) body is an empty object, anything else a
+/// 400.
+fn body_object(request: &Request) -> Result<Map<String, Value>, Response> {
+    if blank(&request.body) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(&request.body) {
-        Ok(Value::Object(mut body)) => match body.remove(wrapper) {
-            Some(Value::Object(inner)) => Ok(inner),
-            Some(_) => Err(error(422, &format!("{wrapper} must be an object"))),
-            None => Ok(body),
-        },
+        Ok(Value::Object(body)) => Ok(body),
         _ => Err(error(400, "The request body is not a valid JSON object")),
     }
+}
+
+fn blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
 }
 
 /// A positive number from the query, such as `page`: `None` when absent, not a number or 0.
@@ -115,35 +123,12 @@ pub(crate) fn form_urlencoded(query: &str) -> Vec<(String, Value)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), Value::String(percent_decode(value)))
+            (
+                percent_decode(name, true),
+                Value::String(percent_decode(value, true)),
+            )
         })
         .collect()
-}
-
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                if let Some(byte) = hex {
-                    out.push(byte);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An optional id: absent, null or `""` is `None`; a number or a string of digits is the id;
@@ -181,6 +166,46 @@ pub(crate) fn param_text(params: &Map<String, Value>, name: &str) -> Option<Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_overlay_the_query() {
+        let request = |content_type: &str, body: &str| Request {
+            target: "/x?filename=q.png&size=1x2&filename=r.png".into(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+            too_large: false,
+        };
+        let json = params(&request("application/json", r#"{"filename":"b.png"}"#)).expect("json");
+        assert_eq!(
+            (&json["filename"], &json["size"]),
+            (&"b.png".into(), &"1x2".into())
+        );
+        let form = "application/x-www-form-urlencoded";
+        let sent = params(&request(form, "filename=f+x.png")).expect("form");
+        assert_eq!(sent["filename"], "f x.png");
+        let blank = params(&request(form, " \n")).expect("blank");
+        assert_eq!((blank.len(), &blank["filename"]), (2, &"r.png".into()));
+        let status = |r: Result<Map<String, Value>, Response>| r.err().map(|r| r.status);
+        assert_eq!(
+            status(params(&request("application/json", "[1]"))),
+            Some(400)
+        );
+        let wrapped = request("application/json", r#"{"tag":{"name":"a"},"x":1}"#);
+        assert_eq!(wrapped_body(&wrapped, "tag").expect("object")["name"], "a");
+        assert_eq!(wrapped_body(&wrapped, "asset").expect("bare").len(), 2);
+        assert_eq!(
+            status(wrapped_body(&request("", "{\"x\":1}"), "x")),
+            Some(422)
+        );
+        assert!(
+            wrapped_body(&request("", " "), "x")
+                .expect("blank")
+                .is_empty()
+        );
+        let query = query(&request("", ""));
+        assert_eq!(query_text(&query, "size"), Some("1x2"));
+        assert_eq!(query_text(&query, "none"), None);
+    }
 
     #[test]
     fn id_lists() {
@@ -240,7 +265,5 @@ mod tests {
                 ("flag".to_string(), Value::from("")),
             ]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

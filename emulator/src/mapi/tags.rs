@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::params::{page_window, paginated, query, wrapped_body};
+use super::params::{page_window, paginated, query, query_text, wrapped_body};
 use super::{invalid, json};
 use crate::http::{Request, Response};
 use crate::policy::{json_str, ordered_object};
@@ -23,9 +23,8 @@ fn tag_json(tag: &InternalTag) -> String {
 /// asset list (`page`, `per_page`; `Total` and `Per-Page` headers).
 pub(crate) fn list(state: &State, request: &Request) -> Response {
     let query = query(request);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::trim);
-    let object_type = text("by_object_type").filter(|t| !t.is_empty());
-    let search = text("search").map(str::to_lowercase);
+    let object_type = query_text(&query, "by_object_type").filter(|t| !t.is_empty());
+    let search = query_text(&query, "search").map(str::to_lowercase);
     let inner = state.lock();
     let matches: Vec<&InternalTag> = inner
         .tags

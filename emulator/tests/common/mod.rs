@@ -197,12 +197,17 @@ pub fn signed_fields(reply: &Reply) -> Vec<(String, String)> {
     out
 }
 
-pub fn upload(emulator: &Emulator, fields: &[(String, String)], file: &[u8]) -> Reply {
-    let pairs: Vec<(&str, &str)> = fields
+/// Owned (name, value) pairs, such as [`signed_fields`], as the borrowed pairs
+/// [`multipart`] takes.
+pub fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let body = multipart(&pairs, Some(file), &[]);
+        .collect()
+}
+
+pub fn upload(emulator: &Emulator, fields: &[(String, String)], file: &[u8]) -> Reply {
+    let body = multipart(&pairs(fields), Some(file), &[]);
     let path = "/a.storyblok.com";
     send(
         emulator,
