@@ -16,11 +16,15 @@ fn get(emulator: &Emulator, path: &str) -> Reply {
     mapi(emulator, "GET", path, "")
 }
 
+/// The ids in a 200 answer's `list`; any other answer fails the test.
 fn ids(reply: &Reply, list: &str) -> Vec<u64> {
+    assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()[list]
         .as_array()
-        .map(|items| items.iter().filter_map(|i| i["id"].as_u64()).collect())
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no {list} list in {}", reply.body))
+        .iter()
+        .map(|item| item["id"].as_u64().expect("every item has an id"))
+        .collect()
 }
 
 /// A raw GET (or HEAD) of a path on the emulator, without a token.
