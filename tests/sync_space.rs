@@ -6,6 +6,7 @@ mod common;
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use common::{png, setup_with, temp_dir};
 use storyblok_assets::{
@@ -385,7 +386,13 @@ fn a_dry_run_makes_no_write_and_reports_what_would_happen() {
 
 #[test]
 fn many_files_sync_in_parallel_and_report_in_path_order() {
-    let s = space();
+    // Every Management API call takes a 50 ms round trip: one file at a time, the sign
+    // and finish of 24 files alone would take 2.4 s.
+    let s = setup_with(
+        Emulator::builder()
+            .local_cdn(true)
+            .one_way_delay(Duration::from_millis(25), Duration::ZERO),
+    );
     let files: Vec<(String, Vec<u8>)> = (0..24)
         .map(|i| {
             (
@@ -397,7 +404,13 @@ fn many_files_sync_in_parallel_and_report_in_path_order() {
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), &b[..])).collect();
     let t = tree("space_parallel", &refs);
     let options = SyncOptions::dir(&t.root, &t.manifest).concurrency(8);
+    let started = Instant::now();
     let report = s.client.sync(s.space, &options).expect("sync");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1200),
+        "8 threads took {took:?}, as if one file went at a time"
+    );
     assert_eq!(report.count(|a| matches!(a, SyncAction::Uploaded)), 24);
     let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
     let mut sorted = paths.clone();
