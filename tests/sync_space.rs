@@ -710,6 +710,47 @@ fn a_failed_download_fails_the_file_and_neither_replaces_nor_duplicates() {
 }
 
 #[test]
+fn a_download_refused_for_good_is_judged_by_its_status() {
+    let logo = png(9, 9);
+    // 404: no file behind the asset, so it holds other bytes: replaced in place.
+    let s = space();
+    let t = tree("space_download_404", &[("logo.png", &logo)]);
+    let seeded = s.emulator.seed_asset("logo.png", logo.clone(), None);
+    s.emulator
+        .inject(Fault::respond(Endpoint::Download, 1, 404, "gone"));
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "logo.png"), "Replaced");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_eq!(manifest.assets["logo.png"].id, seeded.id);
+    assert_eq!(s.emulator.assets().len(), 1);
+
+    // 403: it can never be compared, so it is left alone and the file is a new asset.
+    let s = space();
+    let t = tree("space_download_403", &[("logo.png", &logo)]);
+    let seeded = s.emulator.seed_asset("logo.png", logo.clone(), None);
+    s.emulator
+        .inject(Fault::respond(Endpoint::Download, 1, 403, "denied"));
+    let options = SyncOptions::dir(&t.root, &t.manifest);
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "logo.png"), "Uploaded");
+    let manifest = Manifest::load(&t.manifest).expect("manifest");
+    assert_ne!(manifest.assets["logo.png"].id, seeded.id);
+    assert_eq!(s.emulator.assets().len(), 2);
+    let touching: Vec<_> = writes(&s.emulator)
+        .into_iter()
+        .filter(|r| {
+            r.path.contains(&seeded.id.to_string())
+                || r.json.as_ref().is_some_and(|j| j["id"] == seeded.id)
+        })
+        .collect();
+    assert!(
+        touching.is_empty(),
+        "the refused asset is left alone: {touching:?}"
+    );
+}
+
+#[test]
 fn assets_and_tags_are_found_past_the_first_page() {
     let s = space();
     let t = tree("space_pages", &[("logo.png", &png(6, 6))]);

@@ -125,8 +125,10 @@ enum Compared {
     Same,
     /// They are other bytes (another length, or another SHA-256).
     Different,
-    /// The download failed: they may be either.
+    /// The download failed, and may work next time: they may be either.
     Unknown(Error),
+    /// The download is refused for good: the asset is left alone, as if not listed.
+    Unusable,
 }
 
 /// How an upload treats the asset.
@@ -303,6 +305,7 @@ impl<'r, 'c> Job<'r, 'c> {
                     Compared::Unknown(error) => {
                         unknown.get_or_insert(error);
                     }
+                    Compared::Unusable => {}
                 }
             }
             // An asset whose bytes could not be downloaded may hold this file: neither
@@ -365,8 +368,8 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download
-    /// from its CDN URL. Only reading the local file is an error here: a download that
-    /// fails is [`Compared::Unknown`].
+    /// from its CDN URL. Only reading the local file is an error here: a failed download
+    /// is judged by why it failed.
     fn compare(&self, asset: &Listed) -> Result<Compared, Error> {
         let ours = self.sha256()?;
         let theirs = download::sha256(
@@ -375,10 +378,23 @@ impl<'r, 'c> Job<'r, 'c> {
             self.size,
             asset.id,
         );
-        Ok(match theirs {
-            Ok(Some(hash)) if hash == ours => Compared::Same,
-            Ok(_) => Compared::Different,
-            Err(error) => Compared::Unknown(error),
+        let error = match theirs {
+            Ok(Some(hash)) if hash == ours => return Ok(Compared::Same),
+            Ok(_) => return Ok(Compared::Different),
+            Err(error) => error,
+        };
+        Ok(match error.status() {
+            // The CDN says there is no file: the asset holds none of these bytes.
+            Some(404 | 410) => Compared::Different,
+            // A timeout, a 5xx, a lost connection: the next run may read it.
+            None | Some(408 | 429 | 500..)
+                if !matches!(error.kind(), ErrorKind::InsecureUrl { .. }) =>
+            {
+                Compared::Unknown(error)
+            }
+            // Refused for good (a 403, a URL the SDK does not send to): this asset can
+            // never be compared, so it is neither adopted nor replaced.
+            _ => Compared::Unusable,
         })
     }
 

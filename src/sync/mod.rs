@@ -137,9 +137,10 @@ impl SyncOptions {
     /// already holds assets, a lost manifest), look for an asset with the same stored
     /// filename and size in its folder, compare its bytes (downloaded from the CDN through
     /// SHA-256), and take it into the manifest instead of uploading a duplicate; replace it
-    /// if the bytes differ. When a download fails and no other such asset holds the same
-    /// bytes, the file fails, with nothing uploaded or replaced: the next sync compares
-    /// again. Default on.
+    /// if the bytes differ. When a download fails for a time (a timeout, a 5xx) and no
+    /// other such asset holds the same bytes, the file fails, with nothing uploaded or
+    /// replaced: the next sync compares again. A CDN 404 or 410 counts as other bytes;
+    /// another refusal leaves that asset alone. Default on.
     pub fn adopt(mut self, adopt: bool) -> Self {
         self.adopt = adopt;
         self
