@@ -840,6 +840,20 @@ fn a_file_rewritten_in_the_tick_of_its_sync_is_hashed_next_time() {
     set_modified(written);
     let report = s.client.sync(s.space, &options).expect("sync");
     assert_eq!(action(&report, "data.bin"), "Replaced");
+    let entry =
+        |t: &Tree| Manifest::load(&t.manifest).expect("manifest").assets["data.bin"].clone();
+    assert_eq!(
+        entry(&t).modified,
+        None,
+        "a time of the last moments is not recorded"
+    );
+
+    // A while later the time can be trusted: it is recorded, so the next sync need not
+    // hash the file.
+    set_modified(written - std::time::Duration::from_secs(60));
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "data.bin"), "Unchanged");
+    assert!(entry(&t).modified.is_some(), "{:?}", entry(&t));
 }
 
 #[test]

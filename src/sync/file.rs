@@ -216,6 +216,15 @@ impl<'r, 'c> Job<'r, 'c> {
         };
         let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
         if same_bytes && !moved && !meta_changed {
+            // A time left out before (the file was too fresh to trust it) is recorded once
+            // it can be, so that later syncs skip hashing the file. A recorded time is never
+            // rewritten: on another machine times differ, and the manifest would change on
+            // every checkout.
+            if entry.modified.is_none() && self.modified.is_some() && !self.dry() {
+                let mut dated = entry;
+                dated.modified = self.modified;
+                self.run.save(self.key(), Some(dated))?;
+            }
             return Ok(SyncAction::Unchanged);
         }
         if same_bytes {
