@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::asset::Asset;
-use crate::error::{Error, ErrorKind, Step};
+use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
 use crate::folders::{self, FolderCache};
 use crate::mapi;
@@ -106,7 +106,7 @@ impl Client {
     /// ```
     pub fn sign(&self, space_id: u64, params: AssetParams) -> Result<SignedUpload, Error> {
         // Refused before any tag is looked up or created.
-        params.checked_filename().map_err(|e| e.at(Step::Sign))?;
+        params.checked_filename()?;
         let params = if params.meta.internal_tags.is_empty() {
             params
         } else {

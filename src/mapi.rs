@@ -63,7 +63,8 @@ pub(crate) struct Reply {
 /// A 429 is retried for every method (it was not processed); 5xx and connection errors
 /// only for idempotent methods, and for a sign only when nothing was sent. Returns the
 /// status and body of a 2xx answer; another status is an [`ErrorKind::Api`], a 429 that
-/// outlasts the retries an [`ErrorKind::RateLimited`].
+/// outlasts the call's time budget (or any 429 with retries off) an
+/// [`ErrorKind::RateLimited`].
 pub(crate) fn call(
     session: &Session,
     step: Step,

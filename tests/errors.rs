@@ -27,6 +27,7 @@ fn a_sign_without_a_filename_makes_no_call_not_even_for_tags() {
         "{err:?}"
     );
     assert!(err.to_string().contains("filename"), "{err}");
+    assert_eq!(err.step(), None, "refused before any call");
     let calls = s.emulator.requests();
     assert!(calls.is_empty(), "no call at all: {calls:?}");
 }

@@ -408,7 +408,7 @@ fn many_files_sync_in_parallel_and_report_in_path_order() {
     let report = s.client.sync(s.space, &options).expect("sync");
     let took = started.elapsed();
     assert!(
-        took < Duration::from_millis(1200),
+        took < Duration::from_millis(1800),
         "8 threads took {took:?}, as if one file went at a time"
     );
     assert_eq!(report.count(|a| matches!(a, SyncAction::Uploaded)), 24);
