@@ -50,6 +50,11 @@ impl Dir {
     /// A folder of the caller's choice, created if missing.
     pub(super) fn at(path: &Path) -> Option<Dir> {
         create_private_dir(path).ok()?;
+        // Nothing, not even the probe below, is written through a link or into a folder
+        // others may write to.
+        if !is_private_dir(path) {
+            return None;
+        }
         // Found out in the folder itself: it is to be written anyway, and no other folder
         // (a temporary one that may not be writable) needs to be.
         let user = user_in(path)?;
@@ -195,16 +200,34 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Whether `path` is a folder, no symbolic link, that neither its group nor others may
+/// write to.
+#[cfg(unix)]
+fn is_private_dir(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(path)
+        .is_ok_and(|meta| meta.is_dir() && meta.permissions().mode() & 0o022 == 0)
+}
+
+#[cfg(not(unix))]
+fn is_private_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())
+}
+
 /// Whether `path` is no symbolic link and belongs to `user`; a folder must not be
 /// writable by others either.
 #[cfg(unix)]
 fn is_ours(path: &Path, dir: bool, user: &User) -> bool {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     let Ok(meta) = fs::symlink_metadata(path) else {
         return false;
     };
-    let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
-    kind_ok && meta.uid() == *user && (!dir || meta.permissions().mode() & 0o022 == 0)
+    let kind_ok = if dir {
+        is_private_dir(path)
+    } else {
+        meta.is_file()
+    };
+    kind_ok && meta.uid() == *user
 }
 
 #[cfg(not(unix))]
@@ -383,7 +406,19 @@ mod tests {
             let path = temp.0.join(format!("{mode:o}"));
             fs::create_dir_all(&path).expect("made");
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            // A file made and removed there would move the folder's time on.
+            let long_ago = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+            File::open(&path)
+                .and_then(|folder| folder.set_modified(long_ago))
+                .expect("dated");
             assert!(Dir::at(&path).is_none(), "{mode:o}");
+            let modified = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .expect("time");
+            assert_eq!(
+                modified, long_ago,
+                "{mode:o}: nothing is written there, not even a probe"
+            );
         }
     }
 
