@@ -537,6 +537,7 @@ pub(crate) fn limit_in(message: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::shared::tests::TempDir;
     use super::*;
 
     fn pacer(limit: RateLimit, in_flight: usize) -> Pacer {
@@ -743,25 +744,6 @@ mod tests {
             "Rate limit of 99999999999 request",
         ] {
             assert_eq!(limit_in(other), None, "{other}");
-        }
-    }
-
-    /// A folder of its own for a test's state files, removed when dropped.
-    struct TempDir(std::path::PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            TempDir(std::env::temp_dir().join(format!(
-                "storyblok-pacer-test-{}-{:x}",
-                std::process::id(),
-                crate::codec::random::next_u64()
-            )))
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

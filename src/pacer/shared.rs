@@ -306,17 +306,17 @@ fn user_tag(_: &Path) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::book::{SECOND, Slot};
     use super::*;
 
-    /// A folder of its own for a test, removed when dropped.
-    struct TempDir(PathBuf);
+    /// A folder of its own for a test's state files, removed when dropped.
+    pub(in crate::pacer) struct TempDir(pub(in crate::pacer) PathBuf);
 
     impl TempDir {
-        fn new() -> TempDir {
+        pub(in crate::pacer) fn new() -> TempDir {
             TempDir(std::env::temp_dir().join(format!(
-                "storyblok-pacer-shared-test-{}-{:x}",
+                "storyblok-pacer-test-{}-{:x}",
                 std::process::id(),
                 crate::codec::random::next_u64()
             )))
