@@ -3,22 +3,11 @@
 
 mod common;
 
-use std::fs;
-use std::path::PathBuf;
-
-use common::{png, setup_with, temp_dir};
+use common::{Tree, png, setup_with, tree};
 use storyblok_assets::{Manifest, SyncAction, SyncOptions};
 use storyblok_assets_emulator::{Emulator, Endpoint};
 
 /// A folder holding `logo.png` with `bytes`, and where its manifest goes (not written yet).
-fn tree(name: &str, bytes: &[u8]) -> (PathBuf, PathBuf) {
-    let base = temp_dir(name);
-    let root = base.join("assets");
-    fs::create_dir_all(&root).expect("root");
-    fs::write(root.join("logo.png"), bytes).expect("write");
-    (root, base.join("assets.manifest.json"))
-}
-
 /// The query of each asset list request, as sorted `name=value` pairs.
 fn list_queries(emulator: &Emulator) -> Vec<Vec<String>> {
     emulator
@@ -52,7 +41,7 @@ fn seed_decoys(emulator: &Emulator, folder: u64, decoys: usize) {
 fn the_asset_to_adopt_is_found_on_the_second_page() {
     let s = setup_with(Emulator::builder().local_cdn(true));
     let logo = png(40, 20);
-    let (root, manifest) = tree("listing-page-2", &logo);
+    let Tree { root, manifest } = tree("listing-page-2", &[("logo.png", &logo)]);
     let brand = s.emulator.create_folder("brand", None);
     // The one to adopt is the oldest of 101 matches: last, on page 2 of 100.
     let ours = s.emulator.seed_asset("logo.png", logo.clone(), Some(brand));
@@ -97,7 +86,7 @@ fn the_total_header_ends_the_listing_on_a_full_page() {
     // ask for a second page; the header says there is none.
     let s = setup_with(Emulator::builder().local_cdn(true));
     let logo = png(40, 20);
-    let (root, manifest) = tree("listing-total", &logo);
+    let Tree { root, manifest } = tree("listing-total", &[("logo.png", &logo)]);
     let brand = s.emulator.create_folder("brand", None);
     let ours = s.emulator.seed_asset("logo.png", logo.clone(), Some(brand));
     seed_decoys(&s.emulator, brand, 99);

@@ -6,17 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RATE_LIMIT_BODY, pattern, put, setup, setup_with, temp_dir};
+use common::{RATE_LIMIT_BODY, pattern, put, setup, setup_with, statuses, temp_dir};
 use storyblok_assets::{AssetParams, Client, Error, ErrorKind, Source, Step, Token};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
-    emulator
-        .requests_for(endpoint)
-        .iter()
-        .map(|r| r.status)
-        .collect()
-}
 
 /// A client with a quick backoff, so retries cost milliseconds.
 fn builder_for(emulator: &Emulator) -> storyblok_assets::ClientBuilder {

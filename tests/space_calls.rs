@@ -6,25 +6,11 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{RATE_LIMIT_BODY, png, setup_with, temp_dir};
-use storyblok_assets::{Client, ErrorKind, Manifest, Step, SyncOptions, SyncReport};
+use common::{RATE_LIMIT_BODY, Tree, action, png, setup_with, statuses, tree};
+use storyblok_assets::{Client, ErrorKind, Manifest, Step, SyncOptions};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
-
-/// A folder with these files, and where its manifest goes.
-fn tree(name: &str, files: &[(&str, &[u8])]) -> (PathBuf, PathBuf) {
-    let base = temp_dir(name);
-    let root = base.join("assets");
-    for (path, bytes) in files {
-        let path = root.join(path);
-        fs::create_dir_all(path.parent().expect("a folder")).expect("dirs");
-        fs::write(path, bytes).expect("write");
-    }
-    fs::create_dir_all(&root).expect("root");
-    (root, base.join("assets.manifest.json"))
-}
 
 /// An emulator that serves its files (for adoption), and a client with the default
 /// number of retries but quick backoffs.
@@ -37,27 +23,10 @@ fn space() -> (common::Setup, Client) {
     (s, client)
 }
 
-fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
-    emulator
-        .requests_for(endpoint)
-        .iter()
-        .map(|r| r.status)
-        .collect()
-}
-
-fn action(report: &SyncReport, path: &str) -> String {
-    let file = report
-        .files
-        .iter()
-        .find(|f| f.path == path)
-        .unwrap_or_else(|| panic!("{path} is not in the report: {report:?}"));
-    format!("{:?}", file.action)
-}
-
 #[test]
 fn a_folder_create_cut_off_after_sending_is_not_sent_again() {
     let (s, client) = space();
-    let (root, manifest) = tree("calls-folder-drop", &[("img/a.png", &png(4, 4))]);
+    let Tree { root, manifest } = tree("calls-folder-drop", &[("img/a.png", &png(4, 4))]);
     s.emulator
         .inject(Fault::drop_connection(Endpoint::CreateFolder, 1));
     let options = SyncOptions::dir(&root, &manifest).mirror_folders(None);
@@ -76,7 +45,7 @@ fn a_folder_create_cut_off_after_sending_is_not_sent_again() {
 #[test]
 fn a_folder_create_answered_5xx_is_not_sent_again_but_a_429_is() {
     let (s, client) = space();
-    let (root, manifest) = tree("calls-folder-5xx", &[("img/a.png", &png(4, 4))]);
+    let Tree { root, manifest } = tree("calls-folder-5xx", &[("img/a.png", &png(4, 4))]);
     let options = SyncOptions::dir(&root, &manifest).mirror_folders(None);
     s.emulator.inject(Fault::respond(
         Endpoint::CreateFolder,
@@ -111,7 +80,7 @@ fn a_folder_create_answered_5xx_is_not_sent_again_but_a_429_is() {
 fn a_429_on_the_asset_list_is_waited_out_and_the_asset_still_adopted() {
     let (s, client) = space();
     let logo = png(40, 20);
-    let (root, manifest) = tree("calls-list-429", &[("logo.png", &logo)]);
+    let Tree { root, manifest } = tree("calls-list-429", &[("logo.png", &logo)]);
     let seeded = s.emulator.seed_asset("logo.png", logo.clone(), None);
     s.emulator.inject(Fault::respond(
         Endpoint::ListAssets,
@@ -141,7 +110,7 @@ fn a_429_on_the_asset_list_is_waited_out_and_the_asset_still_adopted() {
 #[test]
 fn a_folder_list_and_a_metadata_update_are_tried_again_after_a_5xx() {
     let (s, client) = space();
-    let (root, manifest) = tree("calls-update-502", &[("img/logo.png", &png(8, 8))]);
+    let Tree { root, manifest } = tree("calls-update-502", &[("img/logo.png", &png(8, 8))]);
     let options = SyncOptions::dir(&root, &manifest).mirror_folders(None);
     s.emulator.inject(Fault::respond(
         Endpoint::ListFolders,

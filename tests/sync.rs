@@ -4,29 +4,22 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{png, setup, temp_dir};
+use common::{Tree, png, setup};
 use storyblok_assets::{ErrorKind, Manifest, SyncAction, SyncOptions, SyncReport};
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
 
-struct Tree {
-    root: PathBuf,
-    manifest: PathBuf,
-}
-
 /// A folder with an image, a nested text file and a name with a space.
 fn tree(name: &str) -> Tree {
-    let base = temp_dir(name);
-    let root = base.join("assets");
-    fs::create_dir_all(root.join("docs")).expect("dirs");
-    fs::write(root.join("logo.png"), png(64, 32)).expect("write");
-    fs::write(root.join("docs/readme.txt"), b"read me").expect("write");
-    fs::write(root.join("b c.txt"), b"spaced out").expect("write");
-    Tree {
-        manifest: base.join("assets.manifest.json"),
-        root,
-    }
+    common::tree(
+        name,
+        &[
+            ("logo.png", &png(64, 32)),
+            ("docs/readme.txt", b"read me"),
+            ("b c.txt", b"spaced out"),
+        ],
+    )
 }
 
 fn actions(report: &SyncReport) -> Vec<(String, String)> {

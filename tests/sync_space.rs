@@ -5,50 +5,17 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{png, setup_with, temp_dir};
+use common::{Tree, action, png, setup_with, temp_dir, tree};
 use storyblok_assets::{
     AssetMeta, ErrorKind, Manifest, OnChange, SyncAction, SyncOptions, SyncReport,
 };
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault, RecordedRequest};
 
-struct Tree {
-    root: PathBuf,
-    manifest: PathBuf,
-}
-
-fn tree(name: &str, files: &[(&str, &[u8])]) -> Tree {
-    let base = temp_dir(name);
-    let root = base.join("assets");
-    for (path, bytes) in files {
-        let path = root.join(path);
-        fs::create_dir_all(path.parent().expect("a folder")).expect("dirs");
-        fs::write(path, bytes).expect("write");
-    }
-    fs::create_dir_all(&root).expect("root");
-    Tree {
-        manifest: base.join("assets.manifest.json"),
-        root,
-    }
-}
-
 /// An emulator that serves its stored files, so adoption can compare bytes.
 fn space() -> common::Setup {
     setup_with(Emulator::builder().local_cdn(true))
-}
-
-fn action(report: &SyncReport, path: &str) -> String {
-    let file = report
-        .files
-        .iter()
-        .find(|f| f.path == path)
-        .unwrap_or_else(|| panic!("{path} is not in the report: {report:?}"));
-    match &file.action {
-        SyncAction::Failed(error) => format!("failed: {error}"),
-        other => format!("{other:?}"),
-    }
 }
 
 /// The Management API and S3 calls that change something.

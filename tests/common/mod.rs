@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 
 use storyblok_assets::{
-    Asset, AssetParams, Client, ClientBuilder, Error, RateLimit, SharedPacing, Source, Token,
+    Asset, AssetParams, Client, ClientBuilder, Error, RateLimit, SharedPacing, Source, SyncAction,
+    SyncReport, Token,
 };
-use storyblok_assets_emulator::{Emulator, EmulatorBuilder};
+use storyblok_assets_emulator::{Emulator, EmulatorBuilder, Endpoint};
 
 pub struct Setup {
     pub emulator: Emulator,
@@ -139,4 +140,48 @@ pub fn webp(width: u32, height: u32) -> Vec<u8> {
     bytes.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&chunk);
     bytes
+}
+
+/// A folder of files to sync, and where its manifest goes.
+pub struct Tree {
+    pub root: PathBuf,
+    pub manifest: PathBuf,
+}
+
+/// A fresh folder `assets` holding `files` (paths relative to it), its manifest beside it.
+pub fn tree(name: &str, files: &[(&str, &[u8])]) -> Tree {
+    let base = temp_dir(name);
+    let root = base.join("assets");
+    for (path, bytes) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("dirs");
+        std::fs::write(path, bytes).expect("write");
+    }
+    std::fs::create_dir_all(&root).expect("root");
+    Tree {
+        manifest: base.join("assets.manifest.json"),
+        root,
+    }
+}
+
+/// What a sync did with `path`: the action's name, or `failed: ` and the error.
+pub fn action(report: &SyncReport, path: &str) -> String {
+    let file = report
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} is not in the report: {report:?}"));
+    match &file.action {
+        SyncAction::Failed(error) => format!("failed: {error}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The statuses the emulator answered `endpoint` with, in order.
+pub fn statuses(emulator: &Emulator, endpoint: Endpoint) -> Vec<u16> {
+    emulator
+        .requests_for(endpoint)
+        .iter()
+        .map(|r| r.status)
+        .collect()
 }
