@@ -747,6 +747,16 @@ mod tests {
         }
     }
 
+    /// A pacer at 6/s sharing its slots through `dir`, with calls of `budget`.
+    fn shared_at_six(dir: &TempDir, budget: Duration) -> Arc<Pacer> {
+        Arc::new(Pacer::new(
+            RateLimit::PerSecond(6),
+            30,
+            budget,
+            &SharedPacing::Dir(dir.0.clone()),
+        ))
+    }
+
     #[test]
     fn a_rate_above_the_ceiling_is_capped_and_survives_the_state_file() {
         let dir = TempDir::new();
@@ -767,12 +777,7 @@ mod tests {
     #[test]
     fn a_state_file_stuck_for_a_call_budget_is_left_without_stalling() {
         let dir = TempDir::new();
-        let pacer = Arc::new(Pacer::new(
-            RateLimit::PerSecond(6),
-            30,
-            Duration::from_millis(300),
-            &SharedPacing::Dir(dir.0.clone()),
-        ));
+        let pacer = shared_at_six(&dir, Duration::from_millis(300));
         // Every slot runs for an hour, in processes that hang (or a file that lies).
         let hour = now_ns() + 3600 * SECOND;
         let slots = format!(" r{hour}").repeat(6);
@@ -818,12 +823,7 @@ mod tests {
     #[test]
     fn a_space_waiting_on_its_state_file_holds_up_no_other() {
         let dir = TempDir::new();
-        let pacer = Arc::new(Pacer::new(
-            RateLimit::PerSecond(6),
-            30,
-            Duration::from_secs(60),
-            &SharedPacing::Dir(dir.0.clone()),
-        ));
+        let pacer = shared_at_six(&dir, Duration::from_secs(60));
         drop((pacer.acquire(1, "h"), pacer.acquire(2, "h")));
         // Another process holds space 1's state file locked.
         let other = std::fs::OpenOptions::new()
@@ -848,12 +848,7 @@ mod tests {
     #[test]
     fn calls_waiting_on_a_state_file_leave_it_unwritten() {
         let dir = TempDir::new();
-        let pacer = Arc::new(Pacer::new(
-            RateLimit::PerSecond(6),
-            30,
-            Duration::from_secs(60),
-            &SharedPacing::Dir(dir.0.clone()),
-        ));
+        let pacer = shared_at_six(&dir, Duration::from_secs(60));
         // Every slot runs, in other processes, for another 400 ms.
         let until = now_ns() + 400 * 1_000_000;
         let path = dir.0.join("h-4.pacer");
