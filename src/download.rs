@@ -17,7 +17,7 @@ pub(crate) fn sha256(
     asset_id: u64,
 ) -> Result<Option<String>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
-    if !crate::url::is_allowed_from(url, session.base.is_loopback()) {
+    if !crate::url::is_asset_url(url, session.base.is_loopback()) {
         return Err(at_download(Error::new(ErrorKind::InsecureUrl {
             url: crate::url::redacted(url),
         })));

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -126,12 +126,19 @@ impl Manifest {
     /// The temporary file is `.{name}.{random}.tmp` (for `assets.json`,
     /// `.assets.json.3f9a0c2e7b1d4a65.tmp`), created new: an existing file or a symlink
     /// planted at that name is never opened or followed; another random name is tried.
+    ///
+    /// A file that already holds exactly this text is left untouched (not even its
+    /// modification time changes), so tools that watch it, such as cargo's
+    /// `rerun-if-changed`, see no change.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let fail = |e: io::Error| manifest_error(path, "cannot be written", Some(e));
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| manifest_error(path, &format!("cannot be encoded: {e}"), None))?;
         text.push('\n');
+        if holds(path, &text) {
+            return Ok(());
+        }
         let (temporary, mut file) = create_temporary(|| temporary_name(path)).map_err(fail)?;
         let written = (|| {
             file.write_all(text.as_bytes())?;
@@ -150,6 +157,16 @@ impl Manifest {
             let _ = dir.sync_all();
         }
         Ok(())
+    }
+
+    /// Fails when a manifest could not be saved at `path` (its folder is missing or not
+    /// writable), without touching the manifest: a temporary file is created beside it and
+    /// removed.
+    pub(crate) fn check_writable(path: &Path) -> Result<(), Error> {
+        let fail = |e: io::Error| manifest_error(path, "cannot be written", Some(e));
+        let (temporary, file) = create_temporary(|| temporary_name(path)).map_err(fail)?;
+        drop(file);
+        fs::remove_file(&temporary).map_err(fail)
     }
 
     /// The CDN URL of a file, by its relative path.
@@ -279,6 +296,16 @@ fn code_span(text: &str) -> String {
         ""
     };
     format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Whether the file at `path` holds exactly `text` (a larger file is not read whole).
+fn holds(path: &Path, text: &str) -> bool {
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let mut found = Vec::with_capacity(text.len());
+    let read = file.take(text.len() as u64 + 1).read_to_end(&mut found);
+    read.is_ok() && found == text.as_bytes()
 }
 
 /// How many random names [`create_temporary`] tries before it gives up.

@@ -73,6 +73,34 @@ pub(crate) fn is_allowed_from(url: &str, local_api: bool) -> bool {
     is_allowed(url) && (local_api || !is_loopback(url) || scheme(url).as_deref() == Some("https"))
 }
 
+/// The hosts Storyblok serves asset files from, one or two per region (Storyblok's
+/// "Regional domains"): EU, US, Australia, Canada, China.
+const ASSET_HOSTS: [&str; 8] = [
+    "a.storyblok.com",
+    "a2.storyblok.com",
+    "a-us.storyblok.com",
+    "a2-us.storyblok.com",
+    "a-ap.storyblok.com",
+    "a2-ap.storyblok.com",
+    "a-ca.storyblok.com",
+    "a.storyblokchina.cn",
+];
+
+/// Whether the SDK may fetch an asset's file from `url`, a URL an answer of the API named:
+/// `https` on one of Storyblok's asset hosts, or, when the API itself is on loopback (a
+/// local stand-in such as the emulator), a loopback URL it may send to.
+pub(crate) fn is_asset_url(url: &str, local_api: bool) -> bool {
+    if !is_allowed_from(url, local_api) {
+        return false;
+    }
+    let Some(host) = host(url) else {
+        return false;
+    };
+    (local_api && is_loopback_host(host))
+        || (scheme(url).as_deref() == Some("https")
+            && ASSET_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)))
+}
+
 /// `url` with any user name and password replaced by `[redacted]`, for messages.
 pub(crate) fn redacted(url: &str) -> String {
     match url.split_once("://") {
@@ -115,6 +143,39 @@ mod tests {
         assert!(!is_allowed_from("http://127.0.0.1:9/b", false));
         assert!(is_allowed_from("https://127.0.0.1:9/b", false));
         assert!(is_allowed_from("https://a.storyblok.com/f/1", false));
+    }
+
+    #[test]
+    fn asset_files_come_from_storyblok_asset_hosts() {
+        for url in [
+            "https://a.storyblok.com/f/1/x.png",
+            "https://A2-US.storyblok.com/f/1/x.png",
+            "https://a.storyblokchina.cn/f/1/x.png",
+        ] {
+            assert!(is_asset_url(url, false), "{url}");
+        }
+        for url in [
+            "http://a.storyblok.com/f/1/x.png",
+            "https://evil.example/f/1/x.png",
+            "https://a.storyblok.com.evil.example/f/1/x.png",
+            "https://s3.amazonaws.com/a.storyblok.com/f/1/x.png",
+            "https://me@a.storyblok.com/f/1/x.png",
+            "http://127.0.0.1:9/a.storyblok.com/f/1/x.png",
+            "https://127.0.0.1:9/x.png",
+        ] {
+            assert!(!is_asset_url(url, false), "{url}");
+        }
+        // A local API (the emulator) serves its files on loopback.
+        assert!(is_asset_url(
+            "http://127.0.0.1:9/a.storyblok.com/f/1/x.png",
+            true
+        ));
+        assert!(is_asset_url("https://a.storyblok.com/f/1/x.png", true));
+        assert!(!is_asset_url(
+            "http://10.0.0.1/a.storyblok.com/f/1/x.png",
+            true
+        ));
+        assert!(!is_asset_url("https://evil.example/x.png", true));
     }
 
     #[test]

@@ -413,7 +413,7 @@ struct Run<'c> {
     claimed: Mutex<HashSet<u64>>,
 }
 
-/// The manifest and whether this run wrote it yet (which shows it can be written).
+/// The manifest and whether this run has checked yet that it can be written.
 struct Book {
     manifest: Manifest,
     written: bool,
@@ -446,7 +446,7 @@ impl Run<'_> {
     fn ensure_writable(&self) -> Result<(), Error> {
         let mut book = self.book();
         if !book.written {
-            book.manifest.save(&self.options.manifest)?;
+            Manifest::check_writable(&self.options.manifest)?;
             book.written = true;
         }
         Ok(())
