@@ -159,7 +159,8 @@ pub enum ErrorKind {
     /// A sync manifest could not be read, parsed or written. A corrupt manifest is left
     /// as it is.
     Manifest {
-        /// The manifest file.
+        /// The manifest file (the message names its journal or lock file when the problem
+        /// is theirs).
         path: PathBuf,
         /// What is wrong and what to do.
         message: String,

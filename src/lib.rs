@@ -174,6 +174,7 @@ mod url;
 mod bulk;
 mod download;
 mod folders;
+mod journal;
 mod listing;
 mod manifest;
 mod meta;

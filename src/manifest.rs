@@ -12,6 +12,8 @@ use crate::error::{Error, ErrorKind};
 
 /// The current manifest format.
 const VERSION: u32 = 1;
+/// The most of a manifest file that is read: far more than any real one holds.
+const MAX_MANIFEST: u64 = 1 << 30;
 
 /// The record [`Client::sync`](crate::Client::sync) keeps of what it uploaded: for each
 /// file, by its path relative to the synced folder, the asset's id and URL and what the
@@ -61,9 +63,16 @@ pub struct ManifestEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<String>,
     /// The record was created but the upload did not complete; the next sync replaces
-    /// this asset rather than creating another.
+    /// this asset rather than creating another. A pending entry has no constant in
+    /// [`Manifest::rust_consts`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// The record of this file's next version, created by a sync with
+    /// [`OnChange::NewAsset`](crate::OnChange::NewAsset) whose upload did not complete.
+    /// The entry keeps the previous asset (its id, URL and constant) until the new one is
+    /// finished; the next sync uploads into this record rather than creating another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_version: Option<u64>,
     /// The asset folder the file was put in, when the sync places files in folders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<u64>,
@@ -71,11 +80,13 @@ pub struct ManifestEntry {
     /// the sync manages the file's metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<String>,
-    /// The file's modification time (nanoseconds since the Unix epoch) when it was last
-    /// uploaded here: a file of the same size and time is not hashed again. It is written
-    /// only when the entry changes anyway, so a checkout elsewhere does not rewrite it, and
-    /// not when the file was modified less than 2 seconds before the sync looked at it: a
-    /// rewrite of the same size within the file system's clock tick would keep that time.
+    /// The file's modification time (nanoseconds since the Unix epoch) as a sync on this
+    /// machine last saw it: a file of the same size and time is not hashed again. A time
+    /// once recorded is not rewritten for a file found unchanged (on another machine times
+    /// differ, and the manifest would change on every checkout); a file modified less than
+    /// 2 seconds before the sync looked at it gets no time (a rewrite of the same size
+    /// within the file system's clock tick would keep it), and the next sync that finds it
+    /// unchanged records one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<u64>,
 }
@@ -91,15 +102,38 @@ impl Default for Manifest {
 }
 
 impl Manifest {
-    /// Reads a manifest. A missing file is an empty manifest; an unreadable or corrupt one
-    /// is an [`ErrorKind::Manifest`], never silently replaced.
+    /// Reads a manifest, as the last sync left it: with the progress its journal holds
+    /// when that sync did not end (a crash, a kill), the journal being the file
+    /// `.{name}.journal` beside it. A missing file is an empty manifest; an unreadable or
+    /// corrupt one, or one that gives two files one asset id (a bad merge), is an
+    /// [`ErrorKind::Manifest`], never silently replaced.
     pub fn load(path: impl AsRef<Path>) -> Result<Manifest, Error> {
         let path = path.as_ref();
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
+        let mut manifest = Manifest::load_file(path)?;
+        crate::journal::apply(path, &mut manifest)?;
+        manifest.check_ids(path)?;
+        Ok(manifest)
+    }
+
+    /// Reads the manifest file alone.
+    fn load_file(path: &Path) -> Result<Manifest, Error> {
+        let mut text = String::new();
+        match fs::File::open(path) {
+            Ok(file) => {
+                file.take(MAX_MANIFEST + 1)
+                    .read_to_string(&mut text)
+                    .map_err(|e| manifest_error(path, "cannot be read", Some(e)))?;
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::default()),
             Err(e) => return Err(manifest_error(path, "cannot be read", Some(e))),
-        };
+        }
+        if text.len() as u64 > MAX_MANIFEST {
+            return Err(manifest_error(
+                path,
+                "is larger than 1 GiB, more than any manifest holds: check the path",
+                None,
+            ));
+        }
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
             manifest_error(
                 path,
@@ -118,6 +152,33 @@ impl Manifest {
             ));
         }
         Ok(manifest)
+    }
+
+    /// Fails when two entries name one asset (as its id or as a pending new version): the
+    /// sync would treat one file's asset as the other's, replacing or deleting it.
+    fn check_ids(&self, path: &Path) -> Result<(), Error> {
+        let mut owners: std::collections::HashMap<u64, &str> = std::collections::HashMap::new();
+        for (file, entry) in &self.assets {
+            for id in std::iter::once(entry.id).chain(entry.new_version) {
+                if let Some(other) = owners.insert(id, file) {
+                    let message = if other == file {
+                        format!(
+                            "gives {file:?} asset {id} twice (as its asset and its new version)"
+                        )
+                    } else {
+                        format!("gives asset {id} to both {other:?} and {file:?}")
+                    };
+                    return Err(manifest_error(
+                        path,
+                        &format!(
+                            "{message}: one file's asset would be taken for the other's; fix the entry that is wrong (a bad merge?)"
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the manifest atomically: to a temporary file beside it, flushed to disk,
@@ -151,22 +212,10 @@ impl Manifest {
             return Err(fail(e));
         }
         // Make the rename itself durable where directories can be synced (not Windows).
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(dir) = fs::File::open(dir)
-        {
+        if let Ok(dir) = fs::File::open(folder_of(path)) {
             let _ = dir.sync_all();
         }
         Ok(())
-    }
-
-    /// Fails when a manifest could not be saved at `path` (its folder is missing or not
-    /// writable), without touching the manifest: a temporary file is created beside it and
-    /// removed.
-    pub(crate) fn check_writable(path: &Path) -> Result<(), Error> {
-        let fail = |e: io::Error| manifest_error(path, "cannot be written", Some(e));
-        let (temporary, file) = create_temporary(|| temporary_name(path)).map_err(fail)?;
-        drop(file);
-        fs::remove_file(&temporary).map_err(fail)
     }
 
     /// The CDN URL of a file, by its relative path.
@@ -298,6 +347,13 @@ fn code_span(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
+/// The folder a file at `path` is in: `.` for a bare name such as `assets.manifest.json`.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Whether the file at `path` holds exactly `text` (a larger file is not read whole).
 fn holds(path: &Path, text: &str) -> bool {
     let Ok(file) = fs::File::open(path) else {
@@ -372,6 +428,7 @@ mod tests {
             sha256: "ab".into(),
             dimensions: None,
             pending: false,
+            new_version: None,
             folder: None,
             meta: None,
             modified: None,

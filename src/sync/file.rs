@@ -43,6 +43,10 @@ pub(super) fn gone(run: &Run<'_>, path: &str, entry: &ManifestEntry) -> Result<S
         return Ok(run.line(path, SyncAction::Deleted));
     }
     run.ensure_writable()?;
+    if let Some(id) = entry.new_version {
+        // A record never finished: nothing but this entry knows it.
+        let _ = run.client.delete(run.space_id, id);
+    }
     let action = match run.client.delete(run.space_id, entry.id) {
         Err(error) if error.status() != Some(404) => SyncAction::Failed(error),
         Ok(()) | Err(_) => {
@@ -133,8 +137,14 @@ enum Compared {
 
 /// How an upload treats the asset.
 enum Upload {
+    /// A new asset, for a file the manifest has no complete entry for.
     New,
+    /// The file of this existing asset, in place.
     Replace(u64),
+    /// A new asset for the file of this entry, which keeps its previous asset (id, URL,
+    /// constant) until the new one is finished; into the entry's pending new version, if
+    /// it has one.
+    NewVersion(ManifestEntry),
 }
 
 impl<'r, 'c> Job<'r, 'c> {
@@ -216,14 +226,17 @@ impl<'r, 'c> Job<'r, 'c> {
         };
         let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
         if same_bytes && !moved && !meta_changed {
+            if self.dry() {
+                return Ok(SyncAction::Unchanged);
+            }
+            let mut kept = self.without_new_version(entry)?;
             // A time left out before (the file was too fresh to trust it) is recorded once
             // it can be, so that later syncs skip hashing the file. A recorded time is never
             // rewritten: on another machine times differ, and the manifest would change on
             // every checkout.
-            if entry.modified.is_none() && self.modified.is_some() && !self.dry() {
-                let mut dated = entry;
-                dated.modified = self.modified;
-                self.run.save(self.key(), Some(dated))?;
+            if kept.modified.is_none() && self.modified.is_some() {
+                kept.modified = self.modified;
+                self.run.save(self.key(), Some(kept))?;
             }
             return Ok(SyncAction::Unchanged);
         }
@@ -237,14 +250,15 @@ impl<'r, 'c> Job<'r, 'c> {
                     .client
                     .update_asset(self.run.space_id, entry.id, &meta, folder)
                 {
-                    // The asset was deleted in Storyblok: upload the file anew.
+                    // The asset was deleted in Storyblok: upload the file anew. Its entry
+                    // stays until the new asset is finished.
                     Err(error) if error.status() == Some(404) => {
-                        self.upload(Upload::New, target)?;
+                        self.upload(Upload::NewVersion(entry), target)?;
                         return Ok(SyncAction::Uploaded);
                     }
                     other => other?,
                 }
-                let mut updated = entry;
+                let mut updated = self.without_new_version(entry)?;
                 if target != Target::Unplaced {
                     updated.folder = target.folder();
                 }
@@ -254,15 +268,27 @@ impl<'r, 'c> Job<'r, 'c> {
             }
             return Ok(SyncAction::MetadataUpdated);
         }
-        self.changed(entry.id, target)
+        self.changed(entry.id, Some(entry), target)
     }
 
-    /// This file's bytes differ from asset `previous`'s: replace them in place, or upload a
-    /// new asset, as the options say.
-    fn changed(&self, previous: u64, target: Target) -> Result<SyncAction, Error> {
+    /// This file's bytes differ from asset `previous`'s (the asset of its `entry`, if it
+    /// has one): replace them in place, or upload a new asset, as the options say.
+    fn changed(
+        &self,
+        previous: u64,
+        entry: Option<ManifestEntry>,
+        target: Target,
+    ) -> Result<SyncAction, Error> {
         match self.run.options.on_change {
             OnChange::ReplaceInPlace => {
-                let replaced = self.dry() || self.upload(Upload::Replace(previous), target)?;
+                if self.dry() {
+                    return Ok(SyncAction::Replaced);
+                }
+                let replaced = self.upload(Upload::Replace(previous), target)?;
+                if let Some(entry) = entry.filter(|e| e.new_version.is_some()) {
+                    // The record of an earlier new version is no longer wanted.
+                    self.delete_new_version(&entry);
+                }
                 Ok(if replaced {
                     SyncAction::Replaced
                 } else {
@@ -271,10 +297,29 @@ impl<'r, 'c> Job<'r, 'c> {
             }
             OnChange::NewAsset => {
                 if !self.dry() {
-                    self.upload(Upload::New, target)?;
+                    self.upload(entry.map_or(Upload::New, Upload::NewVersion), target)?;
                 }
                 Ok(SyncAction::NewVersion { previous })
             }
+        }
+    }
+
+    /// `entry` without its pending new version, whose record is deleted (noted first when
+    /// there is one): the file's bytes are its asset's again, so no new version is wanted.
+    fn without_new_version(&self, mut entry: ManifestEntry) -> Result<ManifestEntry, Error> {
+        if entry.new_version.is_some() {
+            self.delete_new_version(&entry);
+            entry.new_version = None;
+            self.run.save(self.key(), Some(entry.clone()))?;
+        }
+        Ok(entry)
+    }
+
+    /// Deletes the record of `entry`'s pending new version. A failure leaves it behind,
+    /// unnoted once the entry is saved without it: it is only a record never finished.
+    fn delete_new_version(&self, entry: &ManifestEntry) {
+        if let Some(id) = entry.new_version {
+            let _ = self.run.client.delete(self.run.space_id, id);
         }
     }
 
@@ -324,7 +369,7 @@ impl<'r, 'c> Job<'r, 'c> {
                 return Err(error);
             }
             if let Some(first) = fallback {
-                let action = self.changed(first, target)?;
+                let action = self.changed(first, None, target)?;
                 claims.keep(first);
                 return Ok(action);
             }
@@ -431,9 +476,9 @@ impl<'r, 'c> Job<'r, 'c> {
         self.run.save(self.key(), Some(entry))
     }
 
-    /// Uploads the file: a new asset, or the file of an existing one. Returns whether an
-    /// existing asset was replaced (`false` when it had gone from Storyblok and a new one
-    /// was made).
+    /// Uploads the file: a new asset, or the file of an existing one. Returns whether it
+    /// went into a record that existed (`false` when a new one was made, also when the
+    /// record had gone from Storyblok).
     fn upload(&self, how: Upload, target: Target) -> Result<bool, Error> {
         let client = self.run.client;
         let space = self.run.space_id;
@@ -450,34 +495,50 @@ impl<'r, 'c> Job<'r, 'c> {
         let dimensions = params.size_param();
         self.sha256()?;
         self.run.ensure_writable()?;
-        // A new record: if the sign's answer named one it could not be used for (cut off,
-        // an unusable post_url), note it as pending, so a rerun replaces it instead of
-        // making another.
+        // What the manifest notes the moment a new record exists, so that a rerun uploads
+        // into it instead of making another: a pending entry, or for a new version the
+        // complete entry of the previous one with the record beside it.
+        let pending = |id: u64, url: String| match &how {
+            Upload::NewVersion(entry) => Ok(ManifestEntry {
+                new_version: Some(id),
+                ..entry.clone()
+            }),
+            Upload::New | Upload::Replace(_) => {
+                self.entry(id, url, dimensions.clone(), target, true)
+            }
+        };
+        // A sign whose answer named a record it could not be used for (cut off, an
+        // unusable post_url) notes that record too.
         let sign_new = |params: AssetParams| {
             client.sign(space, params).inspect_err(|error| {
                 if let (Some(id), false) = (
                     error.asset_id(),
                     matches!(error.kind(), ErrorKind::RecordDeleted),
-                ) && let Ok(pending) =
-                    self.entry(id, String::new(), dimensions.clone(), target, true)
+                ) && let Ok(noted) = pending(id, String::new())
                 {
-                    let _ = self.run.save(self.key(), Some(pending));
+                    let _ = self.run.save(self.key(), Some(noted));
                 }
             })
         };
-        let (signed, replaced) = match how {
-            Upload::Replace(id) => match client.sign(space, params.clone().replace(id)) {
-                // The asset was deleted in Storyblok: upload the file anew.
-                Err(error) if error.status() == Some(404) => (sign_new(params)?, false),
-                other => (other?, true),
-            },
-            Upload::New => (sign_new(params)?, false),
+        // Uploads into an existing record; `sign_new` when it was deleted in Storyblok.
+        let sign_into =
+            |id: u64, params: AssetParams| match client.sign(space, params.clone().replace(id)) {
+                Err(error) if error.status() == Some(404) => Ok((sign_new(params)?, true)),
+                other => Ok::<_, Error>((other?, false)),
+            };
+        let (signed, created) = match &how {
+            Upload::Replace(id) => sign_into(*id, params)?,
+            Upload::NewVersion(ManifestEntry {
+                new_version: Some(id),
+                ..
+            }) => sign_into(*id, params)?,
+            Upload::New | Upload::NewVersion(_) => (sign_new(params)?, true),
         };
-        if !replaced {
-            // The record exists from here on: note it, so a rerun replaces it.
+        if created {
+            // The record exists from here on: note it.
             let url = signed.cdn_url().unwrap_or_default();
-            let pending = self.entry(signed.asset_id(), url, dimensions.clone(), target, true)?;
-            if let Err(error) = self.run.save(self.key(), Some(pending)) {
+            let noted = pending(signed.asset_id(), url)?;
+            if let Err(error) = self.run.save(self.key(), Some(noted)) {
                 // Not noted, the record would be duplicated by the next run: remove it.
                 let _ = client.delete(space, signed.asset_id());
                 return Err(error);
@@ -486,7 +547,7 @@ impl<'r, 'c> Job<'r, 'c> {
         let asset = complete(signed.upload(source)?)?;
         let entry = self.entry(asset.id, asset.filename, dimensions, target, false)?;
         self.run.save(self.key(), Some(entry))?;
-        Ok(replaced)
+        Ok(!created)
     }
 
     /// The manifest entry of this file as asset `id`.
@@ -505,6 +566,7 @@ impl<'r, 'c> Job<'r, 'c> {
             sha256: self.sha256()?.to_owned(),
             dimensions,
             pending,
+            new_version: None,
             folder: target.folder(),
             meta: self.meta_hash.clone(),
             modified: self.modified,

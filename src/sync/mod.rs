@@ -7,17 +7,22 @@
 
 mod file;
 mod local;
+mod lock;
+mod store;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::manifest::{Manifest, ManifestEntry, manifest_error};
+use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
+use lock::ManifestLock;
+use store::Store;
 
 /// A closure giving a file's metadata from its manifest path, for
 /// [`SyncOptions::metadata`].
@@ -47,6 +52,7 @@ pub struct SyncOptions {
     on_change: OnChange,
     dry_run: bool,
     concurrency: usize,
+    lock_timeout: Duration,
 }
 
 /// Where synced files go in the space.
@@ -92,6 +98,7 @@ impl SyncOptions {
             on_change: OnChange::ReplaceInPlace,
             dry_run: false,
             concurrency: 4,
+            lock_timeout: Duration::from_secs(60),
         }
     }
 
@@ -185,6 +192,16 @@ impl SyncOptions {
         self.concurrency = threads.max(1);
         self
     }
+
+    /// How long to wait for another sync of the same manifest to end before failing
+    /// (default 60 s). Two syncs of one manifest take turns on its lock file,
+    /// `.{manifest}.lock` beside it, taken only by a sync that has something to write:
+    /// a build next to an editor's `cargo check`, two CI jobs on one checkout. The second
+    /// then reads what the first wrote.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
 }
 
 impl fmt::Debug for SyncOptions {
@@ -201,6 +218,7 @@ impl fmt::Debug for SyncOptions {
             .field("on_change", &self.on_change)
             .field("dry_run", &self.dry_run)
             .field("concurrency", &self.concurrency)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
@@ -305,27 +323,31 @@ impl Client {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn sync(&self, space_id: u64, options: &SyncOptions) -> Result<SyncReport, Error> {
-        // Two syncs of one manifest (a build and an editor's `cargo check`, two CI jobs on
-        // one checkout) would upload the same new files twice and overwrite each other's
-        // entries: the second waits for the first, then reads what it wrote.
-        let _lock = if options.dry_run {
-            None
-        } else {
-            Some(lock_manifest(&options.manifest)?)
-        };
-        let mut manifest = Manifest::load(&options.manifest)?;
-        match manifest.space_id {
-            Some(other) if other != space_id => {
-                return Err(manifest_error(
-                    &options.manifest,
-                    &format!(
-                        "belongs to space {other}, not {space_id}; use one manifest per space"
-                    ),
-                    None,
-                ));
+        let mut lock = None;
+        loop {
+            let store = Store::open(
+                &options.manifest,
+                space_id,
+                lock.take(),
+                options.lock_timeout,
+                options.dry_run,
+            )?;
+            match self.sync_once(space_id, options, store)? {
+                Attempt::Done(report) => return Ok(report),
+                // Another sync changed the manifest before this one took the lock, and
+                // nothing was written: start over, from the manifest it left, holding the
+                // lock from the start (so this happens once).
+                Attempt::Again(held) => lock = Some(held),
             }
-            _ => manifest.space_id = Some(space_id),
         }
+    }
+
+    fn sync_once(
+        &self,
+        space_id: u64,
+        options: &SyncOptions,
+        store: Store,
+    ) -> Result<Attempt, Error> {
         let found = local::files(options)?;
         let on_disk: HashSet<&str> = found
             .files
@@ -333,9 +355,8 @@ impl Client {
             .map(|f| f.key.as_str())
             .chain(found.unreadable.iter().map(|(path, _)| path.as_str()))
             .collect();
-        let gone: Vec<(String, ManifestEntry)> = manifest
-            .assets
-            .iter()
+        let gone: Vec<(String, ManifestEntry)> = store
+            .entries()
             .filter(|(path, _)| !on_disk.contains(path.as_str()))
             // A list names what to sync now; files it leaves out are gone only if they are.
             .filter(|(path, _)| {
@@ -347,10 +368,7 @@ impl Client {
             client: self,
             space_id,
             options,
-            book: Mutex::new(Book {
-                manifest,
-                written: false,
-            }),
+            store: Mutex::new(store),
             stop: AtomicBool::new(false),
             claimed: Mutex::new(HashSet::new()),
         };
@@ -378,7 +396,7 @@ impl Client {
                         match file::sync(&run, local) {
                             Ok(line) => lock(&lines).push(line),
                             Err(error) => {
-                                // Only an unwritable manifest stops the whole sync.
+                                // Only a manifest that cannot be written stops the sync.
                                 run.stop.store(true, Ordering::SeqCst);
                                 lock(&failure).get_or_insert(error);
                             }
@@ -387,18 +405,46 @@ impl Client {
                 });
             }
         });
-        if let Some(error) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        let mut failure = failure.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if failure.is_none() {
+            report
+                .files
+                .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
+            for (path, entry) in gone {
+                match file::gone(&run, &path, &entry) {
+                    Ok(line) => report.files.push(line),
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+            }
+        }
+        let store = run
+            .store
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if store.must_restart() {
+            if let Some(held) = store.finish()? {
+                return Ok(Attempt::Again(held));
+            }
+        } else {
+            // Whatever happened, what was noted goes into the manifest.
+            store.finish()?;
+        }
+        if let Some(error) = failure {
             return Err(error);
         }
-        report
-            .files
-            .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
-        for (path, entry) in gone {
-            report.files.push(file::gone(&run, &path, &entry)?);
-        }
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(report)
+        Ok(Attempt::Done(report))
     }
+}
+
+/// How one attempt at a sync ended.
+enum Attempt {
+    Done(SyncReport),
+    /// Start over, holding the manifest's lock.
+    Again(ManifestLock),
 }
 
 /// One sync in progress, shared by its threads.
@@ -406,62 +452,38 @@ struct Run<'c> {
     client: &'c Client,
     space_id: u64,
     options: &'c SyncOptions,
-    book: Mutex<Book>,
+    store: Mutex<Store>,
     /// Set when the manifest could not be written: no thread starts another file.
     stop: AtomicBool,
     /// Existing assets a file of this run is adopting or replacing: no other file may.
     claimed: Mutex<HashSet<u64>>,
 }
 
-/// The manifest and whether this run has checked yet that it can be written.
-struct Book {
-    manifest: Manifest,
-    written: bool,
-}
-
 impl Run<'_> {
-    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
-        lock(&self.book)
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        lock(&self.store)
     }
 
     /// The entry of `path`, as the manifest holds it now.
     fn entry(&self, path: &str) -> Option<ManifestEntry> {
-        self.book().manifest.assets.get(path).cloned()
+        self.store().entry(path).cloned()
     }
 
-    /// Sets (or removes) a file's entry and writes the manifest.
+    /// Sets (or removes) a file's entry, noted on disk before this returns.
     fn save(&self, path: &str, entry: Option<ManifestEntry>) -> Result<(), Error> {
-        let mut book = self.book();
-        match entry {
-            Some(entry) => book.manifest.assets.insert(path.to_owned(), entry),
-            None => book.manifest.assets.remove(path),
-        };
-        book.manifest.save(&self.options.manifest)?;
-        book.written = true;
-        Ok(())
+        self.store().save(path, entry)
     }
 
     /// Before the first call that changes anything: a manifest that cannot be written
     /// must stop the sync before a record exists that it could not note.
     fn ensure_writable(&self) -> Result<(), Error> {
-        let mut book = self.book();
-        if !book.written {
-            Manifest::check_writable(&self.options.manifest)?;
-            book.written = true;
-        }
-        Ok(())
+        self.store().ensure_writable()
     }
 
     /// Claims existing asset `id` for one file of this run: `false` when the manifest
     /// already gives it to a file, or another file of this run claimed it.
     fn claim(&self, id: u64) -> bool {
-        if self
-            .book()
-            .manifest
-            .assets
-            .values()
-            .any(|entry| entry.id == id)
-        {
+        if self.store().owns(id) {
             return false;
         }
         lock(&self.claimed).insert(id)
@@ -480,23 +502,6 @@ impl Run<'_> {
             entry: self.entry(path),
         }
     }
-}
-
-/// Takes the manifest's lock file (`.{name}.lock` beside it), waiting for another sync of
-/// the same manifest to end; released when the file is dropped.
-fn lock_manifest(manifest: &std::path::Path) -> Result<std::fs::File, Error> {
-    let name = format!("{}lock", crate::manifest::temporary_prefix(manifest));
-    let path = manifest.with_file_name(name);
-    let fail = |e| manifest_error(manifest, "cannot be locked for this sync", Some(e));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(fail)?;
-    file.lock().map_err(fail)?;
-    Ok(file)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

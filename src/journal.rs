@@ -1,0 +1,205 @@
+//! The sync's journal: the manifest entries a sync changed, appended one line at a time to
+//! a file beside the manifest, so each record is noted the moment it exists at the cost of
+//! one line (not a rewrite of the whole manifest). The sync folds it into the manifest when
+//! it ends, and the next sync does after a crash; [`Manifest::load`] reads it too.
+//!
+//! `.assets.manifest.json.journal`, JSON lines:
+//!
+//! ```text
+//! {"journal":1,"space_id":184738}
+//! {"path":"img/logo.png","entry":{"id":123,"url":"…","size":20311,"sha256":"…","pending":true}}
+//! {"path":"old.png","entry":null}
+//! ```
+//!
+//! Each line sets (or, with `null`, removes) one path's entry, so applying a journal twice
+//! gives what applying it once gives. A last line cut short (a crash while it was written)
+//! is ignored; any other line that is not one of these is an error, never guessed at.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::manifest::{Manifest, ManifestEntry, manifest_error, temporary_prefix};
+
+/// The journal format's version.
+const VERSION: u32 = 1;
+/// The most of a journal that is read: far more than any real one (a line per change).
+const MAX_JOURNAL: u64 = 1 << 30;
+
+/// The journal of the manifest at `manifest`: `.{name}.journal` beside it.
+pub(crate) fn path_of(manifest: &Path) -> PathBuf {
+    manifest.with_file_name(format!("{}journal", temporary_prefix(manifest)))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    journal: u32,
+    space_id: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    path: &'a str,
+    entry: Option<&'a ManifestEntry>,
+}
+
+#[derive(Deserialize)]
+struct OwnedLine {
+    path: String,
+    entry: Option<ManifestEntry>,
+}
+
+/// Applies the journal beside the manifest at `path`, if there is one, to `manifest`.
+/// Returns whether there was one.
+pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error> {
+    let journal = path_of(path);
+    let fail = |message: &str, e: Option<io::Error>| manifest_error(&journal, message, e);
+    let mut text = String::new();
+    match File::open(&journal) {
+        Ok(file) => {
+            file.take(MAX_JOURNAL + 1)
+                .read_to_string(&mut text)
+                .map_err(|e| fail("cannot be read", Some(e)))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(fail("cannot be read", Some(e))),
+    }
+    if text.len() as u64 > MAX_JOURNAL {
+        return Err(fail(
+            "is larger than 1 GiB, which no sync writes; remove it",
+            None,
+        ));
+    }
+    let corrupt = |number: usize, why: &str| {
+        fail(
+            &format!(
+                "has a line {number} that is no journal line ({why}); the journal holds the \
+                 progress of a sync that did not end: fix the line, or remove the file and \
+                 sync again (records it noted may then be duplicated)"
+            ),
+            None,
+        )
+    };
+    // A last line without its newline was being written when the process died: the
+    // record it would have noted was not yet used.
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    let mut lines = complete.lines().enumerate();
+    match lines.next() {
+        None => return Ok(true),
+        Some((_, first)) => {
+            let header: Header =
+                serde_json::from_str(first).map_err(|e| corrupt(1, &e.to_string()))?;
+            if header.journal != VERSION {
+                return Err(corrupt(1, &format!("version {}", header.journal)));
+            }
+            match (header.space_id, manifest.space_id) {
+                (Some(journal), Some(manifest)) if journal != manifest => {
+                    return Err(fail(
+                        &format!(
+                            "is of space {journal}, not {manifest}; remove the one that is wrong"
+                        ),
+                        None,
+                    ));
+                }
+                (Some(journal), None) => manifest.space_id = Some(journal),
+                _ => {}
+            }
+        }
+    }
+    for (index, line) in lines {
+        let line: OwnedLine =
+            serde_json::from_str(line).map_err(|e| corrupt(index + 1, &e.to_string()))?;
+        match line.entry {
+            Some(entry) => manifest.assets.insert(line.path, entry),
+            None => manifest.assets.remove(&line.path),
+        };
+    }
+    Ok(true)
+}
+
+/// A journal being written.
+pub(crate) struct Journal {
+    /// The manifest it is the journal of.
+    manifest: PathBuf,
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Starts the journal of the manifest at `manifest`, of space `space_id`. There must be
+    /// none: a journal left by a crash is folded into the manifest first.
+    pub(crate) fn create(manifest: &Path, space_id: Option<u64>) -> Result<Journal, Error> {
+        let path = path_of(manifest);
+        // A new file: an existing one, or a link planted at the name, is never opened.
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                let message = format!("cannot start its journal, {}", path.display());
+                manifest_error(manifest, &message, Some(e))
+            })?;
+        let mut journal = Journal {
+            manifest: manifest.to_path_buf(),
+            path,
+            file,
+        };
+        let header = serde_json::to_string(&Header {
+            journal: VERSION,
+            space_id,
+        })
+        .map_err(|e| journal.error(&format!("cannot be encoded: {e}"), None))?;
+        journal.write_line(header)?;
+        Ok(journal)
+    }
+
+    /// Notes `path`'s entry (`None`: removed), durably, before returning.
+    pub(crate) fn append(
+        &mut self,
+        path: &str,
+        entry: Option<&ManifestEntry>,
+    ) -> Result<(), Error> {
+        let line = serde_json::to_string(&Line { path, entry })
+            .map_err(|e| self.error(&format!("cannot be encoded: {e}"), None))?;
+        self.write_line(line)
+    }
+
+    /// An error of the journal: `message` says what it could not do.
+    fn error(&self, message: &str, e: Option<io::Error>) -> Error {
+        let message = format!("has a journal, {}, that {message}", self.path.display());
+        manifest_error(&self.manifest, &message, e)
+    }
+
+    fn write_line(&mut self, mut line: String) -> Result<(), Error> {
+        line.push('\n');
+        (|| {
+            self.file.write_all(line.as_bytes())?;
+            self.file.sync_data()
+        })()
+        .map_err(|e| self.error("cannot be written", Some(e)))
+    }
+
+    /// Removes the journal, once the manifest holds what it noted.
+    pub(crate) fn remove(self) -> Result<(), Error> {
+        drop(self.file);
+        remove(&self.manifest)
+    }
+}
+
+/// Removes the journal of the manifest at `manifest`, if there is one.
+pub(crate) fn remove(manifest: &Path) -> Result<(), Error> {
+    let path = path_of(manifest);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            let message = format!("has a journal, {}, that cannot be removed", path.display());
+            Err(manifest_error(manifest, &message, Some(e)))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,178 @@
+//! What a sync knows of its manifest while it runs: the entries in memory, and on disk the
+//! manifest file and the journal that notes each change the moment it is made. The
+//! manifest's lock is taken before the first write, and only then: a sync with nothing to
+//! write touches no file, and works in a read-only checkout.
+//!
+//! When the sync ends, the journal is folded into the manifest (written once, and only if
+//! its content changed) and removed; a sync that did not end leaves the journal, which
+//! [`Manifest::load`] reads and the next sync folds at its first write.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::lock::ManifestLock;
+use crate::error::Error;
+use crate::journal::{self, Journal};
+use crate::manifest::{Manifest, ManifestEntry, manifest_error};
+
+pub(super) struct Store {
+    path: PathBuf,
+    space_id: u64,
+    /// The entries as they are now.
+    manifest: Manifest,
+    /// The manifest (with its journal) as this sync first read it: what another sync may
+    /// have changed before this one took the lock.
+    read: Manifest,
+    /// Which file's entry names each asset id, as its asset or its pending new version.
+    owners: HashMap<u64, String>,
+    patience: Duration,
+    lock: Option<ManifestLock>,
+    journal: Option<Journal>,
+    /// A journal left by a sync that did not end, to fold in at the first write.
+    leftover: bool,
+    /// Another sync changed the manifest before this one took the lock: start over.
+    restart: bool,
+}
+
+impl Store {
+    /// Reads the manifest at `path` for a sync of `space_id`. With `lock`, this sync holds
+    /// the manifest's lock already. A journal left by a sync that did not end is folded in
+    /// at once, unless the run is dry: that is a write.
+    pub(super) fn open(
+        path: &Path,
+        space_id: u64,
+        lock: Option<ManifestLock>,
+        patience: Duration,
+        dry_run: bool,
+    ) -> Result<Store, Error> {
+        let leftover = journal::path_of(path).exists();
+        let read = Manifest::load(path)?;
+        if let Some(other) = read.space_id.filter(|&other| other != space_id) {
+            return Err(manifest_error(
+                path,
+                &format!("belongs to space {other}, not {space_id}; use one manifest per space"),
+                None,
+            ));
+        }
+        let mut manifest = read.clone();
+        manifest.space_id = Some(space_id);
+        let owners = manifest
+            .assets
+            .iter()
+            .flat_map(|(file, entry)| {
+                std::iter::once(entry.id)
+                    .chain(entry.new_version)
+                    .map(move |id| (id, file.clone()))
+            })
+            .collect();
+        let mut store = Store {
+            path: path.to_path_buf(),
+            space_id,
+            manifest,
+            read,
+            owners,
+            patience,
+            lock,
+            journal: None,
+            leftover,
+            restart: false,
+        };
+        if leftover && !dry_run {
+            store.ensure_writable()?;
+        }
+        Ok(store)
+    }
+
+    /// The entry of `file`, as it is now.
+    pub(super) fn entry(&self, file: &str) -> Option<&ManifestEntry> {
+        self.manifest.assets.get(file)
+    }
+
+    /// Every file's entry, in path order.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&String, &ManifestEntry)> {
+        self.manifest.assets.iter()
+    }
+
+    /// Whether an entry names asset `id`.
+    pub(super) fn owns(&self, id: u64) -> bool {
+        self.owners.contains_key(&id)
+    }
+
+    /// Sets (or, with `None`, removes) `file`'s entry, noted in the journal before this
+    /// returns.
+    pub(super) fn save(&mut self, file: &str, entry: Option<ManifestEntry>) -> Result<(), Error> {
+        self.ensure_writable()?;
+        if let Some(journal) = &mut self.journal {
+            journal.append(file, entry.as_ref())?;
+        }
+        if let Some(old) = self.manifest.assets.get(file) {
+            for id in std::iter::once(old.id).chain(old.new_version) {
+                self.owners.remove(&id);
+            }
+        }
+        match entry {
+            Some(entry) => {
+                for id in std::iter::once(entry.id).chain(entry.new_version) {
+                    self.owners.insert(id, file.to_owned());
+                }
+                self.manifest.assets.insert(file.to_owned(), entry);
+            }
+            None => {
+                self.manifest.assets.remove(file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before the first call that changes anything, so that a record is never made that
+    /// the manifest could not note: takes the lock, checks the manifest is as this sync
+    /// read it, folds a journal left behind, and starts this sync's journal.
+    pub(super) fn ensure_writable(&mut self) -> Result<(), Error> {
+        if self.journal.is_some() {
+            return Ok(());
+        }
+        if self.restart {
+            return Err(self.changed_meanwhile());
+        }
+        if self.lock.is_none() {
+            self.lock = Some(ManifestLock::take(&self.path, self.patience)?);
+            if Manifest::load(&self.path)? != self.read {
+                self.restart = true;
+                return Err(self.changed_meanwhile());
+            }
+        }
+        if self.leftover {
+            // Nothing was noted yet: the entries are those read, the journal's included.
+            self.manifest.save(&self.path)?;
+            journal::remove(&self.path)?;
+            self.leftover = false;
+        }
+        self.journal = Some(Journal::create(&self.path, Some(self.space_id))?);
+        Ok(())
+    }
+
+    fn changed_meanwhile(&self) -> Error {
+        manifest_error(
+            &self.path,
+            "was changed by another sync while this one looked at it; this one starts over",
+            None,
+        )
+    }
+
+    /// Whether another sync changed the manifest before this one took the lock: the run
+    /// must start over (with the lock, from [`Store::finish`]), having written nothing.
+    pub(super) fn must_restart(&self) -> bool {
+        self.restart
+    }
+
+    /// Ends the sync's use of the manifest: folds the journal into the manifest (written
+    /// only if its content changed) and removes it. Returns the lock, if this sync took it.
+    pub(super) fn finish(mut self) -> Result<Option<ManifestLock>, Error> {
+        if let Some(journal) = self.journal.take() {
+            self.manifest.save(&self.path)?;
+            journal.remove()?;
+        }
+        Ok(self.lock)
+    }
+}
