@@ -584,6 +584,14 @@ mod tests {
     }
 
     #[test]
+    fn the_folder_synced_after_a_rename_is_that_of_the_path() {
+        // A bare name is in the working folder: its rename is made durable there too.
+        assert_eq!(folder_of(Path::new("assets.manifest.json")), Path::new("."));
+        assert_eq!(folder_of(Path::new("a/b.json")), Path::new("a"));
+        assert_eq!(folder_of(Path::new("/b.json")), Path::new("/"));
+    }
+
+    #[test]
     fn temporary_names_are_fresh_and_recognised_by_sync() {
         let path = Path::new("some/dir/assets.json");
         let (a, b) = (temporary_name(path), temporary_name(path));

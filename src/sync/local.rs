@@ -178,10 +178,11 @@ impl Manifest {
         canonical.is_some() && canonical == self.canonical
     }
 
-    /// Whether a file name is one of the manifest's temporary files, or its lock file.
+    /// Whether a file name is one of the manifest's temporary files, its lock file or its
+    /// journal.
     fn is_temporary(&self, name: &str) -> bool {
         (name.starts_with(&self.temporary) && name.ends_with(".tmp"))
-            || name.strip_prefix(&self.temporary) == Some("lock")
+            || matches!(name.strip_prefix(&self.temporary), Some("lock" | "journal"))
     }
 }
 
