@@ -8,11 +8,13 @@
 //! ```text
 //! {"journal":1,"space_id":184738}
 //! {"path":"img/logo.png","entry":{"id":123,"url":"…","size":20311,"sha256":"…","pending":true}}
+//! {"path":"new.png","signing":1764755000}
 //! {"path":"old.png","entry":null}
 //! ```
 //!
-//! Each line sets (or, with `null`, removes) one path's entry, so applying a journal twice
-//! gives what applying it once gives. A last line cut short (a crash while it was written)
+//! Each line sets (or, with `null`, removes) one path's entry, or notes that a sign, which
+//! creates a record, is being sent for it (see the manifest's `signing`), so applying a
+//! journal twice gives what applying it once gives. A last line cut short (a crash while it was written)
 //! is ignored; any other line that is not one of these is an error, never guessed at.
 
 use std::fs::{self, File, OpenOptions};
@@ -40,16 +42,42 @@ struct Header {
     space_id: Option<u64>,
 }
 
+/// A line that sets or removes a file's entry.
 #[derive(Serialize)]
-struct Line<'a> {
+struct EntryLine<'a> {
     path: &'a str,
     entry: Option<&'a ManifestEntry>,
 }
 
+/// A line that notes (or, with `None`, clears) a sign sent for a file at a time.
+#[derive(Serialize)]
+struct SigningLine<'a> {
+    path: &'a str,
+    signing: Option<u64>,
+}
+
+/// Any line, read back.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct OwnedLine {
     path: String,
-    entry: Option<ManifestEntry>,
+    #[serde(default, with = "present")]
+    entry: Option<Option<ManifestEntry>>,
+    #[serde(default, with = "present")]
+    signing: Option<Option<u64>>,
+}
+
+/// A field that may be absent, `null` or a value: `None`, `Some(None)`, `Some(Some(v))`.
+mod present {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
 }
 
 /// Applies the journal beside the manifest at `path`, if there is one, to `manifest`.
@@ -115,12 +143,28 @@ pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error>
     for (index, line) in lines {
         let line: OwnedLine =
             serde_json::from_str(line).map_err(|e| corrupt(index + 1, &e.to_string()))?;
-        match line.entry {
-            Some(entry) => manifest.assets.insert(line.path, entry),
-            None => manifest.assets.remove(&line.path),
-        };
+        match (line.entry, line.signing) {
+            (Some(entry), None) => set(manifest, line.path, entry),
+            (None, Some(Some(at))) => {
+                manifest.signing.insert(line.path, at);
+            }
+            (None, Some(None)) => {
+                manifest.signing.remove(&line.path);
+            }
+            _ => return Err(corrupt(index + 1, "neither one entry nor one sign")),
+        }
     }
     Ok(true)
+}
+
+/// Sets (or, with `None`, removes) `path`'s entry in `manifest`: the answer of any sign
+/// sent for the file was noted then.
+pub(crate) fn set(manifest: &mut Manifest, path: String, entry: Option<ManifestEntry>) {
+    manifest.signing.remove(&path);
+    match entry {
+        Some(entry) => manifest.assets.insert(path, entry),
+        None => manifest.assets.remove(&path),
+    };
 }
 
 /// A journal being written.
@@ -165,7 +209,15 @@ impl Journal {
         path: &str,
         entry: Option<&ManifestEntry>,
     ) -> Result<(), Error> {
-        let line = serde_json::to_string(&Line { path, entry })
+        let line = serde_json::to_string(&EntryLine { path, entry })
+            .map_err(|e| self.error(&format!("cannot be encoded: {e}"), None))?;
+        self.write_line(line)
+    }
+
+    /// Notes that a sign for `path` is sent at `at` (`None`: that none is outstanding),
+    /// durably, before returning.
+    pub(crate) fn signing(&mut self, path: &str, at: Option<u64>) -> Result<(), Error> {
+        let line = serde_json::to_string(&SigningLine { path, signing: at })
             .map_err(|e| self.error(&format!("cannot be encoded: {e}"), None))?;
         self.write_line(line)
     }

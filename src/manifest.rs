@@ -45,6 +45,13 @@ pub struct Manifest {
     /// The files, by relative path with `/` separators, in sorted order.
     #[serde(default)]
     pub assets: BTreeMap<String, ManifestEntry>,
+    /// Files whose sign call (which creates a record) was sent, at this Unix time in
+    /// seconds, without its answer noted: the process was killed, or the answer lost. The
+    /// next sync of such a file first looks for that record (same name and folder, no
+    /// entry names it, no file uploaded) and uploads into it, rather than leaving it
+    /// behind. Normally empty, and then not written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) signing: BTreeMap<String, u64>,
 }
 
 /// One file of a [`Manifest`].
@@ -97,6 +104,7 @@ impl Default for Manifest {
             version: VERSION,
             space_id: None,
             assets: BTreeMap::new(),
+            signing: BTreeMap::new(),
         }
     }
 }

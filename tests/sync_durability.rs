@@ -388,3 +388,61 @@ fn a_manifest_inside_the_folder_is_never_synced_nor_its_journal_or_lock() {
     assert!(!journal_of(&manifest).exists(), "folded and removed");
     assert_eq!(s.emulator.assets().len(), 1);
 }
+
+#[test]
+fn a_record_whose_sign_answer_was_lost_is_found_again_not_duplicated() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let t = tree(
+        "durable_lost_answer",
+        &[("a.txt", b"aaa"), ("b.txt", b"bbb")],
+    );
+    // The sign of the first file is answered too late: the client gives up, and the
+    // emulator makes the record after that.
+    s.emulator
+        .inject(Fault::delay(Endpoint::Sign, 1, Duration::from_millis(700)));
+    let impatient = common::builder_for(&s.emulator)
+        .timeout_call(Duration::from_millis(300))
+        .build()
+        .expect("a client");
+    // Adoption off: the listing counted below is the search for the lost record alone.
+    let options = SyncOptions::dir(&t.root, &t.manifest)
+        .concurrency(1)
+        .adopt(false);
+    let report = impatient.sync(s.space, &options).expect("sync");
+    assert!(action(&report, "a.txt").starts_with("failed"), "{report:?}");
+    // Wait (a bounded time) for the record the lost sign made.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.emulator.assets().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the late sign never landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lost = s
+        .emulator
+        .assets()
+        .into_iter()
+        .map(|a| a.id)
+        .find(|id| {
+            Manifest::load(&t.manifest)
+                .expect("manifest")
+                .assets
+                .values()
+                .all(|e| e.id != *id)
+        })
+        .expect("a record no entry names");
+
+    // The next sync finds it (one listing, one look at the CDN) and uploads into it.
+    s.emulator.clear_requests();
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert_eq!(action(&report, "a.txt"), "Uploaded");
+    assert_eq!(s.emulator.assets().len(), 2, "no third record");
+    let entry = Manifest::load(&t.manifest).expect("manifest").assets["a.txt"].clone();
+    assert_eq!((entry.id, entry.pending), (lost, false));
+    let signs = s.emulator.requests_for(Endpoint::Sign);
+    assert_eq!(signs.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&signs[0].body).expect("json");
+    assert_eq!(body["id"], lost);
+    assert_eq!(s.emulator.requests_for(Endpoint::ListAssets).len(), 1);
+}

@@ -507,9 +507,12 @@ impl<'r, 'c> Job<'r, 'c> {
                 self.entry(id, url, dimensions.clone(), target, true)
             }
         };
-        // A sign whose answer named a record it could not be used for (cut off, an
-        // unusable post_url) notes that record too.
+        // A sign that creates a record is noted before it is sent, so that the record is
+        // found again if its answer never is (a kill, a lost answer): see `orphan`. One
+        // whose answer named a record it could not be used for (cut off, an unusable
+        // post_url) notes that record; one refused for sure made none.
         let sign_new = |params: AssetParams| {
+            self.run.note_signing(self.key(), Some(unix_now()))?;
             client.sign(space, params).inspect_err(|error| {
                 if let (Some(id), false) = (
                     error.asset_id(),
@@ -517,6 +520,8 @@ impl<'r, 'c> Job<'r, 'c> {
                 ) && let Ok(noted) = pending(id, String::new())
                 {
                     let _ = self.run.save(self.key(), Some(noted));
+                } else if made_no_record(error) {
+                    let _ = self.run.note_signing(self.key(), None);
                 }
             })
         };
@@ -532,7 +537,11 @@ impl<'r, 'c> Job<'r, 'c> {
                 new_version: Some(id),
                 ..
             }) => sign_into(*id, params)?,
-            Upload::New | Upload::NewVersion(_) => (sign_new(params)?, true),
+            Upload::New | Upload::NewVersion(_) => match self.orphan(target)? {
+                // A record an earlier sign made for this file: noted like a new one.
+                Some(id) => (sign_into(id, params)?.0, true),
+                None => (sign_new(params)?, true),
+            },
         };
         if created {
             // The record exists from here on: note it.
@@ -548,6 +557,41 @@ impl<'r, 'c> Job<'r, 'c> {
         let entry = self.entry(asset.id, asset.filename, dimensions, target, false)?;
         self.run.save(self.key(), Some(entry))?;
         Ok(!created)
+    }
+
+    /// The record an earlier sign for this file made, when its answer was never noted (the
+    /// process was killed, the answer lost): the manifest says such a sign was sent, and
+    /// an asset with this file's stored name, in its folder, that no entry names and that
+    /// has no file (its size unknown, the CDN has none) is that record, claimed for this
+    /// file. `None` when no sign was outstanding, or no such record is found.
+    fn orphan(&self, target: Target) -> Result<Option<u64>, Error> {
+        if self.run.store().signing(self.key()).is_none() {
+            return Ok(None);
+        }
+        let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
+        let name = listing::parameterize(file_name);
+        let folder = target.folder();
+        let session = self.run.client.session();
+        let mut found = listing::search(session, self.run.space_id, &name, folder)?;
+        found.retain(|asset| {
+            !asset.is_private
+                && asset.content_length.is_none_or(|length| length == 0)
+                && listing::parameterize(asset.stored_name()) == name
+                && asset.asset_folder_id.filter(|&f| f != 0) == folder
+        });
+        found.sort_by_key(|asset| asset.id);
+        for asset in found {
+            if !self.run.claim(asset.id) {
+                continue;
+            }
+            // At most a byte is read: any means the record has a file.
+            let fetched = download::sha256(session, &cdn_url(&asset.filename), 0, asset.id);
+            if matches!(fetched, Err(ref e) if matches!(e.status(), Some(403 | 404 | 410))) {
+                return Ok(Some(asset.id));
+            }
+            self.run.unclaim(asset.id);
+        }
+        Ok(None)
     }
 
     /// The manifest entry of this file as asset `id`.
@@ -572,6 +616,23 @@ impl<'r, 'c> Job<'r, 'c> {
             modified: self.modified,
         })
     }
+}
+
+/// Whether a failed sign certainly made no record: Storyblok refused it (a 4xx, a 429 that
+/// outlasted the budget), or it was refused before anything was sent.
+fn made_no_record(error: &Error) -> bool {
+    match error.kind() {
+        ErrorKind::Api { status, .. } => (400..500).contains(status),
+        ErrorKind::RateLimited { .. } | ErrorKind::InvalidInput { .. } => true,
+        _ => false,
+    }
+}
+
+/// Now, in seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The metadata of a file: from the closure, else from its sidecar.

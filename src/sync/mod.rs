@@ -474,6 +474,11 @@ impl Run<'_> {
         self.store().save(path, entry)
     }
 
+    /// Notes that a sign for `path` is sent now (`Some` time), or that none is outstanding.
+    fn note_signing(&self, path: &str, at: Option<u64>) -> Result<(), Error> {
+        self.store().note_signing(path, at)
+    }
+
     /// Before the first call that changes anything: a manifest that cannot be written
     /// must stop the sync before a record exists that it could not note.
     fn ensure_writable(&self) -> Result<(), Error> {

@@ -38,7 +38,7 @@ pub(super) struct Store {
 impl Store {
     /// Reads the manifest at `path` for a sync of `space_id`. With `lock`, this sync holds
     /// the manifest's lock already. A journal left by a sync that did not end is folded in
-    /// at once, unless the run is dry: that is a write.
+    /// at once (under the lock), unless the run is dry: that is a write.
     pub(super) fn open(
         path: &Path,
         space_id: u64,
@@ -46,6 +46,14 @@ impl Store {
         patience: Duration,
         dry_run: bool,
     ) -> Result<Store, Error> {
+        // A journal is left by a sync that did not end, or being written by one that runs:
+        // which, only its lock tells. Folding it is a write, so it is taken first.
+        let lock = match lock {
+            None if !dry_run && journal::path_of(path).exists() => {
+                Some(ManifestLock::take(path, patience)?)
+            }
+            lock => lock,
+        };
         let leftover = journal::path_of(path).exists();
         let read = Manifest::load(path)?;
         if let Some(other) = read.space_id.filter(|&other| other != space_id) {
@@ -111,17 +119,32 @@ impl Store {
                 self.owners.remove(&id);
             }
         }
-        match entry {
-            Some(entry) => {
-                for id in std::iter::once(entry.id).chain(entry.new_version) {
-                    self.owners.insert(id, file.to_owned());
-                }
-                self.manifest.assets.insert(file.to_owned(), entry);
-            }
-            None => {
-                self.manifest.assets.remove(file);
+        if let Some(entry) = &entry {
+            for id in std::iter::once(entry.id).chain(entry.new_version) {
+                self.owners.insert(id, file.to_owned());
             }
         }
+        journal::set(&mut self.manifest, file.to_owned(), entry);
+        Ok(())
+    }
+
+    /// When a sign for `file` was sent without its answer noted, if one was.
+    pub(super) fn signing(&self, file: &str) -> Option<u64> {
+        self.manifest.signing.get(file).copied()
+    }
+
+    /// Notes that a sign for `file` is sent now (with `Some` time), or that none is
+    /// outstanding, before this returns: a record that sign makes is then found again
+    /// even if its answer is never noted.
+    pub(super) fn note_signing(&mut self, file: &str, at: Option<u64>) -> Result<(), Error> {
+        self.ensure_writable()?;
+        if let Some(journal) = &mut self.journal {
+            journal.signing(file, at)?;
+        }
+        match at {
+            Some(at) => self.manifest.signing.insert(file.to_owned(), at),
+            None => self.manifest.signing.remove(file),
+        };
         Ok(())
     }
 
