@@ -39,6 +39,9 @@ pub(crate) struct Listed {
     pub(crate) meta_data: Option<Value>,
     #[serde(default)]
     pub(crate) internal_tags_list: Vec<TagRef>,
+    /// When the record was made, as `2026-12-03T09:00:00.000Z`.
+    #[serde(default)]
+    created_at: Option<String>,
 }
 
 /// A tag as an asset lists it.
@@ -79,6 +82,12 @@ impl Listed {
     pub(crate) fn stored_name(&self) -> &str {
         let path = self.filename.split(['?', '#']).next().unwrap_or_default();
         path.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// When the record was made, in seconds since the Unix epoch, if the listing says.
+    pub(crate) fn created_at(&self) -> Option<u64> {
+        let at = crate::codec::clock::parse_iso8601(self.created_at.as_deref()?.trim())?;
+        Some(crate::codec::clock::unix_seconds(at))
     }
 
     /// Its `meta_data` as an object, if it is one (Storyblok sends `[]` for none).

@@ -446,3 +446,33 @@ fn a_record_whose_sign_answer_was_lost_is_found_again_not_duplicated() {
     assert_eq!(body["id"], lost);
     assert_eq!(s.emulator.requests_for(Endpoint::ListAssets).len(), 1);
 }
+
+#[test]
+fn a_lost_sign_of_a_file_that_is_gone_leaves_no_record() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let t = tree("durable_lost_gone", &[("a.txt", b"aaa")]);
+    s.emulator
+        .inject(Fault::delay(Endpoint::Sign, 1, Duration::from_millis(700)));
+    let impatient = common::builder_for(&s.emulator)
+        .timeout_call(Duration::from_millis(300))
+        .build()
+        .expect("a client");
+    let options = SyncOptions::dir(&t.root, &t.manifest).adopt(false);
+    let report = impatient.sync(s.space, &options).expect("sync");
+    assert!(action(&report, "a.txt").starts_with("failed"), "{report:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.emulator.assets().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the late sign never landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The file is deleted before the next sync: the record its lost sign made goes too.
+    fs::remove_file(t.root.join("a.txt")).expect("remove");
+    let report = s.client.sync(s.space, &options).expect("sync");
+    assert!(report.files.is_empty(), "{report:?}");
+    assert!(s.emulator.assets().is_empty(), "the orphan is deleted");
+    let text = fs::read_to_string(&t.manifest).expect("manifest");
+    assert!(!text.contains("signing"), "{text}");
+}

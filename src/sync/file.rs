@@ -9,7 +9,7 @@ use super::local::LocalFile;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
 use crate::codec::image_size::Dimensions;
-use crate::codec::sha256;
+use crate::codec::{clock, sha256};
 use crate::download;
 use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
@@ -512,7 +512,8 @@ impl<'r, 'c> Job<'r, 'c> {
         // whose answer named a record it could not be used for (cut off, an unusable
         // post_url) notes that record; one refused for sure made none.
         let sign_new = |params: AssetParams| {
-            self.run.note_signing(self.key(), Some(unix_now()))?;
+            self.run
+                .note_signing(self.key(), Some(clock::unix_seconds(SystemTime::now())))?;
             client.sign(space, params).inspect_err(|error| {
                 if let (Some(id), false) = (
                     error.asset_id(),
@@ -560,38 +561,13 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 
     /// The record an earlier sign for this file made, when its answer was never noted (the
-    /// process was killed, the answer lost): the manifest says such a sign was sent, and
-    /// an asset with this file's stored name, in its folder, that no entry names and that
-    /// has no file (its size unknown, the CDN has none) is that record, claimed for this
-    /// file. `None` when no sign was outstanding, or no such record is found.
+    /// process was killed, the answer lost), claimed for this file; see [`orphan`]. `None`
+    /// when no sign was outstanding, or no such record is found.
     fn orphan(&self, target: Target) -> Result<Option<u64>, Error> {
-        if self.run.store().signing(self.key()).is_none() {
+        let Some(sent) = self.run.store().signing(self.key()) else {
             return Ok(None);
-        }
-        let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
-        let name = listing::parameterize(file_name);
-        let folder = target.folder();
-        let session = self.run.client.session();
-        let mut found = listing::search(session, self.run.space_id, &name, folder)?;
-        found.retain(|asset| {
-            !asset.is_private
-                && asset.content_length.is_none_or(|length| length == 0)
-                && listing::parameterize(asset.stored_name()) == name
-                && asset.asset_folder_id.filter(|&f| f != 0) == folder
-        });
-        found.sort_by_key(|asset| asset.id);
-        for asset in found {
-            if !self.run.claim(asset.id) {
-                continue;
-            }
-            // At most a byte is read: any means the record has a file.
-            let fetched = download::sha256(session, &cdn_url(&asset.filename), 0, asset.id);
-            if matches!(fetched, Err(ref e) if matches!(e.status(), Some(403 | 404 | 410))) {
-                return Ok(Some(asset.id));
-            }
-            self.run.unclaim(asset.id);
-        }
-        Ok(None)
+        };
+        orphan(self.run, self.key(), Some(target.folder()), sent)
     }
 
     /// The manifest entry of this file as asset `id`.
@@ -618,6 +594,63 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 }
 
+/// The record a sign for the file at `path`, sent at `sent` (Unix seconds), made when its
+/// answer was never noted: an asset with the file's stored name (in `folder`, when given;
+/// `Some(None)` is the top), made within ten minutes before to a day after `sent` (clocks
+/// differ; a call may wait), that no entry names, not private, with no file (its size
+/// unknown, and the CDN has none). Claimed for the file.
+fn orphan(
+    run: &Run<'_>,
+    path: &str,
+    folder: Option<Option<u64>>,
+    sent: u64,
+) -> Result<Option<u64>, Error> {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let name = listing::parameterize(file_name);
+    let session = run.client.session();
+    let mut found = listing::search(session, run.space_id, &name, folder.flatten())?;
+    let window = sent.saturating_sub(600)..=sent.saturating_add(24 * 3600);
+    found.retain(|asset| {
+        !asset.is_private
+            && asset.content_length.is_none_or(|length| length == 0)
+            && listing::parameterize(asset.stored_name()) == name
+            && folder.is_none_or(|folder| asset.asset_folder_id.filter(|&f| f != 0) == folder)
+            && asset.created_at().is_some_and(|at| window.contains(&at))
+    });
+    found.sort_by_key(|asset| asset.id);
+    for asset in found {
+        if !run.claim(asset.id) {
+            continue;
+        }
+        // At most a byte is read: any means the record has a file.
+        let fetched = download::sha256(session, &cdn_url(&asset.filename), 0, asset.id);
+        if matches!(fetched, Err(ref e) if matches!(e.status(), Some(403 | 404 | 410))) {
+            return Ok(Some(asset.id));
+        }
+        run.unclaim(asset.id);
+    }
+    Ok(None)
+}
+
+/// A file that is gone, with a sign sent for it whose answer was never noted: the record
+/// it may have made is deleted (it has no file, and nothing names it), and the sign is
+/// forgotten. Any failure keeps the note for the next sync.
+pub(super) fn abandoned_sign(run: &Run<'_>, path: &str, sent: u64) -> Result<(), Error> {
+    if run.options.dry_run {
+        return Ok(());
+    }
+    if let Ok(found) = orphan(run, path, None, sent) {
+        if let Some(id) = found
+            && let Err(error) = run.client.delete(run.space_id, id)
+            && error.status() != Some(404)
+        {
+            return Ok(());
+        }
+        run.note_signing(path, None)?;
+    }
+    Ok(())
+}
+
 /// Whether a failed sign certainly made no record: Storyblok refused it (a 4xx, a 429 that
 /// outlasted the budget), or it was refused before anything was sent.
 fn made_no_record(error: &Error) -> bool {
@@ -626,13 +659,6 @@ fn made_no_record(error: &Error) -> bool {
         ErrorKind::RateLimited { .. } | ErrorKind::InvalidInput { .. } => true,
         _ => false,
     }
-}
-
-/// Now, in seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The metadata of a file: from the closure, else from its sidecar.

@@ -364,6 +364,16 @@ impl Client {
             })
             .map(|(path, entry)| (path.clone(), entry.clone()))
             .collect();
+        // Signs sent for files that are gone, and have no entry.
+        let abandoned: Vec<(String, u64)> = store
+            .signs()
+            .filter(|(path, _)| {
+                !on_disk.contains(path.as_str())
+                    && store.entry(path).is_none()
+                    && (options.files.is_none() || !found.root.join(path.as_str()).is_file())
+            })
+            .map(|(path, &sent)| (path.clone(), sent))
+            .collect();
         let run = Run {
             client: self,
             space_id,
@@ -417,6 +427,13 @@ impl Client {
                         failure = Some(error);
                         break;
                     }
+                }
+            }
+            for (path, sent) in abandoned {
+                if failure.is_none()
+                    && let Err(error) = file::abandoned_sign(&run, &path, sent)
+                {
+                    failure = Some(error);
                 }
             }
         }

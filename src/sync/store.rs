@@ -128,6 +128,11 @@ impl Store {
         Ok(())
     }
 
+    /// Every file with a sign sent whose answer was not noted, and when it was sent.
+    pub(super) fn signs(&self) -> impl Iterator<Item = (&String, &u64)> {
+        self.manifest.signing.iter()
+    }
+
     /// When a sign for `file` was sent without its answer noted, if one was.
     pub(super) fn signing(&self, file: &str) -> Option<u64> {
         self.manifest.signing.get(file).copied()
