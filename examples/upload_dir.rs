@@ -146,11 +146,9 @@ fn folder_path(dir: &Path, path: &Path) -> Result<String, String> {
     Ok(names.join("/"))
 }
 
-/// The metadata of `--data`.
+/// The metadata of `--data`: a small regular file (see `AssetMeta::from_file`).
 fn metadata(file: &Path) -> Result<AssetMeta, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    AssetMeta::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))
+    AssetMeta::from_file(file).map_err(|e| chain(&e))
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {

@@ -186,6 +186,25 @@ pub enum ErrorKind {
     /// The request did not complete: connection refused or reset, DNS, a timeout; the
     /// HTTP client's error is the [`source`](std::error::Error::source).
     Transport,
+    /// A file to sync is a Git LFS pointer (the ~130-byte text a checkout without Git LFS
+    /// holds in place of the file), not the file itself; it was not uploaded.
+    LfsPointer {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A sync would upload new bytes for, or delete, more of the manifest's files than
+    /// [`SyncOptions::mass_change_limit`](crate::SyncOptions::mass_change_limit) allows:
+    /// it made no call and wrote nothing.
+    MassChange {
+        /// Files whose bytes changed: each would be replaced (or uploaded as a new asset).
+        changed: usize,
+        /// Files gone whose assets would be deleted.
+        deleted: usize,
+        /// The manifest's entries.
+        entries: usize,
+        /// The paths of those files, sorted.
+        paths: Vec<String>,
+    },
 }
 
 /// Everything that can go wrong: the [`Step`] it happened in, the asset it concerns once
@@ -321,6 +340,12 @@ impl Error {
             }
             ErrorKind::Tls { .. } => {
                 "check the system clock and the host name; behind a TLS-inspecting proxy, trust its root with ClientBuilder::root_certificates_pem"
+            }
+            ErrorKind::LfsPointer { .. } => {
+                "fetch the files with `git lfs pull` (Git LFS installed, then `git lfs install`), then sync again"
+            }
+            ErrorKind::MassChange { .. } => {
+                "if that is meant, sync with SyncOptions::allow_mass_change(true) (a dry run with it lists each file); if not, look for a checkout of the wrong branch, files a tool rewrote, or a folder moved away"
             }
             ErrorKind::Transport if self.0.step == Some(Step::Upload) => {
                 "a connection cut while sending can also be S3 refusing the upload early"
@@ -465,6 +490,32 @@ impl fmt::Display for Error {
             } => write!(f, "unexpected answer ({status}): {message}")?,
             ErrorKind::Tls { host, problem } => write!(f, "TLS with {host} failed: {problem}")?,
             ErrorKind::Transport => f.write_str("the request did not complete")?,
+            ErrorKind::LfsPointer { path } => write!(
+                f,
+                "{} is a Git LFS pointer, not the file; it was not uploaded",
+                path.display()
+            )?,
+            ErrorKind::MassChange {
+                changed,
+                deleted,
+                entries,
+                paths,
+            } => {
+                write!(
+                    f,
+                    "the sync would upload new bytes for {changed} and delete {deleted} of the manifest's {entries} files, more than its limit allows; nothing was changed"
+                )?;
+                if let Some(first) = paths.first() {
+                    write!(f, " ({first:?}")?;
+                    for path in paths.iter().skip(1).take(2) {
+                        write!(f, ", {path:?}")?;
+                    }
+                    if paths.len() > 3 {
+                        write!(f, " and {} more", paths.len() - 3)?;
+                    }
+                    f.write_str(")")?;
+                }
+            }
         }
         if let Some(advice) = self.advice() {
             write!(f, " ({advice})")?;

@@ -179,6 +179,7 @@ mod listing;
 mod manifest;
 mod meta;
 mod paging;
+mod pool;
 mod sync;
 mod tags;
 
@@ -196,7 +197,7 @@ pub use crate::params::AssetParams;
 pub use crate::region::{Region, UnknownRegion};
 pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
-pub use crate::sync::{OnChange, SyncAction, SyncOptions, SyncReport, SyncedFile};
+pub use crate::sync::{OnChange, SkipReason, SyncAction, SyncOptions, SyncReport, SyncedFile};
 pub use crate::token::Token;
 pub use crate::upload::UploadedAsset;
 

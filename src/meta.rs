@@ -2,6 +2,9 @@
 //! it, and the update call that sets it without uploading the file again:
 //! `PUT /v1/spaces/{space}/assets/{id}` with `{"asset": {…}}`.
 
+use std::io::Read;
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -9,6 +12,25 @@ use crate::codec::sha256::Sha256;
 use crate::error::{Error, Step};
 use crate::mapi::{self, Method};
 use crate::session::Session;
+use crate::source::open_regular;
+
+/// The most a metadata file ([`AssetMeta::from_file`]) may hold: 1 MiB. Metadata is a few
+/// lines of text; a bigger file is a mistake, and is not read into memory.
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// The keys [`AssetMeta::from_json`] reads. A JSON object with none of them holds no
+/// metadata, so it is no sidecar (see [`holds_no_metadata`]).
+const KEYS: [&str; 9] = [
+    "alt",
+    "title",
+    "copyright",
+    "source",
+    "focus",
+    "is_private",
+    "meta_data",
+    "internal_tags",
+    "internal_tags_list",
+];
 
 /// What editors see next to an asset's file: alt text, title, copyright, source, focus
 /// point, privacy, custom `meta_data` and internal tags (by name).
@@ -141,12 +163,22 @@ impl AssetMeta {
     /// Reads a sidecar: a JSON object with any of `alt`, `title`, `copyright`, `source`,
     /// `focus`, `is_private`, `meta_data` and `internal_tags` (names). The asset objects the
     /// Storyblok CLI pulls are read too: their tags come from `internal_tags_list`, and
-    /// every other key (`id`, `filename`, …) is ignored.
+    /// every other key (`id`, `filename`, …) is ignored. A `meta_data` of `[]` (what
+    /// Storyblok sends for none), `{}` or `null` means none: the asset keeps its own.
     pub fn from_json(text: &str) -> Result<AssetMeta, String> {
         let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let Value::Object(mut map) = value else {
             return Err("not a JSON object".into());
         };
+        let no_meta_data = match map.get("meta_data") {
+            Some(Value::Null) => true,
+            Some(Value::Array(items)) => items.is_empty(),
+            Some(Value::Object(fields)) => fields.is_empty(),
+            _ => false,
+        };
+        if no_meta_data {
+            map.remove("meta_data");
+        }
         let tags_list = map.remove("internal_tags_list");
         let mut meta: AssetMeta = serde_json::from_value(Value::Object(map))
             .map_err(|e| format!("not asset metadata: {e}"))?;
@@ -162,6 +194,27 @@ impl AssetMeta {
         meta.internal_tags.sort();
         meta.internal_tags.dedup();
         Ok(meta)
+    }
+
+    /// Reads a metadata file (a sidecar, or a file of metadata for every asset) as
+    /// [`AssetMeta::from_json`] reads its text. It must be a regular file (a symbolic link
+    /// to one is followed) of at most 1 MiB: a pipe, socket or device is refused without
+    /// being opened (opening a FIFO waits for a writer), and a bigger file without being
+    /// read. Every error names the file.
+    ///
+    /// ```no_run
+    /// use storyblok_assets::AssetMeta;
+    ///
+    /// let meta = AssetMeta::from_file("assets/mars.jpg.json")?;
+    /// # let _ = meta;
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<AssetMeta, Error> {
+        let path = path.as_ref();
+        let text = read_file(path)?;
+        AssetMeta::from_json(&text).map_err(|problem| {
+            Error::invalid(format!("the metadata file {} is {problem}", path.display()))
+        })
     }
 
     /// Whether nothing is set.
@@ -195,6 +248,46 @@ impl AssetMeta {
     }
 }
 
+/// The text of a metadata file, refused as [`AssetMeta::from_file`] says.
+pub(crate) fn read_file(path: &Path) -> Result<String, Error> {
+    let unreadable = |e| Error::source_io(Some(path.to_path_buf()), e);
+    let too_big = |size: &str| {
+        Error::invalid(format!(
+            "the metadata file {} has {size} bytes; a metadata file may hold at most 1 MiB ({MAX_FILE} bytes)",
+            path.display()
+        ))
+    };
+    let (file, len) = open_regular(path).map_err(unreadable)?;
+    if len > MAX_FILE {
+        return Err(too_big(&len.to_string()));
+    }
+    let mut bytes = Vec::new();
+    // It may grow between the look at its length and the read.
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(too_big(&format!("more than {MAX_FILE}")));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Error::invalid(format!(
+            "the metadata file {} is not JSON: it is not UTF-8 text",
+            path.display()
+        ))
+    })
+}
+
+/// Whether `text` is JSON that holds no metadata: not an object, or an object with none
+/// of the keys [`AssetMeta::from_json`] reads (`{"name": "my-package"}`). Text that is not
+/// JSON at all is taken for broken metadata, not for no metadata.
+pub(crate) fn holds_no_metadata(text: &str) -> bool {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => !KEYS.iter().any(|key| map.contains_key(*key)),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 /// `PUT /v1/spaces/{space}/assets/{id}` with `{"asset": fields}`. Idempotent, so retried
 /// like finish.
 pub(crate) fn update(
@@ -221,6 +314,7 @@ pub(crate) fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn reads_a_sidecar_and_a_pulled_asset_object() {
@@ -238,6 +332,121 @@ mod tests {
         for bad in ["[]", "{", r#"{"alt": 5}"#, r#"{"internal_tags": "x"}"#] {
             assert!(AssetMeta::from_json(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_empty_meta_data_is_none() {
+        // A pulled asset object, as Storyblok sends it.
+        for empty in ["[]", "{}", "null"] {
+            let pulled = format!(
+                r#"{{"id": 7, "alt": null, "title": "T", "meta_data": {empty}, "internal_tags_list": []}}"#
+            );
+            let meta = AssetMeta::from_json(&pulled).expect(empty);
+            assert_eq!(meta, AssetMeta::new().title("T"), "{empty}");
+        }
+        let meta = AssetMeta::from_json(r#"{"meta_data": {"k": "v"}}"#).expect("meta_data");
+        assert_eq!(meta, AssetMeta::new().meta("k", "v"));
+        assert!(AssetMeta::from_json(r#"{"meta_data": [1]}"#).is_err());
+    }
+
+    #[test]
+    fn the_metadata_keys_are_the_ones_read() {
+        // Every field AssetMeta writes is a key that makes a sidecar, and the other way.
+        let full = AssetMeta::new()
+            .alt("a")
+            .title("t")
+            .copyright("c")
+            .source("s")
+            .focus("f")
+            .private(true)
+            .meta("k", "v")
+            .tag("x");
+        let Ok(Value::Object(written)) = serde_json::to_value(&full) else {
+            panic!("an object");
+        };
+        let mut written: Vec<&str> = written.keys().map(String::as_str).collect();
+        written.push("internal_tags_list");
+        written.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(written, keys);
+        for key in KEYS {
+            assert!(
+                !holds_no_metadata(&format!(r#"{{"{key}": null}}"#)),
+                "{key}"
+            );
+        }
+        for none in [
+            r#"{"name": "pkg", "version": "1"}"#,
+            "[]",
+            "[1, 2]",
+            "\"alt\"",
+            "{}",
+        ] {
+            assert!(holds_no_metadata(none), "{none}");
+        }
+        assert!(!holds_no_metadata("{not json"), "broken is not none");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_metadata_file_is_small_and_regular() {
+        let dir = std::env::temp_dir().join(format!("sb-meta-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("good.json");
+        std::fs::write(&good, r#"{"alt": "A", "meta_data": []}"#).expect("write");
+        assert_eq!(
+            AssetMeta::from_file(&good).expect("read"),
+            AssetMeta::new().alt("A")
+        );
+
+        let big = dir.join("big.json");
+        let mut text = String::from(r#"{"alt": ""#);
+        text.push_str(&"x".repeat(MAX_FILE as usize));
+        text.push_str(r#""}"#);
+        std::fs::write(&big, text).expect("write");
+        let error = AssetMeta::from_file(&big).expect_err("too big");
+        assert!(
+            matches!(error.kind(), ErrorKind::InvalidInput { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("big.json") && message.contains("1 MiB"),
+            "{message}"
+        );
+
+        // A FIFO is refused without being opened: opening it would wait for a writer.
+        let fifo = dir.join("fifo.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let (sent, answer) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = sent.send(AssetMeta::from_file(&path));
+        });
+        let error = answer
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("refused at once, not opened")
+            .expect_err("a FIFO");
+        assert!(
+            matches!(error.kind(), ErrorKind::Source { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("fifo.json"), "{error}");
+
+        let broken = dir.join("broken.json");
+        std::fs::write(&broken, "{nope").expect("write");
+        let error = AssetMeta::from_file(&broken).expect_err("broken");
+        assert!(
+            error.to_string().contains("broken.json is not JSON"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

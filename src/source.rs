@@ -227,10 +227,7 @@ impl<'a> Source<'a> {
     pub(crate) fn open(self) -> io::Result<Opened<'a>> {
         let (len, body) = match self.inner {
             Inner::Path(path) => {
-                // Refused before opening: opening a FIFO blocks until a writer comes.
-                file_len(&std::fs::metadata(&path)?)?;
-                let file = File::open(&path)?;
-                let len = file_len(&file.metadata()?)?;
+                let (file, len) = open_regular(&path)?;
                 let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(file);
                 (len, Body::Rewindable { reader, start: 0 })
             }
@@ -255,10 +252,19 @@ impl<'a> Source<'a> {
     }
 }
 
+/// Opens a regular file, with its length from the open handle. Anything else is refused
+/// as [`file_len`] says, before it is opened: opening a FIFO blocks until a writer comes.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    file_len(&std::fs::metadata(path)?)?;
+    let file = File::open(path)?;
+    let len = file_len(&file.metadata()?)?;
+    Ok((file, len))
+}
+
 /// A regular file's length. Anything else is refused: a directory (it opens, on Unix, but
 /// reads as an error), a FIFO or socket (opening or reading it can block for ever), a
 /// device.
-fn file_len(meta: &std::fs::Metadata) -> io::Result<u64> {
+pub(crate) fn file_len(meta: &std::fs::Metadata) -> io::Result<u64> {
     if meta.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,

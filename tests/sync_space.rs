@@ -855,35 +855,30 @@ fn a_file_that_fails_adopting_leaves_the_asset_to_the_next_file() {
     assert_eq!(s.emulator.assets().len(), 1, "no duplicate");
 }
 
-#[cfg(unix)]
 #[test]
 fn a_file_that_reads_other_than_its_size_fails_and_is_not_unchanged() {
-    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    // The SHA-256 of "hello, world".
+    const GROWN: &str = "09ca7e4eaa6e8ae9c7d261167129184883644d07dfba7cbfbc4c8a2e08360d5b";
     let s = space();
-    let t = tree("space_fifo", &[]);
-    // A pipe's size is 0 whatever it gives: a file that grows while it is hashed.
-    let fifo = t.root.join("pipe");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
-    // The manifest says: 0 bytes, with the SHA-256 of what the pipe gives.
+    let t = tree("space_grows", &[("grows.txt", b"hello")]);
+    // The manifest says: 5 bytes (the size the sync sees), with the SHA-256 of what the
+    // file will hold when it is read, and no time (so it is read).
     fs::write(
         &t.manifest,
         format!(
-            r#"{{"version": 1, "space_id": {}, "assets": {{"pipe": {{"id": 1, "url": "https://a/pipe", "size": 0, "sha256": "{HELLO}"}}}}}}"#,
+            r#"{{"version": 1, "space_id": {}, "assets": {{"grows.txt": {{"id": 1, "url": "https://a/grows.txt", "size": 5, "sha256": "{GROWN}"}}}}}}"#,
             s.space
         ),
     )
     .expect("manifest");
-    let writer = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || fs::write(fifo, b"hello"))
-    };
-    let options = SyncOptions::files(&t.root, ["pipe"], &t.manifest);
+    // The file grows after the sync looked at it and before it reads it: the metadata
+    // closure runs in between.
+    let path = t.root.join("grows.txt");
+    let options = SyncOptions::dir(&t.root, &t.manifest).metadata(move |_| {
+        fs::write(&path, b"hello, world").expect("grow");
+        None
+    });
     let report = s.client.sync(s.space, &options).expect("sync");
-    let line = action(&report, "pipe");
+    let line = action(&report, "grows.txt");
     assert!(line.contains("changed while it was read"), "{line}");
-    writer.join().expect("writer").expect("written");
 }

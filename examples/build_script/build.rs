@@ -111,9 +111,7 @@ fn sync(client: &Client, space: u64, assets: &Assets) -> Result<(), String> {
         options = options.mirror_folders(None);
     }
     if let Some(data) = &assets.data {
-        let text = std::fs::read_to_string(data)
-            .map_err(|e| format!("cannot read {}: {e}", data.display()))?;
-        let meta = AssetMeta::from_json(&text).map_err(|e| format!("{}: {e}", data.display()))?;
+        let meta = AssetMeta::from_file(data).map_err(|e| chain(&e))?;
         options = options.metadata(move |_path| Some(meta.clone()));
     }
     let report = client.sync(space, &options).map_err(|e| chain(&e))?;

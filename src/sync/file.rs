@@ -2,8 +2,7 @@
 //! doing it unless the run is dry.
 
 use std::cell::OnceCell;
-use std::fs;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::local::LocalFile;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
@@ -17,11 +16,7 @@ use crate::listing::{self, Listed};
 use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
 use crate::params::AssetParams;
-use crate::source::Source;
-
-/// How old a file's modification time must be when the sync looks at the file for the
-/// manifest to record it: the coarsest tick of common file systems' clocks (FAT's).
-const RACY: Duration = Duration::from_secs(2);
+use crate::source::{Source, open_regular};
 
 /// Syncs one file. Only a manifest that cannot be written is an error; anything else is
 /// the file's failed line.
@@ -148,27 +143,21 @@ enum Upload {
 }
 
 impl<'r, 'c> Job<'r, 'c> {
+    /// The file as the sync first saw it (see [`LocalFile`]), with its metadata.
     fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
-        let stat =
-            fs::metadata(&local.path).map_err(|e| Error::source_io(Some(local.path.clone()), e))?;
-        let seen = SystemTime::now();
-        // A time within a tick of now is not trusted: a rewrite of the same size later in
-        // that tick keeps it, and would pass for unchanged forever. Such a file is hashed.
-        let modified = stat
-            .modified()
-            .ok()
-            .filter(|&time| seen.duration_since(time).is_ok_and(|age| age >= RACY))
-            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-            .and_then(|d| u64::try_from(d.as_nanos()).ok());
         let meta = metadata(run, local)?;
         Ok(Job {
             run,
             local,
             meta_hash: meta.as_ref().map(AssetMeta::hash),
             meta,
-            size: stat.len(),
-            modified,
-            sha256: OnceCell::new(),
+            size: local.size,
+            modified: local.modified,
+            // Hashed already when the guard against a mass change needed it.
+            sha256: local
+                .sha256
+                .clone()
+                .map_or_else(OnceCell::new, OnceCell::from),
         })
     }
 
@@ -185,7 +174,8 @@ impl<'r, 'c> Job<'r, 'c> {
             return Ok(hash);
         }
         let unreadable = |e| Error::source_io(Some(self.local.path.clone()), e);
-        let file = fs::File::open(&self.local.path).map_err(unreadable)?;
+        // Refused unopened should a pipe have taken the file's place since the look.
+        let (file, _) = open_regular(&self.local.path).map_err(unreadable)?;
         let (hash, length) = sha256::of_reader(file).map_err(unreadable)?;
         // The hash would be entered with the size seen before: they must be of one file.
         if length != self.size {
@@ -668,17 +658,7 @@ fn metadata(run: &Run<'_>, local: &LocalFile) -> Result<Option<AssetMeta>, Error
     {
         return Ok(Some(meta));
     }
-    let Some(sidecar) = &local.sidecar else {
-        return Ok(None);
-    };
-    let text =
-        fs::read_to_string(sidecar).map_err(|e| Error::source_io(Some(sidecar.clone()), e))?;
-    AssetMeta::from_json(&text).map(Some).map_err(|problem| {
-        Error::invalid(format!(
-            "the sidecar {} is not asset metadata: {problem}",
-            sidecar.display()
-        ))
-    })
+    local.sidecar.as_ref().map(AssetMeta::from_file).transpose()
 }
 
 /// Whether a listed asset already has every field `meta` sets.

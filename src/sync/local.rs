@@ -1,13 +1,20 @@
-//! The files a sync covers, as they are on disk: each with its manifest path and its
-//! sidecar, the manifest and its temporary files left out.
+//! The files a sync covers, as they are on disk: each with its manifest path, its size and
+//! its sidecar; what is left alone (hidden, linked out of the folder), and why.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::SyncOptions;
+use super::{SkipReason, SyncOptions};
 use crate::error::Error;
-use crate::manifest::temporary_prefix;
+use crate::manifest::{ManifestEntry, temporary_prefix};
+use crate::meta;
+use crate::source::file_len;
+
+/// How old a file's modification time must be when the sync looks at the file for the
+/// manifest to record it: the coarsest tick of common file systems' clocks (FAT's).
+const RACY: Duration = Duration::from_secs(2);
 
 /// What a sync found on disk.
 pub(super) struct Found {
@@ -18,129 +25,318 @@ pub(super) struct Found {
     /// Files that cannot be synced as they are named, with why (by a readable form of
     /// their path).
     pub(super) unreadable: Vec<(String, Error)>,
+    /// Files and folders left alone, in path order.
+    pub(super) skipped: Vec<Skipped>,
 }
 
-/// One file to sync.
+/// A file or folder left alone.
+pub(super) struct Skipped {
+    /// Its path relative to the synced folder, `/`-separated (a readable form of it).
+    pub(super) key: String,
+    pub(super) reason: SkipReason,
+    /// Whether it is a folder: the manifest's files below it are left alone too.
+    pub(super) folder: bool,
+}
+
+/// One file to sync, as the sync first saw it.
 pub(super) struct LocalFile {
     /// Its path relative to the synced folder, `/`-separated: its manifest key.
     pub(super) key: String,
     pub(super) path: PathBuf,
     /// `<file>.json` beside it, holding its metadata.
     pub(super) sidecar: Option<PathBuf>,
+    /// Its size.
+    pub(super) size: u64,
+    /// Its modification time in nanoseconds since the Unix epoch; `None` when it was
+    /// within [`RACY`] of the look (a rewrite of the same size later in that tick keeps
+    /// the time, and would pass for unchanged forever: such a file is hashed).
+    pub(super) modified: Option<u64>,
+    /// Its SHA-256, when the look before the first call already read it.
+    pub(super) sha256: Option<String>,
 }
 
-/// The files of `options`. Fails only when the folder cannot be read.
-pub(super) fn files(options: &SyncOptions) -> Result<Found, Error> {
-    let root = lexical(&options.root);
-    let manifest = Manifest::at(&options.manifest);
-    let mut keyed = BTreeMap::new();
-    let mut unreadable = Vec::new();
-    let mut add = |file: &Path| -> Result<(), Error> {
-        if manifest.is(file) {
-            return Ok(());
-        }
-        let file = lexical(file);
-        let relative = file.strip_prefix(&root).map_err(|_| {
-            Error::invalid(format!(
-                "{} is not inside the synced folder {}",
-                file.display(),
-                root.display()
-            ))
-        })?;
-        match key(relative) {
-            Ok(key) => {
-                keyed.insert(key, file);
-            }
-            Err(lossy) => unreadable.push((
-                lossy.clone(),
-                Error::invalid(format!(
-                    "the name {lossy:?} is not valid UTF-8 (shown with \u{fffd} for the bytes that are not): rename the file, since Storyblok and the manifest name files by text"
-                )),
-            )),
-        }
-        Ok(())
+/// The files of `options`; `known` is the manifest's files, which are never taken for
+/// sidecars. Fails only when the folder cannot be read, or a listed file is outside it.
+pub(super) fn files(
+    options: &SyncOptions,
+    known: &BTreeMap<String, ManifestEntry>,
+) -> Result<Found, Error> {
+    let mut look = Look {
+        options,
+        root: lexical(&options.root),
+        real_root: None,
+        manifest: Manifest::at(&options.manifest),
+        candidates: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        unreadable: Vec::new(),
     };
+    look.real_root = fs::canonicalize(&look.root).ok();
     match &options.files {
         Some(files) => {
             for file in files {
-                add(&options.root.join(file))?;
+                look.add(&options.root.join(file), true)?;
             }
         }
-        None => walk(&root, &manifest, &mut add)?,
+        None => look.walk()?,
     }
-    // A list names files, not always their sidecars: those are looked for on disk.
-    let listed = options.sidecars && options.files.is_some();
-    let on_disk = |key: &str| {
-        let path = root.join(key);
-        (listed && path.is_file() && !manifest.is(&path)).then_some(path)
-    };
-    if listed {
-        // A listed sidecar of a file on disk stands for that file.
-        let keys: Vec<String> = keyed.keys().cloned().collect();
-        for key in keys {
-            if let Some(of) = key.strip_suffix(".json")
-                && !keyed.contains_key(of)
-                && let Some(path) = on_disk(of)
-            {
-                keyed.insert(of.to_owned(), path);
-            }
-        }
-    }
-    let mut files: Vec<LocalFile> = Vec::with_capacity(keyed.len());
-    let sidecars: BTreeSet<String> = if options.sidecars {
-        keyed
-            .keys()
-            .filter_map(|key| key.strip_suffix(".json"))
-            .filter(|of| keyed.contains_key(*of))
-            .map(|of| format!("{of}.json"))
-            .collect()
+    let sidecars = if options.sidecars {
+        look.sidecars(known)?
     } else {
-        BTreeSet::new()
+        BTreeMap::new()
     };
-    for sidecar in &sidecars {
-        keyed.remove(sidecar);
-    }
-    for (key, path) in keyed {
-        let sidecar = format!("{key}.json");
-        let sidecar = if sidecars.contains(&sidecar) {
-            Some(root.join(&sidecar))
-        } else {
-            on_disk(&sidecar)
-        };
-        files.push(LocalFile { key, path, sidecar });
+    let Look {
+        root,
+        candidates,
+        skipped,
+        mut unreadable,
+        ..
+    } = look;
+    let mut files = Vec::with_capacity(candidates.len());
+    for (key, path) in candidates {
+        match seen(&path) {
+            Ok((size, modified)) => files.push(LocalFile {
+                sidecar: sidecars.get(&key).cloned(),
+                key,
+                path,
+                size,
+                modified,
+                sha256: None,
+            }),
+            Err(error) => unreadable.push((key, Error::source_io(Some(path), error))),
+        }
     }
     Ok(Found {
         root,
         files,
         unreadable,
+        skipped: skipped
+            .into_iter()
+            .map(|(key, (reason, folder))| Skipped {
+                key,
+                reason,
+                folder,
+            })
+            .collect(),
     })
 }
 
-/// Every regular file below `root`, recursively; symbolic links to files are followed,
-/// to folders not.
-fn walk(
-    root: &Path,
-    manifest: &Manifest,
-    add: &mut impl FnMut(&Path) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let unreadable = |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error);
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| unreadable(&dir, e))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|e| unreadable(&path, e))?;
-            if kind.is_dir() {
-                pending.push(path);
-            } else if (kind.is_file() || (kind.is_symlink() && path.is_file()))
-                && !manifest.is_temporary(&entry.file_name().to_string_lossy())
-            {
-                add(&path)?;
+/// A file's size and trusted modification time. Anything but a regular file is refused,
+/// as [`Source::path`](crate::Source::path) refuses it.
+fn seen(path: &Path) -> std::io::Result<(u64, Option<u64>)> {
+    let stat = fs::metadata(path)?;
+    let size = file_len(&stat)?;
+    let now = SystemTime::now();
+    let modified = stat
+        .modified()
+        .ok()
+        .filter(|&time| now.duration_since(time).is_ok_and(|age| age >= RACY))
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| u64::try_from(d.as_nanos()).ok());
+    Ok((size, modified))
+}
+
+/// One look at the folder, in progress.
+struct Look<'o> {
+    options: &'o SyncOptions,
+    /// The synced folder, absolute.
+    root: PathBuf,
+    /// The synced folder with its links resolved, when it exists.
+    real_root: Option<PathBuf>,
+    manifest: Manifest,
+    /// The files to sync (sidecars among them, until they are told apart), by key.
+    candidates: BTreeMap<String, PathBuf>,
+    /// What is left alone, by key: why, and whether it is a folder.
+    skipped: BTreeMap<String, (SkipReason, bool)>,
+    unreadable: Vec<(String, Error)>,
+}
+
+impl Look<'_> {
+    /// Takes `file` (a path inside the folder) as one to sync, unless it is left alone.
+    /// `linked`: whether a link may lead it out of the folder (a link, or a listed path).
+    fn add(&mut self, file: &Path, linked: bool) -> Result<(), Error> {
+        let temporary = file
+            .file_name()
+            .is_some_and(|name| self.manifest.is_temporary(&name.to_string_lossy()));
+        if temporary || self.manifest.is(file) {
+            return Ok(());
+        }
+        let file = lexical(file);
+        let relative = file.strip_prefix(&self.root).map_err(|_| {
+            Error::invalid(format!(
+                "{} is not inside the synced folder {}",
+                file.display(),
+                self.root.display()
+            ))
+        })?;
+        let key = match key(relative) {
+            Ok(key) => key,
+            Err(lossy) => {
+                self.unreadable.push((
+                    lossy.clone(),
+                    Error::invalid(format!(
+                        "the name {lossy:?} is not valid UTF-8 (shown with \u{fffd} for the bytes that are not): rename the file, since Storyblok and the manifest name files by text"
+                    )),
+                ));
+                return Ok(());
+            }
+        };
+        if let Some(reason) = self.leave_alone(relative, &file, linked) {
+            self.skipped.insert(key, (reason, false));
+        } else {
+            self.candidates.insert(key, file);
+        }
+        Ok(())
+    }
+
+    /// Why a file at `relative` (`path` on disk) is left alone, if it is.
+    fn leave_alone(&self, relative: &Path, path: &Path, linked: bool) -> Option<SkipReason> {
+        if !self.options.include_hidden && relative.components().any(|c| hidden(c.as_os_str())) {
+            return Some(SkipReason::Hidden);
+        }
+        if !self.options.follow_links_outside
+            && linked
+            && let (Some(real_root), Ok(real)) = (&self.real_root, fs::canonicalize(path))
+            && !real.starts_with(real_root)
+        {
+            return Some(SkipReason::LinkOutside);
+        }
+        None
+    }
+
+    /// Every regular file below the folder, recursively, taken as [`Look::add`] takes it;
+    /// symbolic links to files are followed, to folders not: such a link is left alone,
+    /// and so are hidden files and folders, each once.
+    fn walk(&mut self) -> Result<(), Error> {
+        let unreadable = |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error);
+        let mut pending = vec![self.root.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| unreadable(&dir, e))?;
+                let path = entry.path();
+                let name = entry.file_name();
+                if self.manifest.is_temporary(&name.to_string_lossy()) || self.manifest.is(&path) {
+                    continue;
+                }
+                let kind = entry.file_type().map_err(|e| unreadable(&path, e))?;
+                let target = if kind.is_symlink() {
+                    fs::metadata(&path).ok()
+                } else {
+                    None
+                };
+                let folder = kind.is_dir() || target.as_ref().is_some_and(fs::Metadata::is_dir);
+                if hidden(&name) && !self.options.include_hidden {
+                    // A hidden folder (`.git`) is one line, not one per file in it.
+                    self.skip(&path, SkipReason::Hidden, folder);
+                } else if kind.is_dir() {
+                    pending.push(path);
+                } else if folder {
+                    self.skip(&path, SkipReason::LinkedFolder, true);
+                } else if kind.is_file() || target.as_ref().is_some_and(fs::Metadata::is_file) {
+                    self.add(&path, kind.is_symlink())?;
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Leaves `path`, found by the walk, alone.
+    fn skip(&mut self, path: &Path, reason: SkipReason, folder: bool) {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        let key = key(relative).unwrap_or_else(|lossy| lossy);
+        self.skipped.insert(key, (reason, folder));
+    }
+
+    /// Tells the sidecars apart from the files: `X.json` is `X`'s sidecar unless the
+    /// manifest knows it as an asset, it is left alone itself, or it is JSON that holds no
+    /// metadata. `X` may be left alone: its sidecar is then not uploaded either. Takes the
+    /// sidecars out of the candidates; gives each file's sidecar by the file's key.
+    fn sidecars(
+        &mut self,
+        known: &BTreeMap<String, ManifestEntry>,
+    ) -> Result<BTreeMap<String, PathBuf>, Error> {
+        let mut judged: HashMap<String, Option<PathBuf>> = HashMap::new();
+        // A listed sidecar of a file on disk stands for that file.
+        if self.options.files.is_some() {
+            let listed: Vec<String> = self.candidates.keys().cloned().collect();
+            for key in listed {
+                if let Some(of) = key.strip_suffix(".json")
+                    && !self.candidates.contains_key(of)
+                    && !self.skipped.contains_key(of)
+                    && self.root.join(of).is_file()
+                    && self.sidecar(&key, known, &mut judged).is_some()
+                {
+                    self.add(&self.root.join(of), true)?;
+                }
+            }
+        }
+        let owners: Vec<String> = self
+            .candidates
+            .keys()
+            .chain(
+                self.skipped
+                    .iter()
+                    .filter(|(_, (_, folder))| !folder)
+                    .map(|(key, _)| key),
+            )
+            .cloned()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let mut sidecars = BTreeMap::new();
+        for owner in owners {
+            let key = format!("{owner}.json");
+            if let Some(path) = self.sidecar(&key, known, &mut judged) {
+                sidecars.insert(owner, path);
+            }
+        }
+        for owner in sidecars.keys() {
+            self.candidates.remove(&format!("{owner}.json"));
+        }
+        Ok(sidecars)
+    }
+
+    /// The path of `key` when it is a sidecar (of the file it names without `.json`).
+    fn sidecar(
+        &self,
+        key: &str,
+        known: &BTreeMap<String, ManifestEntry>,
+        judged: &mut HashMap<String, Option<PathBuf>>,
+    ) -> Option<PathBuf> {
+        if let Some(verdict) = judged.get(key) {
+            return verdict.clone();
+        }
+        let verdict = if known.contains_key(key) || self.skipped.contains_key(key) {
+            None
+        } else if let Some(path) = self.candidates.get(key) {
+            is_sidecar(path).then(|| path.clone())
+        } else {
+            // Not among the files: one a list leaves out, or one the walk does not take (a
+            // pipe or device, refused when read), unless it is a folder or left alone.
+            let path = self.root.join(key);
+            let relative = Path::new(key);
+            let exists = fs::metadata(&path).is_ok_and(|m| !m.is_dir());
+            (exists
+                && !self.manifest.is(&path)
+                && self.leave_alone(relative, &path, true).is_none()
+                && is_sidecar(&path))
+            .then_some(path)
+        };
+        judged.insert(key.to_owned(), verdict.clone());
+        verdict
+    }
+}
+
+/// Whether a file beside another, named like its sidecar, is one: anything but JSON that
+/// holds no metadata. One that cannot be read (a pipe, too big) is a sidecar that fails
+/// its file, with the error that says why.
+fn is_sidecar(path: &Path) -> bool {
+    !meta::read_file(path).is_ok_and(|text| meta::holds_no_metadata(&text))
+}
+
+/// Whether a file or folder name is hidden: it starts with `.`.
+fn hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
 }
 
 /// The manifest's place, to leave it out wherever the synced folder is reached from.

@@ -1,13 +1,15 @@
 //! Sync: make a space hold a folder's files, uploading only what changed, with folders,
 //! metadata, adoption of assets already there, and a dry run.
 //!
-//! [`local`] finds the files (and their sidecars) on disk; [`file`] decides and does what
-//! one file needs; this module holds the options, the report and the run that ties them
-//! together on a few threads.
+//! [`local`] finds the files (and their sidecars) on disk; [`plan`] looks at them before
+//! the first call (what is left alone, what is gone, whether the change is too big);
+//! [`file`] decides and does what one file needs; this module holds the options, the
+//! report and the run that ties them together on a few threads.
 
 mod file;
 mod local;
 mod lock;
+mod plan;
 mod store;
 
 use std::collections::HashSet;
@@ -53,6 +55,13 @@ pub struct SyncOptions {
     dry_run: bool,
     concurrency: usize,
     lock_timeout: Duration,
+    include_hidden: bool,
+    follow_links_outside: bool,
+    /// A change of more than this share of the manifest's entries, and of at least
+    /// `change_at_least` files, is refused unless `allow_mass_change`.
+    change_share: f64,
+    change_at_least: usize,
+    allow_mass_change: bool,
 }
 
 /// Where synced files go in the space.
@@ -83,8 +92,12 @@ pub enum OnChange {
 }
 
 impl SyncOptions {
-    /// Every file below `root` (symbolic links to folders are not followed); the manifest
-    /// at `manifest` (it may live inside `root`: it is never uploaded).
+    /// Every file below `root`; the manifest at `manifest` (it may live inside `root`: it
+    /// is never uploaded). A symbolic link to a folder is not followed: it is reported
+    /// ([`SkipReason::LinkedFolder`]), and the manifest's files below it are kept, not gone.
+    /// Hidden files and links out of `root` are left alone unless asked
+    /// ([`include_hidden`](Self::include_hidden),
+    /// [`follow_links_outside`](Self::follow_links_outside)).
     pub fn dir(root: impl Into<PathBuf>, manifest: impl Into<PathBuf>) -> SyncOptions {
         SyncOptions {
             root: root.into(),
@@ -99,13 +112,19 @@ impl SyncOptions {
             dry_run: false,
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
+            include_hidden: false,
+            follow_links_outside: false,
+            change_share: 0.5,
+            change_at_least: 10,
+            allow_mass_change: false,
         }
     }
 
     /// Just these files, named relative to `root` (or absolute, inside `root`); the
     /// manifest paths are relative to `root`. With [`sidecars`](Self::sidecars), each
     /// file's sidecar is read from disk whether the list names it or not, and a listed
-    /// sidecar of an existing file stands for that file.
+    /// sidecar of an existing file stands for that file. A listed hidden file, or one whose
+    /// real place (links resolved) is outside `root`, is left alone as in a folder's sync.
     pub fn files(
         root: impl Into<PathBuf>,
         files: impl IntoIterator<Item = impl Into<PathBuf>>,
@@ -154,8 +173,14 @@ impl SyncOptions {
     }
 
     /// Read each file's metadata from a sidecar `<file>.json` beside it (the Storyblok
-    /// CLI's convention; see [`AssetMeta::from_json`]), which is then not uploaded itself.
+    /// CLI's convention; see [`AssetMeta::from_file`]), which is then not uploaded itself.
     /// Default on.
+    ///
+    /// `X.json` is `X`'s sidecar only when it is not an asset itself: a path the manifest
+    /// has an entry for stays an asset when an `X` appears beside it, and a JSON file with
+    /// none of the metadata keys (`{"name": "my-package"}`, an array) is a file like any
+    /// other. Anything else beside `X` is its sidecar: one that cannot be read as
+    /// metadata (not JSON, over 1 MiB, a pipe or device) fails `X`'s line.
     pub fn sidecars(mut self, sidecars: bool) -> Self {
         self.sidecars = sidecars;
         self
@@ -202,6 +227,61 @@ impl SyncOptions {
         self.lock_timeout = timeout;
         self
     }
+
+    /// Sync hidden files and folders too: those whose name starts with `.` (`.env`,
+    /// `.git/`, `.DS_Store`). Default off: each is left alone and reported as
+    /// [`SyncAction::Skipped`] with [`SkipReason::Hidden`] (a hidden folder once, not each
+    /// file in it), and the manifest's files among them are kept, not gone. The manifest's
+    /// own lock and temporary files are left out either way, without a line.
+    pub fn include_hidden(mut self, include: bool) -> Self {
+        self.include_hidden = include;
+        self
+    }
+
+    /// Upload files that are symbolic links to a file outside `root` (outside once every
+    /// link in both paths is resolved). Default off: such a link
+    /// (`assets/x.png -> ~/.aws/credentials`) is left alone and reported as
+    /// [`SyncAction::Skipped`] with [`SkipReason::LinkOutside`], and so is its sidecar.
+    /// Links to files inside `root` are followed either way.
+    pub fn follow_links_outside(mut self, follow: bool) -> Self {
+        self.follow_links_outside = follow;
+        self
+    }
+
+    /// The guard against a mass change. A sync that would upload new bytes for (replace,
+    /// or with [`OnChange::NewAsset`] upload anew) or delete (with
+    /// [`delete_removed`](Self::delete_removed)) more than `share` of the manifest's
+    /// entries, and at least `at_least` files, makes no call at all and fails with
+    /// [`ErrorKind::MassChange`](crate::ErrorKind::MassChange), unless
+    /// [`allow_mass_change`](Self::allow_mass_change). A checkout of the wrong branch,
+    /// files a tool rewrote (line endings, an optimiser), or a folder moved away look like
+    /// this. (Git LFS pointers fail their own lines, and count for nothing.) Files the
+    /// manifest does not know, metadata
+    /// changes and files only reported missing do not count. Default: more than half
+    /// (`0.5`) and at least 10 files. `share` is taken between 0 and 1 (1 never refuses; a
+    /// NaN is 0).
+    ///
+    /// To know whether a file of the recorded size but another modification time changed,
+    /// the guard reads it through SHA-256 before the first call (once: the file's sync
+    /// uses that hash), but only when the files that may have changed are enough to reach
+    /// the limit.
+    pub fn mass_change_limit(mut self, share: f64, at_least: usize) -> Self {
+        self.change_share = if share.is_nan() {
+            0.0
+        } else {
+            share.clamp(0.0, 1.0)
+        };
+        self.change_at_least = at_least;
+        self
+    }
+
+    /// Go ahead with a sync that [`mass_change_limit`](Self::mass_change_limit) would
+    /// refuse. Default off. A dry run is refused like the real run it stands for; a dry run
+    /// with this on lists what would change, file by file.
+    pub fn allow_mass_change(mut self, allow: bool) -> Self {
+        self.allow_mass_change = allow;
+        self
+    }
 }
 
 impl fmt::Debug for SyncOptions {
@@ -219,6 +299,11 @@ impl fmt::Debug for SyncOptions {
             .field("dry_run", &self.dry_run)
             .field("concurrency", &self.concurrency)
             .field("lock_timeout", &self.lock_timeout)
+            .field("include_hidden", &self.include_hidden)
+            .field("follow_links_outside", &self.follow_links_outside)
+            .field("change_share", &self.change_share)
+            .field("change_at_least", &self.change_at_least)
+            .field("allow_mass_change", &self.allow_mass_change)
             .finish()
     }
 }
@@ -251,6 +336,26 @@ pub enum SyncAction {
     Deleted,
     /// Syncing the file failed; the manifest still says what is true.
     Failed(Error),
+    /// Left alone, with no call: not synced, and not gone either (its manifest entry, if
+    /// it has one, is kept as it is). The line's path is a file's, or a folder's: a hidden
+    /// or linked folder gets one line, not one per file in it, and each manifest entry
+    /// below it a line of its own with the folder's reason.
+    Skipped(SkipReason),
+}
+
+/// Why a sync left a file or folder alone ([`SyncAction::Skipped`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Its name, or a folder's above it, starts with `.`; see
+    /// [`SyncOptions::include_hidden`].
+    Hidden,
+    /// A symbolic link to a file outside the synced folder; see
+    /// [`SyncOptions::follow_links_outside`].
+    LinkOutside,
+    /// A symbolic link to a folder, which a sync does not follow (its files are synced
+    /// where they really are, if that is inside the folder).
+    LinkedFolder,
 }
 
 /// One file's line in a [`SyncReport`].
@@ -269,7 +374,8 @@ pub struct SyncedFile {
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct SyncReport {
-    /// Every file of the folder and of the manifest.
+    /// Every file of the folder and of the manifest, and each folder left alone
+    /// ([`SyncAction::Skipped`]).
     pub files: Vec<SyncedFile>,
     /// Whether this was a dry run: the actions are what would have happened.
     pub dry_run: bool,
@@ -308,9 +414,15 @@ impl Client {
     /// failed upload replaces that record instead of creating a second one. A file the
     /// manifest does not know is first looked for in the space (see
     /// [`SyncOptions::adopt`]). Files are synced a few at a time on this client's pacing
-    /// ([`SyncOptions::concurrency`]). Fails as a whole only when the manifest or the
-    /// folder cannot be read, or the manifest cannot be written; a file's failure is in
-    /// its line of the report.
+    /// ([`SyncOptions::concurrency`]). Hidden files and links out of the folder are left
+    /// alone ([`SyncAction::Skipped`]); a Git LFS pointer file fails its line
+    /// ([`ErrorKind::LfsPointer`]).
+    ///
+    /// Fails as a whole only when the manifest or the folder cannot be read, the manifest
+    /// cannot be written, or the sync would change too much of the manifest at once
+    /// ([`ErrorKind::MassChange`], before any call; see
+    /// [`SyncOptions::mass_change_limit`]); a file's failure is in its line of the
+    /// report.
     ///
     /// ```no_run
     /// use storyblok_assets::{Client, SyncOptions, Token};
@@ -348,32 +460,8 @@ impl Client {
         options: &SyncOptions,
         store: Store,
     ) -> Result<Attempt, Error> {
-        let found = local::files(options)?;
-        let on_disk: HashSet<&str> = found
-            .files
-            .iter()
-            .map(|f| f.key.as_str())
-            .chain(found.unreadable.iter().map(|(path, _)| path.as_str()))
-            .collect();
-        let gone: Vec<(String, ManifestEntry)> = store
-            .entries()
-            .filter(|(path, _)| !on_disk.contains(path.as_str()))
-            // A list names what to sync now; files it leaves out are gone only if they are.
-            .filter(|(path, _)| {
-                options.files.is_none() || !found.root.join(path.as_str()).is_file()
-            })
-            .map(|(path, entry)| (path.clone(), entry.clone()))
-            .collect();
-        // Signs sent for files that are gone, and have no entry.
-        let abandoned: Vec<(String, u64)> = store
-            .signs()
-            .filter(|(path, _)| {
-                !on_disk.contains(path.as_str())
-                    && store.entry(path).is_none()
-                    && (options.files.is_none() || !found.root.join(path.as_str()).is_file())
-            })
-            .map(|(path, &sent)| (path.clone(), sent))
-            .collect();
+        // What is known before the first call; a mass change stops here.
+        let plan = plan::plan(options, store.manifest())?;
         let run = Run {
             client: self,
             space_id,
@@ -383,20 +471,13 @@ impl Client {
             claimed: Mutex::new(HashSet::new()),
         };
         let mut report = SyncReport {
-            files: Vec::new(),
+            files: plan.lines,
             dry_run: options.dry_run,
         };
-        for (path, error) in found.unreadable {
-            report.files.push(SyncedFile {
-                path,
-                action: SyncAction::Failed(error),
-                entry: None,
-            });
-        }
         let lines = Mutex::new(Vec::new());
         let failure: Mutex<Option<Error>> = Mutex::new(None);
-        let queue = Mutex::new(found.files.iter());
-        let workers = options.concurrency.min(found.files.len());
+        let queue = Mutex::new(plan.files.iter());
+        let workers = options.concurrency.min(plan.files.len());
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
@@ -420,7 +501,7 @@ impl Client {
             report
                 .files
                 .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
-            for (path, entry) in gone {
+            for (path, entry) in plan.gone {
                 match file::gone(&run, &path, &entry) {
                     Ok(line) => report.files.push(line),
                     Err(error) => {
@@ -429,7 +510,7 @@ impl Client {
                     }
                 }
             }
-            for (path, sent) in abandoned {
+            for (path, sent) in plan.abandoned {
                 if failure.is_none()
                     && let Err(error) = file::abandoned_sign(&run, &path, sent)
                 {

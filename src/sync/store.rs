@@ -97,9 +97,9 @@ impl Store {
         self.manifest.assets.get(file)
     }
 
-    /// Every file's entry, in path order.
-    pub(super) fn entries(&self) -> impl Iterator<Item = (&String, &ManifestEntry)> {
-        self.manifest.assets.iter()
+    /// The manifest as it is now.
+    pub(super) fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     /// Whether an entry names asset `id`.
@@ -126,11 +126,6 @@ impl Store {
         }
         journal::set(&mut self.manifest, file.to_owned(), entry);
         Ok(())
-    }
-
-    /// Every file with a sign sent whose answer was not noted, and when it was sent.
-    pub(super) fn signs(&self) -> impl Iterator<Item = (&String, &u64)> {
-        self.manifest.signing.iter()
     }
 
     /// When a sign for `file` was sent without its answer noted, if one was.
