@@ -19,6 +19,10 @@ use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::Source;
 
+/// The most existing assets one file compares its bytes with (the oldest of those with its
+/// stored name and size): each costs a download of the file's size.
+const MAX_CANDIDATES: usize = 10;
+
 /// How old a file's modification time must be when the sync looks at the file for the
 /// manifest to record it: the coarsest tick of common file systems' clocks (FAT's).
 const RACY: Duration = Duration::from_secs(2);
@@ -87,35 +91,29 @@ struct Job<'r, 'c> {
     sha256: OnceCell<String>,
 }
 
-/// The existing assets one file claimed (see [`Run::claim`]). Dropped, it gives back all
-/// but those [`kept`](Claims::keep): on an error too, so a file that failed leaves the
-/// assets to the files after it.
-struct Claims<'r, 'c> {
+/// An existing asset one file claimed (see [`Run::claim`]) to adopt or replace. Dropped
+/// before it is [`kept`](Claim::keep), on an error too, it gives the asset back, so a file
+/// that failed leaves it to the files after it.
+struct Claim<'r, 'c> {
     run: &'r Run<'c>,
-    ids: Vec<u64>,
+    id: u64,
 }
 
-impl Claims<'_, '_> {
+impl<'r, 'c> Claim<'r, 'c> {
     /// Claims `id`, if no other file owns or claimed it.
-    fn claim(&mut self, id: u64) -> bool {
-        let claimed = self.run.claim(id);
-        if claimed {
-            self.ids.push(id);
-        }
-        claimed
+    fn take(run: &'r Run<'c>, id: u64) -> Option<Self> {
+        run.claim(id).then_some(Claim { run, id })
     }
 
-    /// Keeps the claim on `id`: the file took that asset.
-    fn keep(&mut self, id: u64) {
-        self.ids.retain(|&claimed| claimed != id);
+    /// Keeps the claim: the file took the asset.
+    fn keep(self) {
+        std::mem::forget(self);
     }
 }
 
-impl Drop for Claims<'_, '_> {
+impl Drop for Claim<'_, '_> {
     fn drop(&mut self) {
-        for &id in &self.ids {
-            self.run.unclaim(id);
-        }
+        self.run.unclaim(self.id);
     }
 }
 
@@ -285,54 +283,77 @@ impl<'r, 'c> Job<'r, 'c> {
             self.run.ensure_writable()?;
         }
         let target = self.target(None)?;
-        if self.run.options.adopt && target != Target::Missing {
-            // Assets that another file owns (in the manifest, or claimed in this run) are
-            // not this file's to take.
-            let mut claims = Claims {
-                run: self.run,
-                ids: Vec::new(),
-            };
-            let candidates: Vec<Listed> = self
-                .candidates(target)?
-                .into_iter()
-                .filter(|c| claims.claim(c.id))
-                .collect();
-            let mut fallback = None;
-            let mut unknown = None;
-            for candidate in &candidates {
-                match self.compare(candidate)? {
-                    Compared::Same => {
-                        if !self.dry() {
-                            self.adopt(candidate, target)?;
-                        }
-                        claims.keep(candidate.id);
-                        return Ok(SyncAction::Adopted);
-                    }
-                    Compared::Different => {
-                        fallback.get_or_insert(candidate.id);
-                    }
-                    Compared::Unknown(error) => {
-                        unknown.get_or_insert(error);
-                    }
-                    Compared::Unusable => {}
-                }
-            }
-            // An asset whose bytes could not be downloaded may hold this file: neither
-            // uploading a duplicate nor replacing another asset is safe. The file fails;
-            // the next run compares again.
-            if let Some(error) = unknown {
-                return Err(error);
-            }
-            if let Some(first) = fallback {
-                let action = self.changed(first, target)?;
-                claims.keep(first);
-                return Ok(action);
-            }
+        if self.run.options.adopt
+            && target != Target::Missing
+            && let Some(action) = self.adopt_or_replace(target)?
+        {
+            return Ok(action);
         }
         if !self.dry() {
             self.upload(Upload::New, target)?;
         }
         Ok(SyncAction::Uploaded)
+    }
+
+    /// Adopts an existing asset with this file's bytes, or replaces one with the stored
+    /// name and size but other bytes; `None` when there is none to take.
+    ///
+    /// Candidates are compared without claiming them, and only the one chosen is claimed:
+    /// two files of one stored name and size (`light/logo.png` and `dark/logo.png` synced
+    /// into one folder) each find their own asset, whichever compares first. A choice
+    /// that another file claimed meanwhile is passed over for the next.
+    fn adopt_or_replace(&self, target: Target) -> Result<Option<SyncAction>, Error> {
+        let found = self.candidates(target)?;
+        let mut different = Vec::new();
+        let mut unknown = None;
+        for candidate in &found.assets {
+            // Another file's already (in the manifest, or claimed in this run).
+            if self.run.taken(candidate.id) {
+                continue;
+            }
+            match self.compare(candidate)? {
+                Compared::Same => {
+                    let Some(claim) = Claim::take(self.run, candidate.id) else {
+                        continue; // taken meanwhile by another file with these bytes
+                    };
+                    if !self.dry() {
+                        self.adopt(candidate, target)?;
+                    }
+                    claim.keep();
+                    return Ok(Some(SyncAction::Adopted));
+                }
+                Compared::Different => different.push(candidate.id),
+                Compared::Unknown(error) => {
+                    unknown.get_or_insert(error);
+                }
+                Compared::Unusable => {}
+            }
+        }
+        // An asset whose bytes could not be downloaded may hold this file: neither
+        // uploading a duplicate nor replacing another asset is safe. The file fails; the
+        // next run compares again.
+        if let Some(error) = unknown {
+            return Err(error);
+        }
+        // Nor is it while assets beyond those compared may hold it.
+        if found.more {
+            return Err(Error::invalid(format!(
+                "more than {MAX_CANDIDATES} assets here are stored as {} with {} bytes; none \
+                 of the {MAX_CANDIDATES} oldest, compared, could be adopted, and one of the \
+                 others may hold this file, so it is neither uploaded nor put in place of \
+                 another: delete the duplicates from the space, or sync it without adoption",
+                self.stored_name(),
+                self.size
+            )));
+        }
+        for id in different {
+            if let Some(claim) = Claim::take(self.run, id) {
+                let action = self.changed(id, target)?;
+                claim.keep();
+                return Ok(Some(action));
+            }
+        }
+        Ok(None)
     }
 
     /// Where the file goes. An entry that has a folder keeps it: its path, and so its
@@ -357,23 +378,33 @@ impl<'r, 'c> Job<'r, 'c> {
         })
     }
 
-    /// Assets in the target folder with the stored name and size this file would have.
-    fn candidates(&self, target: Target) -> Result<Vec<Listed>, Error> {
+    /// The name Storyblok would store this file under.
+    fn stored_name(&self) -> String {
         let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
-        let name = listing::parameterize(file_name);
+        listing::parameterize(file_name)
+    }
+
+    /// Assets in the target folder with the stored name and size this file would have:
+    /// the [`MAX_CANDIDATES`] oldest, each picked out as the list is read.
+    fn candidates(&self, target: Target) -> Result<listing::Found, Error> {
+        let name = self.stored_name();
         let folder = target.folder();
-        let mut found =
-            listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
         // A private asset's bytes cannot be compared (the CDN does not serve it without an
         // asset token), so it is neither adopted nor replaced.
-        found.retain(|asset| {
+        let wanted = |asset: &Listed| {
             !asset.is_private
-                && listing::parameterize(asset.stored_name()) == name
                 && asset.content_length == Some(self.size)
                 && asset.asset_folder_id.filter(|&f| f != 0) == folder
-        });
-        found.sort_by_key(|asset| asset.id);
-        Ok(found)
+                && listing::parameterize(asset.stored_name()) == name
+        };
+        listing::search(
+            self.run.client.session(),
+            self.run.space_id,
+            &name,
+            folder,
+            wanted,
+            MAX_CANDIDATES,
+        )
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download

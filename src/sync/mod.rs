@@ -137,10 +137,19 @@ impl SyncOptions {
     /// already holds assets, a lost manifest), look for an asset with the same stored
     /// filename and size in its folder, compare its bytes (downloaded from the CDN through
     /// SHA-256), and take it into the manifest instead of uploading a duplicate; replace it
-    /// if the bytes differ. When a download fails for a time (a timeout, a 5xx) and no
-    /// other such asset holds the same bytes, the file fails, with nothing uploaded or
-    /// replaced: the next sync compares again. A CDN 404 or 410 counts as other bytes;
-    /// another refusal leaves that asset alone. Default on.
+    /// if the bytes differ. An asset is claimed only once chosen, so two files of one
+    /// stored name and size each find their own.
+    ///
+    /// Only the 10 oldest such assets are compared. A file is downloaded only from
+    /// Storyblok's asset hosts over `https` (another URL leaves that asset alone), and
+    /// within the call budget plus a second per MiB ([`ClientBuilder::timeout_call`]).
+    /// When a download fails for a time (a timeout, a 5xx) and no other such asset holds
+    /// the same bytes, the file fails, with nothing uploaded or replaced: the next sync
+    /// compares again. So does a file with more than 10 such assets when none of the 10
+    /// compared holds its bytes. A CDN 404 or 410 counts as other bytes; another refusal
+    /// leaves that asset alone. Default on.
+    ///
+    /// [`ClientBuilder::timeout_call`]: crate::ClientBuilder::timeout_call
     pub fn adopt(mut self, adopt: bool) -> Self {
         self.adopt = adopt;
         self
@@ -455,16 +464,22 @@ impl Run<'_> {
     /// Claims existing asset `id` for one file of this run: `false` when the manifest
     /// already gives it to a file, or another file of this run claimed it.
     fn claim(&self, id: u64) -> bool {
-        if self
-            .book()
+        !self.owned(id) && lock(&self.claimed).insert(id)
+    }
+
+    /// Whether existing asset `id` is another file's already: the manifest gives it to a
+    /// file, or a file of this run claimed it.
+    fn taken(&self, id: u64) -> bool {
+        self.owned(id) || lock(&self.claimed).contains(&id)
+    }
+
+    /// Whether the manifest gives asset `id` to a file.
+    fn owned(&self, id: u64) -> bool {
+        self.book()
             .manifest
             .assets
             .values()
             .any(|entry| entry.id == id)
-        {
-            return false;
-        }
-        lock(&self.claimed).insert(id)
     }
 
     /// Gives back a claim that was not used.
