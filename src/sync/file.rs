@@ -149,6 +149,7 @@ impl<'r, 'c> Job<'r, 'c> {
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .and_then(|d| u64::try_from(d.as_nanos()).ok());
         let meta = metadata(run, local)?;
+        check_tags(run, meta.as_ref())?;
         Ok(Job {
             run,
             local,
@@ -583,4 +584,25 @@ fn listed_has(asset: &Listed, meta: &AssetMeta) -> bool {
         && meta.is_private.is_none_or(|p| p == asset.is_private)
         && (meta.meta_data.is_none() || meta.meta_data == asset.meta_data())
         && (wanted_tags.is_empty() || wanted_tags == tags)
+}
+
+/// Refuses metadata that names more internal tags than
+/// [`SyncOptions::max_tags`](super::SyncOptions::max_tags) allows, before any call.
+fn check_tags(run: &Run<'_>, meta: Option<&AssetMeta>) -> Result<(), Error> {
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    let mut tags: Vec<&str> = meta.internal_tags.iter().map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let max = run.options.max_tags;
+    if tags.len() > max {
+        return Err(Error::invalid(format!(
+            "its metadata names {} internal tags, more than the {max} a file may have (each \
+             missing one costs a call to create it): name fewer, or raise \
+             SyncOptions::max_tags",
+            tags.len()
+        )));
+    }
+    Ok(())
 }

@@ -47,6 +47,7 @@ pub struct SyncOptions {
     on_change: OnChange,
     dry_run: bool,
     concurrency: usize,
+    max_tags: usize,
 }
 
 /// Where synced files go in the space.
@@ -92,6 +93,7 @@ impl SyncOptions {
             on_change: OnChange::ReplaceInPlace,
             dry_run: false,
             concurrency: 4,
+            max_tags: 50,
         }
     }
 
@@ -194,6 +196,13 @@ impl SyncOptions {
         self.concurrency = threads.max(1);
         self
     }
+
+    /// The most internal tags one file's metadata may name (default 50): a file with more
+    /// fails before any call, since each missing tag costs a call to create it.
+    pub fn max_tags(mut self, max_tags: usize) -> Self {
+        self.max_tags = max_tags;
+        self
+    }
 }
 
 impl fmt::Debug for SyncOptions {
@@ -210,6 +219,7 @@ impl fmt::Debug for SyncOptions {
             .field("on_change", &self.on_change)
             .field("dry_run", &self.dry_run)
             .field("concurrency", &self.concurrency)
+            .field("max_tags", &self.max_tags)
             .finish()
     }
 }
