@@ -311,7 +311,8 @@ impl ClientBuilder {
 
     /// The whole budget of one Management API call (sign, finish, delete), waits between
     /// its retries included; S3's answer to an upload must also come within it once the
-    /// file is sent. Default 60 s.
+    /// file is sent, and a sync's download of an asset's file to compare it within it
+    /// plus a second per MiB of the file. Default 60 s.
     pub fn timeout_call(mut self, timeout: Duration) -> Self {
         self.timeouts.call = timeout;
         self

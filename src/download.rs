@@ -3,13 +3,26 @@
 //! serves public files without one.
 
 use std::io::Read;
+use std::time::Duration;
 
 use crate::codec::sha256;
 use crate::error::{Error, ErrorKind, Step};
 use crate::session::Session;
 
+/// The slowest a download is allowed to be beyond the call budget: a second per MiB of the
+/// file, so a large file read at any sound speed fits, and a CDN that drips a small one
+/// cannot hold the sync for longer than about the call budget.
+const MIN_RATE: u64 = 1024 * 1024;
+
+/// The whole time a download of `expected` bytes may take: the call budget, plus a second
+/// per MiB.
+fn budget(call: Duration, expected: u64) -> Duration {
+    call.saturating_add(Duration::from_secs_f64(expected as f64 / MIN_RATE as f64))
+}
+
 /// The SHA-256 (hex) of the file at `url`, reading at most `expected + 1` bytes; `None`
-/// when the file is longer or shorter than `expected` (it cannot be the same file).
+/// when the file is longer or shorter than `expected` (it cannot be the same file). The
+/// whole download, body included, must end within [`budget`].
 pub(crate) fn sha256(
     session: &Session,
     url: &str,
@@ -26,7 +39,7 @@ pub(crate) fn sha256(
         .agent
         .get(url)
         .config()
-        .timeout_global(Some(session.timeouts.upload))
+        .timeout_global(Some(budget(session.timeouts.call, expected)))
         .timeout_recv_response(Some(session.timeouts.call))
         .build()
         .call()
@@ -43,4 +56,18 @@ pub(crate) fn sha256(
     let (hash, length) = sha256::of_reader(reader)
         .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
     Ok((length == expected).then_some(hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_the_call_budget_plus_a_second_per_mib() {
+        let call = Duration::from_secs(60);
+        assert_eq!(budget(call, 0), call);
+        assert_eq!(budget(call, 512 * 1024), Duration::from_millis(60_500));
+        assert_eq!(budget(call, 100 * MIN_RATE), Duration::from_secs(160));
+        assert_eq!(budget(Duration::MAX, u64::MAX), Duration::MAX);
+    }
 }

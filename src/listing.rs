@@ -2,6 +2,9 @@
 //! page (`page`, `per_page` up to 100, the `Total` header), for sync's adoption of assets
 //! that exist in the space but not in its manifest.
 
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -50,31 +53,55 @@ pub(crate) struct TagRef {
     pub(crate) name: String,
 }
 
-#[derive(Deserialize)]
-struct Page {
-    assets: Vec<Listed>,
+/// The assets a search kept: at most the `max` with the lowest ids (the oldest) of those
+/// that matched.
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// By id, lowest first.
+    pub(crate) assets: Vec<Listed>,
+    /// More matched than were kept.
+    pub(crate) more: bool,
 }
 
-/// Every asset whose filename contains `search`, in folder `folder` when given.
+/// The assets whose filename contains `search`, in folder `folder` when given, that
+/// `wanted` accepts: each is judged as its page is read, and at most the `max` with the
+/// lowest ids are kept, so a list of any length costs one answer plus `max` assets.
 pub(crate) fn search(
     session: &Session,
     space_id: u64,
     search: &str,
     folder: Option<u64>,
-) -> Result<Vec<Listed>, Error> {
+    wanted: impl Fn(&Listed) -> bool,
+    max: usize,
+) -> Result<Found, Error> {
     let mut path = format!("/assets/?search={}", query_encode(search));
     if let Some(folder) = folder {
         path.push_str(&format!("&in_folder={folder}"));
     }
-    paging::all(
-        session,
-        Step::List,
-        space_id,
-        &path,
-        "an asset list",
-        MAX_PAGES,
-        |page: Page| page.assets,
-    )
+    let mut kept: BTreeMap<u64, Listed> = BTreeMap::new();
+    let mut more = false;
+    let list = paging::List {
+        step: Step::List,
+        path: &path,
+        what: "an asset list",
+        field: "assets",
+        max_pages: MAX_PAGES,
+    };
+    paging::each(session, space_id, &list, |asset: Listed| {
+        if wanted(&asset) {
+            // An asset listed twice (the list shifted between pages) is kept once.
+            kept.insert(asset.id, asset);
+            if kept.len() > max {
+                kept.pop_last();
+                more = true;
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(Found {
+        assets: kept.into_values().collect(),
+        more,
+    })
 }
 
 impl Listed {

@@ -193,14 +193,22 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(
     step: Step,
     what: &str,
 ) -> Result<T, Error> {
-    serde_json::from_str(&reply.body).map_err(|e| {
-        Error::new(ErrorKind::UnexpectedResponse {
-            status: reply.status,
-            message: format!("not {what}: {e}"),
-            body: reply.body.clone(),
-        })
-        .at(step)
+    serde_json::from_str(&reply.body).map_err(|e| not_what(reply, step, what, &e))
+}
+
+/// The [`ErrorKind::UnexpectedResponse`] of `step` for a 2xx answer that is not `what`.
+pub(crate) fn not_what(
+    reply: &Reply,
+    step: Step,
+    what: &str,
+    problem: &serde_json::Error,
+) -> Error {
+    Error::new(ErrorKind::UnexpectedResponse {
+        status: reply.status,
+        message: format!("not {what}: {problem}"),
+        body: reply.body.clone(),
     })
+    .at(step)
 }
 
 /// What one attempt got back.

@@ -7,12 +7,13 @@
 //! `{"internal_tag": {…}}`.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Mutex, PoisonError};
 
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{Error, Step};
+use crate::error::{Error, ErrorKind, Step};
 use crate::mapi::{self, Method};
 use crate::paging;
 use crate::session::Session;
@@ -27,11 +28,6 @@ pub(crate) struct TagCache {
 struct Tag {
     id: u64,
     name: String,
-}
-
-#[derive(Deserialize)]
-struct Listed {
-    internal_tags: Vec<Tag>,
 }
 
 #[derive(Deserialize)]
@@ -82,17 +78,40 @@ pub(crate) fn ids(
 
 /// A server that keeps promising more pages is not followed past this many.
 const MAX_PAGES: u64 = 100;
+/// The most asset tags a space's list may hold: what [`MAX_PAGES`] full pages give. A list
+/// of more (a server that does not page, or sends more than it was asked for) is refused
+/// rather than kept.
+const MAX_TAGS: usize = 10_000;
 
 fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
-    paging::all(
-        session,
-        Step::Tags,
-        space_id,
-        "/internal_tags?by_object_type=asset",
-        "an internal tag answer",
-        MAX_PAGES,
-        |listed: Listed| listed.internal_tags,
-    )
+    let mut tags = Vec::new();
+    let mut too_many = false;
+    let list = paging::List {
+        step: Step::Tags,
+        path: "/internal_tags?by_object_type=asset",
+        what: "an internal tag answer",
+        field: "internal_tags",
+        max_pages: MAX_PAGES,
+    };
+    paging::each(session, space_id, &list, |tag: Tag| {
+        too_many = tags.len() == MAX_TAGS;
+        if too_many {
+            return ControlFlow::Break(());
+        }
+        tags.push(tag);
+        ControlFlow::Continue(())
+    })?;
+    if too_many {
+        return Err(Error::new(ErrorKind::UnexpectedResponse {
+            status: 200,
+            message: format!(
+                "the space lists more than {MAX_TAGS} asset tags, more than the SDK keeps"
+            ),
+            body: String::new(),
+        })
+        .at(Step::Tags));
+    }
+    Ok(tags)
 }
 
 fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {

@@ -50,6 +50,20 @@ pub enum FaultAction {
     /// the client sees its upload cut off mid-body. Without a `Content-Length` (no body, or a
     /// chunked one), only the head is read.
     ResetMidBody,
+    /// Answer normally, but send the body one byte at a time with this pause after each, as
+    /// a server that drips its answer would; a write that fails (the client gave up) ends it.
+    Drip(Duration),
+    /// Hold the request until `endpoint` has seen `count` requests (counted as for faults), or
+    /// `max` has passed, then handle it normally: a way to make two clients' calls interleave
+    /// the same way every time.
+    Hold {
+        /// The endpoint whose requests are awaited.
+        endpoint: Endpoint,
+        /// How many of them, since the start (or the last clear of the log).
+        count: usize,
+        /// The longest the request is held.
+        max: Duration,
+    },
 }
 
 impl Fault {
@@ -132,6 +146,36 @@ impl Fault {
             endpoint,
             nth,
             action: FaultAction::ResetMidBody,
+        }
+    }
+
+    /// Answers the `nth` request of `endpoint` normally, but sends its body one byte at a
+    /// time with `pause` after each; see [`FaultAction::Drip`].
+    pub fn drip(endpoint: Endpoint, nth: usize, pause: Duration) -> Fault {
+        Fault {
+            endpoint,
+            nth,
+            action: FaultAction::Drip(pause),
+        }
+    }
+
+    /// Holds the `nth` request of `endpoint` until `until` has seen `count` requests, or `max`
+    /// has passed, then handles it normally; see [`FaultAction::Hold`].
+    pub fn hold(
+        endpoint: Endpoint,
+        nth: usize,
+        until: Endpoint,
+        count: usize,
+        max: Duration,
+    ) -> Fault {
+        Fault {
+            endpoint,
+            nth,
+            action: FaultAction::Hold {
+                endpoint: until,
+                count,
+                max,
+            },
         }
     }
 }

@@ -87,6 +87,8 @@ pub(crate) struct Response {
     pub(crate) body: Arc<Vec<u8>>,
     /// Send the headers (`Content-Length` included) but not the body: the answer to `HEAD`.
     pub(crate) head_only: bool,
+    /// Send the body one byte at a time, pausing this long after each.
+    pub(crate) drip: Option<Duration>,
 }
 
 impl Response {
@@ -97,6 +99,7 @@ impl Response {
             headers: vec![("Content-Type".into(), content_type.into())],
             body: Arc::new(body.into()),
             head_only: false,
+            drip: None,
         }
     }
 
@@ -107,6 +110,7 @@ impl Response {
             headers: Vec::new(),
             body: Arc::default(),
             head_only: false,
+            drip: None,
         }
     }
 }
@@ -658,6 +662,15 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
+    if let Some(pause) = response.drip.filter(|_| !bodyless && !response.head_only) {
+        writer.write_all(head.as_bytes())?;
+        for byte in response.body.iter() {
+            writer.write_all(std::slice::from_ref(byte))?;
+            writer.flush()?;
+            std::thread::sleep(pause);
+        }
+        return Ok(());
+    }
     if bodyless || response.head_only || response.body.len() <= 64 * 1024 {
         let mut out = head.into_bytes();
         if !bodyless && !response.head_only {

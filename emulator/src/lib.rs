@@ -194,6 +194,11 @@
 //!   answering, so the client's upload is cut off mid-body;
 //! - [`Fault::stale_policy`] and [`Fault::tamper_field`]: a sign answer whose policy S3 then
 //!   refuses as expired, or whose field no longer matches its signature.
+//! - [`Fault::drip`]: answer it normally, but send the body one byte at a time with a pause
+//!   after each, as a server that drips its answer;
+//! - [`Fault::hold`]: hold it until another endpoint has seen so many requests (or a time has
+//!   passed), then handle it normally, so that two clients' calls interleave the same way
+//!   every time.
 //!
 //! # Limits
 //!

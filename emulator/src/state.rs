@@ -158,6 +158,38 @@ impl State {
         let route = Route::parse(&head.method, &head.target);
         let endpoint = route.endpoint();
         let (seq, fault) = self.record_head(head, endpoint);
+        match fault {
+            Some(FaultAction::Drip(pause)) => dripping(self.decide(head, route, seq, None), pause),
+            Some(FaultAction::Hold {
+                endpoint,
+                count,
+                max,
+            }) => {
+                self.hold(endpoint, count, max);
+                self.decide(head, route, seq, None)
+            }
+            fault => self.decide(head, route, seq, fault),
+        }
+    }
+
+    /// Waits until `endpoint` has seen `count` requests, or `max` has passed.
+    fn hold(&self, endpoint: Endpoint, count: usize, max: Duration) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < max
+            && self.lock().counts.get(&endpoint).copied().unwrap_or(0) < count
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The plan for a request already recorded as `seq`, with its fault (if any).
+    fn decide(
+        self: Arc<Self>,
+        head: &http::Head,
+        route: Route,
+        seq: u64,
+        fault: Option<FaultAction>,
+    ) -> http::Plan {
         if let Some(FaultAction::ResetMidBody) = fault {
             return http::Plan::Cut(cut_point(head.content_length));
         }
@@ -391,6 +423,28 @@ impl State {
                 outcome
             }),
         }
+    }
+}
+
+/// `plan` with its answer's body sent a byte at a time, `pause` after each.
+fn dripping(plan: http::Plan, pause: Duration) -> http::Plan {
+    let drip = move |outcome| match outcome {
+        http::Outcome::Respond(mut response) => {
+            response.drip = Some(pause);
+            http::Outcome::Respond(response)
+        }
+        other => other,
+    };
+    match plan {
+        http::Plan::Read { max_body, then } => http::Plan::Read {
+            max_body,
+            then: Box::new(move |request| drip(then(request))),
+        },
+        http::Plan::Respond(mut response) => {
+            response.drip = Some(pause);
+            http::Plan::Respond(response)
+        }
+        cut @ http::Plan::Cut(_) => cut,
     }
 }
 

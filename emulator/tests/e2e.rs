@@ -741,3 +741,44 @@ fn urls_come_from_the_public_origin() {
     assert_eq!(upload(&emulator, &signed_fields(&reply), b"1").status, 204);
     assert!(emulator.addr().ip().is_loopback());
 }
+
+#[test]
+fn drip_sends_the_body_a_byte_at_a_time_and_hold_waits_for_another_endpoint() {
+    let emulator = unlimited();
+    let stored = emulator.seed_asset("a.txt", b"dripped".to_vec(), None);
+    let path = format!("/a.storyblok.com/{}", stored.key);
+    emulator.inject(Fault::drip(
+        Endpoint::Download,
+        1,
+        Duration::from_millis(20),
+    ));
+    let started = std::time::Instant::now();
+    let reply = send(&emulator, "GET", &path, &[], b"").expect("a reply");
+    assert_eq!(
+        (reply.status, reply.bytes.as_slice()),
+        (200, &b"dripped"[..])
+    );
+    assert!(started.elapsed() >= Duration::from_millis(7 * 20));
+
+    // Held until the Management API sees a request: not answered before it.
+    emulator.inject(Fault::hold(
+        Endpoint::Download,
+        2,
+        Endpoint::Other,
+        1,
+        Duration::from_secs(30),
+    ));
+    let (done, answered) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let reply = send(&emulator, "GET", &path, &[], b"");
+            let _ = done.send(reply.map(|r| (r.status, r.bytes)));
+        });
+        assert!(answered.recv_timeout(Duration::from_millis(300)).is_err());
+        assert_eq!(mapi(&emulator, "GET", "/assets/1", "").status, 404);
+        assert_eq!(
+            answered.recv_timeout(Duration::from_secs(20)).ok(),
+            Some(Some((200, b"dripped".to_vec())))
+        );
+    });
+}

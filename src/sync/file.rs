@@ -18,6 +18,10 @@ use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::{Source, open_regular};
 
+/// The most existing assets one file compares its bytes with (the oldest of those with its
+/// stored name and size): each costs a download of the file's size.
+const MAX_CANDIDATES: usize = 10;
+
 /// Syncs one file. Only a manifest that cannot be written is an error; anything else is
 /// the file's failed line.
 pub(super) fn sync(run: &Run<'_>, local: &LocalFile) -> Result<SyncedFile, Error> {
@@ -86,35 +90,29 @@ struct Job<'r, 'c> {
     sha256: OnceCell<String>,
 }
 
-/// The existing assets one file claimed (see [`Run::claim`]). Dropped, it gives back all
-/// but those [`kept`](Claims::keep): on an error too, so a file that failed leaves the
-/// assets to the files after it.
-struct Claims<'r, 'c> {
+/// An existing asset one file claimed (see [`Run::claim`]) to adopt or replace. Dropped
+/// before it is [`kept`](Claim::keep), on an error too, it gives the asset back, so a file
+/// that failed leaves it to the files after it.
+struct Claim<'r, 'c> {
     run: &'r Run<'c>,
-    ids: Vec<u64>,
+    id: u64,
 }
 
-impl Claims<'_, '_> {
+impl<'r, 'c> Claim<'r, 'c> {
     /// Claims `id`, if no other file owns or claimed it.
-    fn claim(&mut self, id: u64) -> bool {
-        let claimed = self.run.claim(id);
-        if claimed {
-            self.ids.push(id);
-        }
-        claimed
+    fn take(run: &'r Run<'c>, id: u64) -> Option<Self> {
+        run.claim(id).then_some(Claim { run, id })
     }
 
-    /// Keeps the claim on `id`: the file took that asset.
-    fn keep(&mut self, id: u64) {
-        self.ids.retain(|&claimed| claimed != id);
+    /// Keeps the claim: the file took the asset.
+    fn keep(self) {
+        std::mem::forget(self);
     }
 }
 
-impl Drop for Claims<'_, '_> {
+impl Drop for Claim<'_, '_> {
     fn drop(&mut self) {
-        for &id in &self.ids {
-            self.run.unclaim(id);
-        }
+        self.run.unclaim(self.id);
     }
 }
 
@@ -146,6 +144,7 @@ impl<'r, 'c> Job<'r, 'c> {
     /// The file as the sync first saw it (see [`LocalFile`]), with its metadata.
     fn new(run: &'r Run<'c>, local: &'r LocalFile) -> Result<Self, Error> {
         let meta = metadata(run, local)?;
+        check_tags(run, meta.as_ref())?;
         Ok(Job {
             run,
             local,
@@ -320,54 +319,77 @@ impl<'r, 'c> Job<'r, 'c> {
             self.run.ensure_writable()?;
         }
         let target = self.target(None)?;
-        if self.run.options.adopt && target != Target::Missing {
-            // Assets that another file owns (in the manifest, or claimed in this run) are
-            // not this file's to take.
-            let mut claims = Claims {
-                run: self.run,
-                ids: Vec::new(),
-            };
-            let candidates: Vec<Listed> = self
-                .candidates(target)?
-                .into_iter()
-                .filter(|c| claims.claim(c.id))
-                .collect();
-            let mut fallback = None;
-            let mut unknown = None;
-            for candidate in &candidates {
-                match self.compare(candidate)? {
-                    Compared::Same => {
-                        if !self.dry() {
-                            self.adopt(candidate, target)?;
-                        }
-                        claims.keep(candidate.id);
-                        return Ok(SyncAction::Adopted);
-                    }
-                    Compared::Different => {
-                        fallback.get_or_insert(candidate.id);
-                    }
-                    Compared::Unknown(error) => {
-                        unknown.get_or_insert(error);
-                    }
-                    Compared::Unusable => {}
-                }
-            }
-            // An asset whose bytes could not be downloaded may hold this file: neither
-            // uploading a duplicate nor replacing another asset is safe. The file fails;
-            // the next run compares again.
-            if let Some(error) = unknown {
-                return Err(error);
-            }
-            if let Some(first) = fallback {
-                let action = self.changed(first, None, target)?;
-                claims.keep(first);
-                return Ok(action);
-            }
+        if self.run.options.adopt
+            && target != Target::Missing
+            && let Some(action) = self.adopt_or_replace(target)?
+        {
+            return Ok(action);
         }
         if !self.dry() {
             self.upload(Upload::New, target)?;
         }
         Ok(SyncAction::Uploaded)
+    }
+
+    /// Adopts an existing asset with this file's bytes, or replaces one with the stored
+    /// name and size but other bytes; `None` when there is none to take.
+    ///
+    /// Candidates are compared without claiming them, and only the one chosen is claimed:
+    /// two files of one stored name and size (`light/logo.png` and `dark/logo.png` synced
+    /// into one folder) each find their own asset, whichever compares first. A choice
+    /// that another file claimed meanwhile is passed over for the next.
+    fn adopt_or_replace(&self, target: Target) -> Result<Option<SyncAction>, Error> {
+        let found = self.candidates(target)?;
+        let mut different = Vec::new();
+        let mut unknown = None;
+        for candidate in &found.assets {
+            // Another file's already (in the manifest, or claimed in this run).
+            if self.run.taken(candidate.id) {
+                continue;
+            }
+            match self.compare(candidate)? {
+                Compared::Same => {
+                    let Some(claim) = Claim::take(self.run, candidate.id) else {
+                        continue; // taken meanwhile by another file with these bytes
+                    };
+                    if !self.dry() {
+                        self.adopt(candidate, target)?;
+                    }
+                    claim.keep();
+                    return Ok(Some(SyncAction::Adopted));
+                }
+                Compared::Different => different.push(candidate.id),
+                Compared::Unknown(error) => {
+                    unknown.get_or_insert(error);
+                }
+                Compared::Unusable => {}
+            }
+        }
+        // An asset whose bytes could not be downloaded may hold this file: neither
+        // uploading a duplicate nor replacing another asset is safe. The file fails; the
+        // next run compares again.
+        if let Some(error) = unknown {
+            return Err(error);
+        }
+        // Nor is it while assets beyond those compared may hold it.
+        if found.more {
+            return Err(Error::invalid(format!(
+                "more than {MAX_CANDIDATES} assets here are stored as {} with {} bytes; none \
+                 of the {MAX_CANDIDATES} oldest, compared, could be adopted, and one of the \
+                 others may hold this file, so it is neither uploaded nor put in place of \
+                 another: delete the duplicates from the space, or sync it without adoption",
+                self.stored_name(),
+                self.size
+            )));
+        }
+        for id in different {
+            if let Some(claim) = Claim::take(self.run, id) {
+                let action = self.changed(id, None, target)?;
+                claim.keep();
+                return Ok(Some(action));
+            }
+        }
+        Ok(None)
     }
 
     /// Where the file goes. An entry that has a folder keeps it: its path, and so its
@@ -392,23 +414,33 @@ impl<'r, 'c> Job<'r, 'c> {
         })
     }
 
-    /// Assets in the target folder with the stored name and size this file would have.
-    fn candidates(&self, target: Target) -> Result<Vec<Listed>, Error> {
+    /// The name Storyblok would store this file under.
+    fn stored_name(&self) -> String {
         let file_name = self.key().rsplit('/').next().unwrap_or(self.key());
-        let name = listing::parameterize(file_name);
+        listing::parameterize(file_name)
+    }
+
+    /// Assets in the target folder with the stored name and size this file would have:
+    /// the [`MAX_CANDIDATES`] oldest, each picked out as the list is read.
+    fn candidates(&self, target: Target) -> Result<listing::Found, Error> {
+        let name = self.stored_name();
         let folder = target.folder();
-        let mut found =
-            listing::search(self.run.client.session(), self.run.space_id, &name, folder)?;
         // A private asset's bytes cannot be compared (the CDN does not serve it without an
         // asset token), so it is neither adopted nor replaced.
-        found.retain(|asset| {
+        let wanted = |asset: &Listed| {
             !asset.is_private
-                && listing::parameterize(asset.stored_name()) == name
                 && asset.content_length == Some(self.size)
                 && asset.asset_folder_id.filter(|&f| f != 0) == folder
-        });
-        found.sort_by_key(|asset| asset.id);
-        Ok(found)
+                && listing::parameterize(asset.stored_name()) == name
+        };
+        listing::search(
+            self.run.client.session(),
+            self.run.space_id,
+            &name,
+            folder,
+            wanted,
+            MAX_CANDIDATES,
+        )
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download
@@ -598,17 +630,23 @@ fn orphan(
     let file_name = path.rsplit('/').next().unwrap_or(path);
     let name = listing::parameterize(file_name);
     let session = run.client.session();
-    let mut found = listing::search(session, run.space_id, &name, folder.flatten())?;
     let window = sent.saturating_sub(600)..=sent.saturating_add(24 * 3600);
-    found.retain(|asset| {
+    let wanted = |asset: &Listed| {
         !asset.is_private
             && asset.content_length.is_none_or(|length| length == 0)
             && listing::parameterize(asset.stored_name()) == name
             && folder.is_none_or(|folder| asset.asset_folder_id.filter(|&f| f != 0) == folder)
             && asset.created_at().is_some_and(|at| window.contains(&at))
-    });
-    found.sort_by_key(|asset| asset.id);
-    for asset in found {
+    };
+    let found = listing::search(
+        session,
+        run.space_id,
+        &name,
+        folder.flatten(),
+        wanted,
+        MAX_CANDIDATES,
+    )?;
+    for asset in found.assets {
         if !run.claim(asset.id) {
             continue;
         }
@@ -681,4 +719,25 @@ fn listed_has(asset: &Listed, meta: &AssetMeta) -> bool {
         && meta.is_private.is_none_or(|p| p == asset.is_private)
         && (meta.meta_data.is_none() || meta.meta_data == asset.meta_data())
         && (wanted_tags.is_empty() || wanted_tags == tags)
+}
+
+/// Refuses metadata that names more internal tags than
+/// [`SyncOptions::max_tags`](super::SyncOptions::max_tags) allows, before any call.
+fn check_tags(run: &Run<'_>, meta: Option<&AssetMeta>) -> Result<(), Error> {
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    let mut tags: Vec<&str> = meta.internal_tags.iter().map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let max = run.options.max_tags;
+    if tags.len() > max {
+        return Err(Error::invalid(format!(
+            "its metadata names {} internal tags, more than the {max} a file may have (each \
+             missing one costs a call to create it): name fewer, or raise \
+             SyncOptions::max_tags",
+            tags.len()
+        )));
+    }
+    Ok(())
 }

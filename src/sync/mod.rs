@@ -62,6 +62,7 @@ pub struct SyncOptions {
     change_share: f64,
     change_at_least: usize,
     allow_mass_change: bool,
+    max_tags: usize,
 }
 
 /// Where synced files go in the space.
@@ -117,6 +118,7 @@ impl SyncOptions {
             change_share: 0.5,
             change_at_least: 10,
             allow_mass_change: false,
+            max_tags: 50,
         }
     }
 
@@ -163,10 +165,19 @@ impl SyncOptions {
     /// already holds assets, a lost manifest), look for an asset with the same stored
     /// filename and size in its folder, compare its bytes (downloaded from the CDN through
     /// SHA-256), and take it into the manifest instead of uploading a duplicate; replace it
-    /// if the bytes differ. When a download fails for a time (a timeout, a 5xx) and no
-    /// other such asset holds the same bytes, the file fails, with nothing uploaded or
-    /// replaced: the next sync compares again. A CDN 404 or 410 counts as other bytes;
-    /// another refusal leaves that asset alone. Default on.
+    /// if the bytes differ. An asset is claimed only once chosen, so two files of one
+    /// stored name and size each find their own.
+    ///
+    /// Only the 10 oldest such assets are compared. A file is downloaded only from
+    /// Storyblok's asset hosts over `https` (another URL leaves that asset alone), and
+    /// within the call budget plus a second per MiB ([`ClientBuilder::timeout_call`]).
+    /// When a download fails for a time (a timeout, a 5xx) and no other such asset holds
+    /// the same bytes, the file fails, with nothing uploaded or replaced: the next sync
+    /// compares again. So does a file with more than 10 such assets when none of the 10
+    /// compared holds its bytes. A CDN 404 or 410 counts as other bytes; another refusal
+    /// leaves that asset alone. Default on.
+    ///
+    /// [`ClientBuilder::timeout_call`]: crate::ClientBuilder::timeout_call
     pub fn adopt(mut self, adopt: bool) -> Self {
         self.adopt = adopt;
         self
@@ -282,6 +293,13 @@ impl SyncOptions {
         self.allow_mass_change = allow;
         self
     }
+
+    /// The most internal tags one file's metadata may name (default 50): a file with more
+    /// fails before any call, since each missing tag costs a call to create it.
+    pub fn max_tags(mut self, max_tags: usize) -> Self {
+        self.max_tags = max_tags;
+        self
+    }
 }
 
 impl fmt::Debug for SyncOptions {
@@ -304,6 +322,7 @@ impl fmt::Debug for SyncOptions {
             .field("change_share", &self.change_share)
             .field("change_at_least", &self.change_at_least)
             .field("allow_mass_change", &self.allow_mass_change)
+            .field("max_tags", &self.max_tags)
             .finish()
     }
 }
@@ -586,10 +605,18 @@ impl Run<'_> {
     /// Claims existing asset `id` for one file of this run: `false` when the manifest
     /// already gives it to a file, or another file of this run claimed it.
     fn claim(&self, id: u64) -> bool {
-        if self.store().owns(id) {
-            return false;
-        }
-        lock(&self.claimed).insert(id)
+        !self.owned(id) && lock(&self.claimed).insert(id)
+    }
+
+    /// Whether existing asset `id` is another file's already: the manifest gives it to a
+    /// file, or a file of this run claimed it.
+    fn taken(&self, id: u64) -> bool {
+        self.owned(id) || lock(&self.claimed).contains(&id)
+    }
+
+    /// Whether the manifest gives asset `id` to a file.
+    fn owned(&self, id: u64) -> bool {
+        self.store().owns(id)
     }
 
     /// Gives back a claim that was not used.
