@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use std::time::SystemTime;
 
 use super::local::LocalFile;
+use super::manifest::ManifestEntry;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
 use crate::codec::image_size::Dimensions;
@@ -13,7 +14,6 @@ use crate::download;
 use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
 use crate::listing::{self, Listed};
-use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::{Source, open_regular};

@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::manifest::{ManifestEntry, temporary_prefix};
 use super::{SkipReason, SyncOptions};
 use crate::error::Error;
-use crate::manifest::{ManifestEntry, temporary_prefix};
 use crate::meta;
 use crate::source::file_len;
 

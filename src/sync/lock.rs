@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::manifest::{manifest_error, temporary_prefix};
 use crate::error::Error;
-use crate::manifest::{manifest_error, temporary_prefix};
 
 /// How often a sync waiting for the lock tries again.
 const RETRY: Duration = Duration::from_millis(20);

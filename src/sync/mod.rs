@@ -7,8 +7,10 @@
 //! report and the run that ties them together on a few threads.
 
 mod file;
+mod journal;
 mod local;
 mod lock;
+mod manifest;
 mod plan;
 mod store;
 
@@ -21,9 +23,9 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::manifest::ManifestEntry;
 use crate::meta::AssetMeta;
 use lock::ManifestLock;
+pub use manifest::{Manifest, ManifestEntry};
 use store::Store;
 
 /// A closure giving a file's metadata from its manifest path, for

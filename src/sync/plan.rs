@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use super::local::{self, LocalFile};
+use super::manifest::{Manifest, ManifestEntry};
 use super::{SkipReason, SyncAction, SyncOptions, SyncedFile};
 use crate::codec::sha256;
 use crate::error::{Error, ErrorKind};
-use crate::manifest::{Manifest, ManifestEntry};
 use crate::pool;
 use crate::source::open_regular;
 

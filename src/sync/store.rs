@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::journal::{self, Journal};
 use super::lock::ManifestLock;
+use super::manifest::{Manifest, ManifestEntry, manifest_error};
 use crate::error::Error;
-use crate::journal::{self, Journal};
-use crate::manifest::{Manifest, ManifestEntry, manifest_error};
 
 pub(super) struct Store {
     path: PathBuf,

@@ -118,7 +118,7 @@ impl Manifest {
     pub fn load(path: impl AsRef<Path>) -> Result<Manifest, Error> {
         let path = path.as_ref();
         let mut manifest = Manifest::load_file(path)?;
-        crate::journal::apply(path, &mut manifest)?;
+        super::journal::apply(path, &mut manifest)?;
         manifest.check_ids(path)?;
         Ok(manifest)
     }

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::manifest::{Manifest, ManifestEntry, manifest_error, temporary_prefix};
 use crate::error::Error;
-use crate::manifest::{Manifest, ManifestEntry, manifest_error, temporary_prefix};
 
 /// The journal format's version.
 const VERSION: u32 = 1;
