@@ -69,9 +69,12 @@
 //! ([`Error::asset_id`]: a failed upload leaves that record behind, to upload again with
 //! [`Client::replace`] or remove with [`Client::delete`]), and what went wrong as an
 //! [`ErrorKind`]. Server errors keep the server's words: Storyblok's message and raw body,
-//! S3's `Code`, `Message` and `RequestId`. `Display` says what went wrong and what to do
-//! ([`Error::advice`]); an underlying error is reached through
-//! [`source`](std::error::Error::source) only, so a chain printer shows each cause once.
+//! S3's `Code`, `Message` and `RequestId`. A message taken from a body is shortened to 500
+//! characters, `Display` prints no more of the body and `Debug` its first KiB at most (an
+//! `.unwrap()` prints a few lines, not a proxy's page); [`Error::body`] keeps all of it.
+//! `Display` says what went wrong and what to do ([`Error::advice`]); an underlying error
+//! is reached through [`source`](std::error::Error::source) only, so a chain printer shows
+//! each cause once.
 //!
 //! # Many files, and build scripts
 //!

@@ -273,10 +273,15 @@ fn send(
     })
 }
 
+/// The most characters of a server's words an error's message keeps; the whole body stays
+/// in the error ([`Error::body`](crate::Error::body)).
+pub(crate) const MESSAGE_LIMIT: usize = 500;
+
 /// Storyblok's own words from an error body, whatever its shape (API doc §5):
 /// `{"error": "…"}`, `{"error": ["…"]}`, `{"error": {"field": ["…"]}}`,
 /// `{"errors": {"field": ["…"]}}`, `{"field": ["…"]}`, `["…"]`. Anything else gives the
-/// raw text (shortened), or the status's reason phrase for an empty body.
+/// raw text, or the status's reason phrase for an empty body. Either is shortened to
+/// [`MESSAGE_LIMIT`] characters.
 pub(crate) fn message(status: u16, body: &str) -> String {
     let from_json = serde_json::from_str::<Value>(body)
         .ok()
@@ -289,13 +294,13 @@ pub(crate) fn message(status: u16, body: &str) -> String {
         })
         .filter(|m| !m.trim().is_empty());
     if let Some(message) = from_json {
-        return message;
+        return shorten(&message, MESSAGE_LIMIT);
     }
     let text = body.trim();
     if text.is_empty() {
         return reason(status).to_owned();
     }
-    shorten(text, 500)
+    shorten(text, MESSAGE_LIMIT)
 }
 
 /// Flattens a JSON error value to one line: strings as they are, arrays joined with `; `,
@@ -422,5 +427,14 @@ mod tests {
         assert_eq!(message(500, r#"{"error":null}"#), r#"{"error":null}"#);
         let long = "x".repeat(600);
         assert_eq!(message(500, &long).chars().count(), 501);
+    }
+
+    #[test]
+    fn messages_from_json_are_shortened_too() {
+        let said = "é".repeat(100_000);
+        let shortened = message(422, &format!(r#"{{"error":{{"filename":["{said}"]}}}}"#));
+        assert!(shortened.starts_with("filename éé"), "{shortened}");
+        assert!(shortened.ends_with('…'));
+        assert_eq!(shortened.chars().count(), MESSAGE_LIMIT + 1);
     }
 }

@@ -191,13 +191,16 @@ impl SignedUpload {
         }
         let body = read_body(response, ERROR_BODY_LIMIT);
         let parsed = xml::parse_error(&body);
+        // S3's words are short; a proxy's imitation need not be.
+        let short = |text: String| mapi::shorten(&text, mapi::MESSAGE_LIMIT);
         Err(at_upload(Error::new(ErrorKind::S3 {
             status,
-            code: parsed.code,
+            code: parsed.code.map(short),
             message: parsed
                 .message
+                .map(short)
                 .unwrap_or_else(|| mapi::message(status, &body)),
-            request_id: parsed.request_id,
+            request_id: parsed.request_id.map(short),
             body,
         })))
     }
