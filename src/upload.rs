@@ -29,6 +29,8 @@ pub struct UploadedAsset {
     pub(crate) asset_id: u64,
     /// The file's URL as the sign call gave it.
     pub(crate) url: String,
+    /// Where the file was posted.
+    pub(crate) post_url: String,
     pub(crate) params: AssetParams,
 }
 
@@ -56,7 +58,8 @@ impl SignedUpload {
                 error,
             ));
         }
-        let fallback = format!("{}/{}", self.post_url(), self.field("key").unwrap_or(""));
+        let post_url = self.post_url().to_owned();
+        let fallback = format!("{post_url}/{}", self.field("key").unwrap_or(""));
         let signature = self.signature;
         Ok(UploadedAsset {
             session: self.session,
@@ -66,6 +69,7 @@ impl SignedUpload {
                 .public_url
                 .or(signature.pretty_url)
                 .unwrap_or(fallback),
+            post_url,
             params: self.params,
         })
     }

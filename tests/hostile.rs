@@ -324,6 +324,11 @@ fn an_unusable_finish_filename_falls_back_to_the_signed_url() {
         "http://evil.example/f/1.png",
         "not a url",
         "",
+        // https, but not where the sign said the file goes nor a Storyblok asset host.
+        "https://evil.example/x.png",
+        "//evil.example/x.png",
+        // The signed S3 host, another bucket: its CDN form is another site.
+        "https://s3.amazonaws.com/evil.example/x.png",
     ] {
         s.emulator.clear_requests();
         let id = s.emulator.assets().len() as u64 + 100_001;
@@ -344,7 +349,19 @@ fn an_unusable_finish_filename_falls_back_to_the_signed_url() {
             format!("https://a.storyblok.com/{}", stored.key),
             "{filename:?}"
         );
+        assert_eq!(s.emulator.requests_for(Endpoint::Finish).len(), 1);
     }
+    // One of Storyblok's asset hosts is used, though the sign named another.
+    let id = s.emulator.assets().len() as u64 + 100_001;
+    let elsewhere = "https://a2.storyblok.com/f/606/abc/a.png";
+    s.emulator.inject(Fault::respond(
+        Endpoint::Finish,
+        2,
+        200,
+        format!(r#"{{"id": {id}, "filename": "{elsewhere}"}}"#),
+    ));
+    let asset = common::put(&s.client, s.space, "a.png", &png(2, 1)).expect("uploaded");
+    assert_eq!(asset.filename, elsewhere);
 }
 
 #[cfg(unix)]
