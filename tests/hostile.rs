@@ -450,3 +450,75 @@ fn a_reader_is_not_read_past_its_declared_length() {
         b"streamed bytes"
     );
 }
+
+#[test]
+fn a_finish_answer_that_drips_past_the_budget_is_an_error_not_a_success() {
+    let s = setup();
+    // The finish is done and answered 200, but its body would take a byte every 5 s: the
+    // call's budget ends with none of it. An empty body read as a success would give an
+    // asset made up from the sign answer.
+    s.emulator
+        .inject(Fault::drip(Endpoint::Finish, 1, Duration::from_secs(5)));
+    let client = builder_for(&s.emulator)
+        .timeout_call(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    let err = common::put(&client, s.space, "a.png", &png(2, 1)).expect_err("no whole answer");
+    assert_eq!(err.step(), Some(Step::Finish), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnexpectedResponse { status: 200, message, .. }
+            if message.contains("broke off after 0 bytes")),
+        "{err:?}"
+    );
+    assert_eq!(err.body(), Some(""));
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("timeout"), "{cause}");
+    let record = s.emulator.assets();
+    assert_eq!(err.asset_id(), Some(record[0].id));
+    // Answered once: a spent budget is not tried again.
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Finish), [200]);
+}
+
+#[test]
+fn a_success_whose_body_stalls_is_tried_again_when_the_call_may_be() {
+    let s = setup();
+    // A listing (as a sync's adoption search makes) and a finish whose bodies stall for
+    // longer than the idle timeout: read again, they arrive whole.
+    s.emulator.seed_asset("seeded.png", png(1, 1), None);
+    s.emulator
+        .inject(Fault::drip(Endpoint::Finish, 1, Duration::from_secs(4)));
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    let asset = common::put(&client, s.space, "a.png", &png(2, 1)).expect("finished");
+    let stored = s.emulator.asset(asset.id).expect("record");
+    assert!(stored.finished);
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Finish), [200, 200]);
+}
+
+#[test]
+fn a_sign_answer_that_breaks_off_names_the_record_it_created() {
+    let s = setup();
+    // The record is created and its id is in the first bytes; the rest drips past the
+    // budget. The sign is not repeated (that would create a second record), and the
+    // error names the one that exists, which delete_on_failure removes.
+    s.emulator
+        .inject(Fault::drip(Endpoint::Sign, 1, Duration::from_millis(20)));
+    let client = builder_for(&s.emulator)
+        .timeout_call(Duration::from_secs(1))
+        .delete_on_failure(true)
+        .build()
+        .expect("client");
+    let err = common::put(&client, s.space, "a.png", &png(2, 1)).expect_err("broke off");
+    assert_eq!(err.step(), Some(Step::Sign), "{err:?}");
+    assert_eq!(err.kind(), &ErrorKind::RecordDeleted, "{err:?}");
+    let id = err.asset_id().expect("the record is named");
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Sign), [200]);
+    // The record named was the one created, and it is gone.
+    let deletes = s.emulator.requests_for(Endpoint::Delete);
+    assert_eq!(deletes.len(), 1, "{err:?}");
+    assert!(deletes[0].path.ends_with(&format!("/assets/{id}")));
+    assert!((200..300).contains(&deletes[0].status), "{deletes:?}");
+    assert!(s.emulator.assets().is_empty());
+}

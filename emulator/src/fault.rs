@@ -50,6 +50,9 @@ pub enum FaultAction {
     /// the client sees its upload cut off mid-body. Without a `Content-Length` (no body, or a
     /// chunked one), only the head is read.
     ResetMidBody,
+    /// Handle the request normally, send the answer's head at once, then its body one byte
+    /// at a time, each after this pause: an answer that drips.
+    Drip(Duration),
 }
 
 impl Fault {
@@ -132,6 +135,20 @@ impl Fault {
             endpoint,
             nth,
             action: FaultAction::ResetMidBody,
+        }
+    }
+}
+
+impl Fault {
+    /// Handles the `nth` request of `endpoint` normally (with its side effects), then sends
+    /// the answer's head at once and its body one byte at a time, each after `pause`: a
+    /// client whose budget is shorter than the body's drip sees a success status and part
+    /// of its body, or none. The request is recorded with the status answered.
+    pub fn drip(endpoint: Endpoint, nth: usize, pause: Duration) -> Fault {
+        Fault {
+            endpoint,
+            nth,
+            action: FaultAction::Drip(pause),
         }
     }
 }

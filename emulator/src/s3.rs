@@ -390,6 +390,7 @@ pub(crate) fn download(state: &State, key: &str) -> Response {
         headers,
         body: Arc::clone(&object.bytes),
         head_only: false,
+        drip: None,
     }
 }
 

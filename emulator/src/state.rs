@@ -158,6 +158,22 @@ impl State {
         let route = Route::parse(&head.method, &head.target);
         let endpoint = route.endpoint();
         let (seq, fault) = self.record_head(head, endpoint);
+        match fault {
+            Some(FaultAction::Drip(pause)) => {
+                dripping(self.plan_for(head, route, seq, None), pause)
+            }
+            fault => self.plan_for(head, route, seq, fault),
+        }
+    }
+
+    /// [`State::plan`] once the request is recorded and its fault taken.
+    fn plan_for(
+        self: Arc<Self>,
+        head: &http::Head,
+        route: Route,
+        seq: u64,
+        fault: Option<FaultAction>,
+    ) -> http::Plan {
         if let Some(FaultAction::ResetMidBody) = fault {
             return http::Plan::Cut(cut_point(head.content_length));
         }
@@ -391,6 +407,28 @@ impl State {
                 outcome
             }),
         }
+    }
+}
+
+/// `plan`, with its answer's body sent one byte at a time, each after `pause`.
+fn dripping(plan: http::Plan, pause: Duration) -> http::Plan {
+    let drip = move |outcome| match outcome {
+        http::Outcome::Respond(mut response) => {
+            response.drip = Some(pause);
+            http::Outcome::Respond(response)
+        }
+        other => other,
+    };
+    match plan {
+        http::Plan::Read { max_body, then } => http::Plan::Read {
+            max_body,
+            then: Box::new(move |request| drip(then(request))),
+        },
+        http::Plan::Respond(mut response) => {
+            response.drip = Some(pause);
+            http::Plan::Respond(response)
+        }
+        cut @ http::Plan::Cut(_) => cut,
     }
 }
 
