@@ -342,6 +342,12 @@ impl Error {
                 "slow down: lower ClientBuilder::rate_limit, or upload fewer files at once"
             }
             ErrorKind::SourceLength(_) => "declare the exact length",
+            ErrorKind::Source {
+                io: std::io::ErrorKind::TimedOut,
+                ..
+            } => {
+                "a reader must give bytes at least once per ClientBuilder::timeout_idle, and all of them within timeout_upload"
+            }
             ErrorKind::InsecureUrl { .. } => {
                 "only https URLs without user names or passwords are used, except on loopback hosts"
             }
@@ -532,7 +538,7 @@ impl fmt::Debug for Capped<'_> {
 }
 
 impl fmt::Debug for ErrorKind {
-    /// As a derived `Debug` would print it, with raw bodies [`Capped`].
+    /// As a derived `Debug` would print it, with a raw body cut to its first KiB.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::InvalidInput { message } => f

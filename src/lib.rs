@@ -60,7 +60,10 @@
 //! length. Memory stays flat whatever the file's size, and S3 gets an exact
 //! `Content-Length` (it refuses chunked uploads). A source that gives fewer bytes than
 //! declared stops the upload at once, and so does a path, bytes or seekable reader that
-//! gives more; a plain reader is never read past its declared length.
+//! gives more; a plain reader is never read past its declared length. A reader is read
+//! on a thread of its own, a few chunks ahead, so that one that stalls fails the upload
+//! after the idle timeout instead of holding it for ever; that is why it must be
+//! `'static`.
 //!
 //! # Errors
 //!

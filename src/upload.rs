@@ -164,6 +164,10 @@ impl SignedUpload {
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
         let probe_end = opened.can_probe_end();
+        // A reader that stalls is timed out as a connection would be; and no later than
+        // the upload's budget, which ureq cannot apply while it waits for the reader.
+        let timeouts = self.session.timeouts;
+        opened.bound(timeouts.idle, Instant::now().checked_add(timeouts.upload));
         let mut body = form.body(opened, len, probe_end);
         let result = self
             .session

@@ -522,3 +522,147 @@ fn a_sign_answer_that_breaks_off_names_the_record_it_created() {
     assert!((200..300).contains(&deletes[0].status), "{deletes:?}");
     assert!(s.emulator.assets().is_empty());
 }
+
+/// A reader that gives `head`, then blocks until its `release` sender is dropped (the test
+/// holds it, so that a thread left blocked in it ends with the test).
+struct StallsAfter {
+    head: Vec<u8>,
+    at: usize,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Read for StallsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at < self.head.len() {
+            let n = buf.len().min(self.head.len() - self.at);
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            return Ok(n);
+        }
+        let _ = self.release.recv();
+        Err(std::io::Error::other("released"))
+    }
+}
+
+/// Uploads a reader of 100 declared bytes that stalls after 10, on a thread of its own;
+/// the upload's result, or `None` when it has not come within 20 s.
+fn upload_stalling(
+    client: storyblok_assets::Client,
+    space: u64,
+) -> (
+    Option<Result<storyblok_assets::Asset, storyblok_assets::Error>>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (hold, release) = std::sync::mpsc::channel();
+    let reader = StallsAfter {
+        head: common::pattern(10),
+        at: 0,
+        release,
+    };
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let params = AssetParams::new().filename("stalls.bin");
+        let _ = done.send(client.upload(space, params, Source::reader(reader, 100)));
+    });
+    (result.recv_timeout(Duration::from_secs(20)).ok(), hold)
+}
+
+#[test]
+fn a_reader_that_stalls_fails_within_the_idle_timeout() {
+    let s = setup();
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let (result, _hold) = upload_stalling(client, s.space);
+    let err = result
+        .expect("the upload did not wait for the reader for ever")
+        .expect_err("stalled");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Source {
+                path: None,
+                io: std::io::ErrorKind::TimedOut
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.step(), Some(Step::Upload));
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("idle timeout"), "{cause}");
+    assert!(err.to_string().contains("timeout_idle"), "{err}");
+    // One attempt, cut off mid-body (recorded without a status), and nothing stored.
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Upload), [0]);
+    let record = s
+        .emulator
+        .asset(err.asset_id().expect("signed"))
+        .expect("record");
+    assert!(s.emulator.object(&record.key).is_none());
+}
+
+#[test]
+fn a_reader_that_stalls_is_bounded_by_the_upload_budget() {
+    let s = setup();
+    // The idle timeout would wait 30 s; the upload's budget is 1 s.
+    let client = builder_for(&s.emulator)
+        .timeout_upload(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    let (result, _hold) = upload_stalling(client, s.space);
+    let err = result
+        .expect("the upload did not outlast its budget")
+        .expect_err("stalled");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Source {
+                io: std::io::ErrorKind::TimedOut,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("timeout_upload"), "{cause}");
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Upload), [0]);
+}
+
+#[test]
+fn a_slow_but_steady_reader_still_uploads() {
+    /// A byte every 20 ms: 0.8 s in all, longer than the idle timeout, but never idle.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+    }
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.data.len() || buf.is_empty() {
+                return Ok(0);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            buf[0] = self.data[self.at];
+            self.at += 1;
+            Ok(1)
+        }
+    }
+    let s = setup();
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let data = common::pattern(40);
+    let reader = Trickle {
+        data: data.clone(),
+        at: 0,
+    };
+    let asset = client
+        .upload(
+            s.space,
+            AssetParams::new().filename("trickle.bin"),
+            Source::reader(reader, 40),
+        )
+        .expect("uploaded");
+    let key = s.emulator.asset(asset.id).expect("record").key;
+    assert_eq!(s.emulator.object(&key).expect("object").bytes, data);
+}
