@@ -104,8 +104,10 @@ pub enum ErrorKind {
         /// The largest size the policy allows.
         max: u64,
     },
-    /// Reading the source failed (a missing file, a permission, a reader's own error);
-    /// the I/O error is the [`source`](std::error::Error::source).
+    /// Reading the source failed (a missing file, a permission, a reader's own error, or
+    /// a reader that gave no bytes for the idle timeout or past the upload's budget: `io`
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut)); the I/O error is the
+    /// [`source`](std::error::Error::source).
     Source {
         /// The file, for a path source.
         path: Option<PathBuf>,

@@ -482,11 +482,16 @@ fn a_finish_answer_that_drips_past_the_budget_is_an_error_not_a_success() {
 #[test]
 fn a_success_whose_body_stalls_is_tried_again_when_the_call_may_be() {
     let s = setup();
-    // A listing (as a sync's adoption search makes) and a finish whose bodies stall for
-    // longer than the idle timeout: read again, they arrive whole.
-    s.emulator.seed_asset("seeded.png", png(1, 1), None);
+    // A finish and a folder listing whose bodies stall for longer than the idle timeout:
+    // asked again, they arrive whole.
     s.emulator
         .inject(Fault::drip(Endpoint::Finish, 1, Duration::from_secs(4)));
+    s.emulator.inject(Fault::drip(
+        Endpoint::ListFolders,
+        1,
+        Duration::from_secs(4),
+    ));
+    let folder = s.emulator.create_folder("icons", None);
     let client = builder_for(&s.emulator)
         .timeout_idle(Duration::from_secs(1))
         .build()
@@ -495,6 +500,13 @@ fn a_success_whose_body_stalls_is_tried_again_when_the_call_may_be() {
     let stored = s.emulator.asset(asset.id).expect("record");
     assert!(stored.finished);
     assert_eq!(common::statuses(&s.emulator, Endpoint::Finish), [200, 200]);
+    // The listing read whole finds the folder: none is created.
+    assert_eq!(client.folder_path(s.space, "icons").expect("found"), folder);
+    assert_eq!(
+        common::statuses(&s.emulator, Endpoint::ListFolders),
+        [200, 200]
+    );
+    assert!(s.emulator.requests_for(Endpoint::CreateFolder).is_empty());
 }
 
 #[test]
