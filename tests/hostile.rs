@@ -493,7 +493,7 @@ fn a_success_whose_body_stalls_is_tried_again_when_the_call_may_be() {
     ));
     let folder = s.emulator.create_folder("icons", None);
     let client = builder_for(&s.emulator)
-        .timeout_idle(Duration::from_secs(1))
+        .timeout_idle(Duration::from_millis(500))
         .build()
         .expect("client");
     let asset = common::put(&client, s.space, "a.png", &png(2, 1)).expect("finished");
@@ -616,9 +616,9 @@ fn a_reader_that_stalls_fails_within_the_idle_timeout() {
 #[test]
 fn a_reader_that_stalls_is_bounded_by_the_upload_budget() {
     let s = setup();
-    // The idle timeout would wait 30 s; the upload's budget is 1 s.
+    // The idle timeout would wait 30 s; the upload's budget is half a second.
     let client = builder_for(&s.emulator)
-        .timeout_upload(Duration::from_secs(1))
+        .timeout_upload(Duration::from_millis(500))
         .build()
         .expect("client");
     let (result, _hold) = upload_stalling(client, s.space);
