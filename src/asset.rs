@@ -38,9 +38,13 @@ impl Asset {
     /// Reads a finish answer: the flat `{"id", "filename", …}` or `{"asset": {…}}`.
     ///
     /// The answer must be about asset `id` (a missing id is taken as it); a `filename` that
-    /// is not a URL the SDK would use (https, or http on loopback) falls back to the URL
-    /// the sign call gave. Returns what is wrong with an answer about another asset.
-    pub(crate) fn from_finish(value: &Value, id: u64, signed_url: &str) -> Result<Asset, String> {
+    /// is not [`trusted`](trusted_filename) falls back to `signed.url`, the file's URL as
+    /// the sign call gave it. Returns what is wrong with an answer about another asset.
+    pub(crate) fn from_finish(
+        value: &Value,
+        id: u64,
+        signed: &Signed<'_>,
+    ) -> Result<Asset, String> {
         let asset = value
             .get("asset")
             .filter(|a| a.is_object())
@@ -56,17 +60,10 @@ impl Asset {
             },
         }
         let text = |name: &str| asset.get(name).and_then(Value::as_str).map(str::to_owned);
-        // https (or protocol-relative, as `pretty_url`), or http to a local stand-in.
-        let usable = |url: &str| {
-            crate::url::is_allowed(url)
-                || url
-                    .strip_prefix("//")
-                    .is_some_and(|rest| crate::url::is_allowed(&format!("https://{rest}")))
-        };
         let raw_filename = text("filename")
             .map(|f| f.trim().to_owned())
-            .filter(|f| usable(f))
-            .unwrap_or_else(|| signed_url.to_owned());
+            .filter(|f| trusted_filename(f, signed))
+            .unwrap_or_else(|| signed.url.to_owned());
         Ok(Asset {
             id,
             filename: cdn_url(&raw_filename),
@@ -81,6 +78,47 @@ impl Asset {
                 .unwrap_or(false),
         })
     }
+}
+
+/// What the sign call said about where the file goes, against which a finish answer's
+/// `filename` is checked.
+pub(crate) struct Signed<'a> {
+    /// The file's URL as the sign answer gave it (`public_url`, `pretty_url`, or `post_url`
+    /// and the key).
+    pub(crate) url: &'a str,
+    /// Where the file was posted.
+    pub(crate) post_url: &'a str,
+    /// Whether the Management API is on loopback (a local stand-in, such as the emulator):
+    /// then so may the files be.
+    pub(crate) local_api: bool,
+}
+
+/// Whether a finish answer's `filename` may stand for the asset: a URL the SDK would use
+/// (https, protocol-relative as `pretty_url`, or http to loopback for a local API) on the
+/// host of a URL the sign call gave or on one of Storyblok's asset hosts, whose CDN form
+/// ([`cdn_url`]) stays on such a host too (a path-style S3 URL names its bucket in the
+/// path). Anything else could put another site's file in a story.
+fn trusted_filename(filename: &str, signed: &Signed<'_>) -> bool {
+    let absolute = |url: &str| match url.strip_prefix("//") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_owned(),
+    };
+    let same_host = |a: &str, b: &str| {
+        matches!((crate::url::host(a), crate::url::host(b)),
+            (Some(a), Some(b)) if !a.is_empty() && a.eq_ignore_ascii_case(b))
+    };
+    let raw = absolute(filename);
+    if !crate::url::is_allowed_from(&raw, signed.local_api) {
+        return false;
+    }
+    let signed_url = absolute(signed.url);
+    let raw_host_ok = crate::url::is_asset_url(&raw, signed.local_api)
+        || same_host(&raw, &signed_url)
+        || same_host(&raw, signed.post_url);
+    let cdn = cdn_url(&raw);
+    let cdn_host_ok =
+        crate::url::is_asset_url(&cdn, signed.local_api) || same_host(&cdn, &cdn_url(&signed_url));
+    raw_host_ok && cdn_host_ok
 }
 
 /// The CDN form of an asset URL: the S3 bucket's own host over https.
@@ -201,13 +239,20 @@ mod tests {
         );
     }
 
+    /// What Storyblok's sign answer says: the raw S3 URL and the bucket's `post_url`.
+    const STORYBLOK: Signed<'static> = Signed {
+        url: "https://s3.amazonaws.com/a.storyblok.com/f/1/h/b.png",
+        post_url: "https://s3.amazonaws.com/a.storyblok.com",
+        local_api: false,
+    };
+
     #[test]
     fn reads_both_finish_shapes() {
         let flat = json!({"id": 7, "filename": "https://s3.amazonaws.com/a.storyblok.com/f/1/h/a.png",
             "alt": "A", "title": null, "copyright": "C", "focus": null, "is_private": true});
         let wrapped = json!({"asset": flat.clone()});
         for value in [&flat, &wrapped] {
-            let asset = Asset::from_finish(value, 7, "unused").expect("asset 7");
+            let asset = Asset::from_finish(value, 7, &STORYBLOK).expect("asset 7");
             assert_eq!(asset.id, 7);
             assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/a.png");
             assert_eq!(
@@ -222,16 +267,18 @@ mod tests {
 
     #[test]
     fn falls_back_to_signed_data() {
-        let asset =
-            Asset::from_finish(&json!({}), 9, "//a.storyblok.com/f/1/h/b.png").expect("asset");
+        let pretty = Signed {
+            url: "//a.storyblok.com/f/1/h/b.png",
+            ..STORYBLOK
+        };
+        let asset = Asset::from_finish(&json!({}), 9, &pretty).expect("asset");
         assert_eq!(asset.id, 9);
         assert_eq!(asset.raw_filename, "//a.storyblok.com/f/1/h/b.png");
         assert_eq!(asset.filename, "https://a.storyblok.com/f/1/h/b.png");
         assert!(!asset.is_private);
         for unusable in ["javascript:alert(1)", "http://evil.example/x.png", "x", ""] {
             let answer = json!({"id": 9, "filename": unusable});
-            let asset =
-                Asset::from_finish(&answer, 9, "//a.storyblok.com/f/1/h/b.png").expect("asset");
+            let asset = Asset::from_finish(&answer, 9, &pretty).expect("asset");
             assert_eq!(
                 asset.filename, "https://a.storyblok.com/f/1/h/b.png",
                 "{unusable}"
@@ -240,17 +287,57 @@ mod tests {
     }
 
     #[test]
+    fn a_filename_elsewhere_than_the_signed_or_asset_hosts_falls_back() {
+        let kept = |filename: &str, signed: &Signed<'_>| {
+            let answer = json!({"id": 9, "filename": filename});
+            let asset = Asset::from_finish(&answer, 9, signed).expect("asset");
+            asset.raw_filename == filename
+        };
+        for elsewhere in [
+            "https://evil.example/x.png",
+            "//evil.example/x.png",
+            "https://a.storyblok.com.evil.example/f/1/x.png",
+            // The signed S3 host, but another bucket: its CDN form is another site.
+            "https://s3.amazonaws.com/evil.example/x.png",
+            "https://evil.example.s3.amazonaws.com/x.png",
+            // Loopback, from a remote API.
+            "https://127.0.0.1/a.storyblok.com/f/1/x.png",
+        ] {
+            assert!(!kept(elsewhere, &STORYBLOK), "{elsewhere}");
+        }
+        for trusted in [
+            "https://s3.amazonaws.com/a.storyblok.com/f/1/h/a.png",
+            "https://a.storyblok.com/f/1/h/a.png",
+            "https://a2-us.storyblok.com/f/1/h/a.png",
+            "//a.storyblok.com/f/1/h/a.png",
+        ] {
+            assert!(kept(trusted, &STORYBLOK), "{trusted}");
+        }
+        // A local API (the emulator) serves its files on loopback.
+        let local = Signed {
+            url: "http://127.0.0.1:9/a.storyblok.com/f/1/h/b.png",
+            post_url: "http://127.0.0.1:9/a.storyblok.com",
+            local_api: true,
+        };
+        assert!(kept(
+            "http://127.0.0.1:9/a.storyblok.com/f/1/h/a.png",
+            &local
+        ));
+        assert!(!kept("https://evil.example/x.png", &local));
+    }
+
+    #[test]
     fn an_answer_about_another_asset_is_refused() {
-        let other = Asset::from_finish(&json!({"id": 8}), 9, "//a/f").expect_err("another");
+        let other = Asset::from_finish(&json!({"id": 8}), 9, &STORYBLOK).expect_err("another");
         assert!(other.contains("asset 8"), "{other}");
-        assert!(Asset::from_finish(&json!({"asset": {"id": "9"}}), 9, "//a/f").is_err());
-        assert!(Asset::from_finish(&json!({"id": null}), 9, "//a/f").is_ok());
+        assert!(Asset::from_finish(&json!({"asset": {"id": "9"}}), 9, &STORYBLOK).is_err());
+        assert!(Asset::from_finish(&json!({"id": null}), 9, &STORYBLOK).is_ok());
     }
 
     #[test]
     fn reads_back_its_own_json() {
-        let asset = Asset::from_finish(&json!({"id": 3, "alt": "A"}), 3, "//a.storyblok.com/f/x")
-            .expect("asset");
+        let asset =
+            Asset::from_finish(&json!({"id": 3, "alt": "A"}), 3, &STORYBLOK).expect("asset");
         let text = serde_json::to_string(&asset).expect("json");
         assert_eq!(serde_json::from_str::<Asset>(&text).expect("reads"), asset);
     }

@@ -303,7 +303,8 @@ impl ClientBuilder {
     }
 
     /// How long a connection may sit idle, while sending or receiving, before the call
-    /// fails. Default 30 s.
+    /// fails; and how long a reader [`Source`] may keep an upload waiting for its next
+    /// bytes. Default 30 s.
     pub fn timeout_idle(mut self, timeout: Duration) -> Self {
         self.timeouts.idle = timeout;
         self

@@ -71,7 +71,10 @@ pub enum LengthMismatch {
 /// Server errors keep the server's own words: Storyblok's message and raw body, S3's
 /// `Code`, `Message` and `RequestId`. An underlying error (an I/O error, the HTTP client's)
 /// is not part of the kind: reach it through [`std::error::Error::source`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints at most the first KiB of a raw body, and says how much it left out; the
+/// whole body is [`Error::body`].
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The request was refused before anything was sent: a missing filename, a malformed
@@ -101,8 +104,10 @@ pub enum ErrorKind {
         /// The largest size the policy allows.
         max: u64,
     },
-    /// Reading the source failed (a missing file, a permission, a reader's own error);
-    /// the I/O error is the [`source`](std::error::Error::source).
+    /// Reading the source failed (a missing file, a permission, a reader's own error, or
+    /// a reader that gave no bytes for the idle timeout or past the upload's budget: `io`
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut)); the I/O error is the
+    /// [`source`](std::error::Error::source).
     Source {
         /// The file, for a path source.
         path: Option<PathBuf>,
@@ -120,7 +125,7 @@ pub enum ErrorKind {
         status: u16,
         /// Storyblok's message, taken from any of its error body shapes.
         message: String,
-        /// The raw response body (at most 8 MiB of it).
+        /// The raw response body (at most 8 MiB of it; see [`Error::body`]).
         body: String,
     },
     /// S3 refused the upload.
@@ -133,7 +138,7 @@ pub enum ErrorKind {
         message: String,
         /// S3's `RequestId`, for AWS support.
         request_id: Option<String>,
-        /// The raw response body (at most 64 KiB of it).
+        /// The raw response body (at most 64 KiB of it; see [`Error::body`]).
         body: String,
     },
     /// Storyblok answered 429 (rate limit) and the call's time budget or retries ran out,
@@ -172,7 +177,7 @@ pub enum ErrorKind {
         status: u16,
         /// What was wrong with it.
         message: String,
-        /// The raw response body (at most 8 MiB of it).
+        /// The raw response body (at most 8 MiB of it; see [`Error::body`]).
         body: String,
     },
     /// The TLS handshake failed: the server's certificate was not trusted (an unknown
@@ -323,6 +328,33 @@ impl Error {
         }
     }
 
+    /// The raw body of a server's answer ([`ErrorKind::Api`], [`ErrorKind::S3`],
+    /// [`ErrorKind::UnexpectedResponse`], or the failure a [`ErrorKind::NotReplayable`] or
+    /// [`ErrorKind::RecordDeleted`] wraps), as far as it was read: at most 8 MiB of a
+    /// Management API answer, 64 KiB of S3's or the CDN's error.
+    ///
+    /// `Display` prints at most the 500 characters of a message taken from it, and `Debug`
+    /// its first KiB; this is all of it, for a log or a closer look.
+    ///
+    /// ```
+    /// # fn report(err: &storyblok_assets::Error) {
+    /// if let Some(body) = err.body() {
+    ///     eprintln!("the server answered {} bytes: {body}", body.len());
+    /// }
+    /// # }
+    /// ```
+    pub fn body(&self) -> Option<&str> {
+        match &self.0.kind {
+            ErrorKind::Api { body, .. }
+            | ErrorKind::S3 { body, .. }
+            | ErrorKind::UnexpectedResponse { body, .. } => Some(body),
+            ErrorKind::NotReplayable | ErrorKind::RecordDeleted => {
+                self.wrapped().and_then(Error::body)
+            }
+            _ => None,
+        }
+    }
+
     /// What a caller can do about it, when there is something to say.
     pub fn advice(&self) -> Option<&'static str> {
         Some(match &self.0.kind {
@@ -332,6 +364,12 @@ impl Error {
                 "slow down: lower ClientBuilder::rate_limit, or upload fewer files at once"
             }
             ErrorKind::SourceLength(_) => "declare the exact length",
+            ErrorKind::Source {
+                io: std::io::ErrorKind::TimedOut,
+                ..
+            } => {
+                "a reader must give bytes at least once per ClientBuilder::timeout_idle, and all of them within timeout_upload"
+            }
             ErrorKind::InsecureUrl { .. } => {
                 "only https URLs without user names or passwords are used, except on loopback hosts"
             }
@@ -532,6 +570,129 @@ impl fmt::Display for Error {
     }
 }
 
+/// How much of a raw body `Debug` prints: enough to recognise it, not a proxy's whole page
+/// (an `.unwrap()` in a build script prints `Debug` into cargo's output).
+const DEBUG_BODY: usize = 1024;
+
+/// A raw body in `Debug`: its first [`DEBUG_BODY`] bytes, and how many more it has.
+struct Capped<'a>(&'a str);
+
+impl fmt::Debug for Capped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut cut = self.0.len().min(DEBUG_BODY);
+        while !self.0.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        fmt::Debug::fmt(&self.0[..cut], f)?;
+        if cut < self.0.len() {
+            write!(f, "… ({} more bytes)", self.0.len() - cut)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ErrorKind {
+    /// As a derived `Debug` would print it, with a raw body cut to its first KiB.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::InvalidInput { message } => f
+                .debug_struct("InvalidInput")
+                .field("message", message)
+                .finish(),
+            ErrorKind::InsecureUrl { url } => {
+                f.debug_struct("InsecureUrl").field("url", url).finish()
+            }
+            ErrorKind::EmptySource => f.write_str("EmptySource"),
+            ErrorKind::SizeOutOfRange { size, min, max } => f
+                .debug_struct("SizeOutOfRange")
+                .field("size", size)
+                .field("min", min)
+                .field("max", max)
+                .finish(),
+            ErrorKind::Source { path, io } => f
+                .debug_struct("Source")
+                .field("path", path)
+                .field("io", io)
+                .finish(),
+            ErrorKind::SourceLength(mismatch) => {
+                f.debug_tuple("SourceLength").field(mismatch).finish()
+            }
+            ErrorKind::Api {
+                status,
+                message,
+                body,
+            } => f
+                .debug_struct("Api")
+                .field("status", status)
+                .field("message", message)
+                .field("body", &Capped(body))
+                .finish(),
+            ErrorKind::S3 {
+                status,
+                code,
+                message,
+                request_id,
+                body,
+            } => f
+                .debug_struct("S3")
+                .field("status", status)
+                .field("code", code)
+                .field("message", message)
+                .field("request_id", request_id)
+                .field("body", &Capped(body))
+                .finish(),
+            ErrorKind::RateLimited {
+                attempts,
+                message,
+                retry_after,
+            } => f
+                .debug_struct("RateLimited")
+                .field("attempts", attempts)
+                .field("message", message)
+                .field("retry_after", retry_after)
+                .finish(),
+            ErrorKind::NotReplayable => f.write_str("NotReplayable"),
+            ErrorKind::RecordDeleted => f.write_str("RecordDeleted"),
+            ErrorKind::Manifest { path, message } => f
+                .debug_struct("Manifest")
+                .field("path", path)
+                .field("message", message)
+                .finish(),
+            ErrorKind::UnexpectedResponse {
+                status,
+                message,
+                body,
+            } => f
+                .debug_struct("UnexpectedResponse")
+                .field("status", status)
+                .field("message", message)
+                .field("body", &Capped(body))
+                .finish(),
+            ErrorKind::Tls { host, problem } => f
+                .debug_struct("Tls")
+                .field("host", host)
+                .field("problem", problem)
+                .finish(),
+            ErrorKind::Transport => f.write_str("Transport"),
+            ErrorKind::LfsPointer { path } => {
+                f.debug_struct("LfsPointer").field("path", path).finish()
+            }
+            ErrorKind::MassChange {
+                changed,
+                deleted,
+                entries,
+                paths,
+            } => f
+                .debug_struct("MassChange")
+                .field("changed", changed)
+                .field("deleted", deleted)
+                .field("entries", entries)
+                .field("paths", paths)
+                .finish(),
+        }
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Error");
@@ -661,6 +822,30 @@ mod tests {
         let replace = Error::wrap(ErrorKind::NotReplayable, failed().replacing());
         assert!(!replace.to_string().contains("left without"), "{replace}");
         assert_eq!(replace.asset_id(), Some(42));
+    }
+
+    #[test]
+    fn debug_prints_a_body_s_first_kib_on_a_char_boundary() {
+        // 3 bytes a char: the cut at 1024 falls inside one, and moves back before it.
+        let body = "€".repeat(1000);
+        let error = Error::new(ErrorKind::UnexpectedResponse {
+            status: 200,
+            message: "not JSON".into(),
+            body: body.clone(),
+        });
+        let debug = format!("{error:?}");
+        assert!(debug.contains(&format!("\"{}\"… (1977 more bytes)", "€".repeat(341))));
+        assert_eq!(error.body(), Some(body.as_str()));
+        let small = ErrorKind::Api {
+            status: 404,
+            message: "m".into(),
+            body: "short".into(),
+        };
+        assert_eq!(
+            format!("{small:?}"),
+            r#"Api { status: 404, message: "m", body: "short" }"#
+        );
+        assert_eq!(format!("{:?}", ErrorKind::Transport), "Transport");
     }
 
     #[test]

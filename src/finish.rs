@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::asset::{Asset, cdn_url};
+use crate::asset::{Asset, Signed, cdn_url};
 use crate::error::{Error, ErrorKind, Step};
 use crate::mapi::{self, Method};
 use crate::upload::UploadedAsset;
@@ -23,7 +23,10 @@ impl UploadedAsset {
     /// connection errors: finishing twice is harmless.
     ///
     /// Accepts both answer shapes Storyblok is known to give: the flat
-    /// `{"id", "filename", …}` and `{"asset": {…}}`.
+    /// `{"id", "filename", …}` and `{"asset": {…}}`. An answer about another asset is an
+    /// error; a `filename` on neither a host the sign answer named (its file URL or
+    /// `post_url`) nor one of Storyblok's asset hosts is not used: the asset's URL is then
+    /// the one the sign answer gave.
     pub fn finish(self) -> Result<Asset, Error> {
         self.call_finish().map_err(|error| {
             mapi::abandon(
@@ -76,6 +79,11 @@ impl UploadedAsset {
             "" => Value::Null,
             text => serde_json::from_str(text).map_err(|e| unexpected(format!("not JSON: {e}")))?,
         };
-        Asset::from_finish(&value, self.asset_id, &self.url).map_err(unexpected)
+        let signed = Signed {
+            url: &self.url,
+            post_url: &self.post_url,
+            local_api: self.session.base.is_loopback(),
+        };
+        Asset::from_finish(&value, self.asset_id, &signed).map_err(unexpected)
     }
 }

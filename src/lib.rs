@@ -60,7 +60,10 @@
 //! length. Memory stays flat whatever the file's size, and S3 gets an exact
 //! `Content-Length` (it refuses chunked uploads). A source that gives fewer bytes than
 //! declared stops the upload at once, and so does a path, bytes or seekable reader that
-//! gives more; a plain reader is never read past its declared length.
+//! gives more; a plain reader is never read past its declared length. A reader is read
+//! on a thread of its own, a few chunks ahead, so that one that stalls fails the upload
+//! after the idle timeout instead of holding it for ever; that is why it must be
+//! `'static`.
 //!
 //! # Errors
 //!
@@ -69,9 +72,12 @@
 //! ([`Error::asset_id`]: a failed upload leaves that record behind, to upload again with
 //! [`Client::replace`] or remove with [`Client::delete`]), and what went wrong as an
 //! [`ErrorKind`]. Server errors keep the server's words: Storyblok's message and raw body,
-//! S3's `Code`, `Message` and `RequestId`. `Display` says what went wrong and what to do
-//! ([`Error::advice`]); an underlying error is reached through
-//! [`source`](std::error::Error::source) only, so a chain printer shows each cause once.
+//! S3's `Code`, `Message` and `RequestId`. A message taken from a body is shortened to 500
+//! characters, `Display` prints no more of the body and `Debug` its first KiB at most (an
+//! `.unwrap()` prints a few lines, not a proxy's page); [`Error::body`] keeps all of it.
+//! `Display` says what went wrong and what to do ([`Error::advice`]); an underlying error
+//! is reached through [`source`](std::error::Error::source) only, so a chain printer shows
+//! each cause once.
 //!
 //! # Many files, and build scripts
 //!

@@ -17,16 +17,38 @@ pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// folders, a sign answer echoing large `meta_data`.
 pub(crate) const ANSWER_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// Reads at most `limit` bytes of a body as (lossy) UTF-8. A body that breaks off gives
-/// what arrived: for an error answer the status already says enough.
+/// Reads at most `limit` bytes of an error answer's body as (lossy) UTF-8. A body that
+/// breaks off gives what arrived: for an error answer the status already says enough.
 pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>, limit: u64) -> String {
+    read_whole(response, limit).unwrap_or_else(|broken| broken.partial)
+}
+
+/// A body that broke off before its end: what arrived, and why it stopped.
+pub(crate) struct Broken {
+    pub(crate) partial: String,
+    pub(crate) error: std::io::Error,
+}
+
+/// Reads at most `limit` bytes of a body as (lossy) UTF-8; a body longer than that is cut
+/// there. A read that fails first (a timeout, a reset) is an error, with what arrived.
+pub(crate) fn read_whole(
+    response: ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> Result<String, Broken> {
     let mut bytes = Vec::new();
-    let _ = response
+    let read = response
         .into_body()
         .into_reader()
         .take(limit)
         .read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    match read {
+        Ok(_) => Ok(text),
+        Err(error) => Err(Broken {
+            partial: text,
+            error,
+        }),
+    }
 }
 
 /// The method of a Management API call, with the JSON body of a POST or PUT.
@@ -64,7 +86,10 @@ pub(crate) struct Reply {
 /// only for idempotent methods, and for a sign only when nothing was sent. Returns the
 /// status and body of a 2xx answer; another status is an [`ErrorKind::Api`], a 429 that
 /// outlasts the call's time budget (or any 429 with retries off) an
-/// [`ErrorKind::RateLimited`].
+/// [`ErrorKind::RateLimited`]. A 2xx whose body could not be read whole (it dripped past
+/// the budget, the connection broke) is never a success: it is tried again as a
+/// connection error would be, and in the end an [`ErrorKind::UnexpectedResponse`] with
+/// what arrived, the read's error as its cause.
 pub(crate) fn call(
     session: &Session,
     step: Step,
@@ -110,13 +135,39 @@ pub(crate) fn call(
                 .is_some_and(|then| then < deadline)
         };
         let wait = match sent {
-            Ok(answer) if (200..300).contains(&answer.status) => {
-                return Ok(Reply {
-                    status: answer.status,
-                    body: answer.body,
-                    total: answer.total,
-                });
-            }
+            Ok(answer) if (200..300).contains(&answer.status) => match answer.broken {
+                None => {
+                    return Ok(Reply {
+                        status: answer.status,
+                        body: answer.body,
+                        total: answer.total,
+                    });
+                }
+                // A success whose body broke off is not a success: what arrived could be
+                // empty, or half of a listing. Tried again when the call may be repeated
+                // (a sign's record already exists) and the failure may pass.
+                Some(error)
+                    if can_retry
+                        && idempotence == Idempotence::Idempotent
+                        && retry::is_transient(&error)
+                        && fits(backoff) =>
+                {
+                    retried += 1;
+                    backoff
+                }
+                Some(error) => {
+                    let message = format!(
+                        "the answer broke off after {} bytes of its body",
+                        answer.body.len()
+                    );
+                    return Err(fail(ErrorKind::UnexpectedResponse {
+                        status: answer.status,
+                        message,
+                        body: answer.body,
+                    })
+                    .caused_by(error));
+                }
+            },
             Ok(answer) if answer.status == 429 => {
                 let said = message(429, &answer.body);
                 session
@@ -214,7 +265,10 @@ pub(crate) fn not_what(
 /// What one attempt got back.
 struct Answer {
     status: u16,
+    /// As much of the body as arrived.
     body: String,
+    /// Why the body broke off before its end, if it did.
+    broken: Option<ureq::Error>,
     retry_after: Option<Duration>,
     location: Option<String>,
     total: Option<u64>,
@@ -272,19 +326,30 @@ fn send(
         header("retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
     let location = header("location");
     let total = header("total").and_then(|v| v.trim().parse().ok());
+    let status = response.status().as_u16();
+    let (body, broken) = match read_whole(response, ANSWER_LIMIT) {
+        Ok(body) => (body, None),
+        Err(Broken { partial, error }) => (partial, Some(ureq::Error::from(error))),
+    };
     Ok(Answer {
         total,
-        status: response.status().as_u16(),
-        body: read_body(response, ANSWER_LIMIT),
+        status,
+        body,
+        broken,
         retry_after,
         location,
     })
 }
 
+/// The most characters of a server's words an error's message keeps; the whole body stays
+/// in the error ([`Error::body`](crate::Error::body)).
+pub(crate) const MESSAGE_LIMIT: usize = 500;
+
 /// Storyblok's own words from an error body, whatever its shape (API doc §5):
 /// `{"error": "…"}`, `{"error": ["…"]}`, `{"error": {"field": ["…"]}}`,
 /// `{"errors": {"field": ["…"]}}`, `{"field": ["…"]}`, `["…"]`. Anything else gives the
-/// raw text (shortened), or the status's reason phrase for an empty body.
+/// raw text, or the status's reason phrase for an empty body. Either is shortened to
+/// [`MESSAGE_LIMIT`] characters.
 pub(crate) fn message(status: u16, body: &str) -> String {
     let from_json = serde_json::from_str::<Value>(body)
         .ok()
@@ -297,13 +362,13 @@ pub(crate) fn message(status: u16, body: &str) -> String {
         })
         .filter(|m| !m.trim().is_empty());
     if let Some(message) = from_json {
-        return message;
+        return shorten(&message, MESSAGE_LIMIT);
     }
     let text = body.trim();
     if text.is_empty() {
         return reason(status).to_owned();
     }
-    shorten(text, 500)
+    shorten(text, MESSAGE_LIMIT)
 }
 
 /// Flattens a JSON error value to one line: strings as they are, arrays joined with `; `,
@@ -430,5 +495,14 @@ mod tests {
         assert_eq!(message(500, r#"{"error":null}"#), r#"{"error":null}"#);
         let long = "x".repeat(600);
         assert_eq!(message(500, &long).chars().count(), 501);
+    }
+
+    #[test]
+    fn messages_from_json_are_shortened_too() {
+        let said = "é".repeat(100_000);
+        let shortened = message(422, &format!(r#"{{"error":{{"filename":["{said}"]}}}}"#));
+        assert!(shortened.starts_with("filename éé"), "{shortened}");
+        assert!(shortened.ends_with('…'));
+        assert_eq!(shortened.chars().count(), MESSAGE_LIMIT + 1);
     }
 }

@@ -68,18 +68,31 @@ pub(crate) fn signature(
 ) -> Result<Signature, Error> {
     let body = params.to_json()?;
     let replaces = params.replaces();
-    let reply = mapi::call(
+    mapi::call(
         session,
         Step::Sign,
         space_id,
         replaces,
         Method::Post(body),
         "/assets/",
-    )?;
-    read_answer(session, replaces, reply.status, &reply.body).map_err(|error| {
-        // A new record exists once the answer named it, even if the rest is unusable.
-        match error.asset_id().filter(|_| replaces.is_none()) {
-            Some(id) => mapi::abandon(session, space_id, id, true, error),
+    )
+    .and_then(|reply| read_answer(session, replaces, reply.status, &reply.body))
+    .map_err(|error| {
+        // A new record exists once the answer named it, even if the rest is unusable or
+        // broke off (a 2xx whose body could not be read whole is an error with what came).
+        let broken_off = || {
+            error
+                .status()
+                .filter(|status| (200..300).contains(status))
+                .and(error.body())
+                .and_then(id_in_prefix)
+        };
+        match error
+            .asset_id()
+            .or_else(broken_off)
+            .filter(|_| replaces.is_none())
+        {
+            Some(id) => mapi::abandon(session, space_id, id, true, error.asset(Some(id))),
             None => error,
         }
     })
@@ -148,7 +161,8 @@ fn read_answer(
 }
 
 /// The top-level `"id"` of a JSON object, read from the start of `text` for as far as it is
-/// well-formed: the id is found even when the answer was cut short after it.
+/// well-formed: the id is found even when the answer was cut short after it, and only then
+/// (an answer that broke off inside `"id": 123` reads as no id, not as `12`).
 fn id_in_prefix(text: &str) -> Option<u64> {
     struct TopLevelId<'a>(&'a std::cell::Cell<Option<u64>>);
     impl<'de> de::DeserializeSeed<'de> for TopLevelId<'_> {
@@ -173,6 +187,8 @@ fn id_in_prefix(text: &str) -> Option<u64> {
             Ok(())
         }
     }
+    // A value is whole once a `,` or `}` follows it: read no further than the last one.
+    let text = &text[..=text.rfind([',', '}'])?];
     let found = std::cell::Cell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // An error after the id (a cut-off body) leaves what was found.
@@ -339,6 +355,11 @@ mod tests {
         assert_eq!(id_in_prefix("not json"), None);
         assert_eq!(id_in_prefix(r#"{"id": "42"}"#), None);
         assert_eq!(id_in_prefix("[1, 2]"), None);
+        // Cut inside the id, or just after it: not another asset's id.
+        assert_eq!(id_in_prefix(r#"{"id": 12"#), None);
+        assert_eq!(id_in_prefix(r#"{"id": 123 "#), None);
+        assert_eq!(id_in_prefix(r#"{"id": 123,"#), Some(123));
+        assert_eq!(id_in_prefix(r#"{"id": 123}"#), Some(123));
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! Where the file's bytes come from: a path, bytes in memory, or any reader.
 
+mod pump;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::codec::image_size::{self, Dimensions};
+use pump::{Caller, Pump};
 
 /// The bytes to upload.
 ///
@@ -20,6 +24,15 @@ use crate::codec::image_size::{self, Dimensions};
 /// start of the file; that needs a source that can start over: a path, bytes or a
 /// [`Source::seekable`] reader. A plain [`Source::reader`] is sent once.
 ///
+/// A reader is read on a thread of its own, so that one that stalls cannot hold the
+/// upload: with no bytes for [`ClientBuilder::timeout_idle`](crate::ClientBuilder::timeout_idle),
+/// or past [`ClientBuilder::timeout_upload`](crate::ClientBuilder::timeout_upload), the
+/// upload fails with [`ErrorKind::Source`](crate::ErrorKind::Source) of kind
+/// [`TimedOut`](std::io::ErrorKind::TimedOut). That is why a reader must be `'static`
+/// (owned, such as a `File`, a `ChildStdout` or a `Cursor<Vec<u8>>`): a read that never
+/// returns is left to end on its thread. Paths and bytes are read in place: a regular
+/// file and memory do not stall (pipes, sockets and devices are refused as paths).
+///
 /// Sources are `Send`, so they can be handed to worker threads.
 ///
 /// ```
@@ -27,9 +40,8 @@ use crate::codec::image_size::{self, Dimensions};
 ///
 /// let from_disk = Source::path("assets/mars.jpg");
 /// let in_memory = Source::bytes(b"hello".as_slice());
-/// let data = [1u8, 2, 3];
-/// let streamed = Source::reader(&data[..], 3);
-/// let seekable = Source::seekable(std::io::Cursor::new(&data[..]), 3);
+/// let streamed = Source::reader(std::io::stdin(), 3);
+/// let seekable = Source::seekable(std::io::Cursor::new(vec![1u8, 2, 3]), 3);
 /// # let _ = (from_disk, in_memory, streamed, seekable);
 /// ```
 pub struct Source<'a> {
@@ -47,11 +59,11 @@ enum Inner<'a> {
     Path(PathBuf),
     Bytes(Cow<'a, [u8]>),
     Reader {
-        reader: Box<dyn Read + Send + 'a>,
+        reader: Box<dyn Read + Send + 'static>,
         len: u64,
     },
     Seekable {
-        reader: Box<dyn ReadSeek + Send + 'a>,
+        reader: Box<dyn ReadSeek + Send + 'static>,
         len: u64,
     },
 }
@@ -66,26 +78,26 @@ pub(crate) struct Opened<'a> {
     pub(crate) len: u64,
     body: Body<'a>,
     progress: Option<Progress<'a>>,
+    /// Whether anything was read yet.
+    touched: bool,
     sent: u64,
     reported: u64,
 }
 
 enum Body<'a> {
-    /// Files, bytes and seekable readers: a retry seeks back to `start`.
-    Rewindable {
-        reader: Box<dyn ReadSeek + Send + 'a>,
-        start: u64,
-    },
-    /// A plain reader: one pass only.
-    Once(Box<dyn Read + Send + 'a>),
+    /// A file or bytes, read in place: a retry seeks back to the start.
+    Local(Box<dyn ReadSeek + Send + 'a>),
+    /// A caller's reader, read on a thread of its own.
+    Pumped(Pump),
 }
 
 impl Read for Opened<'_> {
     /// The bytes, from where the last rewind left them, telling the progress callback.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.touched = true;
         let n = match &mut self.body {
-            Body::Rewindable { reader, .. } => reader.read(buf)?,
-            Body::Once(reader) => reader.read(buf)?,
+            Body::Local(reader) => reader.read(buf)?,
+            Body::Pumped(pump) => pump.read(buf)?,
         };
         self.sent += n as u64;
         if let Some(progress) = &mut self.progress {
@@ -107,22 +119,36 @@ impl Opened<'_> {
         self.can_rewind()
     }
 
-    /// Whether no byte has been read yet (so a retry needs no rewind).
+    /// Whether nothing has been read yet (so a retry needs no rewind).
     pub(crate) fn untouched(&self) -> bool {
-        self.sent == 0
+        !self.touched
     }
 
     /// Whether [`Opened::rewind`] can start the bytes over.
     pub(crate) fn can_rewind(&self) -> bool {
-        matches!(self.body, Body::Rewindable { .. })
+        match &self.body {
+            Body::Local(_) => true,
+            Body::Pumped(pump) => pump.seekable(),
+        }
+    }
+
+    /// How long a read may wait for a reader's next bytes, and until when at the latest;
+    /// past either, it fails with [`io::ErrorKind::TimedOut`]. Files and bytes do not wait.
+    pub(crate) fn bound(&mut self, idle: Duration, deadline: Option<Instant>) {
+        if let Body::Pumped(pump) = &mut self.body {
+            pump.bound(idle, deadline);
+        }
     }
 
     /// Starts the bytes over, for a retry; progress starts over too.
     pub(crate) fn rewind(&mut self) -> io::Result<()> {
         match &mut self.body {
-            Body::Rewindable { reader, start } => reader.seek(SeekFrom::Start(*start))?,
-            Body::Once(_) => return Err(io::Error::other("a plain reader cannot be rewound")),
-        };
+            Body::Local(reader) => {
+                reader.seek(SeekFrom::Start(0))?;
+            }
+            Body::Pumped(pump) => pump.rewind()?,
+        }
+        self.touched = false;
         self.sent = 0;
         self.reported = 0;
         Ok(())
@@ -151,7 +177,11 @@ impl<'a> Source<'a> {
     /// `len` bytes (a pipe whose writer stays open does not block the upload; what it
     /// holds beyond is not checked): an upload that fails midway is not retried (see
     /// [`Source::seekable`]).
-    pub fn reader(reader: impl Read + Send + 'a, len: u64) -> Source<'a> {
+    ///
+    /// It is read on a thread of its own, a few chunks ahead of the upload, and must be
+    /// `'static`: a read that stalls longer than the idle timeout fails the upload and is
+    /// left to end on that thread (see [`Source`]).
+    pub fn reader(reader: impl Read + Send + 'static, len: u64) -> Source<'a> {
         Source {
             inner: Inner::Reader {
                 reader: Box::new(reader),
@@ -163,7 +193,9 @@ impl<'a> Source<'a> {
 
     /// A reader that can seek, giving exactly `len` bytes from its current position. An
     /// upload that fails midway is retried from that position.
-    pub fn seekable(reader: impl Read + Seek + Send + 'a, len: u64) -> Source<'a> {
+    ///
+    /// Like [`Source::reader`], it is read on a thread of its own and must be `'static`.
+    pub fn seekable(reader: impl Read + Seek + Send + 'static, len: u64) -> Source<'a> {
         Source {
             inner: Inner::Seekable {
                 reader: Box::new(reader),
@@ -227,25 +259,29 @@ impl<'a> Source<'a> {
     pub(crate) fn open(self) -> io::Result<Opened<'a>> {
         let (len, body) = match self.inner {
             Inner::Path(path) => {
+                // Refused before opening: opening a FIFO blocks until a writer comes.
                 let (file, len) = open_regular(&path)?;
-                let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(file);
-                (len, Body::Rewindable { reader, start: 0 })
+                (len, Body::Local(Box::new(file)))
             }
             Inner::Bytes(bytes) => {
                 let len = bytes.len() as u64;
-                let reader: Box<dyn ReadSeek + Send + 'a> = Box::new(io::Cursor::new(bytes));
-                (len, Body::Rewindable { reader, start: 0 })
+                (len, Body::Local(Box::new(io::Cursor::new(bytes))))
             }
-            Inner::Reader { reader, len } => (len, Body::Once(reader)),
+            Inner::Reader { reader, len } => {
+                (len, Body::Pumped(Pump::new(Caller::Plain(reader), len)))
+            }
             Inner::Seekable { mut reader, len } => {
+                // Where it stands now is where a retry starts over.
                 let start = reader.stream_position()?;
-                (len, Body::Rewindable { reader, start })
+                let caller = Caller::Seekable { reader, start };
+                (len, Body::Pumped(Pump::new(caller, len)))
             }
         };
         Ok(Opened {
             len,
             body,
             progress: self.progress,
+            touched: false,
             sent: 0,
             reported: 0,
         })

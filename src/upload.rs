@@ -29,6 +29,8 @@ pub struct UploadedAsset {
     pub(crate) asset_id: u64,
     /// The file's URL as the sign call gave it.
     pub(crate) url: String,
+    /// Where the file was posted.
+    pub(crate) post_url: String,
     pub(crate) params: AssetParams,
 }
 
@@ -56,7 +58,8 @@ impl SignedUpload {
                 error,
             ));
         }
-        let fallback = format!("{}/{}", self.post_url(), self.field("key").unwrap_or(""));
+        let post_url = self.post_url().to_owned();
+        let fallback = format!("{post_url}/{}", self.field("key").unwrap_or(""));
         let signature = self.signature;
         Ok(UploadedAsset {
             session: self.session,
@@ -66,6 +69,7 @@ impl SignedUpload {
                 .public_url
                 .or(signature.pretty_url)
                 .unwrap_or(fallback),
+            post_url,
             params: self.params,
         })
     }
@@ -160,6 +164,10 @@ impl SignedUpload {
         let form = Form::new(self.fields(), filename, content_type);
         let len = opened.len;
         let probe_end = opened.can_probe_end();
+        // A reader that stalls is timed out as a connection would be; and no later than
+        // the upload's budget, which ureq cannot apply while it waits for the reader.
+        let timeouts = self.session.timeouts;
+        opened.bound(timeouts.idle, Instant::now().checked_add(timeouts.upload));
         let mut body = form.body(opened, len, probe_end);
         let result = self
             .session
@@ -191,13 +199,16 @@ impl SignedUpload {
         }
         let body = read_body(response, ERROR_BODY_LIMIT);
         let parsed = xml::parse_error(&body);
+        // S3's words are short; a proxy's imitation need not be.
+        let short = |text: String| mapi::shorten(&text, mapi::MESSAGE_LIMIT);
         Err(at_upload(Error::new(ErrorKind::S3 {
             status,
-            code: parsed.code,
+            code: parsed.code.map(short),
             message: parsed
                 .message
+                .map(short)
                 .unwrap_or_else(|| mapi::message(status, &body)),
-            request_id: parsed.request_id,
+            request_id: parsed.request_id.map(short),
             body,
         })))
     }

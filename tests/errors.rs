@@ -403,3 +403,69 @@ fn the_token_is_in_no_debug_or_display_output() {
         assert!(!text.contains(&secret), "the token leaked: {text}");
     }
 }
+
+#[test]
+fn a_huge_error_body_stays_out_of_debug_and_display_but_is_kept_whole() {
+    let s = setup();
+    // A proxy's page of 8 MiB: as much as the SDK reads of a Management API answer.
+    let page = format!("<html>{}", "x".repeat(8 * 1024 * 1024 - 6));
+    s.emulator
+        .inject(Fault::respond(Endpoint::Sign, 1, 502, page.clone()));
+    let err = upload_bytes(&client_without_retries(&s.emulator), s.space).expect_err("502");
+    assert_eq!(err.status(), Some(502), "{err}");
+    for debug in [format!("{err:?}"), format!("{err:#?}")] {
+        assert!(debug.len() < 4096, "{} bytes of Debug", debug.len());
+        // It says how much it left out.
+        assert!(debug.contains("8387584 more bytes"), "{debug}");
+    }
+    assert!(err.to_string().len() < 1024, "{err}");
+    assert_eq!(err.body().map(str::len), Some(page.len()));
+    assert!(err.body() == Some(page.as_str()), "the whole body is kept");
+
+    // A new record deleted after its finish failed: the wrapper's Debug is small too, and
+    // its body is the failure's.
+    s.emulator
+        .inject(Fault::respond(Endpoint::Finish, 1, 500, page.clone()));
+    let client = common::builder_for(&s.emulator)
+        .max_retries(0)
+        .delete_on_failure(true)
+        .build()
+        .expect("client");
+    let err = upload_bytes(&client, s.space).expect_err("500");
+    assert_eq!(err.kind(), &ErrorKind::RecordDeleted, "{err}");
+    assert!(format!("{err:?}").len() < 4096);
+    assert!(
+        err.body() == Some(page.as_str()),
+        "the wrapped body is reachable"
+    );
+    assert_eq!(s.emulator.requests_for(Endpoint::Delete).len(), 1);
+}
+
+#[test]
+fn a_huge_message_in_a_json_error_body_is_shortened() {
+    let s = setup();
+    let said = "y".repeat(100_000);
+    let body = format!(r#"{{"error":{{"filename":["{said}"]}}}}"#);
+    s.emulator
+        .inject(Fault::respond(Endpoint::Sign, 1, 422, body.clone()));
+    let err = upload_bytes(&client_without_retries(&s.emulator), s.space).expect_err("422");
+    match err.kind() {
+        ErrorKind::Api {
+            status: 422,
+            message,
+            ..
+        } => {
+            assert!(message.starts_with("filename yyy"), "{message}");
+            assert!(message.ends_with('…'), "marked as cut");
+            assert!(message.chars().count() <= 501, "{} chars", message.len());
+        }
+        other => panic!("expected Api, got {other:?}"),
+    }
+    assert!(
+        err.to_string().len() < 2048,
+        "{} bytes",
+        err.to_string().len()
+    );
+    assert!(format!("{err:?}").len() < 4096);
+    assert!(err.body() == Some(body.as_str()));
+}

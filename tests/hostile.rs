@@ -324,6 +324,11 @@ fn an_unusable_finish_filename_falls_back_to_the_signed_url() {
         "http://evil.example/f/1.png",
         "not a url",
         "",
+        // https, but not where the sign said the file goes nor a Storyblok asset host.
+        "https://evil.example/x.png",
+        "//evil.example/x.png",
+        // The signed S3 host, another bucket: its CDN form is another site.
+        "https://s3.amazonaws.com/evil.example/x.png",
     ] {
         s.emulator.clear_requests();
         let id = s.emulator.assets().len() as u64 + 100_001;
@@ -344,7 +349,19 @@ fn an_unusable_finish_filename_falls_back_to_the_signed_url() {
             format!("https://a.storyblok.com/{}", stored.key),
             "{filename:?}"
         );
+        assert_eq!(s.emulator.requests_for(Endpoint::Finish).len(), 1);
     }
+    // One of Storyblok's asset hosts is used, though the sign named another.
+    let id = s.emulator.assets().len() as u64 + 100_001;
+    let elsewhere = "https://a2.storyblok.com/f/606/abc/a.png";
+    s.emulator.inject(Fault::respond(
+        Endpoint::Finish,
+        2,
+        200,
+        format!(r#"{{"id": {id}, "filename": "{elsewhere}"}}"#),
+    ));
+    let asset = common::put(&s.client, s.space, "a.png", &png(2, 1)).expect("uploaded");
+    assert_eq!(asset.filename, elsewhere);
 }
 
 #[cfg(unix)]
@@ -432,4 +449,232 @@ fn a_reader_is_not_read_past_its_declared_length() {
         s.emulator.object(&key).expect("object").bytes,
         b"streamed bytes"
     );
+}
+
+#[test]
+fn a_finish_answer_that_drips_past_the_budget_is_an_error_not_a_success() {
+    let s = setup();
+    // The finish is done and answered 200, but its body would take a byte every 5 s: the
+    // call's budget ends with none of it. An empty body read as a success would give an
+    // asset made up from the sign answer.
+    s.emulator
+        .inject(Fault::drip(Endpoint::Finish, 1, Duration::from_secs(5)));
+    let client = builder_for(&s.emulator)
+        .timeout_call(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    let err = common::put(&client, s.space, "a.png", &png(2, 1)).expect_err("no whole answer");
+    assert_eq!(err.step(), Some(Step::Finish), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnexpectedResponse { status: 200, message, .. }
+            if message.contains("broke off after 0 bytes")),
+        "{err:?}"
+    );
+    assert_eq!(err.body(), Some(""));
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("timeout"), "{cause}");
+    let record = s.emulator.assets();
+    assert_eq!(err.asset_id(), Some(record[0].id));
+    // Answered once: a spent budget is not tried again.
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Finish), [200]);
+}
+
+#[test]
+fn a_success_whose_body_stalls_is_tried_again_when_the_call_may_be() {
+    let s = setup();
+    // A finish and a folder listing whose bodies stall for longer than the idle timeout:
+    // asked again, they arrive whole.
+    s.emulator
+        .inject(Fault::drip(Endpoint::Finish, 1, Duration::from_secs(4)));
+    s.emulator.inject(Fault::drip(
+        Endpoint::ListFolders,
+        1,
+        Duration::from_secs(4),
+    ));
+    let folder = s.emulator.create_folder("icons", None);
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let asset = common::put(&client, s.space, "a.png", &png(2, 1)).expect("finished");
+    let stored = s.emulator.asset(asset.id).expect("record");
+    assert!(stored.finished);
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Finish), [200, 200]);
+    // The listing read whole finds the folder: none is created.
+    assert_eq!(client.folder_path(s.space, "icons").expect("found"), folder);
+    assert_eq!(
+        common::statuses(&s.emulator, Endpoint::ListFolders),
+        [200, 200]
+    );
+    assert!(s.emulator.requests_for(Endpoint::CreateFolder).is_empty());
+}
+
+#[test]
+fn a_sign_answer_that_breaks_off_names_the_record_it_created() {
+    let s = setup();
+    // The record is created and its id is in the first bytes; the rest drips past the
+    // budget. The sign is not repeated (that would create a second record), and the
+    // error names the one that exists, which delete_on_failure removes.
+    s.emulator
+        .inject(Fault::drip(Endpoint::Sign, 1, Duration::from_millis(20)));
+    let client = builder_for(&s.emulator)
+        .timeout_call(Duration::from_secs(1))
+        .delete_on_failure(true)
+        .build()
+        .expect("client");
+    let err = common::put(&client, s.space, "a.png", &png(2, 1)).expect_err("broke off");
+    assert_eq!(err.step(), Some(Step::Sign), "{err:?}");
+    assert_eq!(err.kind(), &ErrorKind::RecordDeleted, "{err:?}");
+    let id = err.asset_id().expect("the record is named");
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Sign), [200]);
+    // The record named was the one created, and it is gone.
+    let deletes = s.emulator.requests_for(Endpoint::Delete);
+    assert_eq!(deletes.len(), 1, "{err:?}");
+    assert!(deletes[0].path.ends_with(&format!("/assets/{id}")));
+    assert!((200..300).contains(&deletes[0].status), "{deletes:?}");
+    assert!(s.emulator.assets().is_empty());
+}
+
+/// A reader that gives `head`, then blocks until its `release` sender is dropped (the test
+/// holds it, so that a thread left blocked in it ends with the test).
+struct StallsAfter {
+    head: Vec<u8>,
+    at: usize,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Read for StallsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at < self.head.len() {
+            let n = buf.len().min(self.head.len() - self.at);
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            return Ok(n);
+        }
+        let _ = self.release.recv();
+        Err(std::io::Error::other("released"))
+    }
+}
+
+/// Uploads a reader of 100 declared bytes that stalls after 10, on a thread of its own;
+/// the upload's result, or `None` when it has not come within 20 s.
+fn upload_stalling(
+    client: storyblok_assets::Client,
+    space: u64,
+) -> (
+    Option<Result<storyblok_assets::Asset, storyblok_assets::Error>>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (hold, release) = std::sync::mpsc::channel();
+    let reader = StallsAfter {
+        head: common::pattern(10),
+        at: 0,
+        release,
+    };
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let params = AssetParams::new().filename("stalls.bin");
+        let _ = done.send(client.upload(space, params, Source::reader(reader, 100)));
+    });
+    (result.recv_timeout(Duration::from_secs(20)).ok(), hold)
+}
+
+#[test]
+fn a_reader_that_stalls_fails_within_the_idle_timeout() {
+    let s = setup();
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let (result, _hold) = upload_stalling(client, s.space);
+    let err = result
+        .expect("the upload did not wait for the reader for ever")
+        .expect_err("stalled");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Source {
+                path: None,
+                io: std::io::ErrorKind::TimedOut
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.step(), Some(Step::Upload));
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("idle timeout"), "{cause}");
+    assert!(err.to_string().contains("timeout_idle"), "{err}");
+    // One attempt, cut off mid-body (recorded without a status), and nothing stored.
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Upload), [0]);
+    let record = s
+        .emulator
+        .asset(err.asset_id().expect("signed"))
+        .expect("record");
+    assert!(s.emulator.object(&record.key).is_none());
+}
+
+#[test]
+fn a_reader_that_stalls_is_bounded_by_the_upload_budget() {
+    let s = setup();
+    // The idle timeout would wait 30 s; the upload's budget is half a second.
+    let client = builder_for(&s.emulator)
+        .timeout_upload(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let (result, _hold) = upload_stalling(client, s.space);
+    let err = result
+        .expect("the upload did not outlast its budget")
+        .expect_err("stalled");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Source {
+                io: std::io::ErrorKind::TimedOut,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let cause = std::error::Error::source(&err).expect("the read's error");
+    assert!(cause.to_string().contains("timeout_upload"), "{cause}");
+    assert_eq!(common::statuses(&s.emulator, Endpoint::Upload), [0]);
+}
+
+#[test]
+fn a_slow_but_steady_reader_still_uploads() {
+    /// A byte every 20 ms: 0.8 s in all, longer than the idle timeout, but never idle.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+    }
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.data.len() || buf.is_empty() {
+                return Ok(0);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            buf[0] = self.data[self.at];
+            self.at += 1;
+            Ok(1)
+        }
+    }
+    let s = setup();
+    let client = builder_for(&s.emulator)
+        .timeout_idle(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let data = common::pattern(40);
+    let reader = Trickle {
+        data: data.clone(),
+        at: 0,
+    };
+    let asset = client
+        .upload(
+            s.space,
+            AssetParams::new().filename("trickle.bin"),
+            Source::reader(reader, 40),
+        )
+        .expect("uploaded");
+    let key = s.emulator.asset(asset.id).expect("record").key;
+    assert_eq!(s.emulator.object(&key).expect("object").bytes, data);
 }

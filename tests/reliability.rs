@@ -212,7 +212,7 @@ fn bytes_and_seekable_readers_are_replayed_plain_readers_are_not() {
         .upload(
             s.space,
             AssetParams::new().filename("c.bin"),
-            Source::reader(&data[..], data.len() as u64),
+            Source::reader(std::io::Cursor::new(data.clone()), data.len() as u64),
         )
         .expect_err("a plain reader cannot be replayed");
     match err.kind() {

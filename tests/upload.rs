@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::io::Cursor;
+
 use common::{gif, jpeg, pattern, png, setup, setup_with, temp_dir, webp};
 use serde_json::json;
 use storyblok_assets::{AssetMeta, AssetParams, Error, ErrorKind, LengthMismatch, Source};
@@ -426,7 +428,7 @@ fn readers_must_give_exactly_their_declared_length() {
         .upload(
             s.space,
             AssetParams::new().filename("short.bin"),
-            Source::reader(&data[..50_000], 100_000),
+            Source::reader(Cursor::new(data[..50_000].to_vec()), 100_000),
         )
         .expect_err("short reader");
     assert!(
@@ -448,7 +450,7 @@ fn readers_must_give_exactly_their_declared_length() {
         .upload(
             s.space,
             AssetParams::new().filename("long.bin"),
-            Source::seekable(std::io::Cursor::new(&data[..]), 60_000),
+            Source::seekable(Cursor::new(data.clone()), 60_000),
         )
         .expect_err("long seekable reader");
     assert!(
@@ -468,7 +470,7 @@ fn readers_must_give_exactly_their_declared_length() {
         .upload(
             s.space,
             AssetParams::new().filename("first-part.bin"),
-            Source::reader(&data[..], 60_000),
+            Source::reader(Cursor::new(data.clone()), 60_000),
         )
         .expect("a plain reader sends its declared bytes");
     let stored = s.emulator.asset(first_part.id).expect("record");
@@ -483,7 +485,7 @@ fn readers_must_give_exactly_their_declared_length() {
         .upload(
             s.space,
             AssetParams::new().filename("exact.bin"),
-            Source::reader(&data[..], 100_000),
+            Source::reader(Cursor::new(data.clone()), 100_000),
         )
         .expect("exact reader");
     let stored = s.emulator.asset(ok.id).expect("record");

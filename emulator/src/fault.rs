@@ -50,8 +50,9 @@ pub enum FaultAction {
     /// the client sees its upload cut off mid-body. Without a `Content-Length` (no body, or a
     /// chunked one), only the head is read.
     ResetMidBody,
-    /// Answer normally, but send the body one byte at a time with this pause after each, as
-    /// a server that drips its answer would; a write that fails (the client gave up) ends it.
+    /// Handle the request normally, send the answer's head at once, then its body one byte
+    /// at a time, each after this pause, as a server that drips its answer would; a write
+    /// that fails (the client gave up) ends it.
     Drip(Duration),
     /// Hold the request until `endpoint` has seen `count` requests (counted as for faults), or
     /// `max` has passed, then handle it normally: a way to make two clients' calls interleave
@@ -149,8 +150,11 @@ impl Fault {
         }
     }
 
-    /// Answers the `nth` request of `endpoint` normally, but sends its body one byte at a
-    /// time with `pause` after each; see [`FaultAction::Drip`].
+    /// Handles the `nth` request of `endpoint` normally (with its side effects), then sends
+    /// the answer's head at once and its body one byte at a time, each after `pause`: a
+    /// client whose budget is shorter than the body's drip sees a success status and part
+    /// of its body, or none. The request is recorded with the status answered; see
+    /// [`FaultAction::Drip`].
     pub fn drip(endpoint: Endpoint, nth: usize, pause: Duration) -> Fault {
         Fault {
             endpoint,

@@ -87,7 +87,7 @@ pub(crate) struct Response {
     pub(crate) body: Arc<Vec<u8>>,
     /// Send the headers (`Content-Length` included) but not the body: the answer to `HEAD`.
     pub(crate) head_only: bool,
-    /// Send the body one byte at a time, pausing this long after each.
+    /// Send the head at once, then the body one byte at a time, each after this pause.
     pub(crate) drip: Option<Duration>,
 }
 
@@ -664,10 +664,12 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     head.push_str("\r\n");
     if let Some(pause) = response.drip.filter(|_| !bodyless && !response.head_only) {
         writer.write_all(head.as_bytes())?;
+        writer.flush()?;
         for byte in response.body.iter() {
-            writer.write_all(std::slice::from_ref(byte))?;
-            writer.flush()?;
             std::thread::sleep(pause);
+            // A client that gave up closed the connection: the write fails and this ends.
+            writer.write_all(&[*byte])?;
+            writer.flush()?;
         }
         return Ok(());
     }
@@ -919,6 +921,26 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
         assert!(out.contains("Content-Length: 2\r\n"), "{out}");
         assert!(out.ends_with("\r\n\r\n"), "{out}");
+    }
+
+    #[test]
+    fn a_dripped_body_comes_whole_a_byte_at_a_time() {
+        let mut response = Response::new(200, "application/json", &b"{\"id\":1}"[..]);
+        response.drip = Some(Duration::from_millis(1));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let reader = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).expect("connects");
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            out
+        });
+        let (mut stream, _) = listener.accept().expect("accepts");
+        write_response(&mut stream, &response, false).expect("writes");
+        drop(stream);
+        let out = reader.join().expect("reader");
+        assert!(out.ends_with(b"\r\n\r\n{\"id\":1}"), "{out:?}");
+        assert!(String::from_utf8_lossy(&out).contains("Content-Length: 8\r\n"));
     }
 
     #[test]

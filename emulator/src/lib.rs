@@ -192,6 +192,8 @@
 //! - [`Fault::drop_connection`]: read it whole, then close the connection without answering;
 //! - [`Fault::reset_mid_body`]: read about half of its body, then close the connection without
 //!   answering, so the client's upload is cut off mid-body;
+//! - [`Fault::drip`]: handle it normally, then send the answer's body one byte at a time,
+//!   each after a pause, as a server that stalls mid-answer;
 //! - [`Fault::stale_policy`] and [`Fault::tamper_field`]: a sign answer whose policy S3 then
 //!   refuses as expired, or whose field no longer matches its signature.
 //! - [`Fault::drip`]: answer it normally, but send the body one byte at a time with a pause
