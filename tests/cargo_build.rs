@@ -240,6 +240,15 @@ impl Build {
     }
 }
 
+/// A file's bytes and modification time: a rewrite of the same bytes changes the time.
+fn state(path: &Path) -> (Vec<u8>, SystemTime) {
+    let bytes = fs::read(path).expect("the manifest");
+    let time = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("its time");
+    (bytes, time)
+}
+
 /// Sets a path's modification time (a folder's too, on Unix).
 fn set_time(path: &Path, time: SystemTime) {
     fs::File::open(path)
@@ -286,7 +295,7 @@ fn a_build_after_a_sync_is_fresh_and_git_still_sees_the_change() {
             .emulator
             .inject(Fault::respond(Endpoint::Sign, nth, 403, HOSTILE));
     }
-    let manifest = fs::read(krate.manifest()).expect("manifest");
+    let manifest = state(&krate.manifest());
     krate.add("denied.png", &png(8, 8));
     if named {
         krate.add("evil\ncargo:rustc-cfg=pwned.txt", b"evil");
@@ -319,7 +328,11 @@ fn a_build_after_a_sync_is_fresh_and_git_still_sees_the_change() {
         }
         assert!(!build.log.contains("--cfg pwned"), "{}", build.log);
         assert!(!build.warnings().contains(&"forged"), "{}", build.log);
-        assert_eq!(fs::read(krate.manifest()).expect("manifest"), manifest);
+        assert_eq!(
+            state(&krate.manifest()),
+            manifest,
+            "the manifest was written"
+        );
         assert_eq!(krate.manifest_status(), (String::new(), String::new()));
         krate.build_fresh("a sync whose only file was refused");
     }
@@ -340,7 +353,11 @@ fn a_build_after_a_sync_is_fresh_and_git_still_sees_the_change() {
         assert!(build.ran_script(), "{}", build.log);
         assert_eq!(build.warnings().len(), 1, "{}", build.log);
         assert!(build.warnings()[0].contains("bad.png"), "{}", build.log);
-        assert_eq!(fs::read(krate.manifest()).expect("manifest"), manifest);
+        assert_eq!(
+            state(&krate.manifest()),
+            manifest,
+            "the manifest was written"
+        );
         assert_eq!(krate.manifest_status(), (String::new(), String::new()));
         krate.build_fresh("a sync whose only file has a bad sidecar");
     }
@@ -410,11 +427,11 @@ fn a_manifest_inside_the_synced_folder_keeps_builds_fresh() {
     krate
         .emulator
         .inject(Fault::respond(Endpoint::Sign, 3, 403, HOSTILE));
-    let before = fs::read(&manifest).expect("manifest");
+    let before = state(&manifest);
     krate.add("denied.png", &png(8, 8));
     let build = krate.build();
     assert!(build.ran_script(), "{}", build.log);
     assert_eq!(krate.signs(), [200, 200, 403]);
-    assert_eq!(fs::read(&manifest).expect("manifest"), before);
+    assert_eq!(state(&manifest), before, "the manifest was written");
     krate.build_fresh("a sync whose only file was refused");
 }
