@@ -126,7 +126,23 @@ unexpected_cfgs = {{ level = "warn", check-cfg = ["cfg(pwned)"] }}
             .expect("the target directory")
             .join("cargo-build-test");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(cargo)
+        let mut command = Command::new(cargo);
+        // What cargo set for this test program describes this package, not that crate
+        // (and a build script that watches one would see it change between cargo runs).
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                ]
+                .contains(&name.as_ref())
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
+        let output = command
             .args(["build", "--offline", "-v"])
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", target)
