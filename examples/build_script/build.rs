@@ -260,11 +260,11 @@ fn one_line(text: &str) -> String {
 /// (`.{manifest}.lock`, its temporary files).
 fn times(assets: &Assets) -> Vec<(PathBuf, Option<SystemTime>)> {
     let mut paths = vec![assets.manifest.clone()];
-    let folder = match assets.manifest.parent() {
-        Some(folder) if folder.as_os_str().is_empty() => Path::new("."),
-        Some(folder) => folder,
-        None => Path::new("."),
-    };
+    let folder = assets
+        .manifest
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let inside = match (folder.canonicalize(), assets.dir.canonicalize()) {
         (Ok(folder), Ok(dir)) => folder.starts_with(dir),
         _ => false,
@@ -294,9 +294,9 @@ fn times(assets: &Assets) -> Vec<(PathBuf, Option<SystemTime>)> {
 /// build would run the script again and recompile the crate for nothing.
 ///
 /// The time: before this script's program was built (cargo builds it before it runs it),
-/// and 2 s (a FAT tick) before the manifest's previous time, so that git, even one that
-/// compares only times and sizes (`core.checkStat=minimal`), still reads the manifest and
-/// shows its change. Nothing changed (a dry run, a sync with nothing to do): nothing is
+/// and 2 s (a whole second, and FAT's tick) before the manifest's previous time: git, even
+/// one that compares only times in seconds and sizes (`core.checkStat=minimal`), then
+/// reads the manifest again and shows its change. Nothing changed (a dry run, a sync with nothing to do): nothing is
 /// touched. Where a time cannot be set, the next build runs the script once more.
 fn rewind(assets: &Assets, before: &[(PathBuf, Option<SystemTime>)]) {
     let was = |path: &Path| before.iter().find(|(p, _)| p == path).and_then(|(_, t)| *t);
