@@ -165,3 +165,227 @@ fn run(args: Args) -> Result<ExitCode, String> {
 #[allow(dead_code)] // the example runs `run`, not build.rs's `main`
 #[path = "build_script/build.rs"]
 mod build_rs;
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, ExitCode, Output};
+
+    use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
+
+    use super::build_rs;
+
+    /// Where [`build_rs_in_a_process`] finds its folder.
+    const FOLDER: &str = "BUILD_SCRIPT_TEST_FOLDER";
+
+    /// A server's message with line breaks and a terminal escape, each line a directive.
+    const HOSTILE: &str = r#"{"error":"no upload rights\ncargo:rustc-cfg=pwned\r\ncargo:rustc-link-arg=-Wl,--evil\u001b[2K"}"#;
+
+    /// The build.rs proper in a process of its own, as cargo runs it (its directives on
+    /// stdout, from its own `storyblok()`), on the folder `FOLDER` names: the tests below
+    /// start it. Without `FOLDER` it does nothing.
+    #[test]
+    #[ignore = "a process the tests of this module start"]
+    fn build_rs_in_a_process() {
+        let Some(folder) = std::env::var_os(FOLDER) else {
+            return;
+        };
+        let folder = PathBuf::from(folder);
+        let assets = build_rs::Assets {
+            dir: folder.join("assets"),
+            manifest: folder.join("assets.manifest.json"),
+            mirror_folders: false,
+            dry_run: false,
+            data: None,
+        };
+        let code = build_rs::run(&assets, build_rs::storyblok(), &folder);
+        assert!(code == ExitCode::SUCCESS, "build.rs failed");
+    }
+
+    /// Runs [`build_rs_in_a_process`] on `folder` with `env` set; it must succeed.
+    fn build_rs(folder: &Path, env: &[(&str, &str)]) -> Output {
+        let exe = std::env::current_exe().expect("this test program");
+        let mut command = Command::new(exe);
+        command
+            .args(["--exact", "tests::build_rs_in_a_process", "--ignored"])
+            .args(["--nocapture", "--test-threads=1", "--quiet"])
+            .env(FOLDER, folder)
+            .env_remove("STORYBLOK_TOKEN")
+            .env_remove("STORYBLOK_OAUTH_TOKEN")
+            .env_remove("SSL_CERT_FILE")
+            .env("STORYBLOK_PACER_DIR", "off");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().expect("the test program runs");
+        assert!(output.status.success(), "{output:?}");
+        output
+    }
+
+    /// The `cargo:` lines of stdout (anywhere in a line: a directive not at the start of
+    /// a line is one cargo would not read, but no line should hold one), each of them
+    /// one that build.rs means to give.
+    fn directives(output: &Output) -> Vec<String> {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<String> = stdout
+            .lines()
+            .filter(|line| line.contains("cargo:"))
+            .map(str::to_owned)
+            .collect();
+        for line in &lines {
+            assert!(
+                [
+                    "cargo:rerun-if-changed=",
+                    "cargo:rerun-if-env-changed=",
+                    "cargo:warning="
+                ]
+                .iter()
+                .any(|kind| line.starts_with(kind)),
+                "a line that is no directive build.rs gives: {line:?}\n{stdout}"
+            );
+        }
+        lines
+    }
+
+    /// A fresh folder for one test, named with a line break on Unix (where names may
+    /// hold one).
+    fn folder(test: &str) -> PathBuf {
+        let name = if cfg!(unix) {
+            format!(
+                "storyblok-build-script-{test}-{}\ncargo:rustc-cfg=pwned",
+                std::process::id()
+            )
+        } else {
+            format!("storyblok-build-script-{test}-{}", std::process::id())
+        };
+        let folder = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(folder.join("assets")).expect("the folder");
+        folder
+    }
+
+    #[test]
+    fn words_from_outside_stay_in_one_directive_each() {
+        let emulator = Emulator::builder()
+            .rate_limit(None)
+            .start()
+            .expect("the emulator starts");
+        let folder = folder("words");
+        let assets = folder.join("assets");
+        // Two files whose signs are refused with hostile words, one of them (on Unix)
+        // named with a line break; and a gone file the manifest names so.
+        std::fs::write(assets.join("a.txt"), "a").expect("a file");
+        let named = cfg!(unix);
+        if named {
+            std::fs::write(assets.join("b\ncargo:rustc-cfg=named.txt"), "b").expect("a file");
+        }
+        let files = if named { 2 } else { 1 };
+        for nth in 1..=files {
+            emulator.inject(Fault::respond(Endpoint::Sign, nth, 403, HOSTILE));
+        }
+        let manifest = format!(
+            r#"{{"version": 1, "space_id": {}, "assets": {{"gone\ncargo:rustc-cfg=gone.png": {{"id": 7, "url": "https://a.storyblok.com/f/1/gone.png", "size": 1, "sha256": "00"}}}}}}"#,
+            emulator.space_id()
+        );
+        std::fs::write(folder.join("assets.manifest.json"), manifest).expect("a manifest");
+
+        let space = emulator.space_id().to_string();
+        let url = emulator.api_url();
+        let output = build_rs(
+            &folder,
+            &[
+                ("STORYBLOK_TOKEN", emulator.token()),
+                ("STORYBLOK_SPACE_ID", &space),
+                ("STORYBLOK_API_URL", &url),
+            ],
+        );
+        assert_eq!(
+            common_statuses(&emulator),
+            vec![403; files],
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let lines = directives(&output);
+        let warnings: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("cargo:warning="))
+            .collect();
+        let refused =
+            r"no upload rights\ncargo:rustc-cfg=pwned\r\ncargo:rustc-link-arg=-Wl,--evil\u{1b}[2K";
+        assert_eq!(
+            warnings.iter().filter(|w| w.contains(refused)).count(),
+            files,
+            "{lines:#?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(r"gone\ncargo:rustc-cfg=gone.png is gone")),
+            "{lines:#?}"
+        );
+        if named {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(r"b\ncargo:rustc-cfg=named.txt failed")),
+                "{lines:#?}"
+            );
+            // The folder's name cannot be said in a directive: cargo gets a path that
+            // names no file (and reruns the script on every build), and a warning says so.
+            assert_eq!(
+                warnings
+                    .iter()
+                    .filter(|w| w.contains("cargo cannot watch"))
+                    .count(),
+                2,
+                "{lines:#?}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with("cargo:rerun-if-changed=")
+                        && l.ends_with(r"\ncargo:rustc-cfg=pwned/assets")),
+                "{lines:#?}"
+            );
+        }
+        // stderr, a line per file, holds no line break or escape of its own either.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains('\r') && !stderr.contains('\u{1b}'),
+            "{stderr}"
+        );
+        assert!(stderr.lines().all(|l| !l.starts_with("cargo:")), "{stderr}");
+        std::fs::remove_dir_all(&folder).expect("clean up");
+    }
+
+    #[test]
+    fn a_setting_from_the_environment_stays_in_one_warning() {
+        let folder = folder("setting");
+        let output = build_rs(
+            &folder,
+            &[
+                ("STORYBLOK_TOKEN", "token"),
+                ("STORYBLOK_SPACE_ID", "1"),
+                ("SSL_CERT_FILE", "/nonexistent\ncargo:rustc-cfg=pwned.pem"),
+            ],
+        );
+        let lines = directives(&output);
+        assert!(
+            lines.iter().any(|l| l.starts_with("cargo:warning=")
+                && l.contains(
+                    r"cannot read SSL_CERT_FILE /nonexistent\ncargo:rustc-cfg=pwned.pem"
+                )),
+            "{lines:#?}"
+        );
+        std::fs::remove_dir_all(&folder).expect("clean up");
+    }
+
+    /// The statuses the emulator answered signs with.
+    fn common_statuses(emulator: &Emulator) -> Vec<u16> {
+        emulator
+            .requests_for(Endpoint::Sign)
+            .iter()
+            .map(|r| r.status)
+            .collect()
+    }
+}

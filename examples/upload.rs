@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use common::{
     Command, ENVIRONMENT, Failure, chain, connect, end_status_line, exit, mib, number, parse,
-    region, sdk_error, status_line,
+    region, say, sdk_error, status_line,
 };
 use storyblok_assets::{AssetParams, Region, Source};
 
@@ -95,12 +95,12 @@ fn run(args: Args) -> Result<(), String> {
     } else {
         "Uploading"
     };
-    eprintln!(
+    say(&format!(
         "{what} {} in space {} via {}",
         file.display(),
         target.space,
         target.client.base_url(target.space)
-    );
+    ));
     let mut source = Source::path(&file);
     let large = std::fs::metadata(&file).is_ok_and(|m| m.len() >= LARGE);
     if large {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
     Command, ENVIRONMENT, Failure, chain, connect, data, end_status_line, exit, number, parse,
-    region, sdk_error, status_line,
+    region, say, sdk_error, status_line,
 };
 use serde_json::{Value, json};
 use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
@@ -171,11 +171,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         .collect::<Result<Vec<_>, _>>()?;
 
     if args.dry_run {
-        eprintln!(
+        say(&format!(
             "Dry run: {} files from {} would be uploaded; nothing is sent",
             paths.len(),
             dir.display()
-        );
+        ));
         if let Some(meta) = &meta {
             let json = serde_json::to_string(meta).map_err(|e| chain(&e))?;
             eprintln!("Metadata for every file: {json}");
@@ -197,14 +197,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
     }
 
     let target = connect(args.space, args.region, args.folder)?;
-    eprintln!(
+    say(&format!(
         "Uploading {} files from {} to space {} via {}, {} at a time",
         paths.len(),
         dir.display(),
         target.space,
         target.client.base_url(target.space),
         args.concurrency
-    );
+    ));
     // Each directory's asset folder, found or created once.
     let mut folders: BTreeMap<&str, u64> = BTreeMap::new();
     for name in folder_paths.iter().flatten() {
@@ -214,7 +214,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 None => target.client.folder_path(target.space, name),
             };
             let id = found.map_err(|e| format!("asset folder {name}: {}", sdk_error(&e)))?;
-            eprintln!("asset folder {name} is {id}");
+            say(&format!("asset folder {name} is {id}"));
             folders.insert(name, id);
         }
     }

@@ -1,6 +1,10 @@
 //! What the examples share: the command line's plumbing (options, help, usage errors,
-//! error chains); for `upload` and `upload_dir`, reading the target space from the
-//! environment (or starting the built-in emulator), and a progress line on stderr.
+//! error chains, messages on one line); for `upload` and `upload_dir`, reading the target
+//! space from the environment (or starting the built-in emulator), and a progress line on
+//! stderr.
+//!
+//! No example installs a logger, so the `log` records of ureq, which at TRACE hold each
+//! request's head, `Authorization` included, go nowhere (README: Secrets).
 //!
 //! (`build_script`'s build.rs part, `examples/build_script/build.rs`, uses none of it: it
 //! must stand alone.)
@@ -112,11 +116,11 @@ pub fn exit(usage: &str, outcome: Result<ExitCode, Failure>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}\n\n{usage}");
+            eprintln!("error: {}\n\n{usage}", one_line(&message));
             ExitCode::from(2)
         }
         Err(Failure::Run(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", one_line(&message));
             ExitCode::FAILURE
         }
     }
@@ -186,6 +190,27 @@ pub fn chain(error: &dyn std::error::Error) -> String {
         cause = error.source();
     }
     line
+}
+
+/// `text` on one line: each control character (a server's line break, a file name's
+/// terminal escape) and line or paragraph separator as its escape, `\n`, `\r`, `\t`,
+/// `\u{1b}`, so that a message is one line of stderr and draws nothing on a terminal.
+/// (build.rs has the same function: it stands alone.)
+pub fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
+}
+
+/// A message on stderr, on one line ([`one_line`]).
+pub fn say(text: &str) {
+    eprintln!("{}", one_line(text));
 }
 
 /// An SDK error for the command line: [`chain`], and for a certificate the client does not
@@ -326,7 +351,7 @@ fn emulator(
 pub fn status_line(text: &str) {
     let mut stderr = std::io::stderr();
     if stderr.is_terminal() {
-        let _ = write!(stderr, "\r\x1b[2K{text}");
+        let _ = write!(stderr, "\r\x1b[2K{}", one_line(text));
         let _ = stderr.flush();
     }
 }
@@ -419,6 +444,17 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_message_is_one_line() {
+        assert_eq!(
+            one_line("denied\ncargo:rustc-cfg=x\r\n\tend\u{1b}[2K\u{2028}\u{85}"),
+            r"denied\ncargo:rustc-cfg=x\r\n\tend\u{1b}[2K\u{2028}\u{85}"
+        );
+        // Nothing else changes: backslashes, quotes, other scripts, emoji.
+        let plain = r#"C:\assets\"logo".png: Größe 😀 ok"#;
+        assert_eq!(one_line(plain), plain);
     }
 
     #[test]
