@@ -69,6 +69,7 @@ pub(super) fn files(
         candidates: BTreeMap::new(),
         skipped: BTreeMap::new(),
         unreadable: Vec::new(),
+        others: BTreeSet::new(),
     };
     look.real_root = fs::canonicalize(&look.root).ok();
     match &options.files {
@@ -148,6 +149,9 @@ struct Look<'o> {
     /// What is left alone, by key: why, and whether it is a folder.
     skipped: BTreeMap<String, (SkipReason, bool)>,
     unreadable: Vec<(String, Error)>,
+    /// What the walk found that is neither a folder nor a file (a pipe, a device, a
+    /// dangling link), by key: only such a name needs a look on disk as a sidecar.
+    others: BTreeSet<String>,
 }
 
 impl Look<'_> {
@@ -234,6 +238,10 @@ impl Look<'_> {
                     self.skip(&path, SkipReason::LinkedFolder, true);
                 } else if kind.is_file() || target.as_ref().is_some_and(fs::Metadata::is_file) {
                     self.add(&path, kind.is_symlink())?;
+                } else if let Ok(relative) = path.strip_prefix(&self.root)
+                    && let Ok(key) = key(relative)
+                {
+                    self.others.insert(key);
                 }
             }
         }
@@ -310,6 +318,9 @@ impl Look<'_> {
             None
         } else if let Some(path) = self.candidates.get(key) {
             is_sidecar(path).then(|| path.clone())
+        } else if self.options.files.is_none() && !self.others.contains(key) {
+            // The walk saw every name: this one is not on disk.
+            None
         } else {
             // Not among the files: one a list leaves out, or one the walk does not take (a
             // pipe or device, refused when read), unless it is a folder or left alone.
