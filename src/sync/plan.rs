@@ -32,10 +32,14 @@ pub(super) struct Plan {
     pub(super) abandoned: Vec<(String, u64)>,
 }
 
-/// The plan for `options` against `manifest`. Fails when the folder cannot be read, or the
-/// sync would be a mass change ([`ErrorKind::MassChange`]), before any call.
-pub(super) fn plan(options: &SyncOptions, manifest: &Manifest) -> Result<Plan, Error> {
-    let found = local::files(options, &manifest.assets)?;
+/// The plan for `options` from what `look` found on disk, against `manifest`. Fails when
+/// the sync would be a mass change ([`ErrorKind::MassChange`]), before any call.
+pub(super) fn plan(
+    options: &SyncOptions,
+    look: local::Look<'_>,
+    manifest: &Manifest,
+) -> Result<Plan, Error> {
+    let found = local::files(look, &manifest.assets)?;
     let line = |path: String, action| SyncedFile {
         entry: manifest.assets.get(&path).cloned(),
         path,
