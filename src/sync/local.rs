@@ -55,30 +55,40 @@ pub(super) struct LocalFile {
     pub(super) sha256: Option<String>,
 }
 
-/// The files of `options`; `known` is the manifest's files, which are never taken for
-/// sidecars. Fails only when the folder cannot be read, or a listed file is outside it.
-pub(super) fn files(
-    options: &SyncOptions,
-    known: &BTreeMap<String, ManifestEntry>,
-) -> Result<Found, Error> {
+/// A first look at the files of `options`: every name on disk, before the manifest is
+/// read (the two can go on at once). Fails only when the folder cannot be read, or a
+/// listed file is outside it.
+pub(super) fn look(options: &SyncOptions) -> Result<Look<'_>, Error> {
+    let root = lexical(&options.root);
     let mut look = Look {
         options,
-        root: lexical(&options.root),
-        real_root: None,
+        real_root: fs::canonicalize(&root).ok(),
+        root,
         manifest: Manifest::at(&options.manifest),
         candidates: BTreeMap::new(),
+        stats: HashMap::new(),
         skipped: BTreeMap::new(),
         unreadable: Vec::new(),
+        others: BTreeSet::new(),
     };
-    look.real_root = fs::canonicalize(&look.root).ok();
     match &options.files {
         Some(files) => {
             for file in files {
-                look.add(&options.root.join(file), true)?;
+                look.add(&options.root.join(file), true, None)?;
             }
         }
         None => look.walk()?,
     }
+    Ok(look)
+}
+
+/// The files a [`look`] found, told apart from their sidecars; `known` is the manifest's
+/// files, which are never taken for sidecars.
+pub(super) fn files(
+    mut look: Look<'_>,
+    known: &BTreeMap<String, ManifestEntry>,
+) -> Result<Found, Error> {
+    let options = look.options;
     let sidecars = if options.sidecars {
         look.sidecars(known)?
     } else {
@@ -87,13 +97,15 @@ pub(super) fn files(
     let Look {
         root,
         candidates,
+        mut stats,
         skipped,
         mut unreadable,
         ..
     } = look;
     let mut files = Vec::with_capacity(candidates.len());
     for (key, path) in candidates {
-        match seen(&path) {
+        let stat = stats.remove(&key).map_or_else(|| fs::metadata(&path), Ok);
+        match stat.and_then(|stat| seen(&stat)) {
             Ok((size, modified)) => files.push(LocalFile {
                 sidecar: sidecars.get(&key).cloned(),
                 key,
@@ -120,11 +132,10 @@ pub(super) fn files(
     })
 }
 
-/// A file's size and trusted modification time. Anything but a regular file is refused,
-/// as [`Source::path`](crate::Source::path) refuses it.
-fn seen(path: &Path) -> std::io::Result<(u64, Option<u64>)> {
-    let stat = fs::metadata(path)?;
-    let size = file_len(&stat)?;
+/// A file's size and trusted modification time, from what `stat` read of it. Anything but
+/// a regular file is refused, as [`Source::path`](crate::Source::path) refuses it.
+fn seen(stat: &fs::Metadata) -> std::io::Result<(u64, Option<u64>)> {
+    let size = file_len(stat)?;
     let now = SystemTime::now();
     let modified = stat
         .modified()
@@ -135,8 +146,8 @@ fn seen(path: &Path) -> std::io::Result<(u64, Option<u64>)> {
     Ok((size, modified))
 }
 
-/// One look at the folder, in progress.
-struct Look<'o> {
+/// One look at the folder.
+pub(super) struct Look<'o> {
     options: &'o SyncOptions,
     /// The synced folder, absolute.
     root: PathBuf,
@@ -145,15 +156,20 @@ struct Look<'o> {
     manifest: Manifest,
     /// The files to sync (sidecars among them, until they are told apart), by key.
     candidates: BTreeMap<String, PathBuf>,
+    /// What the walk read of each file it found (its own, or its link's target's).
+    stats: HashMap<String, fs::Metadata>,
     /// What is left alone, by key: why, and whether it is a folder.
     skipped: BTreeMap<String, (SkipReason, bool)>,
     unreadable: Vec<(String, Error)>,
+    /// What the walk found that is neither a folder nor a file (a pipe, a device, a
+    /// dangling link), by key: only such a name needs a look on disk as a sidecar.
+    others: BTreeSet<String>,
 }
 
 impl Look<'_> {
     /// Takes `file` (a path inside the folder) as one to sync, unless it is left alone.
     /// `linked`: whether a link may lead it out of the folder (a link, or a listed path).
-    fn add(&mut self, file: &Path, linked: bool) -> Result<(), Error> {
+    fn add(&mut self, file: &Path, linked: bool, stat: Option<fs::Metadata>) -> Result<(), Error> {
         let temporary = file
             .file_name()
             .is_some_and(|name| self.manifest.is_temporary(&name.to_string_lossy()));
@@ -171,18 +187,16 @@ impl Look<'_> {
         let key = match key(relative) {
             Ok(key) => key,
             Err(lossy) => {
-                self.unreadable.push((
-                    lossy.clone(),
-                    Error::invalid(format!(
-                        "the name {lossy:?} is not valid UTF-8 (shown with \u{fffd} for the bytes that are not): rename the file, since Storyblok and the manifest name files by text"
-                    )),
-                ));
+                self.unreadable.push(not_utf8(lossy));
                 return Ok(());
             }
         };
         if let Some(reason) = self.leave_alone(relative, &file, linked) {
             self.skipped.insert(key, (reason, false));
         } else {
+            if let Some(stat) = stat {
+                self.stats.insert(key.clone(), stat);
+            }
             self.candidates.insert(key, file);
         }
         Ok(())
@@ -193,14 +207,22 @@ impl Look<'_> {
         if !self.options.include_hidden && relative.components().any(|c| hidden(c.as_os_str())) {
             return Some(SkipReason::Hidden);
         }
-        if !self.options.follow_links_outside
-            && linked
-            && let (Some(real_root), Ok(real)) = (&self.real_root, fs::canonicalize(path))
-            && !real.starts_with(real_root)
-        {
+        if linked && self.links_out(path) {
             return Some(SkipReason::LinkOutside);
         }
         None
+    }
+
+    /// Whether `path` leads out of the folder once its links are resolved, and such
+    /// files are left alone.
+    fn links_out(&self, path: &Path) -> bool {
+        if self.options.follow_links_outside {
+            return false;
+        }
+        match (&self.real_root, fs::canonicalize(path)) {
+            (Some(real_root), Ok(real)) => !real.starts_with(real_root),
+            _ => false,
+        }
     }
 
     /// Every regular file below the folder, recursively, taken as [`Look::add`] takes it;
@@ -208,16 +230,32 @@ impl Look<'_> {
     /// and so are hidden files and folders, each once.
     fn walk(&mut self) -> Result<(), Error> {
         let unreadable = |path: &Path, error| Error::source_io(Some(path.to_path_buf()), error);
-        let mut pending = vec![self.root.clone()];
-        while let Some(dir) = pending.pop() {
+        // Each folder with its key: the walk builds keys as it goes down (`Err` holds the
+        // readable form of one that is not UTF-8).
+        let mut pending: Vec<(PathBuf, Result<String, String>)> =
+            vec![(self.root.clone(), Ok(String::new()))];
+        while let Some((dir, prefix)) = pending.pop() {
             let entries = fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| unreadable(&dir, e))?;
-                let path = entry.path();
                 let name = entry.file_name();
-                if self.manifest.is_temporary(&name.to_string_lossy()) || self.manifest.is(&path) {
+                let path = entry.path();
+                let temporary = name.to_str().is_some_and(|n| self.manifest.is_temporary(n));
+                if temporary || self.manifest.is(&path) {
                     continue;
                 }
+                let key = match (&prefix, name.to_str()) {
+                    (Ok(prefix), Some(name)) if prefix.is_empty() => Ok(name.to_owned()),
+                    (Ok(prefix), Some(name)) => Ok(format!("{prefix}/{name}")),
+                    (Ok(prefix) | Err(prefix), _) => {
+                        let name = name.to_string_lossy();
+                        Err(if prefix.is_empty() {
+                            name.into_owned()
+                        } else {
+                            format!("{prefix}/{name}")
+                        })
+                    }
+                };
                 let kind = entry.file_type().map_err(|e| unreadable(&path, e))?;
                 let target = if kind.is_symlink() {
                     fs::metadata(&path).ok()
@@ -225,26 +263,44 @@ impl Look<'_> {
                     None
                 };
                 let folder = kind.is_dir() || target.as_ref().is_some_and(fs::Metadata::is_dir);
+                let readable = |key: Result<String, String>| key.unwrap_or_else(|lossy| lossy);
                 if hidden(&name) && !self.options.include_hidden {
                     // A hidden folder (`.git`) is one line, not one per file in it.
-                    self.skip(&path, SkipReason::Hidden, folder);
+                    self.skipped
+                        .insert(readable(key), (SkipReason::Hidden, folder));
                 } else if kind.is_dir() {
-                    pending.push(path);
+                    pending.push((path, key));
                 } else if folder {
-                    self.skip(&path, SkipReason::LinkedFolder, true);
+                    self.skipped
+                        .insert(readable(key), (SkipReason::LinkedFolder, true));
                 } else if kind.is_file() || target.as_ref().is_some_and(fs::Metadata::is_file) {
-                    self.add(&path, kind.is_symlink())?;
+                    let key = match key {
+                        Ok(key) => key,
+                        Err(lossy) => {
+                            self.unreadable.push(not_utf8(lossy));
+                            continue;
+                        }
+                    };
+                    if kind.is_symlink() && self.links_out(&path) {
+                        self.skipped.insert(key, (SkipReason::LinkOutside, false));
+                        continue;
+                    }
+                    // Read here, relative to the folder just listed: cheaper than by path.
+                    let stat = if kind.is_file() {
+                        entry.metadata().ok()
+                    } else {
+                        target
+                    };
+                    if let Some(stat) = stat {
+                        self.stats.insert(key.clone(), stat);
+                    }
+                    self.candidates.insert(key, path);
+                } else if let Ok(key) = key {
+                    self.others.insert(key);
                 }
             }
         }
         Ok(())
-    }
-
-    /// Leaves `path`, found by the walk, alone.
-    fn skip(&mut self, path: &Path, reason: SkipReason, folder: bool) {
-        let relative = path.strip_prefix(&self.root).unwrap_or(path);
-        let key = key(relative).unwrap_or_else(|lossy| lossy);
-        self.skipped.insert(key, (reason, folder));
     }
 
     /// Tells the sidecars apart from the files: `X.json` is `X`'s sidecar unless the
@@ -266,28 +322,48 @@ impl Look<'_> {
                     && self.root.join(of).is_file()
                     && self.sidecar(&key, known, &mut judged).is_some()
                 {
-                    self.add(&self.root.join(of), true)?;
+                    self.add(&self.root.join(of), true, None)?;
                 }
             }
         }
-        let owners: Vec<String> = self
+        // Only a name that ends in `.json` can be a sidecar: its owner is the name without.
+        let named: BTreeSet<String> = self
             .candidates
             .keys()
-            .chain(
-                self.skipped
-                    .iter()
-                    .filter(|(_, (_, folder))| !folder)
-                    .map(|(key, _)| key),
-            )
+            .chain(&self.others)
+            .filter(|key| key.ends_with(".json"))
             .cloned()
-            .collect::<BTreeSet<String>>()
-            .into_iter()
             .collect();
         let mut sidecars = BTreeMap::new();
-        for owner in owners {
-            let key = format!("{owner}.json");
-            if let Some(path) = self.sidecar(&key, known, &mut judged) {
-                sidecars.insert(owner, path);
+        for key in named {
+            let Some(owner) = key.strip_suffix(".json") else {
+                continue;
+            };
+            let owned = self.candidates.contains_key(owner)
+                || self.skipped.get(owner).is_some_and(|(_, folder)| !folder);
+            if owned && let Some(path) = self.sidecar(&key, known, &mut judged) {
+                sidecars.insert(owner.to_owned(), path);
+            }
+        }
+        // A list names files, not always their sidecars: those are looked for on disk.
+        if self.options.files.is_some() {
+            let owners: Vec<String> = self
+                .candidates
+                .keys()
+                .chain(
+                    self.skipped
+                        .iter()
+                        .filter(|(_, (_, folder))| !folder)
+                        .map(|(key, _)| key),
+                )
+                .filter(|owner| !sidecars.contains_key(*owner))
+                .cloned()
+                .collect();
+            for owner in owners {
+                let key = format!("{owner}.json");
+                if let Some(path) = self.sidecar(&key, known, &mut judged) {
+                    sidecars.insert(owner, path);
+                }
             }
         }
         for owner in sidecars.keys() {
@@ -310,6 +386,9 @@ impl Look<'_> {
             None
         } else if let Some(path) = self.candidates.get(key) {
             is_sidecar(path).then(|| path.clone())
+        } else if self.options.files.is_none() && !self.others.contains(key) {
+            // The walk saw every name: this one is not on disk.
+            None
         } else {
             // Not among the files: one a list leaves out, or one the walk does not take (a
             // pipe or device, refused when read), unless it is a folder or left alone.
@@ -332,6 +411,14 @@ impl Look<'_> {
 /// its file, with the error that says why.
 fn is_sidecar(path: &Path) -> bool {
     !meta::read_file(path).is_ok_and(|text| meta::holds_no_metadata(&text))
+}
+
+/// A file whose name is not UTF-8, by its readable form, with why it cannot be synced.
+fn not_utf8(lossy: String) -> (String, Error) {
+    let error = Error::invalid(format!(
+        "the name {lossy:?} is not valid UTF-8 (shown with \u{fffd} for the bytes that are not): rename the file, since Storyblok and the manifest name files by text"
+    ));
+    (lossy, error)
 }
 
 /// Whether a file or folder name is hidden: it starts with `.`.

@@ -458,14 +458,24 @@ impl Client {
     pub fn sync(&self, space_id: u64, options: &SyncOptions) -> Result<SyncReport, Error> {
         let mut lock = None;
         loop {
-            let store = Store::open(
-                &options.manifest,
-                space_id,
-                lock.take(),
-                options.lock_timeout,
-                options.dry_run,
-            )?;
-            match self.sync_once(space_id, options, store)? {
+            // The folder is walked while the manifest is read: a large library's files
+            // are stated on one core while its manifest is parsed on the other.
+            let (look, store) = std::thread::scope(|scope| {
+                let look = scope.spawn(|| local::look(options));
+                let store = Store::open(
+                    &options.manifest,
+                    space_id,
+                    lock.take(),
+                    options.lock_timeout,
+                    options.dry_run,
+                );
+                let look = look
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (look, store)
+            });
+            let (store, look) = (store?, look?);
+            match self.sync_once(space_id, options, look, store)? {
                 Attempt::Done(report) => return Ok(report),
                 // Another sync changed the manifest before this one took the lock, and
                 // nothing was written: start over, from the manifest it left, holding the
@@ -479,10 +489,11 @@ impl Client {
         &self,
         space_id: u64,
         options: &SyncOptions,
+        look: local::Look<'_>,
         store: Store,
     ) -> Result<Attempt, Error> {
         // What is known before the first call; a mass change stops here.
-        let plan = plan::plan(options, store.manifest())?;
+        let plan = plan::plan(options, look, store.manifest())?;
         let run = Run {
             client: self,
             space_id,

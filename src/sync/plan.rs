@@ -32,10 +32,14 @@ pub(super) struct Plan {
     pub(super) abandoned: Vec<(String, u64)>,
 }
 
-/// The plan for `options` against `manifest`. Fails when the folder cannot be read, or the
-/// sync would be a mass change ([`ErrorKind::MassChange`]), before any call.
-pub(super) fn plan(options: &SyncOptions, manifest: &Manifest) -> Result<Plan, Error> {
-    let found = local::files(options, &manifest.assets)?;
+/// The plan for `options` from what `look` found on disk, against `manifest`. Fails when
+/// the sync would be a mass change ([`ErrorKind::MassChange`]), before any call.
+pub(super) fn plan(
+    options: &SyncOptions,
+    look: local::Look<'_>,
+    manifest: &Manifest,
+) -> Result<Plan, Error> {
+    let found = local::files(look, &manifest.assets)?;
     let line = |path: String, action| SyncedFile {
         entry: manifest.assets.get(&path).cloned(),
         path,
@@ -59,7 +63,11 @@ pub(super) fn plan(options: &SyncOptions, manifest: &Manifest) -> Result<Plan, E
     let mut files = Vec::with_capacity(found.files.len());
     for file in found.files {
         present.insert(file.key.clone());
-        if is_lfs_pointer(&file) {
+        // A file of the size and time its entry recorded holds what was synced then.
+        let as_synced = manifest.assets.get(&file.key).is_some_and(|entry| {
+            entry.size == file.size && entry.modified.is_some() && entry.modified == file.modified
+        });
+        if !as_synced && is_lfs_pointer(&file) {
             let error = Error::new(ErrorKind::LfsPointer { path: file.path });
             lines.push(line(file.key, SyncAction::Failed(error)));
         } else {

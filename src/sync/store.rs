@@ -7,9 +7,10 @@
 //! its content changed) and removed; a sync that did not end leaves the journal, which
 //! [`Manifest::load`] reads and the next sync folds at its first write.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::journal::{self, Journal};
 use super::lock::ManifestLock;
@@ -21,11 +22,11 @@ pub(super) struct Store {
     space_id: u64,
     /// The entries as they are now.
     manifest: Manifest,
-    /// The manifest (with its journal) as this sync first read it: what another sync may
-    /// have changed before this one took the lock.
-    read: Manifest,
-    /// Which file's entry names each asset id, as its asset or its pending new version.
-    owners: HashMap<u64, String>,
+    /// The manifest file and its journal as they were just before this sync read them:
+    /// another sync may have written either before this one took the lock.
+    read: Stamps,
+    /// The asset ids the entries name, as their assets or pending new versions.
+    owners: HashSet<u64>,
     patience: Duration,
     lock: Option<ManifestLock>,
     journal: Option<Journal>,
@@ -55,24 +56,20 @@ impl Store {
             lock => lock,
         };
         let leftover = journal::path_of(path).exists();
-        let read = Manifest::load(path)?;
-        if let Some(other) = read.space_id.filter(|&other| other != space_id) {
+        let read = Stamps::of(path);
+        let mut manifest = Manifest::load(path)?;
+        if let Some(other) = manifest.space_id.filter(|&other| other != space_id) {
             return Err(manifest_error(
                 path,
                 &format!("belongs to space {other}, not {space_id}; use one manifest per space"),
                 None,
             ));
         }
-        let mut manifest = read.clone();
         manifest.space_id = Some(space_id);
         let owners = manifest
             .assets
-            .iter()
-            .flat_map(|(file, entry)| {
-                std::iter::once(entry.id)
-                    .chain(entry.new_version)
-                    .map(move |id| (id, file.clone()))
-            })
+            .values()
+            .flat_map(|entry| std::iter::once(entry.id).chain(entry.new_version))
             .collect();
         let mut store = Store {
             path: path.to_path_buf(),
@@ -104,7 +101,7 @@ impl Store {
 
     /// Whether an entry names asset `id`.
     pub(super) fn owns(&self, id: u64) -> bool {
-        self.owners.contains_key(&id)
+        self.owners.contains(&id)
     }
 
     /// Sets (or, with `None`, removes) `file`'s entry, noted in the journal before this
@@ -120,9 +117,8 @@ impl Store {
             }
         }
         if let Some(entry) = &entry {
-            for id in std::iter::once(entry.id).chain(entry.new_version) {
-                self.owners.insert(id, file.to_owned());
-            }
+            self.owners
+                .extend(std::iter::once(entry.id).chain(entry.new_version));
         }
         journal::set(&mut self.manifest, file.to_owned(), entry);
         Ok(())
@@ -160,7 +156,7 @@ impl Store {
         }
         if self.lock.is_none() {
             self.lock = Some(ManifestLock::take(&self.path, self.patience)?);
-            if Manifest::load(&self.path)? != self.read {
+            if Stamps::of(&self.path) != self.read {
                 self.restart = true;
                 return Err(self.changed_meanwhile());
             }
@@ -198,4 +194,47 @@ impl Store {
         }
         Ok(self.lock)
     }
+}
+
+/// What tells whether the manifest file or its journal changed: each one's identity, length
+/// and modification time (`None`: no such file). A new manifest is renamed into place (a
+/// new file), and a journal grows with each note.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamps {
+    manifest: Option<Stamp>,
+    journal: Option<Stamp>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    identity: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamps {
+    fn of(manifest: &Path) -> Stamps {
+        let stamp = |path: &Path| {
+            fs::metadata(path).ok().map(|meta| Stamp {
+                identity: identity(&meta),
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            })
+        };
+        Stamps {
+            manifest: stamp(manifest),
+            journal: stamp(&journal::path_of(manifest)),
+        }
+    }
+}
+
+/// The file's inode number, where there is one.
+#[cfg(unix)]
+fn identity(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn identity(_: &fs::Metadata) -> u64 {
+    0
 }
