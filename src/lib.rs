@@ -178,9 +178,7 @@ mod url;
 
 // Many files: bulk uploads, and sync with its manifest, folders, metadata and tags.
 mod bulk;
-mod download;
 mod folders;
-mod listing;
 mod meta;
 mod paging;
 mod pool;

@@ -4,16 +4,16 @@
 use std::cell::OnceCell;
 use std::time::SystemTime;
 
+use super::download;
+use super::listing::{self, Listed};
 use super::local::LocalFile;
 use super::manifest::ManifestEntry;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
 use crate::codec::image_size::Dimensions;
 use crate::codec::{clock, sha256};
-use crate::download;
 use crate::error::{Error, ErrorKind};
 use crate::finish::complete;
-use crate::listing::{self, Listed};
 use crate::meta::AssetMeta;
 use crate::params::AssetParams;
 use crate::source::{Source, open_regular};

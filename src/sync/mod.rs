@@ -6,8 +6,10 @@
 //! [`file`] decides and does what one file needs; this module holds the options, the
 //! report and the run that ties them together on a few threads.
 
+mod download;
 mod file;
 mod journal;
+mod listing;
 mod local;
 mod lock;
 mod manifest;
