@@ -40,8 +40,21 @@ pub(crate) fn each<T: for<'de> Deserialize<'de>>(
     session: &Session,
     space_id: u64,
     list: &List<'_>,
-    mut take: impl FnMut(T) -> ControlFlow<()>,
+    take: impl FnMut(T) -> ControlFlow<()>,
 ) -> Result<(), Error> {
+    each_while(session, space_id, list, take, |_| true).map(drop)
+}
+
+/// [`each`], asking `more` after each page whether to read the next, given the `Total`
+/// the answer gave (if it did). Returns `false` when it stopped before the list's end
+/// because `more` said so or the pages ran out (`true`: the end, or `take` stopped it).
+pub(crate) fn each_while<T: for<'de> Deserialize<'de>>(
+    session: &Session,
+    space_id: u64,
+    list: &List<'_>,
+    mut take: impl FnMut(T) -> ControlFlow<()>,
+    mut more: impl FnMut(Option<u64>) -> bool,
+) -> Result<bool, Error> {
     let step = list.step;
     let mut seen = 0u64;
     for page in 1..=list.max_pages {
@@ -61,15 +74,18 @@ pub(crate) fn each<T: for<'de> Deserialize<'de>>(
             .map_err(|e| mapi::not_what(&reply, step, list.what, &e))?;
         let (count, stop) = (reader.count, reader.stop);
         seen += count;
-        let more = match reply.total {
+        let left = match reply.total {
             Some(total) => seen < total,
             None => count == PER_PAGE,
         };
-        if stop || !more || count == 0 {
-            break;
+        if stop || !left || count == 0 {
+            return Ok(true);
+        }
+        if !more(reply.total) {
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Reads one page: the object whose `field` is the array of items, each handed to `take`

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fs;
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -304,4 +305,88 @@ fn adoption_compares_the_ten_oldest_candidates_at_most() {
         ours.id
     );
     assert_eq!(count(&s.emulator, Endpoint::Download), 1);
+}
+
+/// The list calls the emulator answered.
+fn lists(emulator: &Emulator) -> Vec<String> {
+    emulator
+        .requests_for(Endpoint::ListAssets)
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
+}
+
+#[test]
+fn new_files_of_one_folder_share_one_listing_when_that_is_cheaper() {
+    let s = space();
+    let folder = s.emulator.create_folder("site", None);
+    // One of the new files is already there, with its bytes: still adopted.
+    let logo = png(6, 6);
+    let seeded = s
+        .emulator
+        .seed_asset("logo.png", logo.clone(), Some(folder));
+    let mut files: Vec<(String, Vec<u8>)> = (0..29)
+        .map(|n| (format!("f{n}.txt"), format!("file {n}").into_bytes()))
+        .collect();
+    files.push(("logo.png".into(), logo));
+    let listed: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), &b[..])).collect();
+    let t = tree("adoption_shared_listing", &listed);
+    s.emulator.clear_requests();
+    let report = s
+        .client
+        .sync(
+            s.space,
+            &SyncOptions::dir(&t.root, &t.manifest).folder(folder),
+        )
+        .expect("sync");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(action(&report, "logo.png"), "Adopted");
+    assert_eq!(
+        Manifest::load(&t.manifest).expect("manifest").assets["logo.png"].id,
+        seeded.id
+    );
+    // 30 new files, one folder of one asset: one list call, where a search each made 30.
+    assert_eq!(
+        lists(&s.emulator),
+        [format!(
+            "/v1/spaces/{}/assets/?in_folder={folder}&page=1&per_page=100",
+            s.space
+        )]
+    );
+    assert_eq!(count(&s.emulator, Endpoint::Sign), 29);
+}
+
+#[test]
+fn a_folder_much_larger_than_its_new_files_is_searched_per_name() {
+    let s = space();
+    let folder = s.emulator.create_folder("library", None);
+    for n in 0..250 {
+        s.emulator
+            .seed_asset(&format!("old-{n}.txt"), format!("old {n}"), Some(folder));
+    }
+    // Five new files, a folder of three pages: the three pages, not five searches.
+    let five: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|n| (format!("new-{n}.txt"), format!("new {n}").into_bytes()))
+        .collect();
+    let listed: Vec<(&str, &[u8])> = five.iter().map(|(p, b)| (p.as_str(), &b[..])).collect();
+    let t = tree("adoption_large_folder", &listed);
+    s.emulator.clear_requests();
+    let options = SyncOptions::dir(&t.root, &t.manifest).folder(folder);
+    assert!(s.client.sync(s.space, &options).expect("sync").is_ok());
+    let pages = lists(&s.emulator);
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages.iter().all(|p| !p.contains("search=")), "{pages:?}");
+
+    // Two more: the first page tells three pages are more than two searches.
+    fs::write(t.root.join("late-a.txt"), b"late a").expect("write");
+    fs::write(t.root.join("late-b.txt"), b"late b").expect("write");
+    s.emulator.clear_requests();
+    assert!(s.client.sync(s.space, &options).expect("sync").is_ok());
+    let calls = lists(&s.emulator);
+    assert_eq!(calls.len(), 3, "one page, then a search each: {calls:?}");
+    assert_eq!(
+        calls.iter().filter(|p| p.contains("search=late-")).count(),
+        2
+    );
+    assert_eq!(s.emulator.assets().len(), 257, "no file uploaded twice");
 }

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::download;
 use super::listing::{self, Listed};
 use super::local::LocalFile;
+use super::lookup;
 use super::manifest::ManifestEntry;
 use super::{OnChange, Placement, Run, SyncAction, SyncedFile, stops_the_sync};
 use crate::asset::cdn_url;
@@ -421,7 +422,8 @@ impl<'r, 'c> Job<'r, 'c> {
     }
 
     /// Assets in the target folder with the stored name and size this file would have:
-    /// the [`MAX_CANDIDATES`] oldest, each picked out as the list is read.
+    /// the [`MAX_CANDIDATES`] oldest, each picked out as the list is read: from the listing
+    /// the folder's new files share, or a search by this file's name.
     fn candidates(&self, target: Target) -> Result<listing::Found, Error> {
         let name = self.stored_name();
         let folder = target.folder();
@@ -433,14 +435,28 @@ impl<'r, 'c> Job<'r, 'c> {
                 && asset.asset_folder_id.filter(|&f| f != 0) == folder
                 && listing::parameterize(asset.stored_name()) == name
         };
-        listing::search(
-            self.run.client.session(),
+        let session = self.run.client.session();
+        let group = lookup::group(self.run.options, self.key());
+        let shared = self.run.lookups.found(
+            session,
             self.run.space_id,
-            &name,
+            group,
             folder,
-            wanted,
+            &name,
+            &wanted,
             MAX_CANDIDATES,
-        )
+        )?;
+        match shared {
+            Some(found) => Ok(found),
+            None => listing::search(
+                session,
+                self.run.space_id,
+                &name,
+                folder,
+                wanted,
+                MAX_CANDIDATES,
+            ),
+        }
     }
 
     /// Whether an existing asset's file holds this file's bytes, by SHA-256 of a download

@@ -2,7 +2,7 @@
 //! page (`page`, `per_page` up to 100, the `Total` header), for sync's adoption of assets
 //! that exist in the space but not in its manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use serde::Deserialize;
@@ -102,6 +102,88 @@ pub(crate) fn search(
         assets: kept.into_values().collect(),
         more,
     })
+}
+
+/// The assets of one folder whose stored names a sync looks for, listed at once.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    /// By stored name, lowest id first.
+    named: HashMap<String, BTreeMap<u64, Listed>>,
+    /// Names with more assets than an index keeps: looked for by a search instead.
+    crowded: HashSet<String>,
+}
+
+/// The most assets of one stored name an [`Index`] keeps, of every size.
+const INDEX_PER_NAME: usize = 64;
+
+impl Index {
+    /// The assets `wanted` accepts among those stored as `name`: at most the `max` oldest
+    /// (as [`search`] keeps them); `None` when the index could not keep them all.
+    pub(crate) fn found(
+        &self,
+        name: &str,
+        wanted: impl Fn(&Listed) -> bool,
+        max: usize,
+    ) -> Option<Found> {
+        if self.crowded.contains(name) {
+            return None;
+        }
+        let mut assets: Vec<Listed> = self
+            .named
+            .get(name)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter(|asset| wanted(asset))
+            .cloned()
+            .collect();
+        let more = assets.len() > max;
+        assets.truncate(max);
+        Some(Found { assets, more })
+    }
+}
+
+/// Every asset of folder `folder` (the whole space for `None`) whose stored name is one of
+/// `names`, read page by page; `None` (after one call) when the first page's `Total` says
+/// the folder takes more than `pages` pages of 100, or its pages run out before its end:
+/// then a search per name costs fewer calls.
+pub(crate) fn folder(
+    session: &Session,
+    space_id: u64,
+    folder: Option<u64>,
+    names: &HashSet<String>,
+    pages: u64,
+) -> Result<Option<Index>, Error> {
+    let path = match folder {
+        Some(folder) => format!("/assets/?in_folder={folder}"),
+        None => "/assets/?".to_owned(),
+    };
+    let list = paging::List {
+        step: Step::List,
+        path: &path,
+        what: "an asset list",
+        field: "assets",
+        max_pages: pages.min(MAX_PAGES),
+    };
+    let mut index = Index::default();
+    let whole = paging::each_while(
+        session,
+        space_id,
+        &list,
+        |asset: Listed| {
+            let name = parameterize(asset.stored_name());
+            if names.contains(&name) && !index.crowded.contains(&name) {
+                let kept = index.named.entry(name.clone()).or_default();
+                kept.insert(asset.id, asset);
+                if kept.len() > INDEX_PER_NAME {
+                    index.named.remove(&name);
+                    index.crowded.insert(name);
+                }
+            }
+            ControlFlow::Continue(())
+        },
+        |total| total.is_some_and(|total| total.div_ceil(100) <= pages),
+    )?;
+    Ok(whole.then_some(index))
 }
 
 impl Listed {

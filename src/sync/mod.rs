@@ -12,6 +12,7 @@ mod journal;
 mod listing;
 mod local;
 mod lock;
+mod lookup;
 mod manifest;
 mod plan;
 mod store;
@@ -501,6 +502,7 @@ impl Client {
             space_id,
             options,
             store: Mutex::new(store),
+            lookups: plan.lookups,
             stop: AtomicBool::new(false),
             claimed: Mutex::new(HashSet::new()),
         };
@@ -585,6 +587,8 @@ struct Run<'c> {
     space_id: u64,
     options: &'c SyncOptions,
     store: Mutex<Store>,
+    /// Adoption's listings, shared by the new files of a folder.
+    lookups: lookup::Lookups,
     /// Set when the manifest could not be written: no thread starts another file.
     stop: AtomicBool,
     /// Existing assets a file of this run is adopting or replacing: no other file may.

@@ -2,10 +2,12 @@
 //! (left alone, unreadable, Git LFS pointers), the entries gone, and the guard that refuses
 //! a mass change.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
+use super::listing;
 use super::local::{self, LocalFile};
+use super::lookup::{self, Lookups};
 use super::manifest::{Manifest, ManifestEntry};
 use super::{SkipReason, SyncAction, SyncOptions, SyncedFile};
 use crate::codec::sha256;
@@ -30,6 +32,8 @@ pub(super) struct Plan {
     /// Files that are gone and have no entry, with a sign sent for them whose answer was
     /// never noted, and when it was sent.
     pub(super) abandoned: Vec<(String, u64)>,
+    /// The files the manifest does not know, which adoption looks for in the space.
+    pub(super) lookups: Lookups,
 }
 
 /// The plan for `options` from what `look` found on disk, against `manifest`. Fails when
@@ -104,11 +108,26 @@ pub(super) fn plan(
     if !options.allow_mass_change {
         guard(options, manifest, &mut files, &gone)?;
     }
+    // New files, by the folder they go to: adoption looks for each in the space.
+    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+    if options.adopt {
+        for file in files
+            .iter()
+            .filter(|f| !manifest.assets.contains_key(&f.key))
+        {
+            let name = file.key.rsplit('/').next().unwrap_or(&file.key);
+            groups
+                .entry(lookup::group(options, &file.key).to_owned())
+                .or_default()
+                .push(listing::parameterize(name));
+        }
+    }
     Ok(Plan {
         files,
         lines,
         gone,
         abandoned,
+        lookups: Lookups::new(groups),
     })
 }
 
