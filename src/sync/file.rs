@@ -443,7 +443,7 @@ impl<'r, 'c> Job<'r, 'c> {
             group,
             folder,
             &name,
-            &wanted,
+            wanted,
             MAX_CANDIDATES,
         )?;
         match shared {
