@@ -2,6 +2,7 @@
 //! doing it unless the run is dry.
 
 use std::cell::OnceCell;
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use super::download;
@@ -437,15 +438,13 @@ impl<'r, 'c> Job<'r, 'c> {
         };
         let session = self.run.client.session();
         let group = lookup::group(self.run.options, self.key());
-        let shared = self.run.lookups.found(
-            session,
-            self.run.space_id,
-            group,
-            folder,
-            &name,
-            wanted,
-            MAX_CANDIDATES,
-        )?;
+        let list = |names: &HashSet<String>, pages| {
+            listing::folder(session, self.run.space_id, folder, names, pages)
+        };
+        let shared = self
+            .run
+            .lookups
+            .found(group, list, &name, wanted, MAX_CANDIDATES)?;
         match shared {
             Some(found) => Ok(found),
             None => listing::search(

@@ -5,10 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
-use super::listing::{self, Found, Index, Listed};
+use super::listing::{Found, Index, Listed};
 use super::{Placement, SyncOptions};
 use crate::error::Error;
-use crate::session::Session;
 
 /// The lookups of one sync, by group: the new files bound for one folder.
 pub(super) struct Lookups {
@@ -61,17 +60,16 @@ impl Lookups {
         Lookups { groups }
     }
 
-    /// The assets of `folder` stored as `name` that `wanted` accepts, at most `max` (as
+    /// The assets stored as `name` that `wanted` accepts, at most `max` (as
     /// [`listing::search`] finds them), for a new file of `group`; `None` when this file
     /// is to search by its name instead (its group is one file, or its folder too large).
-    /// The first file of a group to ask lists the folder (or learns, after one page, that
-    /// it should not); the others wait for it.
+    /// The first file of a group to ask lists the folder with `list` (given the group's
+    /// names and how many pages its files are worth; see [`listing::folder`]); the others
+    /// wait for it.
     pub(super) fn found(
         &self,
-        session: &Session,
-        space_id: u64,
         group: &str,
-        folder: Option<u64>,
+        list: impl FnOnce(&HashSet<String>, u64) -> Result<Option<Index>, Error>,
         name: &str,
         wanted: impl Fn(&Listed) -> bool,
         max: usize,
@@ -82,7 +80,7 @@ impl Lookups {
         let mut listed = group.listed.lock().unwrap_or_else(PoisonError::into_inner);
         if let Listing::Untried = *listed {
             // A failure leaves it untried: the group's next file tries again.
-            *listed = match listing::folder(session, space_id, folder, &group.names, group.files)? {
+            *listed = match list(&group.names, group.files)? {
                 Some(index) => Listing::Index(index),
                 None => Listing::PerName,
             };
