@@ -242,7 +242,7 @@ struct Space {
 
 /// Where a space's ledger is shared.
 enum Shared {
-    /// Nowhere yet: the state file is opened on the first call.
+    /// Nowhere yet: the folder is looked for on the first call.
     Untried,
     /// In this state file.
     In(StateFile),
@@ -1139,7 +1139,7 @@ mod tests {
         let pacer = shared_at_six(&dir, Duration::from_secs(60));
         drop(pacer.acquire(0, "h"));
         let before = open_files();
-        for space in 1..=3000 {
+        for space in 1..=2000 {
             drop(pacer.acquire(space, "h"));
         }
         let after = open_files();
@@ -1147,7 +1147,7 @@ mod tests {
         assert!(after < before + 100, "{before} then {after} open");
         // Once their slots are free, idle spaces are forgotten.
         std::thread::sleep(Duration::from_millis(1100));
-        drop(pacer.acquire(5000, "h"));
+        drop(pacer.acquire(3000, "h"));
         let kept = pacer
             .spaces
             .lock()
