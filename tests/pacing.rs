@@ -1,7 +1,7 @@
 //! Pacing: many threads through one client against a server that enforces Storyblok's
 //! fixed-window rate limit exactly, and counts every request, refused ones too. Kept in a
 //! test binary of its own so that no other test competes with it for the CPU and skews
-//! when requests arrive.
+//! when requests arrive (but for the short tests of when the pacer's folder is made).
 //!
 //! The pacer's guarantee (no one-second window sees more calls than the limit, and the
 //! limit is reached) does not depend on the rate, so this runs at 100 calls per second;
@@ -11,8 +11,8 @@ mod common;
 
 use std::time::Instant;
 
-use common::{builder_for, pattern, setup_limited};
-use storyblok_assets::{AssetParams, RateLimit, Source};
+use common::{builder_for, pattern, setup, setup_limited};
+use storyblok_assets::{AssetParams, RateLimit, SharedPacing, Source};
 use storyblok_assets_emulator::{Emulator, Endpoint};
 
 const RATE: u32 = 100;
@@ -112,4 +112,105 @@ fn jittered_round_trips_get_no_429_with_the_latency_margin() {
         .count();
     assert_eq!(too_many, 0);
     assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 150);
+}
+
+/// The names of the state files in a pacer folder (its `.pacer` files), sorted.
+fn state_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .filter(|name| name.ends_with(".pacer"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A client makes its pacer folder when it first paces a call: building one (or many, as a
+/// service or a build script may without calling) writes nothing.
+#[test]
+fn building_a_client_touches_no_file_until_its_first_call() {
+    let s = setup();
+    let dir = common::temp_dir("pacing-lazy-folder").join("pacer");
+    let sharing = SharedPacing::Dir(dir.clone());
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            builder_for(&s.emulator)
+                .shared_pacing(sharing.clone())
+                .build()
+                .expect("client")
+        })
+        .collect();
+    assert!(!dir.exists(), "no folder before a call");
+    common::put(&clients[0], s.space, "lazy.txt", b"lazy").expect("uploaded");
+    assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 1);
+    let origin = s.emulator.public_origin();
+    let host = origin
+        .split("://")
+        .nth(1)
+        .expect("a host")
+        .replace(':', "_");
+    assert_eq!(
+        state_files(&dir),
+        [format!("{host}-{}.pacer", s.space)],
+        "the first call made the folder and the space's state file"
+    );
+}
+
+/// What the child of [`the_machine_folder_is_made_on_the_first_call`] is told.
+const MACHINE_CHILD: &str = "the_machine_folder_is_made_by_a_child_on_its_first_call";
+const MACHINE_CHILD_DIR: &str = "STORYBLOK_PACING_TEST_HOME";
+
+/// The default sharing ([`SharedPacing::Machine`]) makes its folder in the user's cache
+/// folder on the first call too. Run in a child process: the cache folder comes from
+/// `XDG_CACHE_HOME` and `HOME`, which are the whole process's.
+#[test]
+#[cfg(all(unix, not(target_os = "macos")))]
+fn the_machine_folder_is_made_on_the_first_call() {
+    let home = common::temp_dir("pacing-machine-folder");
+    for folder in ["cache", "home", "tmp"] {
+        std::fs::create_dir_all(home.join(folder)).expect("made");
+    }
+    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", MACHINE_CHILD, "--ignored", "--test-threads=1"])
+        .env(MACHINE_CHILD_DIR, &home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("HOME", home.join("home"))
+        .env("TMPDIR", home.join("tmp"))
+        .output()
+        .expect("the child test ran");
+    let out = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success() && out.contains("test result: ok. 1 passed"),
+        "{out}"
+    );
+}
+
+#[test]
+#[ignore = "run by the_machine_folder_is_made_on_the_first_call, in a process of its own"]
+fn the_machine_folder_is_made_by_a_child_on_its_first_call() {
+    let Some(home) = std::env::var_os(MACHINE_CHILD_DIR).map(std::path::PathBuf::from) else {
+        return;
+    };
+    let s = setup();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            storyblok_assets::Client::builder(storyblok_assets::Token::personal(s.emulator.token()))
+                .base_url(s.emulator.api_url())
+                .rate_limit(RateLimit::PerSecond(common::FAST))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    for folder in ["cache", "home", "tmp"] {
+        let made: Vec<_> = std::fs::read_dir(home.join(folder))
+            .expect("listed")
+            .collect();
+        assert!(made.is_empty(), "{folder}: nothing made before a call");
+    }
+    common::put(&clients[1], s.space, "machine.txt", b"machine").expect("uploaded");
+    let dir = home.join("cache").join("storyblok-assets").join("pacer");
+    assert_eq!(state_files(&dir).len(), 1, "the space's state file");
 }

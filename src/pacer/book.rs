@@ -2,6 +2,12 @@
 //! when. The same ledger lives in memory (one process) or in a state file (every process
 //! of the machine); this module is the pure part: taking, releasing, slowing down and
 //! recovering, and reading a ledger back from text that may be corrupt or hostile.
+//!
+//! Times are ns since the epoch, from the wall clock: the one clock every process of the
+//! machine shares. A time later than it can honestly be ([`Book::clamp`]: the clock
+//! stepped back, another machine's clock ahead of this one's in a folder they share) is
+//! taken as the latest honest one, never dropped: dropping a 429's time would forget the
+//! 429, and dropping a hold would free its slot.
 
 use std::fmt::Write as _;
 
@@ -29,20 +35,26 @@ const FORGET_LEARNED: u64 = 600 * SECOND;
 pub(super) const MAX_RATE: u32 = 1000;
 /// The most slots a ledger keeps (a hostile file cannot make one allocate more).
 const MAX_SLOTS: usize = MAX_RATE as usize;
-/// A slot held longer than this after its call ended is implausible: ignored. The longest
-/// honest hold is 1 / [`MIN_RATE`] = 2 s.
-const MAX_HOLD: u64 = 10 * SECOND;
+/// The longest a slot is held after its call ended: 1 / [`MIN_RATE`] = 2 s (see
+/// [`Book::hold`]). A hold that ends later than this from now is clamped to it.
+const MAX_HOLD: u64 = 2 * SECOND;
 /// The longest call budget a client allows: a day.
 pub(super) const MAX_BUDGET: u64 = 24 * 3600 * SECOND;
-/// A running call whose slot claims to expire later than this is implausible: ignored.
+/// The longest a running call's slot is claimed for from now: a later expiry is clamped to
+/// it.
 const MAX_RUNNING: u64 = MAX_BUDGET + 60 * SECOND;
 
 /// One slot of the rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Slot {
     Free,
-    /// A call is running in it; if its process dies, the slot frees itself at this time.
-    Running(u64),
+    /// A call is running in it, in the process `owner` names (0: unknown). If that process
+    /// dies, the slot frees itself at `expires`, or sooner once its death is seen
+    /// ([`Book::end_owners`]).
+    Running {
+        expires: u64,
+        owner: u64,
+    },
     /// Its call ended; the slot stays taken until this time.
     Held(u64),
 }
@@ -113,6 +125,71 @@ impl Book {
         self.grown = self.grown.max(now.saturating_sub(RECOVERY_STEP));
     }
 
+    /// Clamps times later than they can honestly be at `now` (see the module docs): when a
+    /// 429 lowered the rate or the rate last grew, to `now`; a slot's hold, to [`MAX_HOLD`]
+    /// from now; a running call's expiry, to [`MAX_RUNNING`] from now. Whether any was; a
+    /// shared ledger that was is written back, so that a clamp is made once, not again from
+    /// every later `now`.
+    pub(super) fn clamp(&mut self, now: u64) -> bool {
+        let mut clamped = false;
+        let mut at_most = |time: &mut u64, latest: u64| {
+            if *time > latest {
+                *time = latest;
+                clamped = true;
+            }
+        };
+        at_most(&mut self.decreased, now);
+        at_most(&mut self.grown, now);
+        for slot in &mut self.slots {
+            match slot {
+                Slot::Free => {}
+                Slot::Held(until) => at_most(until, now.saturating_add(MAX_HOLD)),
+                Slot::Running { expires, .. } => {
+                    at_most(expires, now.saturating_add(MAX_RUNNING));
+                }
+            }
+        }
+        clamped
+    }
+
+    /// The processes named as running calls (other than unknown ones, 0).
+    pub(super) fn owners(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Running { owner, .. } if *owner != 0 => Some(*owner),
+            _ => None,
+        })
+    }
+
+    /// Ends the running calls of the processes `dead` says died: each slot is held from
+    /// `now`, as if its call had just ended (it may have been counted just before its
+    /// process died). Whether any was.
+    pub(super) fn end_owners(&mut self, now: u64, dead: impl Fn(u64) -> bool) -> bool {
+        let until = now.saturating_add(self.hold());
+        let mut ended = false;
+        for slot in &mut self.slots {
+            if let Slot::Running { owner, .. } = *slot
+                && owner != 0
+                && dead(owner)
+            {
+                *slot = Slot::Held(until);
+                ended = true;
+            }
+        }
+        ended
+    }
+
+    /// Whether forgetting the ledger at `now` loses nothing but speed: no slot is taken, and
+    /// no 429 is recent enough to be remembered ([`FORGET_LEARNED`]). Forgotten, it would
+    /// start afresh ([`Book::new`]).
+    pub(super) fn at_rest(&self, now: u64) -> bool {
+        let free = self.slots.iter().all(|slot| match *slot {
+            Slot::Free => true,
+            Slot::Held(until) => until <= now,
+            Slot::Running { expires, .. } => expires <= now,
+        });
+        free && (self.decreased == 0 || now.saturating_sub(self.decreased) >= FORGET_LEARNED)
+    }
+
     /// How many slots the rate in force allows.
     fn usable(&self) -> usize {
         // The rate is kept within [MIN_RATE, MAX_SLOTS] by every path that sets it.
@@ -126,10 +203,17 @@ impl Book {
         ((usable / self.rate) * SECOND as f64) as u64
     }
 
-    /// Takes a free usable slot for a call starting at `now`, which may run until `expires`
-    /// (if its process dies, the slot frees itself then). `Err` says when the first usable
-    /// slot frees (for a running call, only an estimate: poll).
-    pub(super) fn take(&mut self, now: u64, configured: u32, expires: u64) -> Result<usize, Wait> {
+    /// Takes a free usable slot for a call of process `owner` starting at `now`, which may
+    /// run until `expires` (if its process dies, the slot frees itself then at the latest).
+    /// `Err` says when the first usable slot frees (for a running call, only an estimate:
+    /// poll). Times are taken as they are: [`Book::clamp`] first.
+    pub(super) fn take(
+        &mut self,
+        now: u64,
+        configured: u32,
+        expires: u64,
+        owner: u64,
+    ) -> Result<usize, Wait> {
         self.recover(now, configured);
         let usable = self.usable();
         if self.slots.len() < usable {
@@ -140,18 +224,18 @@ impl Book {
         for (index, slot) in self.slots.iter_mut().enumerate().take(usable) {
             match *slot {
                 Slot::Free => {}
-                Slot::Held(until) if until <= now || until > now + MAX_HOLD => {}
-                Slot::Running(expiry) if expiry <= now || expiry > now + MAX_RUNNING => {}
+                Slot::Held(until) if until <= now => {}
+                Slot::Running { expires, .. } if expires <= now => {}
                 Slot::Held(until) => {
                     first = Some(first.map_or(until, |first: u64| first.min(until)));
                     continue;
                 }
-                Slot::Running(_) => {
+                Slot::Running { .. } => {
                     running = true;
                     continue;
                 }
             }
-            *slot = Slot::Running(expires);
+            *slot = Slot::Running { expires, owner };
             return Ok(index);
         }
         Err(match first {
@@ -208,7 +292,9 @@ impl Book {
         self.rate
     }
 
-    /// The ledger as the state file holds it.
+    /// The ledger as the state file holds it. Who runs each slot's call is a line of its
+    /// own, `owners`, written when any is known: a version that does not know owners reads
+    /// the rest as before (it skips lines it does not know), so it still shares the ledger.
     pub(super) fn to_text(&self) -> String {
         let mut text = format!(
             "storyblok-assets pacer 1\nrate {}\ndecreased {}\ngrown {}\nlearned {}\nslots",
@@ -218,22 +304,34 @@ impl Book {
             let _ = match slot {
                 Slot::Free => write!(text, " 0"),
                 Slot::Held(until) => write!(text, " {until}"),
-                Slot::Running(expiry) => write!(text, " r{expiry}"),
+                Slot::Running { expires, .. } => write!(text, " r{expires}"),
             };
         }
         text.push('\n');
+        if self.owners().next().is_some() {
+            text.push_str("owners");
+            for slot in &self.slots {
+                let _ = match slot {
+                    Slot::Running { owner, .. } => write!(text, " {owner:x}"),
+                    Slot::Free | Slot::Held(_) => write!(text, " 0"),
+                };
+            }
+            text.push('\n');
+        }
         text
     }
 
     /// Reads a ledger back. Whatever does not make sense is left out: an unknown line, a
-    /// rate that is not a positive number, a time far in the future (treated as free when
-    /// used), slots past [`MAX_SLOTS`]. `None` when it is not a ledger at all.
+    /// rate that is not a positive number, slots past [`MAX_SLOTS`], owners that are not
+    /// one per slot. Times are read as written: [`Book::clamp`] makes them honest for
+    /// `now`. `None` when it is not a ledger at all.
     pub(super) fn from_text(text: &str, configured: u32, now: u64) -> Option<Book> {
         let mut lines = text.lines();
         if lines.next()?.trim() != "storyblok-assets pacer 1" {
             return None;
         }
         let mut book = Book::new(configured, now);
+        let mut owners = Vec::new();
         for line in lines {
             let (key, value) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
             match key {
@@ -245,18 +343,13 @@ impl Book {
                         book.rate = rate;
                     }
                 }
-                // A time in the future would hold the rate down: not believed.
                 "decreased" => {
-                    if let Ok(at) = value.trim().parse::<u64>()
-                        && at <= now
-                    {
+                    if let Ok(at) = value.trim().parse::<u64>() {
                         book.decreased = at;
                     }
                 }
                 "grown" => {
-                    if let Ok(at) = value.trim().parse::<u64>()
-                        && at <= now
-                    {
+                    if let Ok(at) = value.trim().parse::<u64>() {
                         book.grown = at;
                     }
                 }
@@ -272,7 +365,9 @@ impl Book {
                         .split_whitespace()
                         .take(MAX_SLOTS)
                         .map(|slot| match slot.strip_prefix('r') {
-                            Some(expiry) => expiry.parse().map_or(Slot::Free, Slot::Running),
+                            Some(expiry) => expiry
+                                .parse()
+                                .map_or(Slot::Free, |expires| Slot::Running { expires, owner: 0 }),
                             None => match slot.parse() {
                                 Ok(0) | Err(_) => Slot::Free,
                                 Ok(until) => Slot::Held(until),
@@ -280,7 +375,24 @@ impl Book {
                         })
                         .collect();
                 }
+                "owners" => {
+                    // One too many tells a list that is too long.
+                    owners = value
+                        .split_whitespace()
+                        .take(MAX_SLOTS + 1)
+                        .map(|owner| u64::from_str_radix(owner, 16).unwrap_or(0))
+                        .collect();
+                }
                 _ => {}
+            }
+        }
+        // Owners that are not one per slot belong to another ledger (a torn write): the
+        // calls are trusted until they expire, as a version without owners would.
+        if owners.len() == book.slots.len() {
+            for (slot, owner) in book.slots.iter_mut().zip(owners) {
+                if let Slot::Running { owner: named, .. } = slot {
+                    *named = owner;
+                }
             }
         }
         Some(book)
@@ -302,6 +414,11 @@ mod tests {
 
     const T: u64 = 1_800_000_000 * SECOND;
 
+    /// A slot whose call runs until `expires`, in a process not named.
+    fn running(expires: u64) -> Slot {
+        Slot::Running { expires, owner: 0 }
+    }
+
     /// A ledger already at its configured rate.
     fn full(configured: u32) -> Book {
         let mut book = Book::new(configured, T);
@@ -312,23 +429,23 @@ mod tests {
     #[test]
     fn slots_are_taken_then_held_for_a_second_after_their_call() {
         let mut book = full(2);
-        let a = book.take(T, 2, T + 60 * SECOND).expect("a slot");
-        let b = book.take(T, 2, T + 60 * SECOND).expect("a slot");
+        let a = book.take(T, 2, T + 60 * SECOND, 0).expect("a slot");
+        let b = book.take(T, 2, T + 60 * SECOND, 0).expect("a slot");
         assert_ne!(a, b);
-        assert_eq!(book.take(T, 2, T + 60 * SECOND), Err(Wait::Poll));
+        assert_eq!(book.take(T, 2, T + 60 * SECOND, 0), Err(Wait::Poll));
         book.release(a, T + SECOND / 10, 0);
         // b still runs: when it ends is unknown.
         assert_eq!(
-            book.take(T + SECOND / 2, 2, T + 60 * SECOND),
+            book.take(T + SECOND / 2, 2, T + 60 * SECOND, 0),
             Err(Wait::Poll)
         );
         book.release(b, T + SECOND / 2, 0);
         assert_eq!(
-            book.take(T + SECOND / 2, 2, T + 60 * SECOND),
+            book.take(T + SECOND / 2, 2, T + 60 * SECOND, 0),
             Err(Wait::Until(T + SECOND / 10 + SECOND))
         );
         assert_eq!(
-            book.take(T + SECOND / 10 + SECOND, 2, T + 60 * SECOND),
+            book.take(T + SECOND / 10 + SECOND, 2, T + 60 * SECOND, 0),
             Ok(a)
         );
     }
@@ -336,7 +453,7 @@ mod tests {
     #[test]
     fn a_margin_shortens_the_hold() {
         let mut book = full(1);
-        let a = book.take(T, 1, T + SECOND).expect("slot");
+        let a = book.take(T, 1, T + SECOND, 0).expect("slot");
         book.release(a, T + SECOND, SECOND / 20);
         assert_eq!(book.slots[a], Slot::Held(T + 2 * SECOND - SECOND / 20));
     }
@@ -345,10 +462,10 @@ mod tests {
     fn a_running_slot_frees_itself_when_it_expires() {
         // Its process died: the slot is free once the call's budget is over, not before.
         let mut book = full(1);
-        book.slots = vec![Slot::Running(T + 5)];
-        assert_eq!(book.take(T + 4, 1, T + 60 * SECOND), Err(Wait::Poll));
-        assert_eq!(book.take(T + 5, 1, T + 60 * SECOND), Ok(0));
-        assert_eq!(book.slots, [Slot::Running(T + 60 * SECOND)]);
+        book.slots = vec![running(T + 5)];
+        assert_eq!(book.take(T + 4, 1, T + 60 * SECOND, 0), Err(Wait::Poll));
+        assert_eq!(book.take(T + 5, 1, T + 60 * SECOND, 0), Ok(0));
+        assert_eq!(book.slots, [running(T + 60 * SECOND)]);
     }
 
     #[test]
@@ -436,6 +553,20 @@ mod tests {
     }
 
     #[test]
+    fn a_ledger_is_at_rest_once_its_slots_are_free_and_no_429_is_recent() {
+        let mut book = full(2);
+        assert!(book.at_rest(T));
+        let a = book.take(T, 2, T + 60 * SECOND, 0).expect("a slot");
+        assert!(!book.at_rest(T), "a call runs");
+        book.release(a, T, 0);
+        assert!(!book.at_rest(T + SECOND - 1), "its slot is held");
+        assert!(book.at_rest(T + SECOND));
+        book.throttled(T, T + SECOND, Some(1), 2);
+        assert!(!book.at_rest(T + 2 * SECOND), "a 429 is remembered");
+        assert!(book.at_rest(T + SECOND + FORGET_LEARNED));
+    }
+
+    #[test]
     fn a_fractional_rate_holds_slots_longer() {
         let mut book = full(6);
         book.rate = 2.5;
@@ -452,11 +583,7 @@ mod tests {
         book.learned = 3;
         book.rate = 2.5;
         book.decreased = T - 5;
-        book.slots = vec![
-            Slot::Free,
-            Slot::Held(T + 5),
-            Slot::Running(T + 60 * SECOND),
-        ];
+        book.slots = vec![Slot::Free, Slot::Held(T + 5), running(T + 60 * SECOND)];
         let text = book.to_text();
         assert_eq!(Book::from_text(&text, 6, T + 10), Some(book));
     }
@@ -473,24 +600,35 @@ mod tests {
             assert_eq!(Book::from_text(text, 6, now), None, "{text:?}");
         }
         let hostile = format!(
-            "storyblok-assets pacer 1\nrate NaN\ndecreased 99999999999999999999\ngrown {}\nlearned 4000000000\nslots {} r{} x -1 {}\nunknown line",
+            "storyblok-assets pacer 1\nrate NaN\ndecreased 99999999999999999999\ngrown {}\nlearned 4000000000\nslots {} r{} x -1 {}\nowners 0 zz\nunknown line",
             now + SECOND,
             now + 3600 * SECOND,
             u64::MAX,
             " 1".repeat(5000)
         );
         let mut book = Book::from_text(&hostile, 6, now).expect("a ledger");
+        assert!(book.clamp(now));
         assert_eq!(
             book.rate, 3.0,
             "an impossible rate is not believed: a fresh start"
         );
-        assert_eq!(book.decreased, 0, "a time in the future is not believed");
-        assert_eq!(book.grown, now);
+        assert_eq!(book.decreased, 0, "a time that is no number is not read");
+        assert_eq!(book.grown, now, "a time in the future is now");
         assert_eq!(book.learned, 0);
         assert_eq!(book.slots.len(), MAX_SLOTS);
-        // The implausible holds do not stall: slots are free.
-        assert_eq!(book.take(now, 6, now + SECOND), Ok(0));
-        assert_eq!(book.take(now, 6, now + SECOND), Ok(1));
+        assert_eq!(book.owners().count(), 0, "owners not one per slot");
+        // Holds and calls that claim too long are cut to the longest honest ones: a hold
+        // is over in two seconds; a call, like any, in a day (when a waiting pacer leaves
+        // the file after its own call budget, as for any call that never ends).
+        assert_eq!(book.slots[0], Slot::Held(now + MAX_HOLD));
+        assert_eq!(book.slots[1], running(now + MAX_RUNNING));
+        assert_eq!(book.take(now, 6, now + SECOND, 0), Ok(2));
+        assert_eq!(
+            book.take(now, 6, now + SECOND, 0),
+            Err(Wait::Poll),
+            "3 a second: the first three slots, one running"
+        );
+        assert!(!book.clamp(now), "clamped once");
         for text in [
             "storyblok-assets pacer 1\nrate 0",
             "storyblok-assets pacer 1\nrate -3",
@@ -502,5 +640,102 @@ mod tests {
                 "{text}"
             );
         }
+        let owners = format!(
+            "storyblok-assets pacer 1\nslots r{now} r{now} r{now}\nowners 1a 10000000000000000 +2{}",
+            " 3".repeat(5000)
+        );
+        let book = Book::from_text(&owners, 6, now).expect("a ledger");
+        assert_eq!(
+            book.owners().count(),
+            0,
+            "too many owners: none is believed"
+        );
+        let owners = format!(
+            "storyblok-assets pacer 1\nslots r{now} r{now} 5\nowners 1a 10000000000000000 7"
+        );
+        let book = Book::from_text(&owners, 6, now).expect("a ledger");
+        assert_eq!(
+            book.owners().collect::<Vec<_>>(),
+            [0x1a],
+            "one too long is unknown; a held slot has none"
+        );
+    }
+
+    #[test]
+    fn a_429_from_the_future_is_kept_as_one_from_now() {
+        // Another process recorded a 429 after this one read its clock, or the clock
+        // stepped back: either way the 429 and the limit it named stand.
+        let later = T + 5 * SECOND;
+        let text = format!(
+            "storyblok-assets pacer 1\nrate 2\ndecreased {later}\ngrown {later}\nlearned 2\nslots\n"
+        );
+        let mut book = Book::from_text(&text, 6, T).expect("a ledger");
+        assert!(book.clamp(T));
+        assert_eq!((book.decreased, book.grown, book.learned), (T, T, 2));
+        assert_eq!(book.rate_at(T, 6), 2.0, "the learned limit holds");
+        assert_eq!(book.rate_at(T + QUIET, 6), 2.0);
+        // A 429 to a call that started before it is the same burst.
+        book.throttled(T - 1, T + 1, None, 6);
+        assert_eq!(book.rate, 2.0);
+    }
+
+    #[test]
+    fn a_clock_stepped_back_frees_no_held_slot() {
+        let mut book = full(2);
+        let a = book.take(T, 2, T + 60 * SECOND, 0).expect("a slot");
+        let b = book.take(T, 2, T + 60 * SECOND, 0).expect("a slot");
+        book.release(a, T + SECOND / 10, 0);
+        book.release(b, T + SECOND / 10, 0);
+        // The clock steps back an hour: both holds end more than an hour from now.
+        let now = T - 3600 * SECOND;
+        assert!(book.clamp(now));
+        assert_eq!(book.slots, [Slot::Held(now + MAX_HOLD); 2]);
+        assert_eq!(
+            book.take(now, 2, now + 60 * SECOND, 0),
+            Err(Wait::Until(now + MAX_HOLD))
+        );
+        assert_eq!(book.take(now + MAX_HOLD, 2, now + 60 * SECOND, 0), Ok(0));
+    }
+
+    #[test]
+    fn owners_survive_the_text_and_a_dead_ones_calls_are_held_from_now() {
+        let mut book = full(6);
+        let mine = book.take(T, 6, T + 60 * SECOND, 0xa1).expect("a slot");
+        let theirs = book.take(T, 6, T + 60 * SECOND, 0xb2).expect("a slot");
+        let unknown = book.take(T, 6, T + 60 * SECOND, 0).expect("a slot");
+        let held = book.take(T, 6, T + 60 * SECOND, 0xb2).expect("a slot");
+        book.release(held, T, 0);
+        let text = book.to_text();
+        // A version that does not know owners skips their line and reads the rest.
+        let (before, owners) = text.split_once("owners").expect("an owners line");
+        let mut unnamed = book.clone();
+        unnamed.slots = unnamed
+            .slots
+            .iter()
+            .map(|slot| match *slot {
+                Slot::Running { expires, .. } => running(expires),
+                other => other,
+            })
+            .collect();
+        assert_eq!(before, unnamed.to_text());
+        assert_eq!(owners, " a1 b2 0 0 0 0\n", "one per slot");
+        let mut read = Book::from_text(&text, 6, T).expect("a ledger");
+        assert_eq!(read, book);
+        let now = T + SECOND;
+        assert!(read.end_owners(now, |owner| owner == 0xb2));
+        assert_eq!(
+            read.slots[mine],
+            Slot::Running {
+                expires: T + 60 * SECOND,
+                owner: 0xa1
+            }
+        );
+        assert_eq!(read.slots[theirs], Slot::Held(now + SECOND));
+        assert_eq!(
+            read.slots[unknown],
+            running(T + 60 * SECOND),
+            "never ended early"
+        );
+        assert!(!read.end_owners(now, |owner| owner == 0xb2));
     }
 }
