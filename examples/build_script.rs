@@ -161,7 +161,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 // The build.rs proper is its own file, examples/build_script/build.rs: copy it as is
-// (README.md shows the same text, and tests/readme.rs keeps the two one text).
+// (README.md shows the same text, and tests/it/readme.rs keeps the two one text).
 #[allow(dead_code)] // the example runs `run`, not build.rs's `main`
 #[path = "build_script/build.rs"]
 mod build_rs;

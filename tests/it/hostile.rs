@@ -1,7 +1,7 @@
 //! Hostile or slow servers and odd sources: every answer is untrusted, every wait bounded,
 //! and no record is lost track of.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -166,7 +166,8 @@ fn waits_between_retries_stay_within_the_call_budget() {
     let started = Instant::now();
     let err = common::put(&client, s.space, "a.txt", b"a").expect_err("rate limited");
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(3200), "took {took:?}");
+    // Six waits of 1 s would take past 6 s; the budget ends it at 2.5 s.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
         matches!(err.kind(), ErrorKind::RateLimited { .. }),
         "{err:?}"

@@ -3,7 +3,7 @@
 //! planted symlink (at the manifest's path; the random temporary names are
 //! guarded by a unit test in src/manifest.rs).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -258,7 +258,7 @@ fn save_never_writes_through_a_planted_symlink() {
     assert_eq!(names_in(&dir), ["assets.json"]);
     assert_eq!(names_in(&outside), ["target.txt"]);
     // Saving again over the manifest it wrote: the same.
-    let changed = crate::manifest(&[("a.png", "https://a/a"), ("b.png", "https://a/b")]);
+    let changed = self::manifest(&[("a.png", "https://a/a"), ("b.png", "https://a/b")]);
     changed.save(&path).expect("save again");
     assert_eq!(Manifest::load(&path).expect("load"), changed);
     assert_eq!(names_in(&dir), ["assets.json"]);

@@ -3,7 +3,7 @@
 //! manifest left untouched when nothing changed, and a lock that is bounded, never followed
 //! through a link, and taken only to write.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! mass change, a folder replaced by a link, hidden files, links out of the folder, and
 //! sidecars as Storyblok writes them (or as no one should).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! Every test asserts on the emulator's request log: what was sent, how often, and that
 //! no record was created twice.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,9 @@ fn a_429_that_never_ends_is_a_distinct_error_once_the_budget_is_spent() {
     let started = Instant::now();
     let err = put(&client, s.space, "a.txt", &b"a"[..]).expect_err("rate limited");
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    // Past the budget (1.5 s) by no more than a loaded machine's delay; retrying until the
+    // 200 answers run out would take minutes and then succeed.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
     assert_eq!(err.step(), Some(Step::Sign));
     match err.kind() {
         ErrorKind::RateLimited {

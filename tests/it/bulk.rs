@@ -1,6 +1,6 @@
 //! Bulk uploads: order of results, isolation of failures, calls per asset, progress.
 
-mod common;
+use crate::common;
 
 use std::sync::Mutex;
 

@@ -2,7 +2,7 @@
 //! a CDN that drips, a listed file on another host, a file with too many tags, more
 //! candidates than are compared, and two files of one name and size synced at once.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::net::TcpListener;

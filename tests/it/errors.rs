@@ -1,7 +1,7 @@
 //! Every error shape surfaces the server's words, names the step and asset, and leaks no
 //! token.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

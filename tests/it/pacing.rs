@@ -7,7 +7,7 @@
 //! limit is reached) does not depend on the rate, so this runs at 100 calls per second;
 //! Storyblok's own 6/s, for 133 seconds, is `cargo bench --bench bulk_rate`.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
@@ -160,7 +160,7 @@ fn building_a_client_touches_no_file_until_its_first_call() {
 }
 
 /// What the child of [`the_machine_folder_is_made_on_the_first_call`] is told.
-const MACHINE_CHILD: &str = "the_machine_folder_is_made_by_a_child_on_its_first_call";
+const MACHINE_CHILD: &str = "pacing::the_machine_folder_is_made_by_a_child_on_its_first_call";
 const MACHINE_CHILD_DIR: &str = "STORYBLOK_PACING_TEST_HOME";
 
 /// The default sharing ([`SharedPacing::Machine`]) makes its folder in the user's cache

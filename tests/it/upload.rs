@@ -1,6 +1,6 @@
 //! The upload flow against the emulator, asserting on what the emulator recorded.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 

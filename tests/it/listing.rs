@@ -1,7 +1,7 @@
 //! Listing a space's assets for adoption (issue 11, item 2): `search` by the stored name,
 //! `in_folder`, `page` by `page` at `per_page=100`, until the `Total` header is reached.
 
-mod common;
+use crate::common;
 
 use common::{Tree, png, setup_with, tree};
 use storyblok_assets::{Manifest, SyncAction, SyncOptions};

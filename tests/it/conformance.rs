@@ -11,8 +11,7 @@
 //! "Conformance against a real S3" shows how to do the same by hand). The SigV4 unit tests
 //! against AWS's published examples live with the signer, in the emulator crate.
 
-mod common;
-#[path = "conformance/s3.rs"]
+use crate::common;
 mod s3;
 
 use std::fs::File;

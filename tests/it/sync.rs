@@ -1,7 +1,7 @@
 //! Sync against the emulator: first upload, nothing to do, changes, failures and reruns,
 //! disappearing files, and a manifest that cannot be trusted.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! is also tried again after a 5xx or a broken connection; a create (a folder) never is
 //! after its request went out, since the first may have made it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::time::Duration;

@@ -4,11 +4,11 @@
 //! A test certificate authority (rcgen) issues the certificates; a TLS server (rustls)
 //! sits in front of the emulator on loopback and hands every decrypted byte to it, so
 //! both the Management API and S3 are reached over https. Which client backend runs is
-//! the crate's feature choice: `cargo test --test tls` is rustls with Mozilla's roots;
+//! the crate's feature choice: `cargo test --test it tls::` is rustls with Mozilla's roots;
 //! `.ci/run` runs this file again with `--no-default-features --features native-tls` and
 //! with `--features platform-verifier`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
