@@ -1,7 +1,5 @@
 //! Many uploads on a bounded number of threads, sharing one client's pacing.
 
-use std::sync::Mutex;
-
 use crate::asset::Asset;
 use crate::client::Client;
 use crate::error::Error;
@@ -48,38 +46,11 @@ impl Client {
         concurrency: usize,
         on_result: impl Fn(usize, &Result<Asset, Error>) + Sync,
     ) -> Vec<Result<Asset, Error>> {
-        let items: Vec<_> = items.into_iter().collect();
-        let count = items.len();
-        let queue = Mutex::new(items.into_iter().enumerate());
-        let results: Mutex<Vec<Option<Result<Asset, Error>>>> =
-            Mutex::new((0..count).map(|_| None).collect());
-        let workers = concurrency.clamp(1, count.max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                        let Some((index, (request, source))) = next else {
-                            break;
-                        };
-                        let result = self.upload(space_id, request, source);
-                        on_result(index, &result);
-                        results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
-                    }
-                });
-            }
-        });
-        results
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(Error::invalid(
-                        "a bulk upload worker stopped before this item",
-                    ))
-                })
-            })
-            .collect()
+        let items: Vec<_> = items.into_iter().enumerate().collect();
+        crate::pool::map(items, concurrency, |(index, (params, source))| {
+            let result = self.upload(space_id, params, source);
+            on_result(index, &result);
+            result
+        })
     }
 }

@@ -7,7 +7,7 @@
 //! threads never create the same folder twice.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -53,7 +53,7 @@ pub(crate) fn resolve(
     create: bool,
 ) -> Result<Option<u64>, Error> {
     // Held throughout: a folder is looked up and created by one thread at a time.
-    let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut spaces = crate::mutex::lock(&cache.spaces);
     let folders = match spaces.entry(space_id) {
         std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
         std::collections::hash_map::Entry::Vacant(new) => new.insert(list(session, space_id)?),

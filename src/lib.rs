@@ -180,6 +180,7 @@ mod url;
 mod bulk;
 mod folders;
 mod meta;
+mod mutex;
 mod paging;
 mod pool;
 mod sync;

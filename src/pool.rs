@@ -1,6 +1,6 @@
 //! A few threads working through a list, each taking the next item when it is free.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 /// Calls `work` on every item, on up to `threads` threads (at least one), and returns the
 /// results in input order. A panic in `work` is passed on once every thread has stopped.
@@ -16,19 +16,17 @@ pub(crate) fn map<T: Send, R: Send>(
         for _ in 0..threads.clamp(1, count.max(1)) {
             scope.spawn(|| {
                 loop {
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let next = crate::mutex::lock(&queue).next();
                     let Some((index, item)) = next else { break };
                     let result = work(item);
-                    results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result);
+                    crate::mutex::lock(&results)[index] = Some(result);
                 }
             });
         }
     });
     // Every slot is filled: a worker stops only when the queue is empty, or panics, and a
     // panic was passed on above.
-    results
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
+    crate::mutex::into_inner(results)
         .into_iter()
         .flatten()
         .collect()

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -45,7 +45,7 @@ pub(crate) fn ids(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let mut spaces = cache.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut spaces = crate::mutex::lock(&cache.spaces);
     let tags = match spaces.entry(space_id) {
         std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
         std::collections::hash_map::Entry::Vacant(new) => new.insert(list(session, space_id)?),

@@ -318,7 +318,7 @@ impl Pacer {
     /// The pacing of a space, begun if it was not. Past [`KEPT_SPACES`] spaces, beginning
     /// one forgets those at rest (at most once per [`FORGET_EVERY`]).
     fn lane(&self, space_id: u64) -> Arc<Lane> {
-        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut spaces = crate::mutex::lock(&self.spaces);
         if let Some(lane) = spaces.lanes.get(&space_id) {
             return Arc::clone(lane);
         }
@@ -339,7 +339,7 @@ impl Pacer {
 
     /// The pacing of a space, if it was begun (and not forgotten).
     fn begun(&self, space_id: u64) -> Option<Arc<Lane>> {
-        let spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        let spaces = crate::mutex::lock(&self.spaces);
         spaces.lanes.get(&space_id).cloned()
     }
 
@@ -454,7 +454,7 @@ impl Pacer {
 
 impl Lane {
     fn lock(&self) -> MutexGuard<'_, Space> {
-        self.space.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::mutex::lock(&self.space)
     }
 
     /// Whether the space can be forgotten at `now`, losing nothing but speed: no call
@@ -656,10 +656,7 @@ mod tests {
                         let ended = Instant::now();
                         let started = permit.started;
                         drop(permit);
-                        calls
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push((started, ended));
+                        crate::mutex::lock(&calls).push((started, ended));
                     }
                 })
             })
@@ -667,7 +664,7 @@ mod tests {
         for t in threads {
             t.join().expect("thread");
         }
-        let mut calls = calls.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut calls = crate::mutex::lock(&calls).clone();
         calls.sort();
         assert_eq!(calls.len(), 12);
         // Of any 5 calls, two shared a slot: the later started at least a second, less the
@@ -1148,12 +1145,7 @@ mod tests {
         // Once their slots are free, idle spaces are forgotten.
         std::thread::sleep(Duration::from_millis(1100));
         drop(pacer.acquire(3000, "h"));
-        let kept = pacer
-            .spaces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .lanes
-            .len();
+        let kept = crate::mutex::lock(&pacer.spaces).lanes.len();
         assert!(kept <= KEPT_SPACES, "{kept} spaces kept");
     }
 }

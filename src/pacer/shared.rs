@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::book::Book;
@@ -153,7 +153,7 @@ impl Dir {
         if owner == self.0.owner {
             return false;
         }
-        let mut alive = self.0.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut alive = crate::mutex::lock(&self.0.alive);
         if alive
             .get(&owner)
             .is_some_and(|seen| seen.elapsed() < ALIVE_FOR)
@@ -275,7 +275,7 @@ static OWNERS: Mutex<Vec<(PathBuf, u64, Option<File>)>> = Mutex::new(Vec::new())
 /// for dead); 0 when it cannot be made. Dead processes' owner files found there are
 /// removed.
 fn owner_in(folder: &Path) -> u64 {
-    let mut owners = OWNERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut owners = crate::mutex::lock(&OWNERS);
     let index = match owners.iter().position(|(path, ..)| path == folder) {
         Some(index) => {
             let (_, id, file) = &owners[index];

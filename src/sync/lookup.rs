@@ -3,7 +3,7 @@
 //! each file's candidates come from that one listing.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use super::listing::{Found, Index, Listed};
 use super::{Placement, SyncOptions};
@@ -77,7 +77,7 @@ impl Lookups {
         let Some(group) = self.groups.get(group).filter(|g| g.files >= 2) else {
             return Ok(None);
         };
-        let mut listed = group.listed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut listed = crate::mutex::lock(&group.listed);
         if let Listing::Untried = *listed {
             // A failure leaves it untried: the group's next file tries again.
             *listed = match list(&group.names, group.files)? {

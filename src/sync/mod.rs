@@ -21,12 +21,13 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::meta::AssetMeta;
+use crate::mutex::lock;
 use lock::ManifestLock;
 pub use manifest::{Manifest, ManifestEntry};
 use store::Store;
@@ -510,33 +511,31 @@ impl Client {
             files: plan.lines,
             dry_run: options.dry_run,
         };
-        let lines = Mutex::new(Vec::new());
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
-        let queue = Mutex::new(plan.files.iter());
-        let workers = options.concurrency.min(plan.files.len());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while !run.stop.load(Ordering::SeqCst) {
-                        let next = lock(&queue).next();
-                        let Some(local) = next else { break };
-                        match file::sync(&run, local) {
-                            Ok(line) => lock(&lines).push(line),
-                            Err(error) => {
-                                // Only a manifest that cannot be written stops the sync.
-                                run.stop.store(true, Ordering::SeqCst);
-                                lock(&failure).get_or_insert(error);
-                            }
-                        }
-                    }
-                });
+        // Only a manifest that cannot be written stops the sync: the files not started
+        // yet are left alone.
+        let outcomes =
+            crate::pool::map(plan.files.iter().collect(), options.concurrency, |local| {
+                if run.stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let outcome = file::sync(&run, local);
+                if outcome.is_err() {
+                    run.stop.store(true, Ordering::SeqCst);
+                }
+                Some(outcome)
+            });
+        let mut lines = Vec::with_capacity(outcomes.len());
+        let mut failure = None;
+        for outcome in outcomes.into_iter().flatten() {
+            match outcome {
+                Ok(line) => lines.push(line),
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
             }
-        });
-        let mut failure = failure.into_inner().unwrap_or_else(PoisonError::into_inner);
+        }
         if failure.is_none() {
-            report
-                .files
-                .extend(lines.into_inner().unwrap_or_else(PoisonError::into_inner));
+            report.files.extend(lines);
             for (path, entry) in plan.gone {
                 match file::gone(&run, &path, &entry) {
                     Ok(line) => report.files.push(line),
@@ -554,10 +553,7 @@ impl Client {
                 }
             }
         }
-        let store = run
-            .store
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+        let store = crate::mutex::into_inner(run.store);
         if store.must_restart() {
             if let Some(held) = store.finish()? {
                 return Ok(Attempt::Again(held));
@@ -651,10 +647,6 @@ impl Run<'_> {
             entry: self.entry(path),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether an error must stop the whole sync (the manifest cannot be written).
