@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::asset::Asset;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::finish::complete;
 use crate::folders::{self, FolderCache};
-use crate::mapi;
 use crate::meta::{self, AssetMeta};
 use crate::pacer::{Pacer, RateLimit, SharedPacing};
 use crate::params::AssetParams;
@@ -157,7 +156,7 @@ impl Client {
 
     /// Deletes an asset record and its file.
     pub fn delete(&self, space_id: u64, asset_id: u64) -> Result<(), Error> {
-        mapi::delete(&self.session, space_id, asset_id)
+        crate::delete::delete(&self.session, space_id, asset_id)
     }
 
     /// The id of the asset folder at `path` (names separated by `/`, such as
@@ -399,9 +398,7 @@ impl ClientBuilder {
             (Some(url), _) => {
                 let url = url.trim().trim_end_matches('/').to_owned();
                 if !url::is_allowed(&url) {
-                    return Err(Error::new(ErrorKind::InsecureUrl {
-                        url: url::redacted(&url),
-                    }));
+                    return Err(url::refusal(&url));
                 }
                 Base::Fixed(url)
             }

@@ -170,8 +170,18 @@ pub enum ErrorKind {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A CDN download (sync's check whether an existing asset holds a local file's bytes)
+    /// was answered with an error status.
+    Download {
+        /// The HTTP status.
+        status: u16,
+        /// The URL downloaded, without any query string.
+        url: String,
+        /// The raw response body (at most 64 KiB of it; see [`Error::body`]).
+        body: String,
+    },
     /// A 2xx answer that could not be understood (not JSON, a field missing, another
-    /// asset than the one asked for).
+    /// asset than the one asked for, a body that broke off).
     UnexpectedResponse {
         /// The HTTP status.
         status: u16,
@@ -222,11 +232,36 @@ pub struct Error(Box<Inner>);
 
 struct Inner {
     step: Option<Step>,
-    asset_id: Option<u64>,
+    record: Option<Record>,
     kind: ErrorKind,
     cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    /// The asset existed before this upload (a replace): no new record is left behind.
-    replacing: bool,
+}
+
+/// The asset record an error concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// Created by this upload's sign call: a failed upload leaves it behind, without a
+    /// file, unless it is deleted.
+    New(u64),
+    /// An asset that existed before: one being replaced, or one a call named. It keeps
+    /// what it had.
+    Existing(u64),
+}
+
+impl Record {
+    /// The record of an upload: new, or the asset `replaces` names.
+    pub(crate) fn of_upload(asset_id: u64, replaces: Option<u64>) -> Record {
+        match replaces {
+            Some(_) => Record::Existing(asset_id),
+            None => Record::New(asset_id),
+        }
+    }
+
+    pub(crate) fn id(self) -> u64 {
+        match self {
+            Record::New(id) | Record::Existing(id) => id,
+        }
+    }
 }
 
 impl Error {
@@ -234,11 +269,20 @@ impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Error {
         Error(Box::new(Inner {
             step: None,
-            asset_id: None,
+            record: None,
             kind,
             cause: None,
-            replacing: false,
         }))
+    }
+
+    /// An [`ErrorKind::UnexpectedResponse`]: a `status` answer with `body` that is not
+    /// what was asked for, for the reason `message`.
+    pub(crate) fn unexpected(status: u16, message: impl Into<String>, body: &str) -> Error {
+        Error::new(ErrorKind::UnexpectedResponse {
+            status,
+            message: message.into(),
+            body: body.to_owned(),
+        })
     }
 
     /// An [`ErrorKind::InvalidInput`].
@@ -254,15 +298,17 @@ impl Error {
         self
     }
 
-    /// Says the asset existed before (a replace failed): it is not a record left behind.
-    pub(crate) fn replacing(mut self) -> Error {
-        self.0.replacing = true;
+    /// Names the record the error concerns.
+    pub(crate) fn record(mut self, record: Record) -> Error {
+        self.0.record = Some(record);
         self
     }
 
-    /// Names the asset, when known.
+    /// Names an asset that existed before the call, when known.
     pub(crate) fn asset(mut self, asset_id: Option<u64>) -> Error {
-        self.0.asset_id = asset_id.or(self.0.asset_id);
+        if let Some(id) = asset_id {
+            self.0.record = Some(Record::Existing(id));
+        }
         self
     }
 
@@ -286,11 +332,10 @@ impl Error {
 
     /// A failure wrapped as the cause of `kind`, keeping its step and asset.
     pub(crate) fn wrap(kind: ErrorKind, cause: Error) -> Error {
-        let (step, asset_id, replacing) = (cause.step(), cause.asset_id(), cause.0.replacing);
+        let (step, record) = (cause.0.step, cause.0.record);
         let mut error = Error::new(kind).caused_by(cause);
         error.0.step = step;
-        error.0.asset_id = asset_id;
-        error.0.replacing = replacing;
+        error.0.record = record;
         error
     }
 
@@ -311,7 +356,7 @@ impl Error {
     /// [`Client::replace`](crate::Client::replace) or remove it with
     /// [`Client::delete`](crate::Client::delete).
     pub fn asset_id(&self) -> Option<u64> {
-        self.0.asset_id
+        self.0.record.map(Record::id)
     }
 
     /// The HTTP status of a server's error answer.
@@ -319,6 +364,7 @@ impl Error {
         match &self.0.kind {
             ErrorKind::Api { status, .. }
             | ErrorKind::S3 { status, .. }
+            | ErrorKind::Download { status, .. }
             | ErrorKind::UnexpectedResponse { status, .. } => Some(*status),
             ErrorKind::RateLimited { .. } => Some(429),
             ErrorKind::NotReplayable | ErrorKind::RecordDeleted => {
@@ -347,6 +393,7 @@ impl Error {
         match &self.0.kind {
             ErrorKind::Api { body, .. }
             | ErrorKind::S3 { body, .. }
+            | ErrorKind::Download { body, .. }
             | ErrorKind::UnexpectedResponse { body, .. } => Some(body),
             ErrorKind::NotReplayable | ErrorKind::RecordDeleted => {
                 self.wrapped().and_then(Error::body)
@@ -376,6 +423,9 @@ impl Error {
             ErrorKind::NotReplayable => {
                 "use a path, bytes or Source::seekable, which can be sent again"
             }
+            ErrorKind::Download { .. } => {
+                "the file was neither adopted nor uploaded; sync again later, or with SyncOptions::adopt(false) to upload it as a new asset"
+            }
             ErrorKind::Tls { .. } => {
                 "check the system clock and the host name; behind a TLS-inspecting proxy, trust its root with ClientBuilder::root_certificates_pem"
             }
@@ -399,8 +449,7 @@ impl Error {
 
     /// Whether a new asset record is left behind without a finished upload.
     fn leaves_record(&self) -> bool {
-        self.0.asset_id.is_some()
-            && !self.0.replacing
+        matches!(self.0.record, Some(Record::New(_)))
             && matches!(self.0.step, Some(Step::Upload | Step::Finish))
             && !matches!(self.0.kind, ErrorKind::RecordDeleted)
     }
@@ -445,11 +494,9 @@ fn s3_advice(code: Option<&str>, message: &str) -> Option<&'static str> {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Inner {
-            step,
-            asset_id,
-            kind,
-            ..
+            step, record, kind, ..
         } = &*self.0;
+        let asset_id = record.map(Record::id);
         // Refused before any call: no step to name.
         if let Some(step) = step {
             write!(f, "{step} failed")?;
@@ -522,6 +569,9 @@ impl fmt::Display for Error {
             },
             ErrorKind::Manifest { path, message } => {
                 write!(f, "the manifest {} {message}", path.display())?
+            }
+            ErrorKind::Download { status, url, .. } => {
+                write!(f, "the CDN answered {status} for {url}")?
             }
             ErrorKind::UnexpectedResponse {
                 status, message, ..
@@ -641,6 +691,12 @@ impl fmt::Debug for ErrorKind {
                 .field("request_id", request_id)
                 .field("body", &Capped(body))
                 .finish(),
+            ErrorKind::Download { status, url, body } => f
+                .debug_struct("Download")
+                .field("status", status)
+                .field("url", url)
+                .field("body", &Capped(body))
+                .finish(),
             ErrorKind::RateLimited {
                 attempts,
                 message,
@@ -698,7 +754,7 @@ impl fmt::Debug for Error {
         let mut debug = f.debug_struct("Error");
         debug
             .field("step", &self.0.step)
-            .field("asset_id", &self.0.asset_id)
+            .field("asset_id", &self.asset_id())
             .field("kind", &self.0.kind);
         if let Some(cause) = &self.0.cause {
             debug.field("cause", cause);
@@ -789,7 +845,7 @@ mod tests {
             body: String::new(),
         })
         .at(Step::Finish)
-        .asset(Some(42));
+        .record(Record::New(42));
         let text = error.to_string();
         assert!(
             text.starts_with(
@@ -812,14 +868,13 @@ mod tests {
 
     #[test]
     fn a_wrapped_failed_replace_still_leaves_no_new_record() {
-        let failed = || {
-            Error::new(ErrorKind::Transport)
-                .at(Step::Upload)
-                .asset(Some(42))
-        };
-        let new = Error::wrap(ErrorKind::NotReplayable, failed());
+        let failed = || Error::new(ErrorKind::Transport).at(Step::Upload);
+        let new = Error::wrap(ErrorKind::NotReplayable, failed().record(Record::New(42)));
         assert!(new.to_string().contains("left without"), "{new}");
-        let replace = Error::wrap(ErrorKind::NotReplayable, failed().replacing());
+        let replace = Error::wrap(
+            ErrorKind::NotReplayable,
+            failed().record(Record::Existing(42)),
+        );
         assert!(!replace.to_string().contains("left without"), "{replace}");
         assert_eq!(replace.asset_id(), Some(42));
     }

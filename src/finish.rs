@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use crate::asset::{Asset, Signed, cdn_url};
-use crate::error::{Error, ErrorKind, Step};
+use crate::delete::abandon;
+use crate::error::{Error, Step};
 use crate::mapi::{self, Method};
 use crate::upload::UploadedAsset;
 
@@ -28,15 +29,8 @@ impl UploadedAsset {
     /// `post_url`) nor one of Storyblok's asset hosts is not used: the asset's URL is then
     /// the one the sign answer gave.
     pub fn finish(self) -> Result<Asset, Error> {
-        self.call_finish().map_err(|error| {
-            mapi::abandon(
-                &self.session,
-                self.space_id,
-                self.asset_id,
-                self.params.replaces().is_none(),
-                error,
-            )
-        })
+        self.call_finish()
+            .map_err(|error| abandon(&self.session, self.space_id, self.record, error))
     }
 
     /// The asset as the sign call and the parameters describe it, without the finish
@@ -45,7 +39,7 @@ impl UploadedAsset {
     pub fn into_asset(self) -> Asset {
         let meta = self.params.meta;
         Asset {
-            id: self.asset_id,
+            id: self.record.id(),
             filename: cdn_url(&self.url),
             raw_filename: self.url,
             alt: meta.alt,
@@ -57,24 +51,18 @@ impl UploadedAsset {
     }
 
     fn call_finish(&self) -> Result<Asset, Error> {
+        let asset_id = self.record.id();
         let reply = mapi::call(
             &self.session,
             Step::Finish,
             self.space_id,
-            Some(self.asset_id),
+            Some(asset_id),
             Method::Get,
-            &format!("/assets/{}/finish_upload", self.asset_id),
+            &format!("/assets/{asset_id}/finish_upload"),
         )?;
         let (status, body) = (reply.status, reply.body);
-        let unexpected = |message: String| {
-            Error::new(ErrorKind::UnexpectedResponse {
-                status,
-                message,
-                body: body.clone(),
-            })
-            .at(Step::Finish)
-            .asset(Some(self.asset_id))
-        };
+        let unexpected =
+            |message: String| Error::unexpected(status, message, &body).at(Step::Finish);
         let value: Value = match body.trim() {
             "" => Value::Null,
             text => serde_json::from_str(text).map_err(|e| unexpected(format!("not JSON: {e}")))?,
@@ -84,6 +72,6 @@ impl UploadedAsset {
             post_url: &self.post_url,
             local_api: self.session.base.is_loopback(),
         };
-        Asset::from_finish(&value, self.asset_id, &signed).map_err(unexpected)
+        Asset::from_finish(&value, asset_id, &signed).map_err(unexpected)
     }
 }

@@ -159,8 +159,11 @@ mod upload;
 
 // What the flow is made of.
 mod asset;
+mod body;
+mod delete;
 mod error;
 mod mapi;
+mod message;
 mod pacer;
 mod params;
 mod region;

@@ -1,55 +1,13 @@
-//! Calls to Storyblok's Management API (paced, retried), reading its error bodies, and
-//! deleting or abandoning an asset record.
+//! Calls to Storyblok's Management API: paced, retried, their answers read within a size
+//! cap and their errors in Storyblok's own words.
 
-use std::io::Read;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::Value;
-
+use crate::body::{ANSWER_LIMIT, Broken, read_whole};
 use crate::error::{Error, ErrorKind, Step};
+use crate::message::message;
 use crate::retry::{self, Idempotence};
 use crate::session::Session;
-
-/// The most of an error body the SDK reads (S3's XML, a proxy's page): a few KiB say
-/// enough.
-pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
-/// The most of a Management API answer the SDK reads: a page of 100 assets, a space's
-/// folders, a sign answer echoing large `meta_data`.
-pub(crate) const ANSWER_LIMIT: u64 = 8 * 1024 * 1024;
-
-/// Reads at most `limit` bytes of an error answer's body as (lossy) UTF-8. A body that
-/// breaks off gives what arrived: for an error answer the status already says enough.
-pub(crate) fn read_body(response: ureq::http::Response<ureq::Body>, limit: u64) -> String {
-    read_whole(response, limit).unwrap_or_else(|broken| broken.partial)
-}
-
-/// A body that broke off before its end: what arrived, and why it stopped.
-pub(crate) struct Broken {
-    pub(crate) partial: String,
-    pub(crate) error: std::io::Error,
-}
-
-/// Reads at most `limit` bytes of a body as (lossy) UTF-8; a body longer than that is cut
-/// there. A read that fails first (a timeout, a reset) is an error, with what arrived.
-pub(crate) fn read_whole(
-    response: ureq::http::Response<ureq::Body>,
-    limit: u64,
-) -> Result<String, Broken> {
-    let mut bytes = Vec::new();
-    let read = response
-        .into_body()
-        .into_reader()
-        .take(limit)
-        .read_to_end(&mut bytes);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    match read {
-        Ok(_) => Ok(text),
-        Err(error) => Err(Broken {
-            partial: text,
-            error,
-        }),
-    }
-}
 
 /// The method of a Management API call, with the JSON body of a POST or PUT.
 pub(crate) enum Method {
@@ -160,12 +118,10 @@ pub(crate) fn call(
                         "the answer broke off after {} bytes of its body",
                         answer.body.len()
                     );
-                    return Err(fail(ErrorKind::UnexpectedResponse {
-                        status: answer.status,
-                        message,
-                        body: answer.body,
-                    })
-                    .caused_by(error));
+                    return Err(Error::unexpected(answer.status, message, &answer.body)
+                        .at(step)
+                        .asset(asset_id)
+                        .caused_by(error));
                 }
             },
             Ok(answer) if answer.status == 429 => {
@@ -254,12 +210,7 @@ pub(crate) fn not_what(
     what: &str,
     problem: &serde_json::Error,
 ) -> Error {
-    Error::new(ErrorKind::UnexpectedResponse {
-        status: reply.status,
-        message: format!("not {what}: {problem}"),
-        body: reply.body.clone(),
-    })
-    .at(step)
+    Error::unexpected(reply.status, format!("not {what}: {problem}"), &reply.body).at(step)
 }
 
 /// What one attempt got back.
@@ -339,170 +290,4 @@ fn send(
         retry_after,
         location,
     })
-}
-
-/// The most characters of a server's words an error's message keeps; the whole body stays
-/// in the error ([`Error::body`](crate::Error::body)).
-pub(crate) const MESSAGE_LIMIT: usize = 500;
-
-/// Storyblok's own words from an error body, whatever its shape (API doc §5):
-/// `{"error": "…"}`, `{"error": ["…"]}`, `{"error": {"field": ["…"]}}`,
-/// `{"errors": {"field": ["…"]}}`, `{"field": ["…"]}`, `["…"]`. Anything else gives the
-/// raw text, or the status's reason phrase for an empty body. Either is shortened to
-/// [`MESSAGE_LIMIT`] characters.
-pub(crate) fn message(status: u16, body: &str) -> String {
-    let from_json = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|value| match value {
-            Value::Object(mut map) => match map.remove("error").or_else(|| map.remove("errors")) {
-                Some(inner) => describe(&inner, None),
-                None => describe(&Value::Object(map), None),
-            },
-            other => describe(&other, None),
-        })
-        .filter(|m| !m.trim().is_empty());
-    if let Some(message) = from_json {
-        return shorten(&message, MESSAGE_LIMIT);
-    }
-    let text = body.trim();
-    if text.is_empty() {
-        return reason(status).to_owned();
-    }
-    shorten(text, MESSAGE_LIMIT)
-}
-
-/// Flattens a JSON error value to one line: strings as they are, arrays joined with `; `,
-/// objects as `field message` (`base` messages stand alone).
-fn describe(value: &Value, field: Option<&str>) -> Option<String> {
-    let prefixed = |text: &str| match field {
-        Some(field) if field != "base" && field != "error" => format!("{field} {text}"),
-        _ => text.to_owned(),
-    };
-    match value {
-        Value::String(s) => Some(prefixed(s)),
-        Value::Number(n) => Some(prefixed(&n.to_string())),
-        Value::Bool(b) => Some(prefixed(&b.to_string())),
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().filter_map(|v| describe(v, field)).collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        }
-        Value::Object(map) => {
-            let parts: Vec<String> = map
-                .iter()
-                .filter_map(|(key, v)| describe(v, Some(key)))
-                .collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        }
-        Value::Null => None,
-    }
-}
-
-/// `text` cut to at most `max` characters, marked when cut.
-pub(crate) fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-/// The status's reason phrase, such as `Unauthorized`.
-fn reason(status: u16) -> &'static str {
-    ureq::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|code| code.canonical_reason())
-        .unwrap_or("no message")
-}
-
-/// `DELETE /v1/spaces/{space}/assets/{id}`: removes an asset record and its file.
-pub(crate) fn delete(session: &Session, space_id: u64, asset_id: u64) -> Result<(), Error> {
-    call(
-        session,
-        Step::Delete,
-        space_id,
-        Some(asset_id),
-        Method::Delete,
-        &format!("/assets/{asset_id}"),
-    )
-    .map(drop)
-}
-
-/// Deletes the record of a new asset whose upload failed for good, when the session is set
-/// to; a replaced asset is never touched. A failed delete leaves the original error.
-pub(crate) fn abandon(
-    session: &Session,
-    space_id: u64,
-    asset_id: u64,
-    is_new: bool,
-    error: Error,
-) -> Error {
-    if !is_new {
-        return error.replacing();
-    }
-    if !session.delete_on_failure {
-        return error;
-    }
-    match delete(session, space_id, asset_id) {
-        Ok(()) => Error::wrap(ErrorKind::RecordDeleted, error),
-        Err(_) => error,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_documented_shape() {
-        let cases = [
-            (r#"{"error":"Unauthorized"}"#, "Unauthorized"),
-            (
-                r#"{"error":"Rate limit of 6 request per second has been reached. Retry later."}"#,
-                "Rate limit of 6 request per second has been reached. Retry later.",
-            ),
-            (
-                r#"["This record could not be found"]"#,
-                "This record could not be found",
-            ),
-            (r#"{"error":["a","b"]}"#, "a; b"),
-            (
-                r#"{"error":{"base":["This asset folder is not valid"]}}"#,
-                "This asset folder is not valid",
-            ),
-            (
-                r#"{"errors":{"filename":["can't be blank"]}}"#,
-                "filename can't be blank",
-            ),
-            (
-                r#"{"filename":["can't be blank"],"size":["is invalid"]}"#,
-                "filename can't be blank; size is invalid",
-            ),
-        ];
-        for (body, expected) in cases {
-            assert_eq!(message(422, body), expected, "{body}");
-        }
-    }
-
-    #[test]
-    fn falls_back_to_text_or_reason() {
-        assert_eq!(
-            message(502, "<html>Bad gateway</html>"),
-            "<html>Bad gateway</html>"
-        );
-        assert_eq!(message(401, ""), "Unauthorized");
-        assert_eq!(message(418, "  "), "I'm a teapot");
-        assert_eq!(message(599, ""), "no message");
-        assert_eq!(message(500, "{}"), "{}");
-        assert_eq!(message(500, r#"{"error":null}"#), r#"{"error":null}"#);
-        let long = "x".repeat(600);
-        assert_eq!(message(500, &long).chars().count(), 501);
-    }
-
-    #[test]
-    fn messages_from_json_are_shortened_too() {
-        let said = "é".repeat(100_000);
-        let shortened = message(422, &format!(r#"{{"error":{{"filename":["{said}"]}}}}"#));
-        assert!(shortened.starts_with("filename éé"), "{shortened}");
-        assert!(shortened.ends_with('…'));
-        assert_eq!(shortened.chars().count(), MESSAGE_LIMIT + 1);
-    }
 }

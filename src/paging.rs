@@ -33,7 +33,7 @@ pub(crate) struct List<'a> {
 /// Hands `take` each item of `list`, read as `T`.
 ///
 /// Items are parsed one at a time as a page is read, so what the list costs in memory is
-/// one answer (at most [`mapi::ANSWER_LIMIT`] bytes) plus what `take` keeps, however many
+/// one answer (at most [`ANSWER_LIMIT`](crate::body::ANSWER_LIMIT) bytes) plus what `take` keeps, however many
 /// items a page holds. `take` ends the list early with [`ControlFlow::Break`]. An empty
 /// page ends the list whatever `Total` says.
 pub(crate) fn each<T: for<'de> Deserialize<'de>>(

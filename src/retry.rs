@@ -1,12 +1,5 @@
-//! When to try a call again, and how long to wait first.
-//!
-//! What may be retried depends on the call (API doc §5):
-//! - any Management API call answered 429 was not processed: always safe to retry;
-//! - sign creates a record: otherwise retried only when the connection failed before the
-//!   request went out, so that a retry can never create a second record;
-//! - finish and delete are idempotent: also retried on 5xx and connection errors;
-//! - S3: retried on 500, 503, `RequestTimeout` and connection errors, from the start of
-//!   the file.
+//! When to try a call again, and how long to wait first. The rules are stated once, in
+//! the crate docs' [pacing and retries](crate#pacing-and-retries); this is their code.
 
 use std::time::{Duration, SystemTime};
 

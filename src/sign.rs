@@ -11,7 +11,7 @@ use serde::de::{self, MapAccess, Visitor};
 
 use crate::asset::cdn_url;
 use crate::codec::clock;
-use crate::error::{Error, ErrorKind, Step};
+use crate::error::{Error, Record, Step};
 use crate::mapi::{self, Method};
 use crate::params::AssetParams;
 use crate::s3::policy::{self, PolicyLimits};
@@ -92,7 +92,7 @@ pub(crate) fn signature(
             .or_else(broken_off)
             .filter(|_| replaces.is_none())
         {
-            Some(id) => mapi::abandon(session, space_id, id, true, error.asset(Some(id))),
+            Some(id) => crate::delete::abandon(session, space_id, Record::New(id), error),
             None => error,
         }
     })
@@ -106,14 +106,12 @@ fn read_answer(
     text: &str,
 ) -> Result<Signature, Error> {
     let received = Instant::now();
-    let unexpected = |asset_id, message: String| {
-        Error::new(ErrorKind::UnexpectedResponse {
-            status,
-            message,
-            body: text.to_owned(),
-        })
-        .at(Step::Sign)
-        .asset(asset_id)
+    let unexpected = |asset_id: Option<u64>, message: String| {
+        let error = Error::unexpected(status, message, text).at(Step::Sign);
+        match asset_id {
+            Some(id) => error.record(Record::of_upload(id, replaces)),
+            None => error,
+        }
     };
     // An answer that is not a whole sign response (a body over the read limit is cut
     // short) may still name the record: its id is read on its own from as much of the
@@ -133,11 +131,9 @@ fn read_answer(
     }
     // Plain http to a loopback S3 is for a local stand-in, so only with a local API too.
     if !crate::url::is_allowed_from(&signed.post_url, session.base.is_loopback()) {
-        return Err(Error::new(ErrorKind::InsecureUrl {
-            url: crate::url::redacted(&signed.post_url),
-        })
-        .at(Step::Sign)
-        .asset(Some(asset_id)));
+        return Err(crate::url::refusal(&signed.post_url)
+            .at(Step::Sign)
+            .record(Record::of_upload(asset_id, replaces)));
     }
     let fields = signed.fields.0;
     let field = |name: &str| find_field(&fields, name);
@@ -269,7 +265,9 @@ impl fmt::Debug for SignedUpload {
     }
 }
 
-/// The sign answer (API doc §1). Unknown fields are ignored.
+/// The sign answer, the [signed response object]. Unknown fields are ignored.
+///
+/// [signed response object]: https://www.storyblok.com/docs/api/management/assets/signed-response-object
 #[derive(Deserialize)]
 struct SignResponse {
     id: u64,

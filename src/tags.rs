@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{Error, ErrorKind, Step};
+use crate::error::{Error, Step};
 use crate::mapi::{self, Method};
 use crate::paging;
 use crate::session::Session;
@@ -102,13 +102,11 @@ fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
         ControlFlow::Continue(())
     })?;
     if too_many {
-        return Err(Error::new(ErrorKind::UnexpectedResponse {
-            status: 200,
-            message: format!(
-                "the space lists more than {MAX_TAGS} asset tags, more than the SDK keeps"
-            ),
-            body: String::new(),
-        })
+        return Err(Error::unexpected(
+            200,
+            format!("the space lists more than {MAX_TAGS} asset tags, more than the SDK keeps"),
+            "",
+        )
         .at(Step::Tags));
     }
     Ok(tags)

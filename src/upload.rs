@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, Step};
-use crate::mapi::{self, ERROR_BODY_LIMIT, read_body};
+use crate::body::{ERROR_BODY_LIMIT, read_body};
+use crate::delete::abandon;
+use crate::error::{Error, ErrorKind, Record, Step};
+use crate::message::{MESSAGE_LIMIT, message, shorten};
 use crate::params::AssetParams;
 use crate::s3::form::{BodyFailure, Form};
 use crate::s3::xml;
@@ -26,7 +28,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 pub struct UploadedAsset {
     pub(crate) session: Arc<Session>,
     pub(crate) space_id: u64,
-    pub(crate) asset_id: u64,
+    /// The record the file went to: a new one, or the asset replaced.
+    pub(crate) record: Record,
     /// The file's URL as the sign call gave it.
     pub(crate) url: String,
     /// Where the file was posted.
@@ -48,15 +51,9 @@ impl SignedUpload {
     /// repeated. On any other error the signed upload is spent; the error names the asset,
     /// which [`Client::replace`](crate::Client::replace) can upload again.
     pub fn upload(mut self, source: Source<'_>) -> Result<UploadedAsset, Error> {
-        let asset_id = self.asset_id();
+        let record = Record::of_upload(self.asset_id(), self.params.replaces());
         if let Err(error) = self.send_file(source) {
-            return Err(mapi::abandon(
-                &self.session,
-                self.space_id,
-                asset_id,
-                self.params.replaces().is_none(),
-                error,
-            ));
+            return Err(abandon(&self.session, self.space_id, record, error));
         }
         let post_url = self.post_url().to_owned();
         let fallback = format!("{post_url}/{}", self.field("key").unwrap_or(""));
@@ -64,7 +61,7 @@ impl SignedUpload {
         Ok(UploadedAsset {
             session: self.session,
             space_id: self.space_id,
-            asset_id,
+            record,
             url: signature
                 .public_url
                 .or(signature.pretty_url)
@@ -74,20 +71,14 @@ impl SignedUpload {
         })
     }
 
-    /// Sends the file, retrying and signing again as needed.
+    /// Sends the file, retrying and signing again as needed. The caller names the record
+    /// in the error.
     fn send_file(&mut self, source: Source<'_>) -> Result<(), Error> {
-        let asset_id = self.asset_id();
         let path: Option<PathBuf> = source.file_path().map(Into::into);
-        let unreadable = |error| {
-            Error::source_io(path.clone(), error)
-                .at(Step::Upload)
-                .asset(Some(asset_id))
-        };
+        let unreadable = |error| Error::source_io(path.clone(), error).at(Step::Upload);
         let mut opened = source.open().map_err(unreadable)?;
         if opened.len == 0 {
-            return Err(Error::new(ErrorKind::EmptySource)
-                .at(Step::Upload)
-                .asset(Some(asset_id)));
+            return Err(Error::new(ErrorKind::EmptySource).at(Step::Upload));
         }
         let retries = self.session.retries;
         let mut attempt = 0;
@@ -146,15 +137,13 @@ impl SignedUpload {
                 min: *range.start(),
                 max: *range.end(),
             })
-            .at(Step::Upload)
-            .asset(Some(self.asset_id()))),
+            .at(Step::Upload)),
             _ => Ok(()),
         }
     }
 
     /// One POST of the form to S3; `path` names the file in a read error.
     fn post(&self, opened: &mut Opened<'_>, path: Option<&Path>) -> Result<(), Error> {
-        let asset_id = self.asset_id();
         let content_type = self
             .fields()
             .iter()
@@ -184,7 +173,7 @@ impl SignedUpload {
             .timeout_recv_body(Some(self.session.timeouts.call))
             .build()
             .send(ureq::SendBody::from_reader(&mut body));
-        let at_upload = |error: Error| error.at(Step::Upload).asset(Some(asset_id));
+        let at_upload = |error: Error| error.at(Step::Upload);
         if let Some(failure) = body.take_failure() {
             return Err(at_upload(match failure {
                 BodyFailure::Length(mismatch) => Error::new(ErrorKind::SourceLength(mismatch)),
@@ -200,14 +189,14 @@ impl SignedUpload {
         let body = read_body(response, ERROR_BODY_LIMIT);
         let parsed = xml::parse_error(&body);
         // S3's words are short; a proxy's imitation need not be.
-        let short = |text: String| mapi::shorten(&text, mapi::MESSAGE_LIMIT);
+        let short = |text: String| shorten(&text, MESSAGE_LIMIT);
         Err(at_upload(Error::new(ErrorKind::S3 {
             status,
             code: parsed.code.map(short),
             message: parsed
                 .message
                 .map(short)
-                .unwrap_or_else(|| mapi::message(status, &body)),
+                .unwrap_or_else(|| message(status, &body)),
             request_id: parsed.request_id.map(short),
             body,
         })))
@@ -240,7 +229,7 @@ fn is_retryable(error: &Error) -> bool {
 impl UploadedAsset {
     /// The asset's id.
     pub fn asset_id(&self) -> u64 {
-        self.asset_id
+        self.record.id()
     }
 
     /// Whether the sign call asked Storyblok to validate the upload: then
@@ -254,7 +243,7 @@ impl fmt::Debug for UploadedAsset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UploadedAsset")
             .field("space_id", &self.space_id)
-            .field("asset_id", &self.asset_id)
+            .field("asset_id", &self.asset_id())
             .field("url", &self.url)
             .field("validate", &self.params.validate_upload)
             .finish_non_exhaustive()

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::error::{Error, ErrorKind};
+
 /// The authority of an absolute URL as written: user info, host and port.
 fn raw_authority(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
@@ -99,6 +101,12 @@ pub(crate) fn is_asset_url(url: &str, local_api: bool) -> bool {
     (local_api && is_loopback_host(host))
         || (scheme(url).as_deref() == Some("https")
             && ASSET_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)))
+}
+
+/// The refusal of `url`, which breaks the rule: an [`ErrorKind::InsecureUrl`] naming it
+/// without its user info.
+pub(crate) fn refusal(url: &str) -> Error {
+    Error::new(ErrorKind::InsecureUrl { url: redacted(url) })
 }
 
 /// `url` with any user name and password replaced by `[redacted]`, for messages.

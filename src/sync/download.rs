@@ -31,9 +31,7 @@ pub(crate) fn sha256(
 ) -> Result<Option<String>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
     if !crate::url::is_asset_url(url, session.base.is_loopback()) {
-        return Err(at_download(Error::new(ErrorKind::InsecureUrl {
-            url: crate::url::redacted(url),
-        })));
+        return Err(at_download(crate::url::refusal(url)));
     }
     let response = session
         .agent
@@ -46,10 +44,10 @@ pub(crate) fn sha256(
         .map_err(|e| at_download(crate::retry::transport_error(e, url)))?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
-        return Err(at_download(Error::new(ErrorKind::UnexpectedResponse {
+        return Err(at_download(Error::new(ErrorKind::Download {
             status,
-            message: format!("the CDN answered {status} for {url}"),
-            body: crate::mapi::read_body(response, crate::mapi::ERROR_BODY_LIMIT),
+            url: crate::url::redacted(url),
+            body: crate::body::read_body(response, crate::body::ERROR_BODY_LIMIT),
         })));
     }
     let reader = response.into_body().into_reader().take(expected + 1);

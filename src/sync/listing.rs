@@ -224,8 +224,9 @@ fn query_encode(text: &str) -> String {
 
 /// The name Storyblok stores for an uploaded file: lower-cased, every `.` but the last
 /// made `_`, anything outside `a-z 0-9 . _ -` made `-` (runs of `-` collapsed, trimmed).
-/// Storyblok does not document the exact rule; this is the behaviour the API contract
-/// describes, and the emulator follows.
+/// Storyblok documents only the dots ("every `.` except the last becomes `_`", in
+/// [Upload Asset](https://www.storyblok.com/docs/api/management/core-resources/assets/upload-asset));
+/// the rest is how its backend is seen to behave, and the emulator follows it.
 pub(crate) fn parameterize(filename: &str) -> String {
     let lower = filename.to_lowercase();
     let last_dot = lower.rfind('.');

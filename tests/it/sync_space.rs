@@ -644,6 +644,12 @@ fn a_failed_download_fails_the_file_and_neither_replaces_nor_duplicates() {
                 && line.contains("503"),
             "{on_change:?}: {line}"
         );
+        let (_, error) = report.failures().next().expect("a failure");
+        assert!(
+            matches!(error.kind(), ErrorKind::Download { status: 503, url, .. } if url.contains("logo.png")),
+            "{error:?}"
+        );
+        assert_eq!(error.body(), Some("busy"));
         assert!(writes(&s.emulator).is_empty(), "{:?}", writes(&s.emulator));
         assert_eq!(s.emulator.assets().len(), 1, "{on_change:?}: no duplicate");
         let key = s.emulator.asset(seeded.id).expect("record").key;
