@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::asset::Asset;
 use crate::error::Error;
 use crate::finish::complete;
-use crate::folders::{self, FolderCache};
+use crate::folders;
+use crate::listed::PerSpace;
 use crate::meta::{self, AssetMeta};
 use crate::pacer::{Pacer, RateLimit, SharedPacing};
 use crate::params::AssetParams;
@@ -17,7 +18,7 @@ use crate::retry::Retries;
 use crate::session::{Base, Session, Timeouts};
 use crate::sign::{self, SignedUpload};
 use crate::source::Source;
-use crate::tags::{self, TagCache};
+use crate::tags;
 use crate::token::Token;
 use crate::url;
 
@@ -36,9 +37,6 @@ use crate::url;
 pub struct Client {
     session: Arc<Session>,
     rate_limit: RateLimit,
-    /// Each space's asset folders and tags, listed once and shared by every clone.
-    folders: Arc<FolderCache>,
-    tags: Arc<TagCache>,
 }
 
 /// ureq's send buffer per connection.
@@ -190,12 +188,12 @@ impl Client {
         path: &str,
         create: bool,
     ) -> Result<Option<u64>, Error> {
-        folders::resolve(&self.session, &self.folders, space_id, parent, path, create)
+        folders::resolve(&self.session, space_id, parent, path, create)
     }
 
     /// The ids of asset tags by name, in their order; missing ones are created.
     pub(crate) fn tag_ids(&self, space_id: u64, names: &[String]) -> Result<Vec<u64>, Error> {
-        tags::ids(&self.session, &self.tags, space_id, names)
+        tags::ids(&self.session, space_id, names)
     }
 
     /// Sets an asset's metadata without uploading its file again: one
@@ -455,10 +453,10 @@ impl ClientBuilder {
                 ),
                 retries: self.retries,
                 delete_on_failure: self.delete_on_failure,
+                folders: PerSpace::default(),
+                tags: PerSpace::default(),
             }),
             rate_limit: self.rate_limit,
-            folders: Arc::default(),
-            tags: Arc::default(),
         })
     }
 }

@@ -182,6 +182,7 @@ mod url;
 // Many files: bulk uploads, and sync with its manifest, folders, metadata and tags.
 mod bulk;
 mod folders;
+mod listed;
 mod meta;
 mod mutex;
 mod paging;

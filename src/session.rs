@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::listed::PerSpace;
 use crate::pacer::Pacer;
 use crate::region::Region;
 use crate::retry::Retries;
@@ -21,6 +22,10 @@ pub(crate) struct Session {
     pub(crate) retries: Retries,
     /// Delete a new asset's record when its upload fails for good.
     pub(crate) delete_on_failure: bool,
+    /// Each space's asset folders, listed once.
+    pub(crate) folders: PerSpace,
+    /// Each space's asset tags, listed once.
+    pub(crate) tags: PerSpace,
 }
 
 /// The time budgets. See [`ClientBuilder`](crate::ClientBuilder) for what each one bounds.

@@ -6,25 +6,18 @@
 //! `{"internal_tag": {"name", "object_type": "asset"}}` creates one and answers
 //! `{"internal_tag": {…}}`.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::sync::Mutex;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{Error, Step};
+use crate::listed::Named;
 use crate::mapi::{self, Method};
 use crate::paging;
 use crate::session::Session;
 
-/// The asset tags of each space a client has looked at.
-#[derive(Debug, Default)]
-pub(crate) struct TagCache {
-    spaces: Mutex<HashMap<u64, Vec<Tag>>>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Deserialize)]
 struct Tag {
     id: u64,
     name: String,
@@ -36,44 +29,38 @@ struct Created {
 }
 
 /// The ids of the tags called `names`, in their order; missing tags are created.
-pub(crate) fn ids(
-    session: &Session,
-    cache: &TagCache,
-    space_id: u64,
-    names: &[String],
-) -> Result<Vec<u64>, Error> {
+pub(crate) fn ids(session: &Session, space_id: u64, names: &[String]) -> Result<Vec<u64>, Error> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let mut spaces = crate::mutex::lock(&cache.spaces);
-    let tags = match spaces.entry(space_id) {
-        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-        std::collections::hash_map::Entry::Vacant(new) => new.insert(list(session, space_id)?),
-    };
-    let mut ids = Vec::with_capacity(names.len());
-    for name in names {
-        if let Some(tag) = tags.iter().find(|t| &t.name == name) {
-            ids.push(tag.id);
-            continue;
-        }
-        match make(session, space_id, name) {
-            Ok(tag) => {
+    let first = || list(session, space_id);
+    session.tags.with(space_id, first, |tags| {
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(tag) = tags.iter().find(|t| &t.name == name) {
                 ids.push(tag.id);
-                tags.push(Tag {
-                    id: tag.id,
-                    name: name.clone(),
-                });
+                continue;
             }
-            // Made meanwhile by someone else ("has already been taken"): look again.
-            Err(error) if error.status() == Some(422) => {
-                *tags = list(session, space_id)?;
-                let tag = tags.iter().find(|t| &t.name == name).ok_or(error)?;
-                ids.push(tag.id);
+            match make(session, space_id, name) {
+                Ok(id) => {
+                    ids.push(id);
+                    tags.push(Named {
+                        id,
+                        name: name.clone(),
+                        parent: None,
+                    });
+                }
+                // Made meanwhile by someone else ("has already been taken"): look again.
+                Err(error) if error.status() == Some(422) => {
+                    *tags = list(session, space_id)?;
+                    let tag = tags.iter().find(|t| &t.name == name).ok_or(error)?;
+                    ids.push(tag.id);
+                }
+                Err(error) => return Err(error),
             }
-            Err(error) => return Err(error),
         }
-    }
-    Ok(ids)
+        Ok(ids)
+    })
 }
 
 /// A server that keeps promising more pages is not followed past this many.
@@ -83,7 +70,7 @@ const MAX_PAGES: u64 = 100;
 /// rather than kept.
 const MAX_TAGS: usize = 10_000;
 
-fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
+fn list(session: &Session, space_id: u64) -> Result<Vec<Named>, Error> {
     let mut tags = Vec::new();
     let mut too_many = false;
     let list = paging::List {
@@ -98,7 +85,11 @@ fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
         if too_many {
             return ControlFlow::Break(());
         }
-        tags.push(tag);
+        tags.push(Named {
+            id: tag.id,
+            name: tag.name,
+            parent: None,
+        });
         ControlFlow::Continue(())
     })?;
     if too_many {
@@ -112,7 +103,8 @@ fn list(session: &Session, space_id: u64) -> Result<Vec<Tag>, Error> {
     Ok(tags)
 }
 
-fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {
+/// Creates the tag `name`; its id.
+fn make(session: &Session, space_id: u64, name: &str) -> Result<u64, Error> {
     let body = json!({"internal_tag": {"name": name, "object_type": "asset"}});
     let reply = mapi::call(
         session,
@@ -123,5 +115,5 @@ fn make(session: &Session, space_id: u64, name: &str) -> Result<Tag, Error> {
         "/internal_tags",
     )?;
     let created: Created = mapi::json(&reply, Step::Tags, "an internal tag answer")?;
-    Ok(created.internal_tag)
+    Ok(created.internal_tag.id)
 }
