@@ -21,7 +21,7 @@ use common::{
     Command, ENVIRONMENT, Failure, chain, connect, end_status_line, exit, mib, number, parse,
     region, say, sdk_error, status_line,
 };
-use storyblok_assets::{AssetParams, Region, Source};
+use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
 
 const USAGE: &str = "\
 usage: upload [OPTIONS] FILE
@@ -88,7 +88,7 @@ fn run(args: Args) -> Result<(), String> {
         request = request.replace(asset_id);
     }
     if args.private {
-        request = request.private(true);
+        request = request.metadata(AssetMeta::new().private(true));
     }
     let what = if args.replace.is_some() {
         "Replacing"

@@ -228,7 +228,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             request = request.folder(folder);
         }
         if let Some(meta) = &meta {
-            request = request.metadata(meta);
+            request = request.metadata(meta.clone());
         }
         (request, Source::path(path))
     });

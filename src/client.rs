@@ -104,10 +104,10 @@ impl Client {
     pub fn sign(&self, space_id: u64, params: AssetParams) -> Result<SignedUpload, Error> {
         // Refused before any tag is looked up or created.
         params.checked_filename()?;
-        let params = if params.meta.internal_tags.is_empty() {
+        let params = if params.metadata.internal_tags.is_empty() {
             params
         } else {
-            let ids = self.tag_ids(space_id, &params.meta.internal_tags)?;
+            let ids = self.tag_ids(space_id, &params.metadata.internal_tags)?;
             params.with_tag_ids(&ids)
         };
         sign::sign(Arc::clone(&self.session), space_id, params)
@@ -121,9 +121,11 @@ impl Client {
     /// created.
     ///
     /// ```no_run
-    /// # use storyblok_assets::{AssetParams, Client, Source, Token};
+    /// # use storyblok_assets::{AssetMeta, AssetParams, Client, Source, Token};
     /// # let client = Client::new(Token::personal("token"))?;
-    /// let params = AssetParams::new().folder(42).alt("The red planet");
+    /// let params = AssetParams::new()
+    ///     .folder(42)
+    ///     .metadata(AssetMeta::new().alt("The red planet"));
     /// let asset = client.upload(184738, params, Source::path("mars.jpg"))?;
     /// println!("{} is at {}", asset.id, asset.filename);
     /// # Ok::<_, storyblok_assets::Error>(())
@@ -178,6 +180,29 @@ impl Client {
     pub fn folder_path_in(&self, space_id: u64, parent: u64, path: &str) -> Result<u64, Error> {
         self.folder_below(space_id, Some(parent), path, true)?
             .ok_or_else(|| Error::invalid("an empty folder path names no folder"))
+    }
+
+    /// The id of the asset folder at `path` (names separated by `/`), or `None` when any
+    /// folder on the way is missing; nothing is created. Below folder `parent`, or from
+    /// the top of the space for `None`; an empty path names `parent` itself. The space's
+    /// folders are listed once per client, as for [`Client::folder_path`].
+    ///
+    /// ```no_run
+    /// # use storyblok_assets::{Client, Token};
+    /// # let client = Client::new(Token::personal("token"))?;
+    /// match client.find_folder(184738, None, "img/icons")? {
+    ///     Some(id) => println!("img/icons is folder {id}"),
+    ///     None => println!("no folder img/icons yet"),
+    /// }
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn find_folder(
+        &self,
+        space_id: u64,
+        parent: Option<u64>,
+        path: &str,
+    ) -> Result<Option<u64>, Error> {
+        self.folder_below(space_id, parent, path, false)
     }
 
     /// The folder at `path` below `parent`; created when `create`, else `None` if missing.
@@ -260,6 +285,7 @@ impl fmt::Debug for Client {
 /// assert_eq!(client.base_url(184_738), "https://api-us.storyblok.com/v1");
 /// # Ok::<_, storyblok_assets::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct ClientBuilder {
     token: Token,
     base_url: Option<String>,

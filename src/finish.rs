@@ -37,7 +37,7 @@ impl UploadedAsset {
     /// call. Use this only when `validate_upload` was off; otherwise call
     /// [`UploadedAsset::finish`].
     pub fn into_asset(self) -> Asset {
-        let meta = self.params.meta;
+        let meta = self.params.metadata;
         Asset {
             id: self.record.id(),
             filename: cdn_url(&self.url),

@@ -71,9 +71,9 @@ pub struct AssetMeta {
     /// Whether the asset is private (readable only with an asset token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_private: Option<bool>,
-    /// Custom metadata fields, as Storyblok's `meta_data`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta_data: Option<Map<String, Value>>,
+    /// Custom fields: Storyblok's `meta_data` object, the name it has in JSON.
+    #[serde(rename = "meta_data", default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<Map<String, Value>>,
     /// Internal tags, by name; created in the space when missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub internal_tags: Vec<String>,
@@ -121,11 +121,18 @@ impl AssetMeta {
         self
     }
 
-    /// One entry of `meta_data`.
-    pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.meta_data
+    /// One custom field (an entry of Storyblok's `meta_data`).
+    pub fn custom_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom_fields
             .get_or_insert_with(Map::new)
             .insert(key.into(), value.into());
+        self
+    }
+
+    /// Every custom field at once (Storyblok's `meta_data` object), replacing those set
+    /// before.
+    pub fn custom_fields(mut self, fields: Map<String, Value>) -> Self {
+        self.custom_fields = Some(fields);
         self
     }
 
@@ -150,8 +157,8 @@ impl AssetMeta {
         if other.is_private.is_some() {
             self.is_private = other.is_private;
         }
-        if other.meta_data.is_some() {
-            self.meta_data.clone_from(&other.meta_data);
+        if other.custom_fields.is_some() {
+            self.custom_fields.clone_from(&other.custom_fields);
         }
         for tag in &other.internal_tags {
             if !self.internal_tags.contains(tag) {
@@ -165,35 +172,20 @@ impl AssetMeta {
     /// Storyblok CLI pulls are read too: their tags come from `internal_tags_list`, and
     /// every other key (`id`, `filename`, …) is ignored. A `meta_data` of `[]` (what
     /// Storyblok sends for none), `{}` or `null` means none: the asset keeps its own.
-    pub fn from_json(text: &str) -> Result<AssetMeta, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let Value::Object(mut map) = value else {
-            return Err("not a JSON object".into());
-        };
-        let no_meta_data = match map.get("meta_data") {
-            Some(Value::Null) => true,
-            Some(Value::Array(items)) => items.is_empty(),
-            Some(Value::Object(fields)) => fields.is_empty(),
-            _ => false,
-        };
-        if no_meta_data {
-            map.remove("meta_data");
-        }
-        let tags_list = map.remove("internal_tags_list");
-        let mut meta: AssetMeta = serde_json::from_value(Value::Object(map))
-            .map_err(|e| format!("not asset metadata: {e}"))?;
-        if meta.internal_tags.is_empty()
-            && let Some(Value::Array(tags)) = tags_list
-        {
-            meta.internal_tags = tags
-                .iter()
-                .filter_map(|t| t.get("name").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect();
-        }
-        meta.internal_tags.sort();
-        meta.internal_tags.dedup();
-        Ok(meta)
+    ///
+    /// Text that is not such an object is an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// saying why.
+    ///
+    /// ```
+    /// use storyblok_assets::AssetMeta;
+    ///
+    /// let meta = AssetMeta::from_json(r#"{"alt": "The red planet", "internal_tags": ["planets"]}"#)?;
+    /// assert_eq!(meta, AssetMeta::new().alt("The red planet").tag("planets"));
+    /// assert!(AssetMeta::from_json("[1, 2]").is_err());
+    /// # Ok::<_, storyblok_assets::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<AssetMeta, Error> {
+        parse(text).map_err(|problem| Error::invalid(format!("the metadata is {problem}")))
     }
 
     /// Reads a metadata file (a sidecar, or a file of metadata for every asset) as
@@ -212,7 +204,7 @@ impl AssetMeta {
     pub fn from_file(path: impl AsRef<Path>) -> Result<AssetMeta, Error> {
         let path = path.as_ref();
         let text = read_file(path)?;
-        AssetMeta::from_json(&text).map_err(|problem| {
+        parse(&text).map_err(|problem| {
             Error::invalid(format!("the metadata file {} is {problem}", path.display()))
         })
     }
@@ -311,6 +303,38 @@ pub(crate) fn update(
     .map(drop)
 }
 
+/// What [`AssetMeta::from_json`] reads, or why the text is not metadata.
+fn parse(text: &str) -> Result<AssetMeta, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err("not a JSON object".into());
+    };
+    let no_meta_data = match map.get("meta_data") {
+        Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.is_empty(),
+        Some(Value::Object(fields)) => fields.is_empty(),
+        _ => false,
+    };
+    if no_meta_data {
+        map.remove("meta_data");
+    }
+    let tags_list = map.remove("internal_tags_list");
+    let mut meta: AssetMeta = serde_json::from_value(Value::Object(map))
+        .map_err(|e| format!("not asset metadata: {e}"))?;
+    if meta.internal_tags.is_empty()
+        && let Some(Value::Array(tags)) = tags_list
+    {
+        meta.internal_tags = tags
+            .iter()
+            .filter_map(|t| t.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+    }
+    meta.internal_tags.sort();
+    meta.internal_tags.dedup();
+    Ok(meta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,7 +369,7 @@ mod tests {
             assert_eq!(meta, AssetMeta::new().title("T"), "{empty}");
         }
         let meta = AssetMeta::from_json(r#"{"meta_data": {"k": "v"}}"#).expect("meta_data");
-        assert_eq!(meta, AssetMeta::new().meta("k", "v"));
+        assert_eq!(meta, AssetMeta::new().custom_field("k", "v"));
         assert!(AssetMeta::from_json(r#"{"meta_data": [1]}"#).is_err());
     }
 
@@ -359,7 +383,7 @@ mod tests {
             .source("s")
             .focus("f")
             .private(true)
-            .meta("k", "v")
+            .custom_field("k", "v")
             .tag("x");
         let Ok(Value::Object(written)) = serde_json::to_value(&full) else {
             panic!("an object");
@@ -455,7 +479,7 @@ mod tests {
         let b = AssetMeta::new().tag("two").tag("one").alt("x");
         assert_eq!(a.hash(), b.hash());
         assert_ne!(a.hash(), a.clone().title("t").hash());
-        assert_ne!(a.hash(), a.clone().meta("k", "v").hash());
+        assert_ne!(a.hash(), a.clone().custom_field("k", "v").hash());
         assert_ne!(
             AssetMeta::new().hash(),
             AssetMeta::new().private(false).hash()

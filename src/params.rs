@@ -1,26 +1,27 @@
 //! The asset's parameters, sent with the sign call, and the exact JSON they become.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::codec::image_size::Dimensions;
 use crate::error::{Error, ErrorKind};
 use crate::meta::AssetMeta;
 use crate::source::Source;
 
-/// What the sign call asks Storyblok for: the filename, the folder, metadata, and whether
-/// this replaces an existing asset.
+/// What the sign call asks Storyblok for: the filename, the folder, the metadata, and
+/// whether this replaces an existing asset.
 ///
-/// Every setter consumes and returns the parameters. Unset parameters are not sent.
+/// Every setter consumes and returns the parameters. Unset parameters are not sent. The
+/// descriptive fields (alt text, title, custom fields, tags, …) are set once, on an
+/// [`AssetMeta`] given to [`AssetParams::metadata`]: the same value sync reads from a
+/// sidecar and [`Client::update_metadata`](crate::Client::update_metadata) sends.
 ///
 /// ```
-/// use storyblok_assets::AssetParams;
+/// use storyblok_assets::{AssetMeta, AssetParams};
 ///
 /// let params = AssetParams::new()
 ///     .filename("mars.jpg")
 ///     .folder(42)
-///     .alt("The red planet")
-///     .meta("photographer", "NASA");
+///     .metadata(AssetMeta::new().alt("The red planet").custom_field("photographer", "NASA"));
 /// # let _ = params;
 /// ```
 #[derive(Clone, Debug)]
@@ -32,7 +33,7 @@ pub struct AssetParams {
     pub(crate) validate_upload: bool,
     pub(crate) ext_id: Option<String>,
     /// Alt text, title, … and internal tags by name (turned into ids by the sign).
-    pub(crate) meta: AssetMeta,
+    pub(crate) metadata: AssetMeta,
     pub(crate) internal_tag_ids: Option<Vec<u64>>,
 }
 
@@ -53,7 +54,7 @@ impl Default for AssetParams {
             size: Size::Detect,
             validate_upload: true,
             ext_id: None,
-            meta: AssetMeta::default(),
+            metadata: AssetMeta::default(),
             internal_tag_ids: None,
         }
     }
@@ -130,57 +131,9 @@ impl AssetParams {
         self
     }
 
-    /// Make the asset private: readable only with an asset token (`is_private`).
-    pub fn private(mut self, is_private: bool) -> Self {
-        self.meta = self.meta.private(is_private);
-        self
-    }
-
-    /// Alternative text (`alt`).
-    pub fn alt(mut self, alt: impl Into<String>) -> Self {
-        self.meta = self.meta.alt(alt);
-        self
-    }
-
-    /// Title (`title`).
-    pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.meta = self.meta.title(title);
-        self
-    }
-
-    /// Copyright notice (`copyright`).
-    pub fn copyright(mut self, copyright: impl Into<String>) -> Self {
-        self.meta = self.meta.copyright(copyright);
-        self
-    }
-
-    /// Where the asset comes from (Storyblok's `source` field: a credit or origin).
-    pub fn source(mut self, source: impl Into<String>) -> Self {
-        self.meta = self.meta.source(source);
-        self
-    }
-
-    /// Focus point for image crops (`focus`), such as `"420x200:421x201"`.
-    pub fn focus(mut self, focus: impl Into<String>) -> Self {
-        self.meta = self.meta.focus(focus);
-        self
-    }
-
     /// Your own id for the asset (`ext_id`).
     pub fn ext_id(mut self, ext_id: impl Into<String>) -> Self {
         self.ext_id = Some(ext_id.into());
-        self
-    }
-
-    /// One entry of the asset's `meta_data`.
-    pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.meta = self.meta.meta(key, value);
-        self
-    }
-
-    /// The whole `meta_data` object, replacing entries set before.
-    pub fn meta_data(mut self, meta_data: Map<String, Value>) -> Self {
-        self.meta.meta_data = Some(meta_data);
         self
     }
 
@@ -190,19 +143,21 @@ impl AssetParams {
         self
     }
 
-    /// Every field `meta` sets: alt text, title, copyright, source, focus, privacy,
-    /// `meta_data`, and internal tags by name, which the sign call looks up in the space
-    /// (creating those that are missing) and sends as `internal_tag_ids`.
+    /// The asset's metadata: every field `metadata` sets (alt text, title, copyright,
+    /// source, focus, privacy, custom fields) is sent with the sign call, and its internal
+    /// tags, by name, are looked up in the space (those missing are created) and sent as
+    /// `internal_tag_ids`. Called again, it sets what the new metadata sets and adds its
+    /// tags.
     ///
     /// ```
     /// use storyblok_assets::{AssetMeta, AssetParams};
     ///
     /// let meta = AssetMeta::new().alt("The red planet").tag("planets");
-    /// let params = AssetParams::new().filename("mars.jpg").metadata(&meta);
+    /// let params = AssetParams::new().filename("mars.jpg").metadata(meta);
     /// # let _ = params;
     /// ```
-    pub fn metadata(mut self, meta: &AssetMeta) -> Self {
-        self.meta.merge(meta);
+    pub fn metadata(mut self, metadata: AssetMeta) -> Self {
+        self.metadata.merge(&metadata);
         self
     }
 
@@ -216,7 +171,7 @@ impl AssetParams {
             }
         }
         self.internal_tag_ids = Some(all);
-        self.meta.internal_tags.clear();
+        self.metadata.internal_tags.clear();
         self
     }
 
@@ -277,7 +232,7 @@ impl AssetParams {
             size: self.size_param(),
             validate_upload: u8::from(self.validate_upload),
             ext_id: self.ext_id.as_deref(),
-            meta: &self.meta,
+            meta: &self.metadata,
             internal_tag_ids: self.internal_tag_ids.as_deref(),
         };
         serde_json::to_vec(&body).map_err(|e| {
@@ -313,15 +268,18 @@ mod tests {
             .folder(42)
             .size(1920, 1080)
             .validate_upload(false)
-            .private(true)
-            .alt("alt")
-            .title("title")
-            .copyright("(c) NASA")
-            .source("JPL")
-            .focus("10x20:11x21")
+            .metadata(
+                AssetMeta::new()
+                    .private(true)
+                    .alt("alt")
+                    .title("title")
+                    .copyright("(c) NASA")
+                    .source("JPL")
+                    .focus("10x20:11x21")
+                    .custom_field("camera", "Mastcam")
+                    .custom_field("sol", 42),
+            )
             .ext_id("ext-1")
-            .meta("camera", "Mastcam")
-            .meta("sol", 42)
             .internal_tag_ids([3, 4]);
         assert_eq!(
             json(&request),

@@ -524,7 +524,7 @@ impl<'r, 'c> Job<'r, 'c> {
             params = params.folder(folder);
         }
         if let Some(meta) = &self.meta {
-            params = params.metadata(meta);
+            params = params.metadata(meta.clone());
         }
         let source = Source::path(&self.local.path);
         // Reads the image header once: the manifest keeps the size the sign call sends.
@@ -732,7 +732,7 @@ fn listed_has(asset: &Listed, meta: &AssetMeta) -> bool {
         && same(&meta.source, &asset.source)
         && same(&meta.focus, &asset.focus)
         && meta.is_private.is_none_or(|p| p == asset.is_private)
-        && (meta.meta_data.is_none() || meta.meta_data == asset.meta_data())
+        && (meta.custom_fields.is_none() || meta.custom_fields == asset.meta_data())
         && (wanted_tags.is_empty() || wanted_tags == tags)
 }
 

@@ -421,7 +421,7 @@ impl SyncReport {
     }
 
     /// How many files had this outcome.
-    pub fn count(&self, action: fn(&SyncAction) -> bool) -> usize {
+    pub fn count(&self, action: impl Fn(&SyncAction) -> bool) -> usize {
         self.files.iter().filter(|f| action(&f.action)).count()
     }
 }

@@ -447,7 +447,9 @@ fn private_asset_reads_only_signed() {
         .client
         .upload(
             w.space,
-            AssetParams::new().filename("secret.txt").private(true),
+            AssetParams::new()
+                .filename("secret.txt")
+                .metadata(storyblok_assets::AssetMeta::new().private(true)),
             Source::bytes(&data[..]),
         )
         .expect("a private upload");

@@ -20,7 +20,7 @@ fn upload_bytes(client: &Client, space: u64) -> Result<storyblok_assets::Asset, 
 #[test]
 fn a_sign_without_a_filename_makes_no_call_not_even_for_tags() {
     let s = setup();
-    let params = AssetParams::new().metadata(&storyblok_assets::AssetMeta::new().tag("hero"));
+    let params = AssetParams::new().metadata(storyblok_assets::AssetMeta::new().tag("hero"));
     let err = s.client.sign(s.space, params).expect_err("no filename");
     assert!(
         matches!(err.kind(), ErrorKind::InvalidInput { .. }),
@@ -329,7 +329,9 @@ fn both_finish_shapes_are_read() {
             .client
             .upload(
                 s.space,
-                AssetParams::new().filename("a.png").alt("Alt"),
+                AssetParams::new()
+                    .filename("a.png")
+                    .metadata(storyblok_assets::AssetMeta::new().alt("Alt")),
                 Source::bytes(png(2, 2)),
             )
             .expect("upload");

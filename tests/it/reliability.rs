@@ -248,7 +248,9 @@ fn an_expired_policy_signs_again_for_the_same_record() {
     let asset = client
         .upload(
             s.space,
-            AssetParams::new().filename("late.bin").alt("A"),
+            AssetParams::new()
+                .filename("late.bin")
+                .metadata(storyblok_assets::AssetMeta::new().alt("A")),
             Source::bytes(&data[..]),
         )
         .expect("upload after signing again");

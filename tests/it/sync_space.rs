@@ -143,6 +143,41 @@ fn folder_path_finds_or_creates_and_lists_once() {
 }
 
 #[test]
+fn find_folder_looks_up_without_creating() {
+    let s = space();
+    let img = s.emulator.create_folder("img", None);
+    let icons = s.emulator.create_folder("icons", Some(img));
+    assert_eq!(
+        s.client
+            .find_folder(s.space, None, "img/icons")
+            .expect("found"),
+        Some(icons)
+    );
+    assert_eq!(
+        s.client
+            .find_folder(s.space, Some(img), "icons")
+            .expect("found"),
+        Some(icons)
+    );
+    assert_eq!(
+        s.client
+            .find_folder(s.space, Some(img), "")
+            .expect("itself"),
+        Some(img)
+    );
+    for missing in ["img/fonts", "fonts", "img/icons/small"] {
+        assert_eq!(
+            s.client.find_folder(s.space, None, missing).expect("asked"),
+            None,
+            "{missing}"
+        );
+    }
+    assert_eq!(count(&s.emulator, Endpoint::ListFolders), 1);
+    assert_eq!(count(&s.emulator, Endpoint::CreateFolder), 0);
+    assert_eq!(s.emulator.folders().len(), 2);
+}
+
+#[test]
 fn a_space_with_the_assets_already_and_no_manifest_gets_no_new_record() {
     let s = space();
     let logo = png(40, 20);

@@ -188,14 +188,17 @@ fn folder_private_and_metadata_reach_storyblok() {
     let request = AssetParams::new()
         .filename("report.pdf")
         .folder(77)
-        .private(true)
-        .alt("Alt text")
-        .title("Quarterly report")
-        .copyright("(c) Us")
-        .source("Finance")
-        .focus("1x2:3x4")
-        .ext_id("ext-42")
-        .meta("department", "finance");
+        .metadata(
+            AssetMeta::new()
+                .private(true)
+                .alt("Alt text")
+                .title("Quarterly report")
+                .copyright("(c) Us")
+                .source("Finance")
+                .focus("1x2:3x4")
+                .custom_field("department", "finance"),
+        )
+        .ext_id("ext-42");
     let asset = s
         .client
         .upload(s.space, request, Source::bytes(&b"%PDF-1.7 not much"[..]))
@@ -564,7 +567,9 @@ fn metadata_with_tags_by_name_goes_with_the_sign() {
         .client
         .upload(
             s.space,
-            AssetParams::new().filename("mars.png").metadata(&meta),
+            AssetParams::new()
+                .filename("mars.png")
+                .metadata(meta.clone()),
             Source::bytes(png(3, 3)),
         )
         .expect("uploaded");
@@ -574,7 +579,7 @@ fn metadata_with_tags_by_name_goes_with_the_sign() {
             s.space,
             AssetParams::new()
                 .filename("phobos.png")
-                .metadata(&AssetMeta::new().tag("red")),
+                .metadata(AssetMeta::new().tag("red")),
             Source::bytes(png(2, 2)),
         )
         .expect("uploaded");
