@@ -46,8 +46,8 @@ impl Client {
     /// A client with default settings. Each call goes to the region its space id names
     /// (see [`Region::from_space_id`]; EU when the id names none).
     ///
-    /// Fails only on an unusable token (empty, or with a newline or other control
-    /// character in it).
+    /// Fails only on an unusable token: empty, with spaces before or after it, or with a
+    /// control or non-ASCII character in it (a pasted newline, say).
     pub fn new(token: Token) -> Result<Client, Error> {
         Client::builder(token).build()
     }

@@ -151,7 +151,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// The flow, in the order it runs: client → sign → upload → finish.
+// The flow runs client → sign → upload → finish (rustfmt keeps modules alphabetical).
 mod client;
 mod finish;
 mod sign;
@@ -164,6 +164,7 @@ mod delete;
 mod error;
 mod mapi;
 mod message;
+mod mutex;
 mod pacer;
 mod params;
 mod region;
@@ -184,7 +185,6 @@ mod bulk;
 mod folders;
 mod listed;
 mod meta;
-mod mutex;
 mod paging;
 mod pool;
 mod sync;

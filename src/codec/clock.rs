@@ -1,8 +1,9 @@
-//! UTC calendar arithmetic for the three date formats of an S3 POST policy.
+//! UTC calendar arithmetic for the three date formats the SDK reads:
 //!
-//! - ISO 8601, the policy's `expiration`: `2025-09-05T13:41:24Z` (fractions allowed);
-//! - the compact `x-amz-date`: `20250905T133124Z`;
-//! - the HTTP date of the `Expires` field: `Sat, 05 Sep 2026 13:31:24 GMT`.
+//! - ISO 8601, a policy's `expiration` and a listed asset's `created_at`:
+//!   `2025-09-05T13:41:24Z` (fractions allowed);
+//! - the compact `x-amz-date` of a signed form: `20250905T133124Z`;
+//! - the HTTP date of a `Retry-After` header: `Sat, 05 Sep 2026 13:31:24 GMT`.
 //!
 //! Times are whole seconds since the Unix epoch, in UTC. The day/civil conversion is the
 //! well-known proleptic Gregorian algorithm over 400-year eras.

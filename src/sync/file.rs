@@ -215,7 +215,7 @@ impl<'r, 'c> Job<'r, 'c> {
             Target::Folder(folder) => entry.folder != folder,
             Target::Missing => true,
         };
-        let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.meta;
+        let meta_changed = self.meta_hash.is_some() && self.meta_hash != entry.metadata_hash;
         if same_bytes && !moved && !meta_changed {
             if self.dry() {
                 return Ok(SyncAction::Unchanged);
@@ -253,7 +253,7 @@ impl<'r, 'c> Job<'r, 'c> {
                 if target != Target::Unplaced {
                     updated.folder = target.folder();
                 }
-                updated.meta = self.meta_hash.clone().or(updated.meta);
+                updated.metadata_hash = self.meta_hash.clone().or(updated.metadata_hash);
                 updated.modified = self.modified;
                 self.run.save(self.key(), Some(updated))?;
             }
@@ -625,7 +625,7 @@ impl<'r, 'c> Job<'r, 'c> {
             pending,
             new_version: None,
             folder: target.folder(),
-            meta: self.meta_hash.clone(),
+            metadata_hash: self.meta_hash.clone(),
             modified: self.modified,
         })
     }

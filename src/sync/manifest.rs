@@ -85,8 +85,8 @@ pub struct ManifestEntry {
     pub folder: Option<u64>,
     /// The SHA-256 of the metadata last sent (see [`AssetMeta`](crate::AssetMeta)), when
     /// the sync manages the file's metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<String>,
+    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    pub metadata_hash: Option<String>,
     /// The file's modification time (nanoseconds since the Unix epoch) as a sync on this
     /// machine last saw it: a file of the same size and time is not hashed again. A time
     /// once recorded is not rewritten for a file found unchanged (on another machine times
@@ -438,7 +438,7 @@ mod tests {
             pending: false,
             new_version: None,
             folder: None,
-            meta: None,
+            metadata_hash: None,
             modified: None,
         }
     }

@@ -433,21 +433,24 @@ impl Client {
     /// files that disappeared (deleting their assets only when asked).
     ///
     /// Changes are told by size and SHA-256 against the manifest (a file of the size and
-    /// modification time the manifest recorded is not even hashed), which is written
-    /// atomically after every asset, so a crash loses nothing and a rerun carries on; a
-    /// new asset is entered as pending as soon as its record exists, so a rerun after a
-    /// failed upload replaces that record instead of creating a second one. A file the
+    /// modification time the manifest recorded is not even hashed). Each change is noted
+    /// the moment it happens, as one line of a journal beside the manifest, which is folded
+    /// into the manifest (written atomically) when the sync ends, or by the next sync
+    /// after a crash: a killed sync loses nothing and a rerun carries on. A new asset is
+    /// noted as pending as soon as its record exists, so a rerun after a failed upload
+    /// replaces that record instead of creating a second one. A file the
     /// manifest does not know is first looked for in the space (see
     /// [`SyncOptions::adopt`]). Files are synced a few at a time on this client's pacing
     /// ([`SyncOptions::concurrency`]). Hidden files and links out of the folder are left
     /// alone ([`SyncAction::Skipped`]); a Git LFS pointer file fails its line
     /// ([`ErrorKind::LfsPointer`]).
     ///
-    /// Fails as a whole only when the manifest or the folder cannot be read, the manifest
-    /// cannot be written, or the sync would change too much of the manifest at once
-    /// ([`ErrorKind::MassChange`], before any call; see
-    /// [`SyncOptions::mass_change_limit`]); a file's failure is in its line of the
-    /// report.
+    /// Fails as a whole only when the folder cannot be read, a file given to
+    /// [`SyncOptions::files`] is outside its root, the manifest cannot be read, parsed,
+    /// locked (another sync held it past [`SyncOptions::lock_timeout`]) or written, or the
+    /// sync would change too much of the manifest at once ([`ErrorKind::MassChange`],
+    /// before any call; see [`SyncOptions::mass_change_limit`]); a file's failure is in its
+    /// line of the report.
     ///
     /// ```no_run
     /// use storyblok_assets::{Client, SyncOptions, Token};
