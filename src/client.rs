@@ -364,8 +364,12 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed call is retried when a retry is safe (see the crate docs
-    /// on retries). Default 6; 0 turns retries off.
+    /// How many times a call that failed in a way a retry can mend (a 5xx, a lost
+    /// connection, S3's `RequestTimeout`; see
+    /// [pacing and retries](crate#pacing-and-retries)) is tried again. Default 6. A 429 is
+    /// not counted: it is retried until the call's budget
+    /// ([`ClientBuilder::timeout_call`]) is spent, however many tries that takes. 0 turns
+    /// off every retry, 429s included.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.retries.max = retries;
         self

@@ -141,8 +141,10 @@ pub enum ErrorKind {
         /// The raw response body (at most 64 KiB of it; see [`Error::body`]).
         body: String,
     },
-    /// Storyblok answered 429 (rate limit) and the call's time budget or retries ran out,
-    /// or it asked for a longer wait than the budget allows.
+    /// Storyblok answered 429 (rate limit) until the call's time budget
+    /// ([`ClientBuilder::timeout_call`](crate::ClientBuilder::timeout_call)) ran out, or
+    /// asked for a longer wait than the budget has left, or answered 429 once with retries
+    /// off ([`ClientBuilder::max_retries`](crate::ClientBuilder::max_retries)`(0)`).
     RateLimited {
         /// How many times the call was sent.
         attempts: u32,

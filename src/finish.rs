@@ -20,8 +20,8 @@ pub(crate) fn complete(uploaded: UploadedAsset) -> Result<Asset, Error> {
 
 impl UploadedAsset {
     /// Step 3: tells Storyblok the upload is complete; it validates the file (when the
-    /// sign asked for it) and records its type and size. Retried on 429, 5xx and
-    /// connection errors: finishing twice is harmless.
+    /// sign asked for it) and records its type and size. Finishing twice is harmless, so
+    /// it is retried as an idempotent call ([pacing and retries](crate#pacing-and-retries)).
     ///
     /// Accepts both answer shapes Storyblok is known to give: the flat
     /// `{"id", "filename", …}` and `{"asset": {…}}`. An answer about another asset is an

@@ -40,11 +40,9 @@ pub(crate) struct Reply {
 /// `/spaces/{space_id}`), paced and retried: `Authorization` set, the body (if any)
 /// sent as JSON, the call's time budget applied to each attempt.
 ///
-/// A 429 is retried for every method (it was not processed); 5xx and connection errors
-/// only for idempotent methods, and for a sign only when nothing was sent. Returns the
-/// status and body of a 2xx answer; another status is an [`ErrorKind::Api`], a 429 that
-/// outlasts the call's time budget (or any 429 with retries off) an
-/// [`ErrorKind::RateLimited`]. A 2xx whose body could not be read whole (it dripped past
+/// Retried as [pacing and retries](crate#pacing-and-retries) says, by the method's
+/// [`Idempotence`]. Returns the status and body of a 2xx answer; another status is an
+/// [`ErrorKind::Api`], a 429 that outlasts the retries an [`ErrorKind::RateLimited`]. A 2xx whose body could not be read whole (it dripped past
 /// the budget, the connection broke) is never a success: it is tried again as a
 /// connection error would be, and in the end an [`ErrorKind::UnexpectedResponse`] with
 /// what arrived, the read's error as its cause.
@@ -57,7 +55,8 @@ pub(crate) fn call(
     path: &str,
 ) -> Result<Reply, Error> {
     let url = session.space_url(space_id, path);
-    // The pacer keeps a ledger per server and space: the port tells local servers apart.
+    // Processes share a ledger per API host and space (the port tells local servers
+    // apart); within this process the pacer paces per space.
     let host = crate::url::authority(&url).unwrap_or_default();
     let retries = session.retries;
     let idempotence = method.idempotence();

@@ -44,12 +44,11 @@ impl SignedUpload {
     /// header goes to S3. An empty file, or one outside the policy's size range, is
     /// refused before the request.
     ///
-    /// S3's 500 and 503, its `RequestTimeout` and connection failures (a reset midway
-    /// included) are retried from the start of the file, when the source can start over
-    /// (see [`Source`]). A policy that expired, or will have by the time the request
-    /// goes out, is signed again for the same asset (no second record) and the upload
-    /// repeated. On any other error the signed upload is spent; the error names the asset,
-    /// which [`Client::replace`](crate::Client::replace) can upload again.
+    /// A failure a retry can mend is retried from the start of the file when the source
+    /// can start over, and an expired policy is signed again for the same asset (no second
+    /// record), as [pacing and retries](crate#pacing-and-retries) says. On any other error
+    /// the signed upload is spent; the error names the asset, which
+    /// [`Client::replace`](crate::Client::replace) can upload again.
     pub fn upload(mut self, source: Source<'_>) -> Result<UploadedAsset, Error> {
         let record = Record::of_upload(self.asset_id(), self.params.replaces());
         if let Err(error) = self.send_file(source) {
