@@ -10,9 +10,8 @@ use super::multipart::{self, Part};
 use super::policy::{self, BUCKET, Condition, json_str};
 use crate::clock::unix_seconds;
 use crate::sigv4::Credentials;
-use crate::sigv4::sha256_hex;
 use crate::state::State;
-use crate::store::ObjectRecord;
+use crate::store::{ObjectRecord, etag};
 use crate::{FormPart, RecordedForm};
 
 /// The most bytes allowed before the file's content.
@@ -43,10 +42,6 @@ fn request_ids() -> (String, String) {
 }
 
 /// The quoted ETag of an object's bytes (32 hex digits, like S3's MD5; here from SHA-256).
-pub(crate) fn etag(bytes: &[u8]) -> String {
-    format!("\"{}\"", sha256_hex(bytes).get(..32).unwrap_or_default())
-}
-
 /// An S3 XML error response.
 pub(crate) fn xml_error(status: u16, code: &str, message: &str) -> Response {
     let (request_id, host_id) = request_ids();

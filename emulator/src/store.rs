@@ -153,7 +153,7 @@ impl AssetRecord {
                 publish_at: None,
                 locked: false,
                 content_length: None,
-                content_type: crate::mapi::content_type_for(name).to_string(),
+                content_type: crate::names::content_type_for(name).to_string(),
                 sign_count: 0,
                 finished: false,
             },
@@ -191,6 +191,16 @@ impl ObjectRecord {
             acl: self.acl.clone(),
         }
     }
+}
+
+/// S3's ETag of an object's bytes: quoted hex (the emulator's own digest, 32 digits).
+pub(crate) fn etag(bytes: &[u8]) -> String {
+    format!(
+        "\"{}\"",
+        crate::sigv4::sha256_hex(bytes)
+            .get(..32)
+            .unwrap_or_default()
+    )
 }
 
 #[cfg(test)]

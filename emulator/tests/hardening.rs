@@ -49,7 +49,8 @@ fn a_request_without_a_valid_token_is_refused_from_its_head() {
             (401, r#"{"error":"Unauthorized"}"#)
         );
         assert_eq!(reply.header("connection"), Some("close"));
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Answered from the head: not after reading (or waiting for) the 1 GiB body.
+        assert!(started.elapsed() < Duration::from_secs(5));
         let _ = socket.shutdown(std::net::Shutdown::Write);
         assert!(closed(&mut socket));
     }

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::names::{content_type_for, normalize_size, parameterize};
 use super::params::{
     page_window, paginated, param_bool, param_id, param_ids, param_text, params, query, query_text,
     wrapped_body,
@@ -14,6 +13,7 @@ use super::{error, invalid, json, not_found};
 use crate::clock::{format_iso8601, from_unix_seconds, parse_iso8601, unix_seconds};
 use crate::fault::SignFault;
 use crate::http::{Request, Response};
+use crate::names::{content_type_for, key_hash, normalize_size, parameterize};
 use crate::policy::{BUCKET, PolicyFields, json_str, ordered_object};
 use crate::state::{Config, Inner, State};
 use crate::store::{AssetRecord, InternalTag};
@@ -288,14 +288,6 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
             ("meta_data", asset.meta_data.to_string()),
         ]),
     )
-}
-
-/// The ten hex digits that make a new asset's key unique, as Storyblok's do.
-pub(crate) fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: u64) -> String {
-    let seed = format!("{}/{id}/{event}", credentials.secret_key);
-    let mut hash = crate::sigv4::sha256_hex(seed.as_bytes());
-    hash.truncate(10);
-    hash
 }
 
 /// The URL an asset's file is at: the `filename` of finish, get and the list, and sign's

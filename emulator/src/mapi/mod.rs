@@ -12,12 +12,8 @@ use crate::state::{Config, State};
 
 mod assets;
 mod folders;
-mod names;
 mod params;
 mod tags;
-
-pub(crate) use assets::key_hash;
-pub(crate) use names::{content_type_for, parameterize};
 
 const JSON: &str = "application/json; charset=utf-8";
 const NOT_FOUND: &str = r#"["This record could not be found"]"#;
@@ -44,37 +40,6 @@ pub(crate) fn not_found() -> Response {
 
 pub(crate) fn error(status: u16, message: &str) -> Response {
     json(status, format!("{{\"error\":{}}}", json_str(message)))
-}
-
-/// One fixed one-second window, aligned to whole Unix seconds: the emulator serves one space,
-/// so every Management API request counts in it, whatever space its path names.
-#[derive(Debug, Default)]
-pub(crate) struct RateLimiter {
-    /// (Unix second, requests counted in it).
-    window: (u64, u32),
-}
-
-impl RateLimiter {
-    /// Counts a request in the window of Unix second `second`, whatever the answer (a refused
-    /// request counts too, as at Storyblok); `false` if the window already held `limit`
-    /// requests. A second older than the current window's counts in the current one.
-    pub(crate) fn admit(&mut self, second: u64, limit: u32) -> bool {
-        if second > self.window.0 {
-            self.window = (second, 0);
-        }
-        self.window.1 = self.window.1.saturating_add(1);
-        self.window.1 <= limit
-    }
-
-    /// How many requests the window at `second` holds.
-    #[cfg(test)]
-    fn count(&self, second: u64) -> u32 {
-        if self.window.0 == second {
-            self.window.1
-        } else {
-            0
-        }
-    }
 }
 
 /// Storyblok's 429 body, with a `Retry-After` when the emulator is set to send one.
@@ -154,36 +119,5 @@ pub(crate) fn handle(
         Route::ListTags { .. } => tags::list(state, request),
         Route::CreateTag { .. } => tags::create(state, request),
         _ => not_found(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limit_window() {
-        let mut rl = RateLimiter::default();
-        for _ in 0..6 {
-            assert!(rl.admit(100, 6));
-        }
-        assert!(!rl.admit(100, 6));
-        assert!(!rl.admit(100, 6));
-        // Refused requests count too.
-        assert_eq!(rl.count(100), 8);
-        // The next whole second starts a fresh window.
-        for _ in 0..6 {
-            assert!(rl.admit(101, 6));
-        }
-        assert!(!rl.admit(101, 6));
-        // A late request stamped with an older second counts in the current window.
-        assert!(!rl.admit(100, 6));
-        assert_eq!(rl.count(101), 8);
-        assert_eq!(rl.count(100), 0);
-        assert!(rl.admit(105, 6));
-        assert_eq!(rl.count(105), 1);
-        // A limit of zero refuses everything, and still counts.
-        assert!(!rl.admit(106, 0));
-        assert_eq!(rl.count(106), 1);
     }
 }

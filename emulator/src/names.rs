@@ -57,6 +57,14 @@ pub(crate) fn content_type_for(filename: &str) -> &'static str {
     }
 }
 
+/// The ten hex digits that make a new asset's key unique, as Storyblok's do.
+pub(crate) fn key_hash(credentials: &crate::sigv4::Credentials, id: u64, event: u64) -> String {
+    let seed = format!("{}/{id}/{event}", credentials.secret_key);
+    let mut hash = crate::sigv4::sha256_hex(seed.as_bytes());
+    hash.truncate(10);
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
