@@ -351,7 +351,8 @@ impl ClientBuilder {
 
     /// How fast to call the Management API, shared by every clone of the client and every
     /// thread: default [`RateLimit::PerSecond`]`(6)`, the paid plans' limit (Starter: 3).
-    /// After a 429 the client halves its rate and recovers gradually.
+    /// After a 429 the client lowers its rate and recovers gradually (see
+    /// [pacing and retries](crate#pacing-and-retries)).
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = limit;
         self

@@ -101,7 +101,7 @@
 //! (less a margin learned from call durations), so no fixed one-second window, wherever
 //! its boundaries lie, sees more than the limit; at most 30 calls are in flight. The
 //! processes of one machine share their slots through a state file
-//! ([`SharedPacing`]). A 429 halves the pace once per burst and the limit it names caps
+//! ([`SharedPacing`]). A 429 lowers the pace once per burst and the limit it names caps
 //! it; it recovers step by step. S3 uploads are not paced.
 //!
 //! What is retried, with exponential backoff and jitter (a `Retry-After` header wins):

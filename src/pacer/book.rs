@@ -15,19 +15,26 @@ use std::fmt::Write as _;
 pub(super) const SECOND: u64 = 1_000_000_000;
 /// The lowest rate a 429 can push a client to: one call every two seconds.
 const MIN_RATE: f64 = 0.5;
-/// On a 429, the rate is multiplied by this (once per burst of 429s).
-const DECREASE: f64 = 0.5;
-/// A new ledger starts at this share of its ceiling, and doubles every second until a
-/// 429 or the ceiling: alone, a client reaches full speed within a second; several that
-/// start together do not all open with a full burst.
-const START: f64 = 0.5;
-/// For this long after a 429 (another client may be sharing the space), the rate probes
-/// upwards gently: [`INCREMENT`] per [`GENTLE_STEP`]; later, per [`RECOVERY_STEP`].
+/// On a 429, the rate is multiplied by this (once per burst of 429s), and kept at or below
+/// the plateau (see [`Book::plateau`]).
+pub(super) const DECREASE: f64 = 0.8;
+/// A new ledger starts at this share of its ceiling, and grows by [`START_GROWTH`] every
+/// second until a 429 or the ceiling: alone, a client reaches full speed within a few
+/// seconds; several that start together (processes on separate machines, which see only
+/// their own calls) do not open with more than the space allows.
+pub(super) const START: f64 = 0.25;
+const START_GROWTH: f64 = 1.3;
+/// For this long after a 429 (another client may be sharing the space), the rate stays at
+/// its plateau, or without one probes upwards gently: [`INCREMENT`] per [`GENTLE_STEP`];
+/// later, per [`RECOVERY_STEP`]. Below its plateau it climbs a step per
+/// [`RECOVERY_STEP`].
 const QUIET: u64 = 30 * SECOND;
 const GENTLE_STEP: u64 = 8 * SECOND;
 const RECOVERY_STEP: u64 = 2 * SECOND;
 /// How much the rate goes up per step.
-const INCREMENT: f64 = 0.5;
+const INCREMENT: f64 = 0.25;
+/// How much a 429 lowers a plateau the rate was already at.
+const PLATEAU_STEP: f64 = 0.5;
 /// How long a limit named by a 429 is believed without another 429.
 const FORGET_LEARNED: u64 = 600 * SECOND;
 /// The highest rate a ledger holds, in calls per second: a rate the pacer is configured
@@ -71,18 +78,27 @@ pub(super) struct Book {
     /// The plan's limit as a 429 named it ("Rate limit of 3 request per second"); 0 when
     /// no 429 said.
     pub(super) learned: u32,
+    /// Where the rate settles after a 429 (0: no 429 yet): the highest rate with one slot
+    /// fewer than the rate the 429 refused. A space shared with clients this one cannot
+    /// see holds as many calls a second as all their slots together; a 429 says this
+    /// client's share was one slot too many. The rate climbs back here quickly, stays for
+    /// [`QUIET`], and only then probes above. A 429 at the plateau (another client grew)
+    /// lowers it by [`PLATEAU_STEP`], not by a slot: clients that were not the cause keep
+    /// most of their share.
+    pub(super) plateau: f64,
     pub(super) slots: Vec<Slot>,
 }
 
 impl Book {
-    /// A fresh ledger at `configured` calls per second, begun at `now`: it starts at half
-    /// the rate and doubles each second (see [`START`]).
+    /// A fresh ledger at `configured` calls per second, begun at `now`: it starts at a
+    /// quarter of the rate and grows each second (see [`START`]).
     pub(super) fn new(configured: u32, now: u64) -> Book {
         Book {
             rate: (f64::from(configured.max(1)) * START).max(MIN_RATE),
             decreased: 0,
             grown: now,
             learned: 0,
+            plateau: 0.0,
             slots: Vec::new(),
         }
     }
@@ -96,9 +112,10 @@ impl Book {
         }
     }
 
-    /// Raises the rate towards the ceiling: doubling each second until the first 429,
-    /// then a step at a time, gently while a 429 is recent. A learned limit is forgotten
-    /// after [`FORGET_LEARNED`] without a 429 (a plan can change).
+    /// Raises the rate towards the ceiling: by [`START_GROWTH`] each second until the first
+    /// 429; then quickly back to the plateau, where it stays while a 429 is recent, and a
+    /// step at a time above it. A learned limit is forgotten after [`FORGET_LEARNED`]
+    /// without a 429 (a plan can change).
     fn recover(&mut self, now: u64, configured: u32) {
         if self.learned != 0 && now.saturating_sub(self.decreased) >= FORGET_LEARNED {
             self.learned = 0;
@@ -108,9 +125,16 @@ impl Book {
             self.rate = ceiling;
         }
         while self.rate < ceiling {
+            let recent = now.saturating_sub(self.decreased) < QUIET;
             let (step, next) = if self.decreased == 0 {
-                (SECOND, self.rate * 2.0)
-            } else if now.saturating_sub(self.decreased) < QUIET {
+                (SECOND, self.rate * START_GROWTH)
+            } else if self.rate < self.plateau {
+                (RECOVERY_STEP, (self.rate + INCREMENT).min(self.plateau))
+            } else if self.plateau > 0.0 && recent {
+                // At the plateau while a 429 is recent: stay, and grow afresh after.
+                self.grown = self.grown.max(now.saturating_sub(RECOVERY_STEP));
+                return;
+            } else if recent {
                 (GENTLE_STEP, self.rate + INCREMENT)
             } else {
                 (RECOVERY_STEP, self.rate + INCREMENT)
@@ -253,10 +277,10 @@ impl Book {
         }
     }
 
-    /// A 429 answered a call that started at `started` (ns since the epoch). Halves the
+    /// A 429 answered a call that started at `started` (ns since the epoch). Lowers the
     /// rate in force at `now` once per burst (a 429 to a call that started before the last
-    /// decrease was already answered by it); a limit named in the answer caps the rate at
-    /// once.
+    /// decrease was already answered by it), and sets the plateau (see [`Book::plateau`]);
+    /// a limit named in the answer caps the rate at once.
     pub(super) fn throttled(
         &mut self,
         started: u64,
@@ -264,7 +288,7 @@ impl Book {
         learned: Option<u32>,
         configured: u32,
     ) {
-        // The stored rate may lag the one in force (it grows when read): halve the latter.
+        // The stored rate may lag the one in force (it grows when read): lower the latter.
         self.recover(now, configured);
         if let Some(limit) = learned.filter(|&l| l > 0) {
             self.learned = limit;
@@ -280,7 +304,14 @@ impl Book {
             self.grown = now;
             return;
         }
-        self.rate = (self.rate * DECREASE).max(MIN_RATE);
+        let at_plateau = self.plateau > 0.0 && self.rate <= self.plateau;
+        self.plateau = if at_plateau {
+            self.plateau - PLATEAU_STEP
+        } else {
+            self.rate.ceil() - 1.0
+        }
+        .max(MIN_RATE);
+        self.rate = (self.rate * DECREASE).clamp(MIN_RATE, self.plateau);
         self.decreased = now;
         self.grown = now;
     }
@@ -297,8 +328,8 @@ impl Book {
     /// the rest as before (it skips lines it does not know), so it still shares the ledger.
     pub(super) fn to_text(&self) -> String {
         let mut text = format!(
-            "storyblok-assets pacer 1\nrate {}\ndecreased {}\ngrown {}\nlearned {}\nslots",
-            self.rate, self.decreased, self.grown, self.learned
+            "storyblok-assets pacer 1\nrate {}\ndecreased {}\ngrown {}\nlearned {}\nplateau {}\nslots",
+            self.rate, self.decreased, self.grown, self.learned, self.plateau
         );
         for slot in &self.slots {
             let _ = match slot {
@@ -351,6 +382,14 @@ impl Book {
                 "grown" => {
                     if let Ok(at) = value.trim().parse::<u64>() {
                         book.grown = at;
+                    }
+                }
+                "plateau" => {
+                    if let Ok(plateau) = value.trim().parse::<f64>()
+                        && plateau.is_finite()
+                        && (0.0..=MAX_SLOTS as f64).contains(&plateau)
+                    {
+                        book.plateau = plateau;
                     }
                 }
                 "learned" => {
@@ -469,54 +508,77 @@ mod tests {
     }
 
     #[test]
-    fn a_new_ledger_starts_at_half_and_doubles_each_second() {
+    fn a_new_ledger_starts_at_a_quarter_and_grows_each_second() {
         let mut book = Book::new(6, T);
-        assert_eq!(book.rate_at(T, 6), 3.0);
-        assert_eq!(book.rate_at(T + SECOND / 2, 6), 3.0);
-        assert_eq!(book.rate_at(T + SECOND, 6), 6.0);
+        assert_eq!(book.rate_at(T, 6), 1.5);
+        assert_eq!(book.rate_at(T + SECOND / 2, 6), 1.5);
+        assert!((book.rate_at(T + SECOND, 6) - 1.5 * START_GROWTH).abs() < 1e-9);
         assert_eq!(
             book.rate_at(T + 10 * SECOND, 6),
             6.0,
-            "never above the ceiling"
+            "full speed within seconds, and never above the ceiling"
         );
     }
 
     #[test]
-    fn a_429_halves_once_per_burst_and_growth_is_gentle_while_it_is_recent() {
+    fn a_429_lowers_the_rate_once_per_burst_to_one_slot_fewer() {
         let mut book = full(6);
         book.throttled(T + 1, T + 2, None, 6);
-        assert_eq!(book.rate, 3.0);
+        assert_eq!(book.plateau, 5.0, "one slot fewer than the six refused");
+        assert_eq!(book.rate, 6.0 * DECREASE);
         book.throttled(T + 2, T + 3, None, 6);
         assert_eq!(
-            book.rate, 3.0,
+            book.rate,
+            6.0 * DECREASE,
             "a call sent before the decrease is the same burst"
         );
-        book.throttled(T + 10, T + 11, None, 6);
-        assert_eq!(book.rate, 1.5, "a call sent after it is a new burst");
-        // Within QUIET of the last 429: half a call per second more every GENTLE_STEP.
-        assert_eq!(book.rate_at(T + 11 + GENTLE_STEP - 1, 6), 1.5);
-        assert_eq!(book.rate_at(T + 11 + GENTLE_STEP, 6), 2.0);
-        // Past QUIET: a step per RECOVERY_STEP, up to the ceiling.
-        assert_eq!(book.rate_at(T + 11 + QUIET + 60 * SECOND, 6), 6.0);
-        for n in 0..10 {
+        // Back to the plateau quickly, a step per RECOVERY_STEP; no higher while the 429
+        // is recent.
+        assert_eq!(book.rate_at(T + 2 + RECOVERY_STEP - 1, 6), 6.0 * DECREASE);
+        assert_eq!(book.rate_at(T + 2 + RECOVERY_STEP, 6), 5.0);
+        assert_eq!(book.rate_at(T + 2 + QUIET - 1, 6), 5.0);
+        // Past QUIET: a step per RECOVERY_STEP above it, up to the ceiling.
+        assert!(book.rate_at(T + 2 + QUIET + RECOVERY_STEP, 6) > 5.0);
+        assert_eq!(book.rate_at(T + 2 + QUIET + 60 * SECOND, 6), 6.0);
+        for n in 0..40 {
             book.throttled(T + 100 * SECOND + n, T + 100 * SECOND + n, None, 6);
         }
         assert_eq!(book.rate, MIN_RATE, "never below the floor");
+        assert_eq!(book.plateau, MIN_RATE);
     }
 
     #[test]
-    fn a_429_halves_the_rate_in_force_not_a_stale_one() {
-        // Opened at 3 a second, the ledger is at 6 a second later, stored rate or not.
+    fn a_429_at_the_plateau_lowers_it_by_a_step_not_a_slot() {
+        // Three clients of a space of 6 that see only their own calls settle at 2 slots
+        // each; one that is refused while at its plateau (another grew) gives up half a
+        // call a second, not a whole slot of its share.
+        let mut book = full(6);
+        book.rate = 2.5;
+        book.throttled(T + 1, T + 1, None, 6);
+        assert_eq!((book.plateau, book.rate), (2.0, 2.0));
+        book.throttled(T + 2, T + 2, None, 6);
+        assert_eq!((book.plateau, book.rate), (1.5, 1.5));
+        assert_eq!(book.usable(), 2, "still two slots, held longer");
+    }
+
+    #[test]
+    fn a_429_lowers_the_rate_in_force_not_a_stale_one() {
+        // Opened at 1.5 a second, the ledger is at 4.3 four seconds later, stored rate or
+        // not.
         let mut book = Book::new(6, T);
-        book.throttled(T + SECOND, T + SECOND, None, 6);
-        assert_eq!(book.rate, 3.0);
+        book.throttled(T + 4 * SECOND, T + 4 * SECOND, None, 6);
+        assert_eq!(
+            book.plateau, 4.0,
+            "one slot fewer than the five of 4.3 a second"
+        );
+        assert!((book.rate - 1.5 * START_GROWTH.powi(4) * DECREASE).abs() < 1e-9);
         // Long after a 429 the rate has climbed back, and a learned limit is forgotten.
         let mut book = full(6);
         book.throttled(T, T, Some(2), 6);
         assert_eq!(book.rate, 2.0);
         let later = T + FORGET_LEARNED + 60 * SECOND;
         book.throttled(later, later, None, 6);
-        assert_eq!(book.rate, 3.0);
+        assert_eq!(book.rate, 6.0 * DECREASE);
         assert_eq!(book.learned, 0);
     }
 
@@ -530,7 +592,7 @@ mod tests {
         book.throttled(T + 1, T + 1, None, MAX_RATE);
         assert_eq!(
             Book::from_text(&book.to_text(), MAX_RATE, T + 1).map(|b| b.rate),
-            Some(f64::from(MAX_RATE) / 2.0)
+            Some(f64::from(MAX_RATE) * DECREASE)
         );
     }
 
@@ -582,6 +644,7 @@ mod tests {
         let mut book = full(6);
         book.learned = 3;
         book.rate = 2.5;
+        book.plateau = 2.0;
         book.decreased = T - 5;
         book.slots = vec![Slot::Free, Slot::Held(T + 5), running(T + 60 * SECOND)];
         let text = book.to_text();
@@ -609,7 +672,8 @@ mod tests {
         let mut book = Book::from_text(&hostile, 6, now).expect("a ledger");
         assert!(book.clamp(now));
         assert_eq!(
-            book.rate, 3.0,
+            book.rate,
+            6.0 * START,
             "an impossible rate is not believed: a fresh start"
         );
         assert_eq!(book.decreased, 0, "a time that is no number is not read");
@@ -622,11 +686,10 @@ mod tests {
         // the file after its own call budget, as for any call that never ends).
         assert_eq!(book.slots[0], Slot::Held(now + MAX_HOLD));
         assert_eq!(book.slots[1], running(now + MAX_RUNNING));
-        assert_eq!(book.take(now, 6, now + SECOND, 0), Ok(2));
         assert_eq!(
             book.take(now, 6, now + SECOND, 0),
             Err(Wait::Poll),
-            "3 a second: the first three slots, one running"
+            "1.5 a second: the first two slots, one held, one running"
         );
         assert!(!book.clamp(now), "clamped once");
         for text in [
@@ -636,7 +699,7 @@ mod tests {
         ] {
             assert_eq!(
                 Book::from_text(text, 6, now).expect("ledger").rate,
-                3.0,
+                6.0 * START,
                 "{text}"
             );
         }

@@ -548,6 +548,7 @@ fn user_tag(_: &Path) -> Option<String> {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use super::super::book::START;
     use super::super::book::{SECOND, Slot, Wait};
     use super::*;
 
@@ -725,10 +726,10 @@ pub(super) mod tests {
         long.push_str("\nrate 0.5\n");
         let huge = format!("storyblok-assets pacer 1\nslots{}\n", " 0".repeat(50_000));
         for (what, text, slots, rate) in [
-            ("empty", Vec::new(), 0, 3.0),
-            ("not UTF-8", not_utf8, 0, 3.0),
+            ("empty", Vec::new(), 0, 6.0 * START),
+            ("not UTF-8", not_utf8, 0, 6.0 * START),
             ("too long", long.into_bytes(), 6, 6.0),
-            ("too many slots", huge.into_bytes(), 1000, 3.0),
+            ("too many slots", huge.into_bytes(), 1000, 6.0 * START),
         ] {
             fs::write(&path, &text).expect("written");
             let file = dir.state_file("h", 1);
