@@ -5,6 +5,13 @@
 //! cargo bench --bench bulk_rate
 //! THREADS=8 PER_THREAD=50 RATE=6 cargo bench --bench bulk_rate
 //! ```
+//!
+//! Latest run, 2026-11-28, 2 vCPU AMD EPYC, 24 GiB (on loopback a call's round trip is
+//! about a millisecond, so each slot cycles in about a second and the pace is the limit):
+//!
+//! | files | threads | seconds | MAPI calls | achieved rate | of the limit | 429s |
+//! |---|---|---|---|---|---|---|
+//! | 400 | 8 | 133.2 | 800 | 6.01/s | 100.1% | 0 |
 
 use std::time::Instant;
 

@@ -13,6 +13,10 @@
 //! seconds: the target is 1.05 times that. `crowded` seeds 5,000 unrelated assets in the
 //! folder first (no request): its target is at most one list call per new file (listing
 //! it takes 50 calls for 1,000 files).
+//!
+//! Latest run (1,000 files, 2 vCPU, before the pacer's opening became a quarter of the
+//! limit growing 30% a second, which costs about 3 s more): `empty` 333.9 s against a target
+//! of 350.0 s, 1 list call, no 429; `crowded` 342.4 s, 50 list calls, no 429.
 
 use std::time::Instant;
 

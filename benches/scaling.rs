@@ -16,6 +16,15 @@
 //! runs in this process and is not counted. Files are 64 bytes each, 100 to a folder,
 //! last modified an hour before.
 //! Linux only (the numbers come from `/proc`).
+//!
+//! `SIZES=10000 cargo bench --bench scaling --profile dev`, 2 vCPU Intel Xeon, quiet: the
+//! first sync of 10,000 files took 26.7 s at 2.98 ms CPU and 13,115 bytes written per file,
+//! 43.8 MiB peak memory and 2.00 Management API calls per file; the unchanged rerun 158.6
+//! ms. A second run with the machine loaded (load average 3.4): the unchanged rerun of
+//! 1,000 files 22.6 ms, of 10,000 files 197.7 ms; CPU per file ×1.10 and bytes per file
+//! ×1.00 from 1,000 to 10,000 files. Built for release (`cargo bench --bench scaling`, an
+//! earlier machine): 1.50, 1.42 and 1.62 ms CPU per file for 100, 1,000 and 10,000 files,
+//! about 13 KB written per file, peak memory 9.5, 15.6 and 42.9 MiB.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -83,71 +83,45 @@
 //!
 //! [`Client::upload_all`] uploads many files on a bounded number of threads that share the
 //! client's pacing, one result per item in input order. [`Client::sync`] makes a space hold
-//! a folder's files, by a committed [`Manifest`] of sizes and SHA-256 hashes: new ones
-//! uploaded, changed ones replaced (or uploaded as new assets, [`OnChange::NewAsset`]),
-//! metadata-only changes sent as one update, unchanged ones skipped with no call at all;
-//! with asset folders mirrored ([`SyncOptions::mirror_folders`]), assets already in the
-//! space adopted instead of duplicated ([`SyncOptions::adopt`]), metadata from sidecars
-//! ([`AssetMeta`]) and a dry run. [`Manifest::rust_consts`] turns the manifest into
-//! constants for a `build.rs`. [`Source::on_progress`] reports an upload's bytes as they
-//! go.
-//!
-//! # Pacing and retries
-//!
-//! Storyblok counts Management API calls per space in fixed one-second windows (6/s on
-//! paid plans, 3/s on Starter), refused ones included, and answers 429 above that. A
-//! [`Client`] paces its calls for all its clones and threads with
-//! [`RateLimit::PerSecond`] slots: a call holds its slot until one second after it ended
-//! (less a margin learned from call durations), so no fixed one-second window, wherever
-//! its boundaries lie, sees more than the limit; at most 30 calls are in flight. The
-//! processes of one machine share their slots through a state file
-//! ([`SharedPacing`]). A 429 lowers the pace once per burst and the limit it names caps
-//! it; it recovers step by step. S3 uploads are not paced.
-//!
-//! What is retried, with exponential backoff and jitter (a `Retry-After` header wins):
-//!
-//! | call | retried on |
-//! |---|---|
-//! | any Management API call | 429, until the call's budget is spent |
-//! | sign, folder and tag creation (create something) | a connection that failed before the request went out |
-//! | finish, update, delete, listings | 5xx, connection errors |
-//! | S3 upload | 500, 503, `RequestTimeout`, connection errors (a reset midway too), from the start of the file |
-//!
-//! A creation is never repeated otherwise, so a retry cannot create a second record; a
-//! TLS error is never retried. S3 retries need a source that can start over (a path,
-//! bytes, [`Source::seekable`]); a plain reader fails with [`ErrorKind::NotReplayable`].
-//! A signed policy lives 10 minutes: when S3 says it expired, or it will have by the time
-//! the upload starts, the SDK signs again *for the same asset id* and uploads again. With
-//! [`ClientBuilder::delete_on_failure`], a new asset whose upload fails for good is
-//! deleted (a replaced one never is).
+//! a folder's files, by a committed [`Manifest`]: see [sync and build
+//! scripts](#sync-and-build-scripts). [`Source::on_progress`] reports an upload's bytes as
+//! they go.
 //!
 //! # Secrets
 //!
-//! The [`Token`] goes to the Management API only, never to S3 or a CDN download, and
-//! prints as `[redacted]` in every `Debug`.
+//! The [`Token`] travels only in the `Authorization` header of Management API calls (never
+//! to S3 or a CDN download; a redirect is not followed), prints as `[redacted]` in every
+//! `Debug`, and is in no error. One place can still give it away: logs. ureq logs through
+//! the `log` facade, and at `trace` its protocol layer (`ureq_proto`) writes every request
+//! head, the token included, in rows of 16 bytes of hex and text that CI's secret masking
+//! does not catch. With any logger at `trace`, cap `ureq_proto` at `debug`:
+//! `RUST_LOG=trace,ureq_proto=debug` (env_logger, tracing-subscriber's `EnvFilter`).
+//! `tests/logs.rs` shows both.
 //!
-//! # Regions, URLs and timeouts
+//! # Regions and URLs
 //!
 //! Each call goes to the API of the region its space id names ([`Region::from_space_id`]:
 //! exact for ids from 2^48; older ids go by range, and a Chinese space with an old id must
 //! set [`Region::Cn`]); [`ClientBuilder::region`] fixes one region and
 //! [`ClientBuilder::base_url`] points elsewhere, such as the emulator. Only `https` URLs
 //! without user info are used, except `http` on loopback hosts. Every call has finite
-//! timeouts: 10 s to connect, 30 s idle, 60 s per Management API call (its retries
-//! included), 2 hours per upload; all are settable on [`ClientBuilder`]. Proxies come from
-//! the environment as ureq reads them (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`,
-//! `NO_PROXY`), except for a loopback base URL such as the emulator's.
+//! timeouts: see [timeouts](#timeouts).
 //!
 //! # Features and TLS
 //!
-//! - `rustls` (default): TLS by rustls with Mozilla's root certificates.
-//! - `native-tls`: the platform's TLS library instead (chosen over rustls when both are
-//!   on), trusting the operating system's roots.
-//! - `platform-verifier`: rustls, verifying certificates with the operating system's trust
-//!   store.
+//! | feature | default | backend | roots trusted |
+//! |---|---|---|---|
+//! | `rustls` | yes | rustls | Mozilla's, built in |
+//! | `native-tls` | no | the platform's library (OpenSSL on Linux); chosen over rustls when both are on | the operating system's |
+//! | `platform-verifier` | no | rustls | the operating system's trust store |
 //!
-//! [`ClientBuilder::root_certificates_pem`] trusts given roots instead, with any of them.
-//! Without any TLS feature only plain `http` to loopback works.
+//! [`ClientBuilder::root_certificates_pem`] trusts exactly the given roots instead, with
+//! any backend (a TLS-inspecting proxy's root, a test CA; give the system bundle with it to
+//! trust both). Without any TLS feature only plain `http` to loopback works.
+//!
+#![doc = include_str!("doc/sync.md")]
+#![doc = include_str!("doc/pacing.md")]
+#![doc = include_str!("doc/testing.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
