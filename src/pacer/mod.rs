@@ -169,7 +169,7 @@ impl SharedPacing {
 
     /// The sharing a value of `STORYBLOK_PACER_DIR` asks for (`None` when it is unset), as
     /// [`SharedPacing::from_env`] reads it.
-    pub fn from_env_value(value: Option<&std::ffi::OsStr>) -> SharedPacing {
+    fn from_env_value(value: Option<&std::ffi::OsStr>) -> SharedPacing {
         match value {
             None => SharedPacing::Machine,
             Some(value) if value.is_empty() => SharedPacing::Machine,
@@ -733,15 +733,22 @@ mod tests {
 
     #[test]
     fn spaces_are_paced_apart() {
-        let pacer = pacer(RateLimit::PerSecond(1), 30);
-        let start = Instant::now();
+        let pacer = Arc::new(pacer(RateLimit::PerSecond(1), 30));
+        // Space 1's one slot stays taken: a call of space 2 that waited for it would wait
+        // for ever.
         let a = pacer.acquire(1, "h");
-        let b = pacer.acquire(2, "h");
-        assert!(
-            start.elapsed() < Duration::from_millis(200),
-            "another space, another slot"
-        );
-        drop((a, b));
+        let (done, other) = std::sync::mpsc::channel();
+        {
+            let pacer = pacer.clone();
+            std::thread::spawn(move || {
+                drop(pacer.acquire(2, "h"));
+                let _ = done.send(());
+            });
+        }
+        other
+            .recv_timeout(Duration::from_secs(10))
+            .expect("another space, another slot");
+        drop(a);
     }
 
     #[test]
@@ -749,17 +756,20 @@ mod tests {
         let pacer = Arc::new(pacer(RateLimit::Off, 2));
         let a = pacer.acquire(1, "h");
         let _b = pacer.acquire(1, "h");
-        let waiter = {
+        let (entered, waiter) = std::sync::mpsc::channel();
+        {
             let pacer = pacer.clone();
             std::thread::spawn(move || {
                 let _c = pacer.acquire(1, "h");
-                Instant::now()
-            })
-        };
+                let _ = entered.send(Instant::now());
+            });
+        }
         std::thread::sleep(Duration::from_millis(100));
         let released = Instant::now();
         drop(a);
-        let entered = waiter.join().expect("thread");
+        let entered = waiter
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the third call enters once a place is free");
         assert!(entered >= released, "the third call waited for a place");
     }
 
@@ -783,11 +793,17 @@ mod tests {
     #[test]
     fn off_never_waits() {
         let pacer = pacer(RateLimit::Off, 1000);
-        let start = Instant::now();
+        // Far more than any rate's slots, all held at once: none waits for a slot, since
+        // none takes one.
         let permits: Vec<_> = (0..500).map(|_| pacer.acquire(1, "h")).collect();
         assert_eq!(permits.len(), 500);
-        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(permits.iter().all(|permit| permit.slot.is_none()));
         pacer.throttled(1, now_ns(), None);
+        assert!(
+            pacer
+                .begun(1)
+                .is_some_and(|lane| lane.lock().book.slots.is_empty())
+        );
     }
 
     #[test]
@@ -926,7 +942,8 @@ mod tests {
         let took = start.elapsed();
         other.unlock().expect("unlocked");
         waiting.join().expect("thread");
-        assert!(took < Duration::from_millis(500), "{took:?}");
+        // Held up, it would wait out the file lock's patience (2 s) first.
+        assert!(took < Duration::from_millis(1500), "{took:?}");
     }
 
     #[test]

@@ -43,7 +43,10 @@ fn every_file_the_readme_links_to_or_names_exists() {
     }
     assert!(local.contains(&"CHANGELOG.md") && local.contains(&"LICENSE"));
     for path in local {
-        assert!(root().join(path).exists(), "README points at {path}, which is missing");
+        assert!(
+            root().join(path).exists(),
+            "README points at {path}, which is missing"
+        );
     }
 }
 
@@ -68,10 +71,17 @@ fn the_readme_links_to_sections_the_crate_docs_have() {
         let found = docs.lines().any(|line| {
             let heading = line.trim_start_matches("//!").trim_start();
             heading.starts_with('#')
-                && heading.trim_start_matches('#').trim().to_lowercase().replace(' ', "-")
+                && heading
+                    .trim_start_matches('#')
+                    .trim()
+                    .to_lowercase()
+                    .replace(' ', "-")
                     == anchor
         });
-        assert!(found, "README links to #{anchor}, a heading the crate docs lack");
+        assert!(
+            found,
+            "README links to #{anchor}, a heading the crate docs lack"
+        );
     }
 }
 
@@ -91,7 +101,10 @@ fn the_two_commands_are_the_ones_ci_runs() {
         .collect();
     assert_eq!(
         commands,
-        ["cargo run --example upload -- examples/sample.png", "cargo test"]
+        [
+            "cargo run --example upload -- examples/sample.png",
+            "cargo test"
+        ]
     );
     assert!(ci.contains("cargo run --quiet --example upload -- examples/sample.png"));
     assert!(ci.lines().any(|line| line.trim() == "cargo test"));
