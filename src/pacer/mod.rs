@@ -11,60 +11,13 @@
 //!
 //! For a rate of `N` calls per second the pacer has `N` slots. A call takes a free slot
 //! when it starts; when it ends, the slot stays taken for one more second, less a margin
-//! `m`. Why that is safe, for two calls one after the other in one slot:
-//!
-//! - call 1 starts at `S1`, is counted at `A1`, and its answer arrives at `E1`; call 2
-//!   starts at `S2 ≥ E1 + 1 s − m` and is counted at `A2`;
-//! - split each call's duration `D = E − S` at the moment it is counted: the time before,
-//!   `f = A − S` (the request's way there, and whatever the server does before it counts),
-//!   and the time after, `b = E − A` (the rest of the work, and the answer's way back);
-//! - then `A2 − A1 = (S2 − E1) + f2 + b1 ≥ 1 s − m + f2 + b1`, which is at least one
-//!   second whenever `m ≤ f2 + b1`.
-//!
-//! So with `m` at most the smallest `f` plus the smallest `b`, no two calls of a slot are
-//! counted within a second of each other, and no fixed one-second window, wherever its
-//! boundaries fall, counts more than `N` calls: however far the server is, however
-//! long connections take to set up. `m = 0` is always safe; it makes each slot cycle in
-//! one second plus a round trip, `N / (1 s + D)` calls per second (91% of the limit at a
-//! 100 ms round trip).
-//!
-//! The pacer does not know `f` and `b` apart, only each call's `D = f + b`, and the
-//! least `D` it has seen is at least, but possibly more than, the least `f` plus the
-//! least `b` (the two may never have been least in the same call). So it takes
-//!
-//! `m = Dmin − min(s, Dmin / 2)`
-//!
-//! where `Dmin` is the shortest call timed and `s` the spread (longest less shortest) of
-//! the last 16: the shortest call less the jitter seen, but never more than half of it.
-//! Each part rests on an assumption, and `m` is safe when either holds:
-//!
-//! - *the spread covers the jitter*: the least `f + b` to come is no lower than `Dmin − s`
-//!   (after at least 8 calls, a spread of 16 misses the low end of independent jitter
-//!   only with vanishing odds; with no jitter it is exact);
-//! - *each part within twice its least value*: then `Dmin ≤ 2 (min f + min b)`, and half
-//!   of it is safe whatever the spread.
-//!
-//! Queueing and slow servers only lengthen calls, which makes `Dmin` a looser bound, not
-//! an unsafe one. `m` is never more than 250 ms. At a steady 100 ms round trip with no
-//! jitter a slot cycles in about 1.005 s (over 99% of the limit); a jittery round trip
-//! falls back to half the shortest.
+//! `m` learned from call durations: no fixed one-second window then counts more than `N`
+//! calls. [`Space::margin`] has the argument, and the assumptions it rests on.
 //!
 //! # A rate that adapts
 //!
-//! A fresh ledger opens at a quarter of its rate and grows by 30% each second until the
-//! first 429 or the full rate: alone, a client is at full speed within about six seconds;
-//! clients that start together on separate machines do not open with more than the space
-//! allows. A 429 (another client may share the space) sets a plateau, the highest rate
-//! with one slot fewer than the rate refused, and lowers the rate to 80% of itself, at
-//! most to the plateau, once per burst: a 429 to a call that started before the last
-//! decrease is not counted again. Clients that see only their own calls thus settle on
-//! slots that add up to the limit: three at 6 a second, two slots each. The rate climbs
-//! back to the plateau a quarter call per second every 2 s, stays there while the 429 is
-//! recent (30 s), then probes above it at the same pace; a 429 at the plateau (another
-//! client grew) lowers the plateau by half a call per second. The limit a 429 names
-//! ("Rate limit of 3 request per second") caps the rate at once, and is forgotten after
-//! ten minutes without a 429 (a plan can change). A rate that is not whole holds its slots
-//! longer (2.5/s: three slots, each held 1.2 s).
+//! How the rate opens, falls on a 429 and recovers is stated once, for users, in the crate
+//! docs' [pacing and retries](crate#pacing-and-retries); [`book`] is its code.
 //!
 //! # Across processes
 //!
@@ -79,7 +32,7 @@
 //!   one is dead (a waiting one looks at most every half second). Its calls end there, each
 //!   slot held from then as if its call had just ended: the call was counted at the latest
 //!   when its process died, so the next call in the slot is counted more than a second
-//!   after it, as above. A call whose process is alive, or not named (an older version's),
+//!   after it, as [`Space::margin`] argues. A call whose process is alive, or not named (an older version's),
 //!   keeps its slot until its time budget is over.
 //! - *Time* is read once the state file is locked: whatever another process wrote is
 //!   then in the past. A time later than it can honestly be (a clock stepped back) is
@@ -102,7 +55,7 @@ mod book;
 mod shared;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use book::{Book, MAX_BUDGET, MAX_RATE, SECOND, Slot, Wait};
@@ -228,10 +181,7 @@ struct Lane {
 
 /// What the pacer knows of one space.
 struct Space {
-    /// The ledger in memory, used when no state file is.
-    book: Book,
-    /// The shared ledger.
-    shared: Shared,
+    ledger: Ledger,
     in_flight: usize,
     /// The slots this process's calls run in: in a shared ledger, the others' are other
     /// processes'.
@@ -245,14 +195,23 @@ struct Space {
     recent: std::collections::VecDeque<Duration>,
 }
 
-/// Where a space's ledger is shared.
-enum Shared {
-    /// Nowhere yet: the folder is looked for on the first call.
-    Untried,
-    /// In this state file.
-    In(StateFile),
-    /// Nowhere: sharing is off, or the state file could not be opened or failed.
-    Off,
+/// A space's ledger, and where it is kept.
+enum Ledger {
+    /// In this process alone: sharing is off, the folder could not be used, or the state
+    /// file failed (pacing then goes on from the ledger last read from it).
+    Memory(Book),
+    /// In a state file every process sharing the folder reads and writes; `last` is the
+    /// ledger as last read from it.
+    Shared { file: StateFile, last: Book },
+}
+
+impl Ledger {
+    /// The ledger in memory, or the one last read from the state file.
+    fn book(&self) -> &Book {
+        match self {
+            Ledger::Memory(book) | Ledger::Shared { last: book, .. } => book,
+        }
+    }
 }
 
 /// A call's place in flight and in the rate, given back when dropped.
@@ -322,7 +281,9 @@ impl Pacer {
 
     /// The pacing of a space, begun if it was not. Past [`KEPT_SPACES`] spaces, beginning
     /// one forgets those at rest (at most once per [`FORGET_EVERY`]).
-    fn lane(&self, space_id: u64) -> Arc<Lane> {
+    /// A space begun by a call is shared in this pacer's folder, found (and made) by the
+    /// first call that paces.
+    fn lane(&self, space_id: u64, host: &str) -> Arc<Lane> {
         let mut spaces = crate::mutex::lock(&self.spaces);
         if let Some(lane) = spaces.lanes.get(&space_id) {
             return Arc::clone(lane);
@@ -335,7 +296,13 @@ impl Pacer {
             spaces.forgot = Some(Instant::now());
         }
         let lane = Arc::new(Lane {
-            space: Mutex::new(Space::new(self.limit.unwrap_or(1), now_ns())),
+            space: Mutex::new(Space::new(
+                self.limit.unwrap_or(1),
+                now_ns(),
+                self.limit
+                    .and_then(|_| self.dir())
+                    .map(|dir| dir.state_file(host, space_id)),
+            )),
             changed: Condvar::new(),
         });
         spaces.lanes.insert(space_id, Arc::clone(&lane));
@@ -351,8 +318,8 @@ impl Pacer {
     /// Waits for a place in flight and a free slot of `space`'s rate (at API `host`), then
     /// takes both.
     pub(crate) fn acquire(&self, space_id: u64, host: &str) -> Permit<'_> {
-        let lane = self.lane(space_id);
-        let (started_at, slot) = self.wait_for_slot(&lane, space_id, host);
+        let lane = self.lane(space_id, host);
+        let (started_at, slot) = self.wait_for_slot(&lane);
         Permit {
             pacer: self,
             lane,
@@ -364,7 +331,7 @@ impl Pacer {
 
     /// Waits for a place in flight and a free slot of the space in `lane`, and takes both:
     /// when, and which slot (`None` when pacing is off).
-    fn wait_for_slot(&self, lane: &Lane, space_id: u64, host: &str) -> (u64, Option<usize>) {
+    fn wait_for_slot(&self, lane: &Lane) -> (u64, Option<usize>) {
         let mut space = lane.lock();
         let waiting_since = Instant::now();
         loop {
@@ -376,12 +343,6 @@ impl Pacer {
                 space.in_flight += 1;
                 return (now_ns(), None);
             };
-            if let Shared::Untried = space.shared {
-                space.shared = match self.dir() {
-                    Some(dir) => Shared::In(dir.state_file(host, space_id)),
-                    None => Shared::Off,
-                };
-            }
             // A shared ledger whose slots stay taken for a whole call budget is stuck (a
             // hung or hostile process): pace alone from here on.
             if space.is_shared() && waiting_since.elapsed() > self.budget {
@@ -471,7 +432,7 @@ impl Lane {
             && self
                 .space
                 .try_lock()
-                .is_ok_and(|space| space.in_flight == 0 && space.book.at_rest(now))
+                .is_ok_and(|space| space.in_flight == 0 && space.ledger.book().at_rest(now))
     }
 
     /// Waits for the end of a call of the space, at most `timeout`.
@@ -480,27 +441,20 @@ impl Lane {
         guard: MutexGuard<'g, Space>,
         timeout: Option<Duration>,
     ) -> MutexGuard<'g, Space> {
-        match timeout {
-            Some(timeout) => {
-                self.changed
-                    .wait_timeout(guard, timeout)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-            None => self
-                .changed
-                .wait(guard)
-                .unwrap_or_else(PoisonError::into_inner),
-        }
+        crate::mutex::wait(&self.changed, guard, timeout)
     }
 }
 
 impl Space {
-    /// A space not called yet, at `configured` calls per second.
-    fn new(configured: u32, now: u64) -> Space {
+    /// A space not called yet, at `configured` calls per second, its ledger in `file` or
+    /// in memory.
+    fn new(configured: u32, now: u64, file: Option<StateFile>) -> Space {
+        let book = Book::new(configured, now);
         Space {
-            book: Book::new(configured, now),
-            shared: Shared::Untried,
+            ledger: match file {
+                Some(file) => Ledger::Shared { file, last: book },
+                None => Ledger::Memory(book),
+            },
             in_flight: 0,
             mine: Vec::new(),
             read_after: None,
@@ -519,26 +473,30 @@ impl Space {
         change: impl Fn(&mut Book, u64) -> T,
         changed: impl Fn(&T) -> bool,
     ) -> T {
-        if let Shared::In(file) = &self.shared {
+        if let Ledger::Shared { file, last } = &mut self.ledger {
             match file.update(limit, now_ns, &change, &changed) {
                 Ok((result, book)) => {
                     // Kept, so pacing carries on from it if the file fails later.
-                    self.book = book;
+                    *last = book;
                     return result;
                 }
                 Err(_) => self.pace_alone(now_ns()),
             }
         }
         let now = now_ns();
-        self.book.clamp(now);
-        change(&mut self.book, now)
+        match &mut self.ledger {
+            Ledger::Memory(book) | Ledger::Shared { last: book, .. } => {
+                book.clamp(now);
+                change(book, now)
+            }
+        }
     }
 
     /// The id this process's calls are named by in the space's ledger (0 in memory).
     fn owner(&self) -> u64 {
-        match &self.shared {
-            Shared::In(file) => file.owner(),
-            Shared::Untried | Shared::Off => 0,
+        match &self.ledger {
+            Ledger::Shared { file, .. } => file.owner(),
+            Ledger::Memory(_) => 0,
         }
     }
 
@@ -547,22 +505,63 @@ impl Space {
     /// (a hung process, a hostile file: the reason to leave it): each is given a hold
     /// from `now`, as if it had just ended, rather than the hour it may claim.
     fn pace_alone(&mut self, now: u64) {
-        self.shared = Shared::Off;
-        let until = now + self.book.hold();
-        for (index, slot) in self.book.slots.iter_mut().enumerate() {
+        let mut book = self.ledger.book().clone();
+        let until = now + book.hold();
+        for (index, slot) in book.slots.iter_mut().enumerate() {
             if matches!(slot, Slot::Running { .. }) && !self.mine.contains(&index) {
                 *slot = Slot::Held(until);
             }
         }
+        self.ledger = Ledger::Memory(book);
     }
 
     /// Whether the ledger is a state file's.
     fn is_shared(&self) -> bool {
-        matches!(self.shared, Shared::In(_))
+        matches!(self.ledger, Ledger::Shared { .. })
     }
 
-    /// The margin a slot's hold may be shortened by: `Dmin − min(s, Dmin / 2)` (see the
-    /// module docs), once enough calls were timed.
+    /// The margin `m` a slot's hold may be shortened by, once enough calls were timed
+    /// ([`TIMED_BEFORE_MARGIN`]).
+    ///
+    /// For a rate of `N` calls per second the pacer has `N` slots. A call takes a free slot
+    /// when it starts; when it ends, the slot stays taken for one more second, less a margin
+    /// `m`. Why that is safe, for two calls one after the other in one slot:
+    ///
+    /// - call 1 starts at `S1`, is counted at `A1`, and its answer arrives at `E1`; call 2
+    ///   starts at `S2 ≥ E1 + 1 s − m` and is counted at `A2`;
+    /// - split each call's duration `D = E − S` at the moment it is counted: the time before,
+    ///   `f = A − S` (the request's way there, and whatever the server does before it counts),
+    ///   and the time after, `b = E − A` (the rest of the work, and the answer's way back);
+    /// - then `A2 − A1 = (S2 − E1) + f2 + b1 ≥ 1 s − m + f2 + b1`, which is at least one
+    ///   second whenever `m ≤ f2 + b1`.
+    ///
+    /// So with `m` at most the smallest `f` plus the smallest `b`, no two calls of a slot are
+    /// counted within a second of each other, and no fixed one-second window, wherever its
+    /// boundaries fall, counts more than `N` calls: however far the server is, however
+    /// long connections take to set up. `m = 0` is always safe; it makes each slot cycle in
+    /// one second plus a round trip, `N / (1 s + D)` calls per second (91% of the limit at a
+    /// 100 ms round trip).
+    ///
+    /// The pacer does not know `f` and `b` apart, only each call's `D = f + b`, and the
+    /// least `D` it has seen is at least, but possibly more than, the least `f` plus the
+    /// least `b` (the two may never have been least in the same call). So it takes
+    ///
+    /// `m = Dmin − min(s, Dmin / 2)`
+    ///
+    /// where `Dmin` is the shortest call timed and `s` the spread (longest less shortest) of
+    /// the last 16: the shortest call less the jitter seen, but never more than half of it.
+    /// Each part rests on an assumption, and `m` is safe when either holds:
+    ///
+    /// - *the spread covers the jitter*: the least `f + b` to come is no lower than `Dmin − s`
+    ///   (after at least 8 calls, a spread of 16 misses the low end of independent jitter
+    ///   only with vanishing odds; with no jitter it is exact);
+    /// - *each part within twice its least value*: then `Dmin ≤ 2 (min f + min b)`, and half
+    ///   of it is safe whatever the spread.
+    ///
+    /// Queueing and slow servers only lengthen calls, which makes `Dmin` a looser bound, not
+    /// an unsafe one. `m` is never more than 250 ms. At a steady 100 ms round trip with no
+    /// jitter a slot cycles in about 1.005 s (over 99% of the limit); a jittery round trip
+    /// falls back to half the shortest.
     fn margin(&self) -> u64 {
         if self.recent.len() < TIMED_BEFORE_MARGIN {
             return 0;
@@ -687,7 +686,7 @@ mod tests {
 
     /// A space that timed calls of these durations, in ms.
     fn timed(durations: impl IntoIterator<Item = u64>) -> Space {
-        let mut space = Space::new(6, now_ns());
+        let mut space = Space::new(6, now_ns(), None);
         for ms in durations {
             space.timed(Duration::from_millis(ms));
         }
@@ -802,7 +801,7 @@ mod tests {
         assert!(
             pacer
                 .begun(1)
-                .is_some_and(|lane| lane.lock().book.slots.is_empty())
+                .is_some_and(|lane| lane.lock().ledger.book().slots.is_empty())
         );
     }
 
@@ -904,18 +903,20 @@ mod tests {
     #[test]
     fn a_space_that_paces_alone_keeps_its_own_calls_running() {
         let now = now_ns();
-        let mut space = Space::new(2, now);
-        space.book.rate = 2.0;
+        let mut book = Book::new(2, now);
+        book.rate = 2.0;
         let (far, end) = (now + 3600 * SECOND, now + SECOND / 2);
         let far = Slot::Running {
             expires: far,
             owner: 0,
         };
-        space.book.slots = vec![far, far, Slot::Held(end)];
+        book.slots = vec![far, far, Slot::Held(end)];
+        let mut space = Space::new(2, now, None);
+        space.ledger = Ledger::Memory(book);
         space.mine = vec![1];
         space.pace_alone(now);
         assert_eq!(
-            space.book.slots,
+            space.ledger.book().slots,
             [Slot::Held(now + SECOND), far, Slot::Held(end)]
         );
     }
