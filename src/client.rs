@@ -33,10 +33,9 @@ use crate::url;
 /// println!("{}", asset.filename);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
     session: Arc<Session>,
-    rate_limit: RateLimit,
 }
 
 /// ureq's send buffer per connection.
@@ -263,15 +262,6 @@ impl Client {
     }
 }
 
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("session", &self.session)
-            .field("rate_limit", &self.rate_limit)
-            .finish()
-    }
-}
-
 /// Settings for a [`Client`]; consuming setters, then [`ClientBuilder::build`].
 ///
 /// ```
@@ -487,7 +477,6 @@ impl ClientBuilder {
                 folders: PerSpace::default(),
                 tags: PerSpace::default(),
             }),
-            rate_limit: self.rate_limit,
         })
     }
 }

@@ -707,7 +707,7 @@ fn made_no_record(error: &Error) -> bool {
 /// The metadata of a file: from the closure, else from its sidecar.
 fn metadata(run: &Run<'_>, local: &LocalFile) -> Result<Option<AssetMeta>, Error> {
     if let Some(closure) = &run.options.metadata
-        && let Some(meta) = closure(&local.key)
+        && let Some(meta) = (closure.0)(&local.key)
     {
         return Ok(Some(meta));
     }

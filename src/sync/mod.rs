@@ -34,7 +34,17 @@ use store::Store;
 
 /// A closure giving a file's metadata from its manifest path, for
 /// [`SyncOptions::metadata`].
-type MetaFn = Arc<dyn Fn(&str) -> Option<AssetMeta> + Send + Sync>;
+/// [`SyncOptions::metadata`]'s closure.
+#[derive(Clone)]
+struct MetaFn(Arc<MetaClosure>);
+
+type MetaClosure = dyn Fn(&str) -> Option<AssetMeta> + Send + Sync;
+
+impl fmt::Debug for MetaFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fn(&str)")
+    }
+}
 
 /// What [`Client::sync`] should make Storyblok hold, and where it keeps its manifest.
 ///
@@ -47,7 +57,7 @@ type MetaFn = Arc<dyn Fn(&str) -> Option<AssetMeta> + Send + Sync>;
 ///     .dry_run(true);
 /// # let _ = options;
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SyncOptions {
     root: PathBuf,
     files: Option<Vec<PathBuf>>,
@@ -210,7 +220,7 @@ impl SyncOptions {
         mut self,
         metadata: impl Fn(&str) -> Option<AssetMeta> + Send + Sync + 'static,
     ) -> Self {
-        self.metadata = Some(Arc::new(metadata));
+        self.metadata = Some(MetaFn(Arc::new(metadata)));
         self
     }
 
@@ -305,31 +315,6 @@ impl SyncOptions {
     pub fn max_tags(mut self, max_tags: usize) -> Self {
         self.max_tags = max_tags;
         self
-    }
-}
-
-impl fmt::Debug for SyncOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SyncOptions")
-            .field("root", &self.root)
-            .field("files", &self.files)
-            .field("manifest", &self.manifest)
-            .field("placement", &self.placement)
-            .field("delete_removed", &self.delete_removed)
-            .field("adopt", &self.adopt)
-            .field("sidecars", &self.sidecars)
-            .field("metadata", &self.metadata.as_ref().map(|_| "Fn(&str)"))
-            .field("on_change", &self.on_change)
-            .field("dry_run", &self.dry_run)
-            .field("concurrency", &self.concurrency)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("include_hidden", &self.include_hidden)
-            .field("follow_links_outside", &self.follow_links_outside)
-            .field("change_share", &self.change_share)
-            .field("change_at_least", &self.change_at_least)
-            .field("allow_mass_change", &self.allow_mass_change)
-            .field("max_tags", &self.max_tags)
-            .finish()
     }
 }
 
