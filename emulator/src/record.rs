@@ -16,10 +16,12 @@ pub enum Endpoint {
     Delete,
     /// `GET /v1/spaces/{space}/assets/` (the asset list).
     ListAssets,
-    /// `PUT /v1/spaces/{space}/assets/{id}` (update an asset's metadata).
+    /// `PUT` or `PATCH /v1/spaces/{space}/assets/{id}` (update an asset's metadata).
     UpdateAsset,
     /// `GET /v1/spaces/{space}/asset_folders/`.
     ListFolders,
+    /// `GET /v1/spaces/{space}/asset_folders/{id}` (one folder).
+    GetFolder,
     /// `POST /v1/spaces/{space}/asset_folders/`.
     CreateFolder,
     /// `GET /v1/spaces/{space}/internal_tags`.

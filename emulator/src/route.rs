@@ -16,10 +16,13 @@ pub(crate) enum Route {
     Delete { space: Option<u64>, id: Option<u64> },
     /// `GET /v1/spaces/{space}/assets/{id}`.
     Get { space: Option<u64>, id: Option<u64> },
-    /// `PUT /v1/spaces/{space}/assets/{id}`.
+    /// `PUT` or `PATCH /v1/spaces/{space}/assets/{id}` (Storyblok's docs say PUT, its
+    /// OpenAPI spec and official TypeScript client PATCH; it answers both).
     Update { space: Option<u64>, id: Option<u64> },
     /// `GET /v1/spaces/{space}/asset_folders[/]`.
     ListFolders { space: Option<u64> },
+    /// `GET /v1/spaces/{space}/asset_folders/{id}`.
+    GetFolder { space: Option<u64>, id: Option<u64> },
     /// `POST /v1/spaces/{space}/asset_folders[/]`.
     CreateFolder { space: Option<u64> },
     /// `GET /v1/spaces/{space}/internal_tags[/]`.
@@ -65,13 +68,17 @@ impl Route {
                 space: number(s),
                 id: number(id),
             },
-            ("PUT", ["v1", "spaces", s, "assets", id]) => Route::Update {
+            ("PUT" | "PATCH", ["v1", "spaces", s, "assets", id]) => Route::Update {
                 space: number(s),
                 id: number(id),
             },
             ("GET", ["v1", "spaces", s, "asset_folders"]) => {
                 Route::ListFolders { space: number(s) }
             }
+            ("GET", ["v1", "spaces", s, "asset_folders", id]) => Route::GetFolder {
+                space: number(s),
+                id: number(id),
+            },
             ("POST", ["v1", "spaces", s, "asset_folders"]) => {
                 Route::CreateFolder { space: number(s) }
             }
@@ -92,6 +99,7 @@ impl Route {
             Route::Delete { .. } => Endpoint::Delete,
             Route::Update { .. } => Endpoint::UpdateAsset,
             Route::ListFolders { .. } => Endpoint::ListFolders,
+            Route::GetFolder { .. } => Endpoint::GetFolder,
             Route::CreateFolder { .. } => Endpoint::CreateFolder,
             Route::ListTags { .. } => Endpoint::ListTags,
             Route::CreateTag { .. } => Endpoint::CreateTag,
@@ -117,6 +125,7 @@ impl Route {
             | Route::Get { space, .. }
             | Route::Update { space, .. }
             | Route::ListFolders { space }
+            | Route::GetFolder { space, .. }
             | Route::CreateFolder { space }
             | Route::ListTags { space }
             | Route::CreateTag { space }

@@ -398,6 +398,32 @@ fn a_negative_folder_other_than_the_trash_matches_nothing() {
 }
 
 #[test]
+fn an_update_by_patch_and_one_folder_by_id_are_answered_as_storyblok_does() {
+    // Storyblok's OpenAPI spec (and its official TypeScript client) update with PATCH and
+    // read a folder by id; the docs name PUT and the list. Both are answered.
+    let emulator = Emulator::builder()
+        .rate_limit(None)
+        .folder(7)
+        .start()
+        .expect("starts");
+    let asset = emulator.seed_asset("rose.png", b"rose".to_vec(), Some(7));
+    let path = format!("/assets/{}", asset.id);
+    let patched = mapi(&emulator, "PATCH", &path, r#"{"asset":{"alt":"Patched"}}"#);
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.json()["asset"]["alt"], "Patched");
+    let stored = emulator.asset(asset.id).expect("asset");
+    assert_eq!(stored.alt.as_deref(), Some("Patched"));
+    assert_eq!(emulator.requests_for(Endpoint::UpdateAsset).len(), 1);
+
+    let folder = get(&emulator, "/asset_folders/7");
+    assert_eq!(folder.status, 200, "{}", folder.body);
+    assert_eq!(folder.json()["asset_folder"]["id"], 7);
+    assert_eq!(folder.json()["asset_folder"]["name"], "Folder 7");
+    assert_eq!(get(&emulator, "/asset_folders/8").status, 404);
+    assert_eq!(emulator.requests_for(Endpoint::GetFolder).len(), 2);
+}
+
+#[test]
 fn assets_are_updated() {
     let emulator = Emulator::builder()
         .rate_limit(None)

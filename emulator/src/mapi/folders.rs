@@ -62,6 +62,18 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
     )
 }
 
+/// `GET /asset_folders/{id}`: `{"asset_folder": {...}}`, or a 404.
+pub(crate) fn get(state: &State, id: u64) -> Response {
+    let inner = state.lock();
+    match inner.folders.get(&id) {
+        Some(folder) => json(
+            200,
+            ordered_object(&[("asset_folder", folder_json(&inner.folders, folder))]),
+        ),
+        None => super::not_found(),
+    }
+}
+
 /// `POST /asset_folders/` with `{"asset_folder": {"name", "parent_id"}}` (or the bare object):
 /// 201 with `{"asset_folder": {...}}`. A blank name, or a parent that does not exist, is a 422.
 pub(crate) fn create(state: &State, request: &Request) -> Response {

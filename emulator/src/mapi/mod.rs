@@ -115,6 +115,7 @@ pub(crate) fn handle(
         Route::Update { id: Some(id), .. } => assets::update(state, request, id),
         Route::ListAssets { .. } => assets::list(state, request),
         Route::ListFolders { .. } => folders::list(state, request),
+        Route::GetFolder { id: Some(id), .. } => folders::get(state, id),
         Route::CreateFolder { .. } => folders::create(state, request),
         Route::ListTags { .. } => tags::list(state, request),
         Route::CreateTag { .. } => tags::create(state, request),
