@@ -76,7 +76,8 @@ pub(crate) fn resolve(
     })
 }
 
-fn list(session: &Session, space_id: u64) -> Result<Vec<Named>, Error> {
+/// Every asset folder of the space: one call.
+pub(crate) fn list(session: &Session, space_id: u64) -> Result<Vec<Named>, Error> {
     let reply = mapi::call(
         session,
         Step::Folders,

@@ -179,6 +179,7 @@ pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
 pub use crate::sync::{Manifest, ManifestEntry};
 pub use crate::sync::{OnChange, SkipReason, SyncAction, SyncOptions, SyncReport, SyncedFile};
+pub use crate::sync::{PullAction, PullOptions, PullReport, PulledFile};
 pub use crate::token::Token;
 pub use crate::upload::UploadedAsset;
 

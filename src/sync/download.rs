@@ -1,10 +1,12 @@
-//! Downloading an asset's file from its CDN URL, streamed through SHA-256, to tell whether
-//! an existing asset holds the same bytes as a local file. No token goes along: the CDN
-//! serves public files without one.
+//! Downloading an asset's file from its CDN URL, streamed through SHA-256: to tell whether
+//! an existing asset holds the same bytes as a local file (sync), or into a file (pull).
+//! No token goes along: the CDN serves public files without one.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::time::Duration;
 
+use super::manifest::{create_temporary, temporary_name};
 use crate::codec::sha256;
 use crate::error::{Error, ErrorKind, Step};
 use crate::session::Session;
@@ -30,6 +32,69 @@ pub(crate) fn sha256(
     asset_id: u64,
 ) -> Result<Option<String>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
+    let reader = get(session, url, expected, asset_id)?.take(expected + 1);
+    let (hash, length) = sha256::of_reader(reader)
+        .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
+    Ok((length == expected).then_some(hash))
+}
+
+/// Downloads the file at `url`, of `expected` bytes, into `dest`: streamed through SHA-256
+/// into a temporary file beside it, renamed into place only when whole. Its SHA-256 (hex).
+/// A file of another length is an [`ErrorKind::UnexpectedResponse`]; nothing is left at
+/// `dest` or beside it when it fails.
+pub(crate) fn to_file(
+    session: &Session,
+    url: &str,
+    expected: u64,
+    asset_id: u64,
+    dest: &Path,
+) -> Result<String, Error> {
+    let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
+    let local = |error: std::io::Error| Error::source_io(Some(dest.to_path_buf()), error);
+    let mut reader = get(session, url, expected, asset_id)?.take(expected + 1);
+    let (temporary, mut file) = create_temporary(|| temporary_name(dest)).map_err(local)?;
+    let written = (|| {
+        let mut hasher = sha256::Sha256::new();
+        let mut buffer = vec![0; 64 * 1024];
+        let mut length = 0u64;
+        loop {
+            let read = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(at_download(Error::new(ErrorKind::Transport).caused_by(e))),
+            };
+            hasher.update(&buffer[..read]);
+            file.write_all(&buffer[..read]).map_err(local)?;
+            length += read as u64;
+        }
+        if length != expected {
+            return Err(at_download(Error::unexpected(
+                200,
+                format!("the CDN sent {length} bytes of a file listed with {expected}"),
+                "",
+            )));
+        }
+        file.sync_all().map_err(local)?;
+        std::fs::rename(&temporary, dest).map_err(local)?;
+        Ok(hasher.finish_hex())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// The answer of a GET of `url`, whose whole body must arrive within [`budget`] for
+/// `expected` bytes: only from Storyblok's asset hosts (or loopback with a local API), no
+/// token, and an error status as [`ErrorKind::Download`].
+fn get(
+    session: &Session,
+    url: &str,
+    expected: u64,
+    asset_id: u64,
+) -> Result<impl Read + use<>, Error> {
+    let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
     if !crate::url::is_asset_url(url, session.base.is_loopback()) {
         return Err(at_download(crate::url::refusal(url)));
     }
@@ -50,10 +115,7 @@ pub(crate) fn sha256(
             body: crate::body::read_body(response, crate::body::ERROR_BODY_LIMIT),
         })));
     }
-    let reader = response.into_body().into_reader().take(expected + 1);
-    let (hash, length) = sha256::of_reader(reader)
-        .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
-    Ok((length == expected).then_some(hash))
+    Ok(response.into_body().into_reader())
 }
 
 #[cfg(test)]

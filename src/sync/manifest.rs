@@ -375,9 +375,9 @@ fn holds(path: &Path, text: &str) -> bool {
 /// How many random names [`create_temporary`] tries before it gives up.
 const TEMPORARY_ATTEMPTS: usize = 8;
 
-/// A fresh, unpredictable name for a temporary file of the manifest at `path`:
-/// `.assets.json.{16 hex digits}.tmp`.
-fn temporary_name(path: &Path) -> PathBuf {
+/// A fresh, unpredictable name for a temporary file of the file at `path` (a manifest, a
+/// pulled file): `.assets.json.{16 hex digits}.tmp`, hidden from a sync.
+pub(crate) fn temporary_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(
         "{}{:016x}.tmp",
         temporary_prefix(path),
@@ -387,7 +387,9 @@ fn temporary_name(path: &Path) -> PathBuf {
 
 /// Creates a new file at the first of the names `name` gives that is free. A name that
 /// exists, as a file or as a symlink, is never opened or followed.
-fn create_temporary(mut name: impl FnMut() -> PathBuf) -> io::Result<(PathBuf, fs::File)> {
+pub(crate) fn create_temporary(
+    mut name: impl FnMut() -> PathBuf,
+) -> io::Result<(PathBuf, fs::File)> {
     let mut attempt = 1;
     loop {
         let temporary = name();

@@ -15,6 +15,7 @@ mod lock;
 mod lookup;
 mod manifest;
 mod plan;
+mod pull;
 mod store;
 
 use std::collections::HashSet;
@@ -30,6 +31,7 @@ use crate::meta::AssetMeta;
 use crate::mutex::lock;
 use lock::ManifestLock;
 pub use manifest::{Manifest, ManifestEntry};
+pub use pull::{PullAction, PullOptions, PullReport, PulledFile};
 use store::Store;
 
 /// A closure giving a file's metadata from its manifest path, for

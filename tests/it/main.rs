@@ -19,6 +19,7 @@ mod errors;
 mod hostile;
 mod listing;
 mod pacing;
+mod pull;
 mod readme;
 mod reliability;
 mod space_calls;

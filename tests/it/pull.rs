@@ -1,0 +1,173 @@
+//! Pull: a space to a folder, the inverse of sync.
+
+use crate::common;
+
+use std::fs;
+
+use common::{png, setup_with, temp_dir};
+use storyblok_assets::{
+    AssetMeta, ErrorKind, Manifest, PullAction, PullOptions, PullReport, SyncAction, SyncOptions,
+};
+use storyblok_assets_emulator::{Emulator, Endpoint};
+
+fn action(report: &PullReport, path: &str) -> String {
+    let file = report
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no line for {path}: {report:?}"));
+    format!("{:?}", file.action)
+}
+
+#[test]
+fn a_pull_writes_folders_files_and_sidecars_and_a_sync_after_it_makes_no_call() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let img = s.emulator.create_folder("img", None);
+    let icons = s.emulator.create_folder("icons", Some(img));
+    let logo = png(3, 3);
+    let first = s.emulator.seed_asset("logo.png", logo.clone(), Some(icons));
+    let second = s.emulator.seed_asset("logo.png", png(4, 4), Some(icons));
+    s.emulator.seed_asset("readme.txt", b"hello".to_vec(), None);
+    let secret = s
+        .emulator
+        .seed_asset("secret.txt", b"secret".to_vec(), None);
+    let meta = AssetMeta::new()
+        .alt("Logo")
+        .custom_field("owner", "brand team")
+        .tag("brand");
+    s.client
+        .update_metadata(s.space, first.id, &meta)
+        .expect("metadata");
+    s.client
+        .update_metadata(s.space, secret.id, &AssetMeta::new().private(true))
+        .expect("private");
+    let root = temp_dir("pull_space");
+    let manifest = root.with_extension("manifest.json");
+    s.emulator.clear_requests();
+
+    let report = s
+        .client
+        .pull(s.space, &PullOptions::dir(&root, &manifest))
+        .expect("pulled");
+    assert!(report.is_ok(), "{report:?}");
+    let renamed = format!("img/icons/logo.{}.png", second.id);
+    assert_eq!(action(&report, "img/icons/logo.png"), "Downloaded");
+    assert_eq!(action(&report, &renamed), "Downloaded");
+    assert_eq!(action(&report, "readme.txt"), "Downloaded");
+    assert_eq!(action(&report, "secret.txt"), "SkippedPrivate");
+    assert_eq!(
+        fs::read(root.join("img/icons/logo.png")).expect("logo"),
+        logo
+    );
+    assert_eq!(fs::read(root.join(&renamed)).expect("second"), png(4, 4));
+    assert_eq!(fs::read(root.join("readme.txt")).expect("readme"), b"hello");
+    assert!(!root.join("secret.txt").exists());
+    let sidecar = AssetMeta::from_file(root.join("img/icons/logo.png.json")).expect("sidecar");
+    assert_eq!(sidecar, meta);
+    assert!(
+        !root.join("readme.txt.json").exists(),
+        "no metadata, no sidecar"
+    );
+    // Two calls: the folders and the one page of assets; the files came from the CDN.
+    let mapi = s
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint != Endpoint::Download)
+        .count();
+    assert_eq!(mapi, 2);
+    assert_eq!(s.emulator.requests_for(Endpoint::Download).len(), 3);
+    let pulled = Manifest::load(&manifest).expect("manifest");
+    assert_eq!(pulled.space_id, Some(s.space));
+    assert_eq!(pulled.assets["img/icons/logo.png"].id, first.id);
+    assert_eq!(pulled.assets["img/icons/logo.png"].folder, Some(icons));
+    assert_eq!(pulled.assets.len(), 3);
+
+    // Sync of the pulled folder makes no call at all.
+    s.emulator.clear_requests();
+    let synced = s
+        .client
+        .sync(
+            s.space,
+            &SyncOptions::dir(&root, &manifest).mirror_folders(None),
+        )
+        .expect("synced");
+    assert!(
+        synced
+            .files
+            .iter()
+            .all(|f| matches!(f.action, SyncAction::Unchanged)),
+        "{synced:?}"
+    );
+    assert_eq!(synced.files.len(), 3, "{synced:?}");
+    assert!(
+        s.emulator.requests().is_empty(),
+        "{:?}",
+        s.emulator.requests()
+    );
+
+    // A second pull downloads nothing.
+    let again = s
+        .client
+        .pull(s.space, &PullOptions::dir(&root, &manifest))
+        .expect("pulled again");
+    assert_eq!(action(&again, "img/icons/logo.png"), "Unchanged");
+    assert_eq!(action(&again, &renamed), "Unchanged");
+    assert!(s.emulator.requests_for(Endpoint::Download).is_empty());
+    // The same names on every pull.
+    assert_eq!(
+        again.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
+        report.files.iter().map(|f| &f.path).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_folder_is_pulled_with_everything_below_it_and_a_missing_one_is_an_error() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let img = s.emulator.create_folder("img", None);
+    let icons = s.emulator.create_folder("icons", Some(img));
+    s.emulator.seed_asset("top.txt", b"top".to_vec(), None);
+    s.emulator
+        .seed_asset("hero.txt", b"hero".to_vec(), Some(img));
+    s.emulator
+        .seed_asset("home.txt", b"home".to_vec(), Some(icons));
+    let root = temp_dir("pull_folder");
+    let manifest = root.with_extension("manifest.json");
+    let report = s
+        .client
+        .pull(s.space, &PullOptions::dir(&root, &manifest).folder(img))
+        .expect("pulled");
+    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["hero.txt", "icons/home.txt"]);
+    assert!(matches!(report.files[0].action, PullAction::Downloaded));
+    assert_eq!(
+        fs::read(root.join("icons/home.txt")).expect("home"),
+        b"home"
+    );
+
+    // Synced back below the same folder: nothing to do.
+    s.emulator.clear_requests();
+    let synced = s
+        .client
+        .sync(
+            s.space,
+            &SyncOptions::dir(&root, &manifest).mirror_folders(Some(img)),
+        )
+        .expect("synced");
+    assert!(synced.is_ok(), "{synced:?}");
+    assert!(
+        s.emulator.requests().is_empty(),
+        "{:?}",
+        s.emulator.requests()
+    );
+
+    let err = s
+        .client
+        .pull(s.space, &PullOptions::dir(&root, &manifest).folder(999_999))
+        .expect_err("no such folder");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("999999"), "{err}");
+}
