@@ -52,8 +52,8 @@ pub(crate) fn to_file(
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
     let local = |error: std::io::Error| Error::source_io(Some(dest.to_path_buf()), error);
     let mut reader = get(session, url, expected, asset_id)?.take(expected + 1);
-    let (temporary, mut file) = create_temporary(|| temporary_name(dest)).map_err(local)?;
-    let written = (|| {
+    let (temporary, file) = create_temporary(|| temporary_name(dest)).map_err(local)?;
+    let written = (|mut file: std::fs::File| {
         let mut hasher = sha256::Sha256::new();
         let mut buffer = vec![0; 64 * 1024];
         let mut length = 0u64;
@@ -76,9 +76,11 @@ pub(crate) fn to_file(
             )));
         }
         file.sync_all().map_err(local)?;
+        // Closed before the rename: Windows renames no open file.
+        drop(file);
         std::fs::rename(&temporary, dest).map_err(local)?;
         Ok(hasher.finish_hex())
-    })();
+    })(file);
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }

@@ -8,7 +8,7 @@ use common::{png, setup_with, temp_dir};
 use storyblok_assets::{
     AssetMeta, ErrorKind, Manifest, PullAction, PullOptions, PullReport, SyncAction, SyncOptions,
 };
-use storyblok_assets_emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
 
 fn action(report: &PullReport, path: &str) -> String {
     let file = report
@@ -170,4 +170,44 @@ fn a_folder_is_pulled_with_everything_below_it_and_a_missing_one_is_an_error() {
         "{err:?}"
     );
     assert!(err.to_string().contains("999999"), "{err}");
+}
+
+#[test]
+fn a_failed_download_fails_its_line_leaves_no_file_and_the_rerun_fetches_it() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    // The first download (a.txt: one at a time, oldest first) is refused.
+    s.emulator
+        .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
+    let root = temp_dir("pull_failed");
+    let manifest = root.with_extension("manifest.json");
+    let options = PullOptions::dir(&root, &manifest).concurrency(1);
+    let report = s.client.pull(s.space, &options).expect("pulled");
+    let (path, error) = report.failures().next().expect("a failure");
+    assert_eq!(path, "a.txt");
+    assert!(
+        matches!(error.kind(), ErrorKind::Download { status: 503, .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.asset_id(), Some(a.id));
+    assert_eq!(action(&report, "b.txt"), "Downloaded");
+    assert!(!root.join("a.txt").exists());
+    let left: Vec<_> = fs::read_dir(&root)
+        .expect("listed")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["b.txt"], "no temporary file left behind");
+    assert!(
+        !Manifest::load(&manifest)
+            .expect("manifest")
+            .assets
+            .contains_key("a.txt")
+    );
+
+    let again = s.client.pull(s.space, &options).expect("pulled again");
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(action(&again, "a.txt"), "Downloaded");
+    assert_eq!(action(&again, "b.txt"), "Unchanged");
+    assert_eq!(fs::read(root.join("a.txt")).expect("a"), b"aaaa");
 }
