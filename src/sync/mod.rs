@@ -4,7 +4,8 @@
 //! [`local`] finds the files (and their sidecars) on disk; [`plan`] looks at them before
 //! the first call (what is left alone, what is gone, whether the change is too big);
 //! [`file`] decides and does what one file needs; this module holds the options, the
-//! report and the run that ties them together on a few threads.
+//! report and the run that ties them together on a few threads. [`pull`] goes the other
+//! way, a space into a folder, with the same manifest.
 
 mod download;
 mod file;
@@ -34,9 +35,7 @@ pub use manifest::{Manifest, ManifestEntry};
 pub use pull::{PullAction, PullOptions, PullReport, PulledFile};
 use store::Store;
 
-/// A closure giving a file's metadata from its manifest path, for
-/// [`SyncOptions::metadata`].
-/// [`SyncOptions::metadata`]'s closure.
+/// [`SyncOptions::metadata`]'s closure: a file's metadata from its manifest path.
 #[derive(Clone)]
 struct MetaFn(Arc<MetaClosure>);
 
