@@ -374,8 +374,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Delete the record of a *new* asset when its upload or finish fails for good, so no
-    /// empty asset is left behind. Never applies to a replace. Default off.
+    /// Delete the record of a *new* asset when its sign answer cannot be used, or its
+    /// upload or finish fails for good, so no empty asset is left behind. Never applies to
+    /// a replace. Default off.
     pub fn delete_on_failure(mut self, delete: bool) -> Self {
         self.delete_on_failure = delete;
         self
@@ -403,7 +404,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails on an unusable token, base URL or root certificate.
+    /// Builds the client. Fails on an unusable token, base URL or root certificate, or a
+    /// rate limit of 0 calls a second.
     pub fn build(self) -> Result<Client, Error> {
         if self.rate_limit == RateLimit::PerSecond(0) {
             return Err(Error::invalid(

@@ -19,7 +19,7 @@ pub enum Step {
     Finish,
     /// `DELETE /v1/spaces/{space}/assets/{id}`.
     Delete,
-    /// `GET /v1/spaces/{space}/assets/`: listing assets (sync's adoption search).
+    /// `GET /v1/spaces/{space}/assets/`: listing assets (sync's adoption search, a pull).
     List,
     /// `PUT /v1/spaces/{space}/assets/{id}`: updating an asset's metadata.
     Update,
@@ -27,7 +27,8 @@ pub enum Step {
     Folders,
     /// `GET` or `POST /v1/spaces/{space}/internal_tags`.
     Tags,
-    /// Downloading an asset's file from the CDN, to compare it with a local one.
+    /// Downloading an asset's file from the CDN: to compare it with a local one (sync), or
+    /// into a file (pull).
     Download,
 }
 
@@ -163,8 +164,8 @@ pub enum ErrorKind {
     /// [`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure) asks;
     /// the failure is the [`source`](std::error::Error::source).
     RecordDeleted,
-    /// A sync manifest could not be read, parsed or written. A corrupt manifest is left
-    /// as it is.
+    /// A manifest (a sync's or a pull's) could not be read, parsed, locked or written. A
+    /// corrupt manifest is left as it is.
     Manifest {
         /// The manifest file (the message names its journal or lock file when the problem
         /// is theirs).
@@ -172,8 +173,8 @@ pub enum ErrorKind {
         /// What is wrong and what to do.
         message: String,
     },
-    /// A CDN download (sync's check whether an existing asset holds a local file's bytes)
-    /// was answered with an error status.
+    /// A CDN download (sync's check whether an existing asset holds a local file's bytes,
+    /// or a pull) was answered with an error status.
     Download {
         /// The HTTP status.
         status: u16,
@@ -377,7 +378,7 @@ impl Error {
     }
 
     /// The raw body of a server's answer ([`ErrorKind::Api`], [`ErrorKind::S3`],
-    /// [`ErrorKind::UnexpectedResponse`], or the failure a [`ErrorKind::NotReplayable`] or
+    /// [`ErrorKind::Download`], [`ErrorKind::UnexpectedResponse`], or the failure a [`ErrorKind::NotReplayable`] or
     /// [`ErrorKind::RecordDeleted`] wraps), as far as it was read: at most 8 MiB of a
     /// Management API answer, 64 KiB of S3's or the CDN's error.
     ///

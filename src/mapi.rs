@@ -42,10 +42,11 @@ pub(crate) struct Reply {
 ///
 /// Retried as [pacing and retries](crate#pacing-and-retries) says, by the method's
 /// [`Idempotence`]. Returns the status and body of a 2xx answer; another status is an
-/// [`ErrorKind::Api`], a 429 that outlasts the retries an [`ErrorKind::RateLimited`]. A 2xx whose body could not be read whole (it dripped past
-/// the budget, the connection broke) is never a success: it is tried again as a
-/// connection error would be, and in the end an [`ErrorKind::UnexpectedResponse`] with
-/// what arrived, the read's error as its cause.
+/// [`ErrorKind::Api`], a 429 that outlasts the retries an [`ErrorKind::RateLimited`]. A
+/// 2xx whose body could not be read whole (it dripped past the budget, the connection
+/// broke) is never a success: it is tried again as a connection error would be, and in
+/// the end an [`ErrorKind::UnexpectedResponse`] with what arrived, the read's error as
+/// its cause.
 pub(crate) fn call(
     session: &Session,
     step: Step,

@@ -33,13 +33,13 @@ const KEYS: [&str; 9] = [
 ];
 
 /// What editors see next to an asset's file: alt text, title, copyright, source, focus
-/// point, privacy, custom `meta_data` and internal tags (by name).
+/// point, privacy, custom fields (Storyblok's `meta_data`) and internal tags (by name).
 ///
 /// [`Client::sync`](crate::Client::sync) reads it from a sidecar `<file>.json` or from
 /// [`SyncOptions::metadata`](crate::SyncOptions::metadata), sends it with the sign call,
 /// and when only the metadata changed sends it alone with
-/// [`Client::update_metadata`](crate::Client::update_metadata). Unset fields are left as
-/// they are in Storyblok.
+/// [`Client::update_metadata`](crate::Client::update_metadata); [`Client::pull`](crate::Client::pull)
+/// writes it as a sidecar. Unset fields are left as they are in Storyblok.
 ///
 /// ```
 /// use storyblok_assets::AssetMeta;

@@ -8,7 +8,8 @@ use crate::error::{Error, ErrorKind};
 /// How many times, and how patiently, failed calls are tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Retries {
-    /// Retries after the first attempt, per call.
+    /// Retries after the first attempt, per call, 429s aside (the call's budget bounds
+    /// those).
     pub(crate) max: u32,
     /// The first backoff; doubled on each retry.
     pub(crate) base: Duration,
