@@ -187,6 +187,11 @@ pub(crate) fn folder(
 }
 
 impl Listed {
+    /// Its asset folder, `None` at the top (which some answers give as `0`).
+    pub(crate) fn folder(&self) -> Option<u64> {
+        self.asset_folder_id.filter(|&folder| folder != 0)
+    }
+
     /// The file name at the end of its URL, as Storyblok stored it.
     pub(crate) fn stored_name(&self) -> &str {
         let path = self.filename.split(['?', '#']).next().unwrap_or_default();

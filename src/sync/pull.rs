@@ -165,39 +165,7 @@ impl Client {
                 options.manifest.display()
             )));
         }
-        let session = self.session();
-        let folders = crate::folders::list(session, space_id)?;
-        let dirs = directories(&folders, options.folder).ok_or_else(|| {
-            Error::invalid(format!(
-                "asset folder {} is not in space {space_id}",
-                options.folder.unwrap_or_default()
-            ))
-        })?;
-        let mut assets: Vec<Listed> = Vec::new();
-        let list = paging::List {
-            step: Step::List,
-            path: "/assets/?",
-            what: "an asset list",
-            field: "assets",
-            max_pages: MAX_PAGES,
-        };
-        paging::each(session, space_id, &list, |asset: Listed| {
-            if dirs.contains_key(&asset.asset_folder_id.filter(|&f| f != 0)) {
-                assets.push(asset);
-            }
-            ControlFlow::Continue(())
-        })?;
-        assets.sort_by_key(|asset| asset.id);
-
-        let mut taken = HashSet::new();
-        let planned: Vec<(String, Listed)> = assets
-            .into_iter()
-            .map(|asset| {
-                let dir = &dirs[&asset.asset_folder_id.filter(|&f| f != 0)];
-                let path = local_name(dir, &asset, &mut taken);
-                (path, asset)
-            })
-            .collect();
+        let planned = listed(self, space_id, options.folder)?;
         let known = &manifest.assets;
         let outcomes = crate::pool::map(
             planned.iter().collect(),
@@ -239,6 +207,48 @@ impl Client {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(PullReport { files })
     }
+}
+
+/// The assets of a space, or of folder `top` and everything below it, oldest first, each
+/// with its path: its folder's path below `top`, then its stored name (see
+/// [`Client::pull`] for two of one name). Costs one call for the folders, one per 100
+/// assets.
+pub(super) fn listed(
+    client: &Client,
+    space_id: u64,
+    top: Option<u64>,
+) -> Result<Vec<(String, Listed)>, Error> {
+    let session = client.session();
+    let folders = crate::folders::list(session, space_id)?;
+    let dirs = directories(&folders, top).ok_or_else(|| {
+        Error::invalid(format!(
+            "asset folder {} is not in space {space_id}",
+            top.unwrap_or_default()
+        ))
+    })?;
+    let mut assets: Vec<Listed> = Vec::new();
+    let list = paging::List {
+        step: Step::List,
+        path: "/assets/?",
+        what: "an asset list",
+        field: "assets",
+        max_pages: MAX_PAGES,
+    };
+    paging::each(session, space_id, &list, |asset: Listed| {
+        if dirs.contains_key(&asset.folder()) {
+            assets.push(asset);
+        }
+        ControlFlow::Continue(())
+    })?;
+    assets.sort_by_key(|asset| asset.id);
+    let mut taken = HashSet::new();
+    Ok(assets
+        .into_iter()
+        .map(|asset| {
+            let path = local_name(&dirs[&asset.folder()], &asset, &mut taken);
+            (path, asset)
+        })
+        .collect())
 }
 
 /// What became of one asset.
@@ -288,7 +298,7 @@ fn pull_one(
             dimensions: None,
             pending: false,
             new_version: None,
-            folder: asset.asset_folder_id.filter(|&f| f != 0),
+            folder: asset.folder(),
             metadata_hash: (!meta.is_empty()).then(|| meta.hash()),
             modified: None,
         },

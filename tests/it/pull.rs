@@ -41,8 +41,8 @@ fn a_pull_writes_folders_files_and_sidecars_and_a_sync_after_it_makes_no_call() 
     s.client
         .update_metadata(s.space, secret.id, &AssetMeta::new().private(true))
         .expect("private");
-    let root = temp_dir("pull_space");
-    let manifest = root.with_extension("manifest.json");
+    let base = temp_dir("pull_space");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
     s.emulator.clear_requests();
 
     let report = s
@@ -131,8 +131,8 @@ fn a_folder_is_pulled_with_everything_below_it_and_a_missing_one_is_an_error() {
         .seed_asset("hero.txt", b"hero".to_vec(), Some(img));
     s.emulator
         .seed_asset("home.txt", b"home".to_vec(), Some(icons));
-    let root = temp_dir("pull_folder");
-    let manifest = root.with_extension("manifest.json");
+    let base = temp_dir("pull_folder");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
     let report = s
         .client
         .pull(s.space, &PullOptions::dir(&root, &manifest).folder(img))
@@ -180,8 +180,8 @@ fn a_failed_download_fails_its_line_leaves_no_file_and_the_rerun_fetches_it() {
     // The first download (a.txt: one at a time, oldest first) is refused.
     s.emulator
         .inject(Fault::respond(Endpoint::Download, 1, 503, "busy"));
-    let root = temp_dir("pull_failed");
-    let manifest = root.with_extension("manifest.json");
+    let base = temp_dir("pull_failed");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
     let options = PullOptions::dir(&root, &manifest).concurrency(1);
     let report = s.client.pull(s.space, &options).expect("pulled");
     let (path, error) = report.failures().next().expect("a failure");
