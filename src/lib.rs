@@ -178,6 +178,9 @@ pub use crate::region::{Region, UnknownRegion};
 pub use crate::sign::SignedUpload;
 pub use crate::source::Source;
 pub use crate::sync::{Manifest, ManifestEntry};
+pub use crate::sync::{
+    MappedAsset, TransferAction, TransferMap, TransferOptions, TransferReport, TransferredAsset,
+};
 pub use crate::sync::{OnChange, SkipReason, SyncAction, SyncOptions, SyncReport, SyncedFile};
 pub use crate::sync::{PullAction, PullOptions, PullReport, PulledFile};
 pub use crate::token::Token;

@@ -32,7 +32,7 @@ pub(crate) fn sha256(
     asset_id: u64,
 ) -> Result<Option<String>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
-    let reader = get(session, url, expected, asset_id)?.take(expected + 1);
+    let reader = open(session, url, expected, asset_id)?.take(expected + 1);
     let (hash, length) = sha256::of_reader(reader)
         .map_err(|e| at_download(Error::new(ErrorKind::Transport).caused_by(e)))?;
     Ok((length == expected).then_some(hash))
@@ -51,7 +51,7 @@ pub(crate) fn to_file(
 ) -> Result<String, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
     let local = |error: std::io::Error| Error::source_io(Some(dest.to_path_buf()), error);
-    let mut reader = get(session, url, expected, asset_id)?.take(expected + 1);
+    let mut reader = open(session, url, expected, asset_id)?.take(expected + 1);
     let (temporary, file) = create_temporary(|| temporary_name(dest)).map_err(local)?;
     let written = (|mut file: std::fs::File| {
         let mut hasher = sha256::Sha256::new();
@@ -87,15 +87,15 @@ pub(crate) fn to_file(
     written
 }
 
-/// The answer of a GET of `url`, whose whole body must arrive within [`budget`] for
-/// `expected` bytes: only from Storyblok's asset hosts (or loopback with a local API), no
-/// token, and an error status as [`ErrorKind::Download`].
-fn get(
+/// The body of a GET of `url`, which must arrive whole within [`budget`] for `expected`
+/// bytes: only from Storyblok's asset hosts (or loopback with a local API), no token, and
+/// an error status as [`ErrorKind::Download`]. Read it at most `expected + 1` bytes far.
+pub(crate) fn open(
     session: &Session,
     url: &str,
     expected: u64,
     asset_id: u64,
-) -> Result<impl Read + use<>, Error> {
+) -> Result<impl Read + Send + use<>, Error> {
     let at_download = |error: Error| error.at(Step::Download).asset(Some(asset_id));
     if !crate::url::is_asset_url(url, session.base.is_loopback()) {
         return Err(at_download(crate::url::refusal(url)));

@@ -18,6 +18,7 @@ mod manifest;
 mod plan;
 mod pull;
 mod store;
+mod transfer;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -34,6 +35,9 @@ use lock::ManifestLock;
 pub use manifest::{Manifest, ManifestEntry};
 pub use pull::{PullAction, PullOptions, PullReport, PulledFile};
 use store::Store;
+pub use transfer::{
+    MappedAsset, TransferAction, TransferMap, TransferOptions, TransferReport, TransferredAsset,
+};
 
 /// [`SyncOptions::metadata`]'s closure: a file's metadata from its manifest path.
 #[derive(Clone)]

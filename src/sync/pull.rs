@@ -316,7 +316,7 @@ fn holds(path: &Path, size: u64, sha256: &str) -> bool {
 }
 
 /// The asset's metadata as a sidecar states it.
-fn metadata(asset: &Listed) -> AssetMeta {
+pub(super) fn metadata(asset: &Listed) -> AssetMeta {
     let mut meta = AssetMeta::new();
     meta.alt = asset.alt.clone().filter(|s| !s.is_empty());
     meta.title = asset.title.clone().filter(|s| !s.is_empty());

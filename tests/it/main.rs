@@ -28,4 +28,5 @@ mod sync_disk;
 mod sync_durability;
 mod sync_space;
 mod tls;
+mod transfer;
 mod upload;
