@@ -1,0 +1,142 @@
+//! A transfer between two emulated spaces at the target's rate limit: the share of the
+//! limit it reaches, the 429s it draws, and the transferring process's peak memory.
+//!
+//! ```text
+//! cargo bench --bench transfer                 # 200 small assets and one of 1 GiB
+//! FILES=50 BIG_MIB=0 cargo bench --bench transfer
+//! ```
+//!
+//! The source emulator serves its files as the CDN would (`local_cdn`); the target enforces
+//! 6 calls a second in fixed one-second windows (every request counted, 429s too) with a
+//! 50 ms round trip added to each Management API request. The transfer runs in a process of
+//! its own (this benchmark's binary, run again as the worker), so its peak memory (`VmHWM`)
+//! is its own, not the emulators' (which hold every file in memory). Linux only.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use storyblok_assets::{Client, RateLimit, SharedPacing, Token, TransferOptions};
+use storyblok_assets_emulator::{Emulator, Endpoint};
+
+const WORKER: &str = "SB_TRANSFER_WORKER";
+const LIMIT: u32 = 6;
+
+fn main() {
+    if std::env::var_os(WORKER).is_some() {
+        worker();
+        return;
+    }
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (files, big_mib) = (number("FILES", 200), number("BIG_MIB", 1024));
+    let source = Emulator::builder()
+        .rate_limit(None)
+        .local_cdn(true)
+        .start()
+        .expect("the source");
+    let target = Emulator::builder()
+        .rate_limit(Some(LIMIT))
+        .retry_after(Some(1))
+        .one_way_delay(Duration::from_millis(25), Duration::ZERO)
+        .start()
+        .expect("the target");
+    for n in 0..files {
+        let mut bytes = format!("asset {n} of {files}\n").into_bytes();
+        bytes.resize(2048, b'.');
+        source.seed_asset(&format!("a{n:04}.txt"), bytes, None);
+    }
+    if big_mib > 0 {
+        source.seed_asset("big.bin", vec![7u8; big_mib << 20], None);
+    }
+    let assets = files + usize::from(big_mib > 0);
+    let base = std::env::temp_dir().join(format!("storyblok-transfer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("a folder");
+    let started = Instant::now();
+    let output = Command::new(std::env::current_exe().expect("this binary"))
+        .env(WORKER, "1")
+        .env("SB_SOURCE_API", source.api_url())
+        .env("SB_SOURCE_TOKEN", source.token())
+        .env("SB_SOURCE_SPACE", source.space_id().to_string())
+        .env("SB_TARGET_API", target.api_url())
+        .env("SB_TARGET_TOKEN", target.token())
+        .env("SB_TARGET_SPACE", target.space_id().to_string())
+        .env("SB_MAP", base.join("map.json"))
+        .output()
+        .expect("the worker runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the worker failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let peak: u64 = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("peak=")?.parse().ok())
+        .expect("the worker's peak");
+    let calls: Vec<u16> = target
+        .requests()
+        .iter()
+        .filter(|r| !matches!(r.endpoint, Endpoint::Upload | Endpoint::Download))
+        .map(|r| r.status)
+        .collect();
+    let refused = calls.iter().filter(|&&s| s == 429).count();
+    let copied = target.assets().iter().filter(|a| a.finished).count();
+    println!(
+        "transfer of {files} small assets{} to a target at {LIMIT} calls/s, 50 ms round trip\n",
+        if big_mib > 0 {
+            format!(" and one of {big_mib} MiB")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "| assets | copied | seconds | target calls | calls/s | of the limit | 429s | worker peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {assets} | {copied} | {seconds:.1} | {} | {:.2} | {:.1}% | {refused} | {:.1} MiB |",
+        calls.len(),
+        calls.len() as f64 / seconds,
+        100.0 * calls.len() as f64 / seconds / f64::from(LIMIT),
+        peak as f64 / f64::from(1u32 << 20)
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// The worker: one transfer, then its peak memory on stdout.
+fn worker() {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let client = |api: &str, token: &str| {
+        Client::builder(Token::personal(var(token)))
+            .base_url(var(api))
+            .rate_limit(RateLimit::PerSecond(LIMIT))
+            .shared_pacing(SharedPacing::Off)
+            .build()
+            .expect("a client")
+    };
+    let source = client("SB_SOURCE_API", "SB_SOURCE_TOKEN");
+    let target = client("SB_TARGET_API", "SB_TARGET_TOKEN");
+    let space = |name: &str| var(name).parse::<u64>().expect("a space id");
+    let report = source
+        .transfer(
+            space("SB_SOURCE_SPACE"),
+            &target,
+            space("SB_TARGET_SPACE"),
+            &TransferOptions::new(var("SB_MAP")),
+        )
+        .expect("the transfer");
+    assert!(report.is_ok(), "{:?}", report.failures().next());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    println!("peak={}", peak_kib * 1024);
+}
