@@ -232,7 +232,7 @@ pub struct Target {
 }
 
 /// An environment variable that is set to something other than blanks.
-fn env_var(name: &str) -> Result<Option<String>, String> {
+pub fn env_var(name: &str) -> Result<Option<String>, String> {
     match env::var(name) {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Ok(Some(value.trim().to_owned())),
