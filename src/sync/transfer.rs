@@ -87,6 +87,10 @@ pub struct TransferMap {
     /// By source asset id.
     #[serde(default)]
     pub assets: BTreeMap<u64, MappedAsset>,
+    /// Target asset folder ids, by the source asset folder id of an asset copied (`0`:
+    /// the top of what was copied, when it went into a target folder).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub folders: BTreeMap<u64, u64>,
 }
 
 /// One source asset's copy.
@@ -384,6 +388,9 @@ impl Copy<'_> {
             (dir, None) => Some(self.target.folder_path(self.target_space, dir)?),
             (dir, Some(top)) => Some(self.target.folder_path_in(self.target_space, top, dir)?),
         };
+        if let Some(folder) = folder {
+            self.map.folders.insert(asset.folder().unwrap_or(0), folder);
+        }
         let mut params = AssetParams::new()
             .filename(asset.stored_name())
             .metadata(metadata(asset));

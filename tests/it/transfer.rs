@@ -87,6 +87,7 @@ fn assets_folders_metadata_and_tags_are_copied_and_a_rerun_copies_nothing() {
         (copied_img.name.as_str(), copied_img.parent_id),
         ("img", None)
     );
+    assert_eq!(map.folders[&icons], copied_icons.id);
     let tags = t.internal_tags();
     assert_eq!(tags.len(), 1);
     assert_eq!(tags[0].name, "nav");
