@@ -38,7 +38,9 @@ fn main() {
         .local_cdn(true)
         .start()
         .expect("the source");
+    // The target takes an upload of the big file with its form around it.
     let target = Emulator::builder()
+        .max_body(((big_mib as u64) << 20) + (1 << 20))
         .rate_limit(Some(LIMIT))
         .retry_after(Some(1))
         .one_way_delay(Duration::from_millis(25), Duration::ZERO)
