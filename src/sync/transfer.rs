@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use super::pull::{listed, metadata};
 use crate::asset::cdn_url;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::mutex::lock;
 use crate::params::AssetParams;
 use crate::source::Source;
 
@@ -38,6 +40,7 @@ pub struct TransferOptions {
     map: PathBuf,
     folder: Option<u64>,
     target_folder: Option<u64>,
+    concurrency: usize,
     lock_timeout: Duration,
 }
 
@@ -50,6 +53,7 @@ impl TransferOptions {
             map: map.into(),
             folder: None,
             target_folder: None,
+            concurrency: 4,
             lock_timeout: Duration::from_secs(60),
         }
     }
@@ -64,6 +68,13 @@ impl TransferOptions {
     /// of the target's asset library).
     pub fn target_folder(mut self, asset_folder_id: u64) -> Self {
         self.target_folder = Some(asset_folder_id);
+        self
+    }
+
+    /// How many assets are copied at once (default 4), on threads that share the target
+    /// client's pacing: a large file's transfer then holds up no other.
+    pub fn concurrency(mut self, assets: usize) -> Self {
+        self.concurrency = assets.max(1);
         self
     }
 
@@ -275,7 +286,8 @@ impl Client {
     /// Each file streams from the source's CDN straight into the target's S3 upload, with
     /// the listed size as its exact `Content-Length`: no temporary file, flat memory for
     /// any size. The source is listed (one call for its folders, one per 100 assets); the
-    /// target is called at its own pace (2 calls an asset, plus its folders and tags).
+    /// target is called at its own pace (2 calls an asset, plus its folders and tags), a
+    /// few assets at once ([`TransferOptions::concurrency`]).
     ///
     /// The map ([`TransferMap`], at [`TransferOptions::new`]'s path) records each copy the
     /// moment its target record exists, so a rerun after an interruption copies only what
@@ -304,7 +316,7 @@ impl Client {
         options: &TransferOptions,
     ) -> Result<TransferReport, Error> {
         let path = &options.map;
-        let lock = ManifestLock::take(path, options.lock_timeout)?;
+        let held = ManifestLock::take(path, options.lock_timeout)?;
         let mut map = TransferMap::load(path)?;
         if map.source_space.is_some_and(|s| s != source_space)
             || map.target_space.is_some_and(|t| t != target_space)
@@ -321,63 +333,55 @@ impl Client {
         map.source_space = Some(source_space);
         map.target_space = Some(target_space);
         let listed = listed(self, source_space, options.folder)?;
-        let mut assets = Vec::with_capacity(listed.len());
-        for (asset_path, asset) in listed {
-            let known = map.assets.get(&asset.id).cloned();
+        let copy = Copy {
+            source: self,
+            target,
+            target_space,
+            target_folder: options.target_folder,
+            map: Mutex::new(map),
+            path,
+        };
+        let mut assets = crate::pool::map(listed, options.concurrency, |(asset_path, asset)| {
+            let known = lock(&copy.map).assets.get(&asset.id).cloned();
             let (action, target_id) = match known {
                 _ if asset.is_private => (TransferAction::SkippedPrivate, None),
-                Some(copy) if !copy.pending => (TransferAction::AlreadyThere, Some(copy.id)),
-                pending => {
-                    let mut copy = Copy {
-                        source: self,
-                        target,
-                        target_space,
-                        target_folder: options.target_folder,
-                        map: &mut map,
-                        path,
-                    };
-                    match copy.one(&asset_path, &asset, pending.map(|p| p.id)) {
-                        Ok(id) => (TransferAction::Copied, Some(id)),
-                        Err(error) => {
-                            let id = map.assets.get(&asset.id).map(|copy| copy.id);
-                            (TransferAction::Failed(error), id)
-                        }
+                Some(mapped) if !mapped.pending => (TransferAction::AlreadyThere, Some(mapped.id)),
+                pending => match copy.one(&asset_path, &asset, pending.map(|p| p.id)) {
+                    Ok(id) => (TransferAction::Copied, Some(id)),
+                    Err(error) => {
+                        let id = lock(&copy.map).assets.get(&asset.id).map(|m| m.id);
+                        (TransferAction::Failed(error), id)
                     }
-                }
+                },
             };
-            assets.push(TransferredAsset {
+            TransferredAsset {
                 path: asset_path,
                 source_id: asset.id,
                 target_id,
                 action,
-            });
-        }
-        map.save(path)?;
-        drop(lock);
+            }
+        });
+        crate::mutex::into_inner(copy.map).save(path)?;
+        drop(held);
         assets.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(TransferReport { assets })
     }
 }
 
-/// One asset's copy, and what it needs.
+/// What each asset's copy needs; the map is shared by the copies running at once.
 struct Copy<'a> {
     source: &'a Client,
     target: &'a Client,
     target_space: u64,
     target_folder: Option<u64>,
-    map: &'a mut TransferMap,
+    map: Mutex<TransferMap>,
     path: &'a Path,
 }
 
 impl Copy<'_> {
     /// Copies `asset` (at `asset_path` in the source) into the target, into the record
     /// `pending` when an earlier transfer left one. The target asset's id.
-    fn one(
-        &mut self,
-        asset_path: &str,
-        asset: &Listed,
-        pending: Option<u64>,
-    ) -> Result<u64, Error> {
+    fn one(&self, asset_path: &str, asset: &Listed, pending: Option<u64>) -> Result<u64, Error> {
         let size = asset
             .content_length
             .filter(|&size| size > 0)
@@ -389,7 +393,9 @@ impl Copy<'_> {
             (dir, Some(top)) => Some(self.target.folder_path_in(self.target_space, top, dir)?),
         };
         if let Some(folder) = folder {
-            self.map.folders.insert(asset.folder().unwrap_or(0), folder);
+            lock(&self.map)
+                .folders
+                .insert(asset.folder().unwrap_or(0), folder);
         }
         let mut params = AssetParams::new()
             .filename(asset.stored_name())
@@ -430,8 +436,9 @@ impl Copy<'_> {
             Err(error) => {
                 // A record the target deleted (delete-on-failure) is no longer pending.
                 if matches!(error.kind(), ErrorKind::RecordDeleted) {
-                    self.map.assets.remove(&asset.id);
-                    self.map.save(self.path)?;
+                    let mut map = lock(&self.map);
+                    map.assets.remove(&asset.id);
+                    map.save(self.path)?;
                 }
                 Err(error)
             }
@@ -441,14 +448,15 @@ impl Copy<'_> {
     /// Records the copy of `source_id` as `id` at `url`, and writes the map, before going
     /// on: a record is in the map the moment it exists.
     fn note(
-        &mut self,
+        &self,
         source_id: u64,
         id: u64,
         url: String,
         source_url: &str,
         pending: bool,
     ) -> Result<(), Error> {
-        self.map.assets.insert(
+        let mut map = lock(&self.map);
+        map.assets.insert(
             source_id,
             MappedAsset {
                 id,
@@ -457,6 +465,6 @@ impl Copy<'_> {
                 pending,
             },
         );
-        self.map.save(self.path)
+        map.save(self.path)
     }
 }
