@@ -30,7 +30,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{Command, Failure, data, exit, parse};
+use common::{Command, Failure, data, parse};
 use storyblok_assets::{Client, SharedPacing, Token};
 use storyblok_assets_emulator::Emulator;
 
@@ -120,14 +120,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
 }
 
 fn main() -> ExitCode {
-    let outcome = parse_args().and_then(|command| match command {
-        Command::Help => {
-            print!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => Ok(run(args)?),
-    });
-    exit(USAGE, outcome)
+    common::main(USAGE, parse_args, run)
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {

@@ -17,7 +17,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{Command, ENVIRONMENT, Failure, connect, exit, number, parse, region, say, sdk_error};
+use common::{Command, ENVIRONMENT, Failure, connect, number, parse, region, say, sdk_error};
 use serde_json::json;
 use storyblok_assets::{PullAction, PullOptions, Region};
 
@@ -127,13 +127,5 @@ fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
-    let usage = format!("{USAGE}\n{ENVIRONMENT}");
-    let outcome = parse_args().and_then(|command| match command {
-        Command::Help => {
-            print!("{usage}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => Ok(run(args)?),
-    });
-    exit(&usage, outcome)
+    common::main(&format!("{USAGE}\n{ENVIRONMENT}"), parse_args, run)
 }

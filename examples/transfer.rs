@@ -19,8 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::{
-    Command, ENVIRONMENT, Failure, chain, connect, env_var, exit, number, parse, region, say,
-    sdk_error,
+    Command, ENVIRONMENT, Failure, chain, connect, env_var, number, parse, region, say, sdk_error,
 };
 use serde_json::json;
 use storyblok_assets::{Client, Region, Token, TransferAction, TransferOptions};
@@ -162,13 +161,5 @@ fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
-    let usage = format!("{USAGE}\n{ENVIRONMENT}");
-    let outcome = parse_args().and_then(|command| match command {
-        Command::Help => {
-            print!("{usage}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => Ok(run(args)?),
-    });
-    exit(&usage, outcome)
+    common::main(&format!("{USAGE}\n{ENVIRONMENT}"), parse_args, run)
 }

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::{
-    Command, ENVIRONMENT, Failure, chain, connect, end_status_line, exit, mib, number, parse,
-    region, say, sdk_error, status_line,
+    Command, ENVIRONMENT, Failure, chain, connect, end_status_line, mib, number, parse, region,
+    say, sdk_error, status_line,
 };
 use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
 
@@ -121,13 +121,7 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let usage = format!("{USAGE}\n{ENVIRONMENT}");
-    let outcome = parse_args().and_then(|command| match command {
-        Command::Help => {
-            print!("{usage}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => Ok(run(args).map(|()| ExitCode::SUCCESS)?),
-    });
-    exit(&usage, outcome)
+    common::main(&format!("{USAGE}\n{ENVIRONMENT}"), parse_args, |args| {
+        run(args).map(|()| ExitCode::SUCCESS)
+    })
 }

@@ -21,8 +21,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
-    Command, ENVIRONMENT, Failure, chain, connect, data, end_status_line, exit, number, parse,
-    region, say, sdk_error, status_line,
+    Command, ENVIRONMENT, Failure, chain, connect, data, end_status_line, number, parse, region,
+    say, sdk_error, status_line,
 };
 use serde_json::{Value, json};
 use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
@@ -271,13 +271,5 @@ fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
-    let usage = format!("{USAGE}\n{ENVIRONMENT}");
-    let outcome = parse_args().and_then(|command| match command {
-        Command::Help => {
-            print!("{usage}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(args) => Ok(run(args)?),
-    });
-    exit(&usage, outcome)
+    common::main(&format!("{USAGE}\n{ENVIRONMENT}"), parse_args, run)
 }

@@ -110,6 +110,23 @@ fn parse_from(
     Ok(positional)
 }
 
+/// An example's `main`: `--help` prints `usage` on stdout, otherwise `run` does the work;
+/// then [`exit`] with the outcome.
+pub fn main<T>(
+    usage: &str,
+    parse_args: impl FnOnce() -> Result<Command<T>, Failure>,
+    run: impl FnOnce(T) -> Result<ExitCode, String>,
+) -> ExitCode {
+    let outcome = parse_args().and_then(|command| match command {
+        Command::Help => {
+            print!("{usage}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => Ok(run(args)?),
+    });
+    exit(usage, outcome)
+}
+
 /// Ends the process for a command line's outcome: the usage on stdout for help (exit 0);
 /// a usage error and the usage on stderr (exit 2); a failure on stderr (exit 1).
 pub fn exit(usage: &str, outcome: Result<ExitCode, Failure>) -> ExitCode {
