@@ -211,3 +211,22 @@ fn a_failed_download_fails_its_line_leaves_no_file_and_the_rerun_fetches_it() {
     assert_eq!(action(&again, "b.txt"), "Unchanged");
     assert_eq!(fs::read(root.join("a.txt")).expect("a"), b"aaaa");
 }
+
+#[test]
+fn a_token_the_space_refuses_fails_the_pull_and_writes_nothing() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let client = storyblok_assets::Client::builder(storyblok_assets::Token::personal("wrong"))
+        .base_url(s.emulator.api_url())
+        .shared_pacing(storyblok_assets::SharedPacing::Off)
+        .build()
+        .expect("client");
+    let base = temp_dir("pull_refused");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
+    let err = client
+        .pull(s.space, &PullOptions::dir(&root, &manifest))
+        .expect_err("refused");
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert!(err.to_string().contains("check the token"), "{err}");
+    assert!(!root.exists() && !manifest.exists());
+}

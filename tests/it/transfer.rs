@@ -174,3 +174,27 @@ fn a_failed_upload_leaves_a_pending_record_the_rerun_uploads_into() {
     assert_eq!(t.object(&copied.key).expect("file").bytes, b"aaaa");
     assert!(!TransferMap::load(&map_path).expect("map").assets[&asset.id].pending);
 }
+
+#[test]
+fn a_target_folder_that_is_gone_fails_each_asset_and_creates_nothing() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let (t, target) = target();
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let folder = s.emulator.create_folder("docs", None);
+    s.emulator
+        .seed_asset("b.txt", b"bbbb".to_vec(), Some(folder));
+    let base = temp_dir("transfer_gone_folder");
+    let options = TransferOptions::new(base.join("map.json")).target_folder(424_242);
+    let report = s
+        .client
+        .transfer(s.space, &target, t.space_id(), &options)
+        .expect("a report");
+    assert_eq!(report.failures().count(), 2, "{report:?}");
+    for (_, error) in report.failures() {
+        assert!(
+            error.status().is_some_and(|status| status >= 400),
+            "{error:?}"
+        );
+    }
+    assert!(t.assets().iter().all(|a| !a.finished), "{:?}", t.assets());
+}
