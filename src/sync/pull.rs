@@ -5,17 +5,20 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::download;
 use super::listing::Listed;
 use super::lock::ManifestLock;
-use super::manifest::{Manifest, ManifestEntry, manifest_error};
+use super::manifest::ManifestEntry;
+use super::store::Store;
 use crate::asset::cdn_url;
 use crate::client::Client;
 use crate::error::{Error, Step};
 use crate::listed::Named;
 use crate::meta::AssetMeta;
+use crate::mutex::lock;
 use crate::paging;
 
 /// A server that keeps promising more pages is not followed past this many (100,000
@@ -141,8 +144,9 @@ impl Client {
     /// Costs two Management API calls (the folders, the first page of assets) and one more
     /// per 100 assets; downloads go to the CDN, a few at once
     /// ([`PullOptions::concurrency`]), each streamed through SHA-256 into a temporary file
-    /// renamed into place, with flat memory. Private assets are not served by the public
-    /// CDN: they are reported, not pulled. Fails as a whole only when the listing fails, the
+    /// renamed into place, with flat memory, and noted in the manifest's journal as soon as
+    /// it is there: a pull killed midway fetches nothing twice. Private assets are not
+    /// served by the public CDN: they are reported, not pulled. Fails as a whole only when the listing fails, the
     /// folder named is not in the space, or the manifest cannot be locked, read or written;
     /// an asset's failure is in its line of the report.
     ///
@@ -157,32 +161,37 @@ impl Client {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn pull(&self, space_id: u64, options: &PullOptions) -> Result<PullReport, Error> {
-        let lock = ManifestLock::take(&options.manifest, options.lock_timeout)?;
-        let mut manifest = Manifest::load(&options.manifest)?;
-        if let Some(other) = manifest.space_id.filter(|&other| other != space_id) {
-            return Err(Error::invalid(format!(
-                "the manifest {} is of space {other}, not {space_id}",
-                options.manifest.display()
-            )));
-        }
+        let held = ManifestLock::take(&options.manifest, options.lock_timeout)?;
+        let store = Store::open(
+            &options.manifest,
+            space_id,
+            Some(held),
+            options.lock_timeout,
+            false,
+        )?;
         let planned = listed(self, space_id, options.folder)?;
-        let known = &manifest.assets;
+        let known = store.manifest().assets.clone();
+        // Each file's entry is noted (in the journal) the moment the file is in place: a
+        // pull killed midway downloads nothing twice.
+        let store = Mutex::new(store);
         let outcomes = crate::pool::map(
             planned.iter().collect(),
             options.concurrency,
-            |(path, asset)| pull_one(self, &options.root, path, asset, known.get(path)),
+            |(path, asset)| {
+                let pulled = pull_one(self, &options.root, path, asset, known.get(path))?;
+                if let Pulled::Entry(entry, _) = &pulled
+                    && known.get(path) != Some(entry)
+                {
+                    lock(&store).save(path, Some(entry.clone()))?;
+                }
+                Ok(pulled)
+            },
         );
         let mut files = Vec::with_capacity(planned.len());
         for ((path, asset), outcome) in planned.iter().zip(outcomes) {
             let action = match outcome {
-                Ok(Pulled::Entry(entry, fresh)) => {
-                    manifest.assets.insert(path.clone(), entry);
-                    if fresh {
-                        PullAction::Downloaded
-                    } else {
-                        PullAction::Unchanged
-                    }
-                }
+                Ok(Pulled::Entry(_, true)) => PullAction::Downloaded,
+                Ok(Pulled::Entry(_, false)) => PullAction::Unchanged,
                 Ok(Pulled::Private) => PullAction::SkippedPrivate,
                 Err(error) => PullAction::Failed(error),
             };
@@ -192,18 +201,8 @@ impl Client {
                 action,
             });
         }
-        // Written only when its text changed; a journal a killed sync left was read into it
-        // by the load, and goes.
-        manifest.space_id = Some(space_id);
-        manifest.save(&options.manifest)?;
-        let journal = super::journal::path_of(&options.manifest);
-        match std::fs::remove_file(&journal) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(manifest_error(&journal, "cannot be removed", Some(e)));
-            }
-            _ => {}
-        }
-        drop(lock);
+        // The journal folded into the manifest, written only when its content changed.
+        drop(crate::mutex::into_inner(store).finish()?);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(PullReport { files })
     }

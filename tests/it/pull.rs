@@ -230,3 +230,48 @@ fn a_token_the_space_refuses_fails_the_pull_and_writes_nothing() {
     assert!(err.to_string().contains("check the token"), "{err}");
     assert!(!root.exists() && !manifest.exists());
 }
+
+#[test]
+fn each_pulled_file_is_in_the_manifest_before_the_pull_ends() {
+    // What a pull killed midway leaves: the files it had fetched, each already noted (in
+    // the manifest's journal, which Manifest::load reads), so the next pull fetches them
+    // no more.
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let first = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    s.emulator.inject(Fault::delay(
+        Endpoint::Download,
+        2,
+        std::time::Duration::from_millis(1500),
+    ));
+    let base = temp_dir("pull_noted");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let (client, space) = (s.client.clone(), s.space);
+        let options = PullOptions::dir(&root, &manifest).concurrency(1);
+        move || done.send(client.pull(space, &options))
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let noted = loop {
+        if let Ok(read) = Manifest::load(&manifest)
+            && read.assets.contains_key("a.txt")
+        {
+            break read;
+        }
+        assert!(std::time::Instant::now() < deadline, "a.txt never noted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        ended.try_recv().is_err(),
+        "noted while the pull still ran (b.txt's download is held)"
+    );
+    assert_eq!(noted.assets["a.txt"].id, first.id);
+    assert!(!noted.assets.contains_key("b.txt"));
+    let report = ended
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the pull ends")
+        .expect("pulled");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(Manifest::load(&manifest).expect("manifest").assets.len(), 2);
+}
