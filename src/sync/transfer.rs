@@ -22,7 +22,12 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::mutex::lock;
 use crate::params::AssetParams;
+use crate::sign::SignedUpload;
 use crate::source::Source;
+
+/// How many times one asset's file is streamed when S3 fails in a way a retry could mend
+/// (a stream cannot start over: each attempt downloads it again).
+const STREAM_ATTEMPTS: u32 = 3;
 
 /// The most a map file may hold: far more than any real one (a few hundred bytes an asset).
 const MAX_MAP: u64 = 256 * 1024 * 1024;
@@ -285,7 +290,8 @@ impl Client {
     ///
     /// Each file streams from the source's CDN straight into the target's S3 upload, with
     /// the listed size as its exact `Content-Length`: no temporary file, flat memory for
-    /// any size. The source is listed (one call for its folders, one per 100 assets); the
+    /// any size; a failure of S3 that a retry could mend streams the file again, into the
+    /// same record. The source is listed (one call for its folders, one per 100 assets); the
     /// target is called at its own pace (2 calls an asset, plus its folders and tags), a
     /// few assets at once ([`TransferOptions::concurrency`]).
     ///
@@ -404,44 +410,59 @@ impl Copy<'_> {
             params = params.folder(folder);
         }
         let source_url = cdn_url(&asset.filename);
-        let signed = match pending {
+        let mut pending = pending;
+        let mut attempt = 1;
+        loop {
+            let signed = self.sign(&params, pending)?;
+            let id = signed.asset_id();
+            let url = signed.cdn_url().unwrap_or_default();
+            self.note(asset.id, id, url, &source_url, true)?;
+            let reader = download::open(self.source.session(), &source_url, size, asset.id)?;
+            let finished = signed
+                .upload(Source::reader(reader, size))
+                .and_then(crate::finish::complete);
+            match finished {
+                Ok(copy) => {
+                    self.note(asset.id, copy.id, copy.filename, &source_url, false)?;
+                    return Ok(copy.id);
+                }
+                // A failure a retry could mend, of a stream that cannot start over: a new
+                // download, into the same record.
+                Err(error)
+                    if matches!(error.kind(), ErrorKind::NotReplayable)
+                        && attempt < STREAM_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    pending = Some(id);
+                }
+                Err(error) => {
+                    // A record the target deleted (delete-on-failure) is no longer pending.
+                    if matches!(error.kind(), ErrorKind::RecordDeleted) {
+                        let mut map = lock(&self.map);
+                        map.assets.remove(&asset.id);
+                        map.save(self.path)?;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Signs the upload into the record `pending` an earlier attempt left, or into a new
+    /// one when there is none, or it is gone.
+    fn sign(&self, params: &AssetParams, pending: Option<u64>) -> Result<SignedUpload, Error> {
+        match pending {
             Some(id) => match self
                 .target
                 .sign(self.target_space, params.clone().replace(id))
             {
                 // The pending record is gone (deleted meanwhile): a new one.
                 Err(error) if error.status() == Some(404) => {
-                    self.target.sign(self.target_space, params)?
+                    self.target.sign(self.target_space, params.clone())
                 }
-                other => other?,
+                other => other,
             },
-            None => self.target.sign(self.target_space, params)?,
-        };
-        let id = signed.asset_id();
-        self.note(
-            asset.id,
-            id,
-            signed.cdn_url().unwrap_or_default(),
-            &source_url,
-            true,
-        )?;
-        let reader = download::open(self.source.session(), &source_url, size, asset.id)?;
-        let uploaded = signed.upload(Source::reader(reader, size));
-        let finished = uploaded.and_then(crate::finish::complete);
-        match finished {
-            Ok(copy) => {
-                self.note(asset.id, copy.id, copy.filename, &source_url, false)?;
-                Ok(copy.id)
-            }
-            Err(error) => {
-                // A record the target deleted (delete-on-failure) is no longer pending.
-                if matches!(error.kind(), ErrorKind::RecordDeleted) {
-                    let mut map = lock(&self.map);
-                    map.assets.remove(&asset.id);
-                    map.save(self.path)?;
-                }
-                Err(error)
-            }
+            None => self.target.sign(self.target_space, params.clone()),
         }
     }
 

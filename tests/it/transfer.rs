@@ -198,3 +198,36 @@ fn a_target_folder_that_is_gone_fails_each_asset_and_creates_nothing() {
     }
     assert!(t.assets().iter().all(|a| !a.finished), "{:?}", t.assets());
 }
+
+#[test]
+fn an_s3_failure_a_retry_mends_is_retried_with_a_new_download_into_the_same_record() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let (t, target) = target();
+    let asset = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    // The target's S3 fails the first upload with a 503: a stream cannot start over, so
+    // the file is downloaded again and sent again, into the record already made.
+    t.inject(Fault::respond(
+        Endpoint::Upload,
+        1,
+        503,
+        "<Error><Code>SlowDown</Code><Message>busy</Message></Error>",
+    ));
+    let base = temp_dir("transfer_retried");
+    let report = s
+        .client
+        .transfer(
+            s.space,
+            &target,
+            t.space_id(),
+            &TransferOptions::new(base.join("map.json")),
+        )
+        .expect("transferred");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(t.assets().len(), 1, "one record");
+    let copied = &t.assets()[0];
+    assert!(copied.finished);
+    assert_eq!(copied.sign_count, 2);
+    assert_eq!(t.object(&copied.key).expect("file").bytes, b"aaaa");
+    assert_eq!(s.emulator.requests_for(Endpoint::Download).len(), 2);
+    assert_eq!(report.assets[0].source_id, asset.id);
+}
