@@ -1,5 +1,5 @@
-//! Serves one emulator for other processes: a fake Storyblok space that several separate
-//! clients share, with its rate limit counted across all of them.
+//! Serves one emulator for other processes: a fake Storyblok space (or several) that separate
+//! clients share, with each space's rate limit counted across all of them.
 //!
 //! ```text
 //! cargo run -p storyblok-assets-emulator --example serve -- [--port P] [--space ID]
@@ -7,7 +7,7 @@
 //! ```
 //!
 //! It listens on `127.0.0.1` (any free port unless `--port` says), prints one JSON line on
-//! stdout, `{"api_url":..,"token":..,"oauth_token":..,"space_id":..,"s3_url":..,"addr":..}`,
+//! stdout, `{"api_url":..,"token":..,"oauth_token":..,"space_id":..,"spaces":[..],"s3_url":..,"addr":..}`,
 //! then serves until its stdin closes or it is killed. Start it with a pipe on stdin and
 //! close the pipe to stop it. Nobody reads the request log of a served emulator, so it
 //! records none.
@@ -22,10 +22,11 @@ const USAGE: &str = "\
 usage: serve [--port P] [--space ID] [--rate N|off] [--one-way-delay-ms MIN] [--jitter-ms J] [--retry-after S] [--local-cdn]
 
 Serves a Storyblok Management API and S3 emulator on 127.0.0.1 until stdin closes.
-Prints one JSON line first: api_url, token, oauth_token, space_id, s3_url, addr.
+Prints one JSON line first: api_url, token, oauth_token, space_id, spaces, s3_url, addr.
 
   --port P               the port to listen on (default: any free port)
-  --space ID             the space id (default 606)
+  --space ID             a space to serve; repeat it for several (default 606), each
+                         with its own assets, folders, tags and rate window
   --rate N|off           Management API requests per second per space (default 6)
   --one-way-delay-ms MIN latency of each trip of a Management API request (default 0)
   --jitter-ms J          plus a uniform random 0..=J ms on each trip (default 0)
@@ -44,7 +45,8 @@ enum Command {
 #[derive(Debug, PartialEq)]
 struct Options {
     port: u16,
-    space: u64,
+    /// The first is the emulator's first space; empty: 606 alone.
+    spaces: Vec<u64>,
     rate: Option<u32>,
     one_way_delay: Duration,
     jitter: Duration,
@@ -56,7 +58,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             port: 0,
-            space: 606,
+            spaces: Vec::new(),
             rate: Some(6),
             one_way_delay: Duration::ZERO,
             jitter: Duration::ZERO,
@@ -83,7 +85,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
                     .parse()
                     .map_err(|_| format!("--port: not a port: {text}"))?;
             }
-            "--space" => options.space = number("--space", value("--space")?)?,
+            "--space" => options.spaces.push(number("--space", value("--space")?)?),
             "--rate" => {
                 let text = value("--rate")?;
                 options.rate = if text == "off" {
@@ -114,9 +116,14 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
 }
 
 fn builder(options: &Options) -> EmulatorBuilder {
-    let mut builder = Emulator::builder()
-        .port(options.port)
-        .space_id(options.space)
+    let mut builder = Emulator::builder().port(options.port);
+    if let Some((first, more)) = options.spaces.split_first() {
+        builder = builder.space_id(*first);
+        for space in more {
+            builder = builder.space(*space);
+        }
+    }
+    builder = builder
         .rate_limit(options.rate)
         .retry_after(options.retry_after)
         .local_cdn(options.local_cdn)
@@ -134,6 +141,7 @@ fn ready_line(emulator: &Emulator) -> String {
         "token": emulator.token(),
         "oauth_token": emulator.oauth_token(),
         "space_id": emulator.space_id(),
+        "spaces": emulator.space_ids(),
         "s3_url": emulator.s3_url(),
         "addr": emulator.addr().to_string(),
     })
@@ -187,12 +195,19 @@ mod tests {
             )),
             Ok(Command::Serve(Options {
                 port: 4000,
-                space: 42,
+                spaces: vec![42],
                 rate: None,
                 one_way_delay: Duration::from_millis(40),
                 jitter: Duration::from_millis(10),
                 local_cdn: true,
                 retry_after: Some(1),
+            }))
+        );
+        assert_eq!(
+            parse(args("--space 7 --space 3")),
+            Ok(Command::Serve(Options {
+                spaces: vec![7, 3],
+                ..Options::default()
             }))
         );
         assert_eq!(
@@ -252,7 +267,7 @@ mod tests {
         let (close, closed) = std::sync::mpsc::channel();
         let (line, lines) = std::sync::mpsc::channel();
         let options = Options {
-            space: 42,
+            spaces: vec![42, 43],
             rate: Some(2),
             local_cdn: true,
             ..Options::default()
@@ -264,6 +279,7 @@ mod tests {
         let ready: serde_json::Value = serde_json::from_slice(&printed).expect("JSON");
         assert!(printed.ends_with(b"\n") && !printed[..printed.len() - 1].contains(&b'\n'));
         assert_eq!(ready["space_id"], 42);
+        assert_eq!(ready["spaces"], serde_json::json!([42, 43]));
         assert_eq!(ready["token"], "emulator-personal-token");
         assert_eq!(ready["oauth_token"], "emulator-oauth-token");
         let addr = ready["addr"].as_str().expect("addr").to_string();

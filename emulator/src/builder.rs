@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::signer::SharedSigner;
-use crate::state::{Config, Inner, State};
+use crate::state::{Config, Ids, Inner, Library, State};
 use crate::{Emulator, PolicySigner, http, policy, sigv4};
 
 /// Configures an [`Emulator`]. Setters consume and return the builder.
@@ -16,6 +16,7 @@ pub struct EmulatorBuilder {
     token: String,
     oauth_token: String,
     space_id: u64,
+    more_spaces: BTreeSet<u64>,
     folders: BTreeSet<u64>,
     rate_limit: Option<u32>,
     max_in_flight: usize,
@@ -40,6 +41,7 @@ impl Default for EmulatorBuilder {
             token: "emulator-personal-token".into(),
             oauth_token: "emulator-oauth-token".into(),
             space_id: 606,
+            more_spaces: BTreeSet::new(),
             folders: BTreeSet::new(),
             rate_limit: Some(6),
             max_in_flight: 30,
@@ -73,14 +75,24 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The space id (default 606). Requests for any other space get 404.
+    /// The id of the first space served (default 606): the one [`Emulator`]'s own methods,
+    /// such as [`Emulator::assets`], act on. Requests for a space not served get 404.
     pub fn space_id(mut self, space_id: u64) -> Self {
         self.space_id = space_id;
         self
     }
 
-    /// Adds a known asset folder, named `Folder {id}`, at the root; call it once per folder
-    /// (default: none).
+    /// Serves space `id` too, with its own assets, folders, tags and rate window; call it once
+    /// per space (default: only [`space_id`](EmulatorBuilder::space_id)'s). A test reaches it
+    /// with [`Emulator::space`]. One token reaches every space, as a personal access token
+    /// reaches every space of its user.
+    pub fn space(mut self, id: u64) -> Self {
+        self.more_spaces.insert(id);
+        self
+    }
+
+    /// Adds a known asset folder, named `Folder {id}`, at the root of the first space; call it
+    /// once per folder (default: none).
     pub fn folder(mut self, id: u64) -> Self {
         self.folders.insert(id);
         self
@@ -88,8 +100,9 @@ impl EmulatorBuilder {
 
     /// Management API requests per second per space, counted in fixed windows aligned to
     /// whole Unix seconds (default `Some(6)`, a paid plan; Starter is 3). Every Management API
-    /// request counts, those answered 429 included, whatever space its path names (the
-    /// emulator serves one); a request over the limit gets Storyblok's
+    /// request counts, those answered 429 included, in the window of the space its path
+    /// names (of the first space when that one is not served); a request over the limit gets
+    /// Storyblok's
     /// `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`.
     /// `None` turns the limit off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
@@ -234,15 +247,23 @@ impl EmulatorBuilder {
             }),
         };
         let mut inner = Inner {
-            next_id: 100_001,
-            next_folder_id: 10_001,
-            next_tag_id: 50_001,
-            uuid_seed: credentials.secret_key.clone(),
+            ids: Ids {
+                next_asset: 100_001,
+                next_folder: 10_001,
+                next_tag: 50_001,
+                uuid_seed: credentials.secret_key.clone(),
+                ..Ids::default()
+            },
             ..Inner::default()
         };
+        let mut first = Library::default();
         for id in self.folders {
-            inner.ensure_folder(id);
+            first.ensure_folder(&mut inner.ids, id);
         }
+        for id in self.more_spaces {
+            inner.spaces.insert(id, Library::default());
+        }
+        inner.spaces.insert(self.space_id, first);
         let state = Arc::new(State {
             config: Config {
                 credentials,

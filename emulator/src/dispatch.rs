@@ -90,7 +90,7 @@ impl State {
         }
         if let Some(in_flight) = in_flight {
             let over_in_flight = in_flight.position > self.config.max_in_flight;
-            if let Some(refusal) = mapi::refuse(&self, over_in_flight) {
+            if let Some(refusal) = mapi::refuse(&self, route.space(), over_in_flight) {
                 // A 429 is answered after reading the (small) body, so the connection stays
                 // usable for the retry.
                 return self.read_then(seq, mapi, max_body, move |_, _| {

@@ -1,11 +1,11 @@
 //! A local, faithful Storyblok Management API and S3 endpoint, for tests.
 //!
 //! [`Emulator::start`] binds `127.0.0.1` on a free port and serves, on that one port, the
-//! Management API of one space, the S3 bucket its uploads go to, and the stored files. Every
-//! request is recorded with what the emulator answered, and faults can be injected into the
-//! n-th request of any kind. A test points its client at [`Emulator::api_url`] with
-//! [`Emulator::token`], then asserts on [`Emulator::requests`], [`Emulator::assets`] and
-//! [`Emulator::object`].
+//! Management API of one space (or several, [`EmulatorBuilder::space`]), the S3 bucket their
+//! uploads go to, and the stored files. Every request is recorded with what the emulator
+//! answered, and faults can be injected into the n-th request of any kind. A test points its
+//! client at [`Emulator::api_url`] with [`Emulator::token`], then asserts on
+//! [`Emulator::requests`], [`Emulator::assets`] and [`Emulator::object`].
 //!
 //! # Quick start
 //!
@@ -53,8 +53,9 @@
 //!
 //! # The Management API
 //!
-//! Under [`Emulator::api_url`] (`{public_origin}/v1`), for the one space
-//! [`EmulatorBuilder::space_id`] names (another space gets 404):
+//! Under [`Emulator::api_url`] (`{public_origin}/v1`), for each space served
+//! ([`EmulatorBuilder::space_id`], the first, and any [`EmulatorBuilder::space`] adds; another
+//! space gets 404):
 //!
 //! | call | answer |
 //! |---|---|
@@ -101,8 +102,9 @@
 //!
 //! Requests are counted in fixed one-second windows aligned to whole Unix seconds, 6 a second
 //! by default ([`EmulatorBuilder::rate_limit`]; Starter plans have 3). Storyblok counts per
-//! space; the emulator serves one, so every Management API request counts in its one window,
-//! whatever space the path names, those answered 429 included; over the limit, or over the
+//! space, and so does the emulator: every Management API request counts in the window of the
+//! space its path names (of the first space when that one is not served), those answered 429
+//! included; over the limit, or over the
 //! 30 requests in flight ([`EmulatorBuilder::max_in_flight`]), the answer is Storyblok's
 //! `429 {"error":"Rate limit of N request per second has been reached. Retry later."}`, with
 //! no `Retry-After` unless [`EmulatorBuilder::retry_after`] sets one. S3 uploads and
@@ -222,7 +224,18 @@
 //! - one thread serves each connection;
 //! - finish is a little stricter than Storyblok: the object must have been uploaded *after*
 //!   the latest sign of that asset, so a replace (sign with `id`) that skips the upload fails;
-//! - it serves one space, and keeps everything in memory until it is dropped.
+//! - it keeps everything in memory until it is dropped.
+//!
+//! # Several spaces
+//!
+//! [`EmulatorBuilder::space`] serves more spaces beside the first. Each has its own assets,
+//! trash, folders, tags and rate window; asset, folder and tag ids are unique across them, as
+//! at Storyblok, and another space's asset, folder or tag is unknown (404, or 422 as a
+//! parameter). One token reaches every space, as a personal access token reaches every
+//! space of its user; one bucket holds every space's files (keys start `f/{space}/`), and the
+//! request log, faults and the cap of requests in flight are the emulator's. A test sets a
+//! space up and reads it through [`Emulator::space`]; the emulator's own methods
+//! ([`Emulator::assets`], [`Emulator::seed_asset`], ...) act on the first space.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -244,6 +257,7 @@ mod s3;
 mod seed;
 mod signer;
 pub mod sigv4;
+mod space;
 mod state;
 mod store;
 
@@ -251,6 +265,7 @@ pub use builder::{EmulatorBuilder, FinishShape, UpdateShape};
 pub use fault::{Fault, FaultAction};
 pub use record::{Endpoint, FormPart, RecordedForm, RecordedRequest};
 pub use signer::PolicySigner;
+pub use space::Space;
 pub use store::{AssetFolder, InternalTag, StoredAsset, StoredObject};
 
 use std::fmt;
@@ -338,7 +353,7 @@ impl Emulator {
         &self.state.config.credentials
     }
 
-    /// The id of the one space the emulator serves.
+    /// The id of the first space the emulator serves ([`EmulatorBuilder::space_id`]).
     pub fn space_id(&self) -> u64 {
         self.state.config.space_id
     }
@@ -368,30 +383,47 @@ impl Emulator {
             .collect()
     }
 
-    /// Every asset record (signed, whether finished or not, and not deleted), by id.
+    /// A space the emulator serves ([`EmulatorBuilder::space_id`] and
+    /// [`EmulatorBuilder::space`]), to set up and inspect; `None` for any other.
+    pub fn space(&self, id: u64) -> Option<Space<'_>> {
+        Space::new(&self.state, id)
+    }
+
+    /// Every space served: the first ([`EmulatorBuilder::space_id`]) first, then the others
+    /// ([`EmulatorBuilder::space`]) by id.
+    pub fn space_ids(&self) -> Vec<u64> {
+        let first = self.space_id();
+        let others = self.state.lock().spaces.keys().copied().collect::<Vec<_>>();
+        std::iter::once(first)
+            .chain(others.into_iter().filter(|id| *id != first))
+            .collect()
+    }
+
+    /// The first space ([`EmulatorBuilder::space_id`]), which the methods below act on.
+    fn first(&self) -> Space<'_> {
+        Space::first(&self.state)
+    }
+
+    /// Every asset record of the first space (signed, whether finished or not, and not
+    /// deleted), by id; [`Space::assets`].
     pub fn assets(&self) -> Vec<StoredAsset> {
-        let inner = self.state.lock();
-        inner.assets.values().map(|r| inner.snapshot(r)).collect()
+        self.first().assets()
     }
 
-    /// The asset record with this id (not deleted).
+    /// The first space's asset record with this id (not deleted); [`Space::asset`].
     pub fn asset(&self, id: u64) -> Option<StoredAsset> {
-        let inner = self.state.lock();
-        inner.assets.get(&id).map(|r| inner.snapshot(r))
+        self.first().asset(id)
     }
 
-    /// Adds a finished asset with its file in the bucket, as if someone had uploaded it
-    /// earlier: the parameterized `filename` under a fresh key `f/{space}/{hash}/{name}`, the
-    /// Content-Type its extension gives, public, in `folder` (a folder the emulator does not
-    /// know is added, as [`add_folder`](Emulator::add_folder) would). Nothing is recorded in
-    /// the request log, and no rate limit applies.
+    /// Adds a finished asset to the first space, as if someone had uploaded it earlier;
+    /// [`Space::seed_asset`].
     pub fn seed_asset(
         &self,
         filename: &str,
         bytes: impl Into<Vec<u8>>,
         folder: Option<u64>,
     ) -> StoredAsset {
-        self.state.seed_asset(filename, bytes.into(), folder)
+        self.first().seed_asset(filename, bytes, folder)
     }
 
     /// The object S3 stored under `key`.
@@ -404,39 +436,30 @@ impl Emulator {
         self.state.lock().faults.push(fault);
     }
 
-    /// Makes `id` a valid `asset_folder_id`: adds a folder named `Folder {id}` at the root,
-    /// unless there is one with that id.
+    /// Makes `id` a valid `asset_folder_id` of the first space; [`Space::add_folder`].
     pub fn add_folder(&self, id: u64) {
-        self.state.lock().ensure_folder(id);
+        self.first().add_folder(id);
     }
 
-    /// Creates a folder named `name` in `parent` (`None`: at the root) and returns its id, as
-    /// `POST /asset_folders/` would, without a request. A parent the emulator does not know is
-    /// added first, as [`add_folder`](Emulator::add_folder) would.
+    /// Creates a folder in the first space without a request; [`Space::create_folder`].
     pub fn create_folder(&self, name: impl Into<String>, parent: Option<u64>) -> u64 {
-        let mut inner = self.state.lock();
-        if let Some(parent) = parent {
-            inner.ensure_folder(parent);
-        }
-        inner.new_folder(name.into(), parent).id
+        self.first().create_folder(name, parent)
     }
 
-    /// Every asset folder, by id.
+    /// Every asset folder of the first space, by id.
     pub fn folders(&self) -> Vec<AssetFolder> {
-        self.state.lock().folders.values().cloned().collect()
+        self.first().folders()
     }
 
-    /// Creates an internal tag of object type `asset` and returns its id, as
-    /// `POST /internal_tags` would, without a request (and without its check for a name
-    /// already taken).
+    /// Creates an internal tag in the first space without a request;
+    /// [`Space::create_internal_tag`].
     pub fn create_internal_tag(&self, name: impl Into<String>) -> u64 {
-        let mut inner = self.state.lock();
-        inner.new_tag(name.into(), "asset".into()).id
+        self.first().create_internal_tag(name)
     }
 
-    /// Every internal tag, by id.
+    /// Every internal tag of the first space, by id.
     pub fn internal_tags(&self) -> Vec<InternalTag> {
-        self.state.lock().tags.values().cloned().collect()
+        self.first().internal_tags()
     }
 
     /// Forgets the recorded requests and restarts the per-endpoint counts that faults refer to.

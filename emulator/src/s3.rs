@@ -330,7 +330,7 @@ fn check_and_store(state: &State, parts: &[Part], body: Vec<u8>) -> Response {
     };
     {
         let mut inner = state.lock();
-        let stored_at = inner.next_event();
+        let stored_at = inner.ids.next_event();
         inner.objects.insert(
             key,
             ObjectRecord {
@@ -360,8 +360,9 @@ pub(crate) fn download(state: &State, key: &str) -> Response {
     };
     let public = object.acl.starts_with("public-read");
     let private_asset = inner
-        .assets
+        .spaces
         .values()
+        .flat_map(|library| library.assets.values())
         .any(|record| record.asset.key == key && record.asset.is_private);
     if !public || private_asset {
         return xml_error(403, "AccessDenied", "Access Denied");

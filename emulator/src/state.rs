@@ -1,8 +1,8 @@
 //! The state every connection thread shares: the configuration, and under one lock the
-//! assets, objects, folders, tags, faults, request log and rate window. Requests reach it
+//! bucket, the faults, the request log, and each space's library and rate window. Requests reach it
 //! through [`dispatch`](crate::dispatch).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use crate::{
 pub(crate) struct Config {
     pub(crate) token: String,
     pub(crate) oauth_token: String,
+    /// The first space served: the one [`Emulator`](crate::Emulator)'s own methods act on.
     pub(crate) space_id: u64,
     pub(crate) rate_limit: Option<u32>,
     pub(crate) max_in_flight: usize,
@@ -63,65 +64,111 @@ pub(crate) struct Inner {
     pub(crate) next_request: u64,
     pub(crate) counts: HashMap<Endpoint, usize>,
     pub(crate) faults: Vec<Fault>,
+    /// The one bucket every space uploads to (its keys start `f/{space}/`).
+    pub(crate) objects: HashMap<String, ObjectRecord>,
+    /// The spaces served, by id: each its own library and rate window.
+    pub(crate) spaces: BTreeMap<u64, Library>,
+    /// Ids and event numbers, shared by every space: ids are unique across spaces, as at
+    /// Storyblok.
+    pub(crate) ids: Ids,
+}
+
+/// What one space holds: its assets, trash, folders, tags and rate window.
+#[derive(Default)]
+pub(crate) struct Library {
     pub(crate) assets: BTreeMap<u64, AssetRecord>,
     /// Deleted assets, listed with `in_folder=-1`.
     pub(crate) trash: BTreeMap<u64, AssetRecord>,
-    pub(crate) objects: HashMap<String, ObjectRecord>,
     pub(crate) folders: BTreeMap<u64, AssetFolder>,
     pub(crate) tags: BTreeMap<u64, InternalTag>,
-    /// The next asset id.
-    pub(crate) next_id: u64,
-    /// The next candidate folder id (ids taken by [`EmulatorBuilder::folder`] are skipped).
-    ///
-    /// [`EmulatorBuilder::folder`]: crate::EmulatorBuilder::folder
-    pub(crate) next_folder_id: u64,
-    /// Keys the folders' UUIDs: the emulator's secret key.
-    pub(crate) uuid_seed: String,
-    pub(crate) next_tag_id: u64,
-    /// Orders signs and uploads.
-    pub(crate) events: u64,
     pub(crate) rate: crate::rate::RateLimiter,
 }
 
-impl Inner {
+/// The counters every space draws from.
+#[derive(Default)]
+pub(crate) struct Ids {
+    /// The next asset id.
+    pub(crate) next_asset: u64,
+    /// The next candidate folder id (ids taken by [`EmulatorBuilder::folder`] and
+    /// [`Emulator::add_folder`] are skipped).
+    ///
+    /// [`EmulatorBuilder::folder`]: crate::EmulatorBuilder::folder
+    /// [`Emulator::add_folder`]: crate::Emulator::add_folder
+    pub(crate) next_folder: u64,
+    /// Folder ids given explicitly, in any space.
+    pub(crate) taken_folders: BTreeSet<u64>,
+    pub(crate) next_tag: u64,
+    /// Keys the folders' UUIDs: the emulator's secret key.
+    pub(crate) uuid_seed: String,
+    /// Orders signs and uploads.
+    pub(crate) events: u64,
+}
+
+impl Ids {
     /// The next event number.
     pub(crate) fn next_event(&mut self) -> u64 {
         self.events += 1;
         self.events
     }
 
+    /// A fresh asset id.
+    pub(crate) fn next_asset(&mut self) -> u64 {
+        let id = self.next_asset;
+        self.next_asset += 1;
+        id
+    }
+}
+
+impl Library {
     /// Makes `id` a folder: adds one named `Folder {id}` at the root, unless there is one.
-    pub(crate) fn ensure_folder(&mut self, id: u64) {
+    pub(crate) fn ensure_folder(&mut self, ids: &mut Ids, id: u64) {
         if !self.folders.contains_key(&id) {
-            self.insert_folder(id, format!("Folder {id}"), None);
+            ids.taken_folders.insert(id);
+            self.insert_folder(ids, id, format!("Folder {id}"), None);
         }
     }
 
-    /// Adds a folder under an id no folder has.
-    pub(crate) fn new_folder(&mut self, name: String, parent_id: Option<u64>) -> AssetFolder {
-        while self.folders.contains_key(&self.next_folder_id) {
-            self.next_folder_id += 1;
+    /// Adds a folder under an id no folder of any space has.
+    pub(crate) fn new_folder(
+        &mut self,
+        ids: &mut Ids,
+        name: String,
+        parent_id: Option<u64>,
+    ) -> AssetFolder {
+        while ids.taken_folders.contains(&ids.next_folder) {
+            ids.next_folder += 1;
         }
-        let id = self.next_folder_id;
-        self.next_folder_id += 1;
-        self.insert_folder(id, name, parent_id)
+        let id = ids.next_folder;
+        ids.next_folder += 1;
+        self.insert_folder(ids, id, name, parent_id)
     }
 
-    fn insert_folder(&mut self, id: u64, name: String, parent_id: Option<u64>) -> AssetFolder {
+    fn insert_folder(
+        &mut self,
+        ids: &Ids,
+        id: u64,
+        name: String,
+        parent_id: Option<u64>,
+    ) -> AssetFolder {
         let folder = AssetFolder {
             id,
             name,
             parent_id,
-            uuid: crate::store::uuid(&format!("{}/folder/{id}", self.uuid_seed)),
+            uuid: crate::store::uuid(&format!("{}/folder/{id}", ids.uuid_seed)),
         };
         self.folders.insert(id, folder.clone());
         folder
     }
 
     /// Adds an internal tag.
-    pub(crate) fn new_tag(&mut self, name: String, object_type: String) -> InternalTag {
-        let id = self.next_tag_id;
-        self.next_tag_id += 1;
+    pub(crate) fn new_tag(
+        &mut self,
+        ids: &mut Ids,
+        name: String,
+        object_type: String,
+    ) -> InternalTag {
+        let id = ids.next_tag;
+        ids.next_tag += 1;
         let tag = InternalTag {
             id,
             name,
@@ -130,7 +177,9 @@ impl Inner {
         self.tags.insert(id, tag.clone());
         tag
     }
+}
 
+impl Inner {
     /// The length of the object stored at `key`, if any.
     pub(crate) fn content_length(&self, key: &str) -> Option<u64> {
         self.objects.get(key).map(|o| o.bytes.len() as u64)

@@ -673,3 +673,170 @@ fn seeded_assets_look_uploaded() {
     assert_eq!(next.id, asset.id + 1);
     assert_ne!(next.key, asset.key);
 }
+
+/// Two spaces on one emulator: each its own assets, folders, tags, trash and rate window;
+/// ids unique across both; a third space is not served.
+#[test]
+fn spaces_are_apart() {
+    let emulator = Emulator::builder()
+        .space_id(1)
+        .space(2)
+        .rate_limit(None)
+        .local_cdn(true)
+        .start()
+        .expect("starts");
+    let (one, two) = (
+        emulator.space(1).expect("space 1 is served"),
+        emulator.space(2).expect("space 2 is served"),
+    );
+    assert!(emulator.space(3).is_none());
+    assert_eq!(mapi_in(&emulator, 3, "GET", "/assets/", "").status, 404);
+
+    let seeded = one.seed_asset("one.png", b"1".to_vec(), None);
+    let folder = two.create_folder("Two", None);
+    let tag = two.create_internal_tag("two-tag");
+    let signed = mapi_in(
+        &emulator,
+        2,
+        "POST",
+        "/assets/",
+        &json!({"filename": "two.png", "asset_folder_id": folder, "internal_tag_ids": [tag]})
+            .to_string(),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let id = signed.json()["id"].as_u64().expect("an id");
+    assert_ne!(id, seeded.id, "ids are unique across spaces");
+    assert!(
+        signed.json()["fields"]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("f/2/"))
+    );
+
+    // Each space lists its own.
+    assert_eq!(
+        ids(&mapi_in(&emulator, 1, "GET", "/assets/", ""), "assets"),
+        [seeded.id]
+    );
+    assert_eq!(
+        ids(&mapi_in(&emulator, 2, "GET", "/assets/", ""), "assets"),
+        [id]
+    );
+    assert_eq!(
+        ids(
+            &mapi_in(&emulator, 1, "GET", "/asset_folders/", ""),
+            "asset_folders"
+        ),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        ids(
+            &mapi_in(&emulator, 2, "GET", "/asset_folders/", ""),
+            "asset_folders"
+        ),
+        [folder]
+    );
+    assert_eq!(
+        ids(
+            &mapi_in(&emulator, 1, "GET", "/internal_tags", ""),
+            "internal_tags"
+        ),
+        Vec::<u64>::new()
+    );
+    assert_eq!(one.assets().len(), 1);
+    assert_eq!(two.asset(id).map(|a| a.space_id), Some(2));
+    assert_eq!(
+        emulator.assets().len(),
+        1,
+        "the emulator's own methods act on the first space"
+    );
+
+    // Another space's asset, folder and tag are unknown here.
+    for (method, path) in [
+        ("GET", format!("/assets/{id}")),
+        ("GET", format!("/assets/{id}/finish_upload")),
+        ("DELETE", format!("/assets/{id}")),
+        ("GET", format!("/asset_folders/{folder}")),
+    ] {
+        assert_eq!(
+            mapi_in(&emulator, 1, method, &path, "").status,
+            404,
+            "{method} {path}"
+        );
+    }
+    let wrong_folder = mapi_in(
+        &emulator,
+        1,
+        "POST",
+        "/assets/",
+        &json!({"filename": "x.png", "asset_folder_id": folder}).to_string(),
+    );
+    assert_eq!(wrong_folder.status, 422, "{}", wrong_folder.body);
+    let wrong_tag = mapi_in(
+        &emulator,
+        1,
+        "POST",
+        "/assets/",
+        &json!({"filename": "x.png", "internal_tag_ids": [tag]}).to_string(),
+    );
+    assert_eq!(wrong_tag.status, 422, "{}", wrong_tag.body);
+    assert_eq!(
+        one.assets().len(),
+        1,
+        "nothing changes when a parameter is refused"
+    );
+
+    // The trash is the space's own too.
+    let deleted = mapi_in(
+        &emulator,
+        1,
+        "DELETE",
+        &format!("/assets/{}", seeded.id),
+        "",
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(
+        ids(
+            &mapi_in(&emulator, 1, "GET", "/assets/?in_folder=-1", ""),
+            "assets"
+        ),
+        [seeded.id]
+    );
+    assert_eq!(
+        ids(
+            &mapi_in(&emulator, 2, "GET", "/assets/?in_folder=-1", ""),
+            "assets"
+        ),
+        Vec::<u64>::new()
+    );
+}
+
+/// Each space counts its requests in its own window: a second space is not refused because
+/// the first used up its second.
+#[test]
+fn spaces_have_their_own_rate_windows() {
+    let emulator = Emulator::builder()
+        .space_id(1)
+        .space(2)
+        .rate_limit(Some(2))
+        .start()
+        .expect("starts");
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    // Five requests within one whole second; a try that straddles two is not judged.
+    for _ in 0..10 {
+        let start = second();
+        let statuses: Vec<u16> = [1, 1, 2, 2, 1]
+            .into_iter()
+            .map(|space| mapi_in(&emulator, space, "GET", "/assets/", "").status)
+            .collect();
+        if second() == start {
+            assert_eq!(statuses, [200, 200, 200, 200, 429]);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    panic!("no try fit in one second");
+}

@@ -15,7 +15,7 @@ use crate::fault::SignFault;
 use crate::http::{Request, Response};
 use crate::names::{content_type_for, key_hash, normalize_size, parameterize};
 use crate::policy::{BUCKET, PolicyFields, json_str, ordered_object};
-use crate::state::{Config, Inner, State};
+use crate::state::{Config, Library, State};
 use crate::store::{AssetRecord, InternalTag};
 use crate::{FinishShape, StoredAsset, UpdateShape};
 
@@ -53,7 +53,11 @@ struct Changes {
 
 impl Changes {
     /// Reads and checks the metadata parameters of a sign or an update.
-    fn parse(params: &Map<String, Value>, inner: &Inner, call: Call) -> Result<Changes, Response> {
+    fn parse(
+        params: &Map<String, Value>,
+        library: &Library,
+        call: Call,
+    ) -> Result<Changes, Response> {
         let folder = match (call, params.get("asset_folder_id")) {
             (_, None) => None,
             // On sign, an empty folder changes nothing; on update it moves to the root.
@@ -63,7 +67,7 @@ impl Changes {
             (Call::Update, Some(Value::String(s))) if s.is_empty() => Some(None),
             _ => match param_id(params, "asset_folder_id") {
                 Ok(Some(0)) if call == Call::Update => Some(None),
-                Ok(Some(id)) if inner.folders.contains_key(&id) => Some(Some(id)),
+                Ok(Some(id)) if library.folders.contains_key(&id) => Some(Some(id)),
                 _ => return Err(invalid_folder()),
             },
         };
@@ -75,7 +79,7 @@ impl Changes {
             Some(Ok(ids)) => {
                 let mut tags: Vec<u64> = Vec::new();
                 for id in ids {
-                    let known = inner
+                    let known = library
                         .tags
                         .get(&id)
                         .is_some_and(|tag| tag.object_type == "asset");
@@ -170,7 +174,7 @@ fn date(params: &Map<String, Value>, name: &str) -> Result<Option<Option<String>
     }
 }
 
-pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Response {
+pub(crate) fn sign(state: &State, space: u64, request: &Request, fault: SignFault) -> Response {
     let config = &state.config;
     let params = match params(request) {
         Ok(params) => params,
@@ -179,8 +183,12 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     let Ok(replace) = param_id(&params, "id") else {
         return not_found();
     };
-    let mut inner = state.lock();
-    if replace.is_some_and(|id| !inner.assets.contains_key(&id)) {
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return not_found();
+    };
+    if replace.is_some_and(|id| !library.assets.contains_key(&id)) {
         return not_found();
     }
     let filename = match params.get("filename") {
@@ -196,32 +204,31 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
         },
         Some(_) => return error(422, "Size is invalid"),
     };
-    let changes = match Changes::parse(&params, &inner, Call::Sign) {
+    let changes = match Changes::parse(&params, library, Call::Sign) {
         Ok(changes) => changes,
         Err(response) => return response,
     };
     let name = parameterize(&filename);
     let content_type = content_type_for(&name).to_string();
     let now = SystemTime::now();
-    let event = inner.next_event();
+    let event = inner.ids.next_event();
 
     let id = match replace {
         Some(id) => id,
         None => {
-            let id = inner.next_id;
-            inner.next_id += 1;
+            let id = inner.ids.next_asset();
             let hash = key_hash(&config.credentials, id, event);
             let key = match &size {
-                Some(size) => format!("f/{}/{size}/{hash}/{name}", config.space_id),
-                None => format!("f/{}/{hash}/{name}", config.space_id),
+                Some(size) => format!("f/{space}/{size}/{hash}/{name}"),
+                None => format!("f/{space}/{hash}/{name}"),
             };
-            inner
+            library
                 .assets
-                .insert(id, AssetRecord::new(id, config.space_id, &name, key, now));
+                .insert(id, AssetRecord::new(id, space, &name, key, now));
             id
         }
     };
-    let Some(record) = inner.assets.get_mut(&id) else {
+    let Some(record) = library.assets.get_mut(&id) else {
         return not_found();
     };
     // Replace keeps the record and its key; the parameters sent are updated.
@@ -239,7 +246,7 @@ pub(crate) fn sign(state: &State, request: &Request, fault: SignFault) -> Respon
     }
     changes.apply(asset);
     let asset = asset.clone();
-    drop(inner);
+    drop(guard);
 
     let ttl = config.policy_ttl;
     // A policy expires by the end of the year 9999 at the latest, however long the TTL: the
@@ -313,9 +320,13 @@ fn text(value: Option<&String>) -> String {
     value.map_or_else(|| "null".into(), |v| json_str(v))
 }
 
-pub(crate) fn finish(state: &State, id: u64) -> Response {
-    let mut inner = state.lock();
-    let Some(record) = inner.assets.get(&id) else {
+pub(crate) fn finish(state: &State, space: u64, id: u64) -> Response {
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return not_found();
+    };
+    let Some(record) = library.assets.get(&id) else {
         return not_found();
     };
     // With an external S3 the file is out of sight; trust the client.
@@ -327,7 +338,7 @@ pub(crate) fn finish(state: &State, id: u64) -> Response {
     if !uploaded {
         return error(422, "The upload is not complete: no file at the signed key");
     }
-    let Some(record) = inner.assets.get_mut(&id) else {
+    let Some(record) = library.assets.get_mut(&id) else {
         return not_found();
     };
     record.asset.finished = true;
@@ -348,9 +359,13 @@ pub(crate) fn finish(state: &State, id: u64) -> Response {
     }
 }
 
-pub(crate) fn delete(state: &State, id: u64) -> Response {
-    let mut inner = state.lock();
-    let Some(mut record) = inner.assets.remove(&id) else {
+pub(crate) fn delete(state: &State, space: u64, id: u64) -> Response {
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return not_found();
+    };
+    let Some(mut record) = library.assets.remove(&id) else {
         return not_found();
     };
     let now = SystemTime::now();
@@ -358,36 +373,46 @@ pub(crate) fn delete(state: &State, id: u64) -> Response {
     record.updated_at = now;
     let object = inner.objects.remove(&record.asset.key);
     let length = object.map(|o| o.bytes.len() as u64);
-    let body = asset_json(&state.config, &inner.tags, &record, length);
-    inner.trash.insert(record.asset.id, record);
+    let body = asset_json(&state.config, &library.tags, &record, length);
+    library.trash.insert(record.asset.id, record);
     json(200, body)
 }
 
-pub(crate) fn get(state: &State, id: u64) -> Response {
+pub(crate) fn get(state: &State, space: u64, id: u64) -> Response {
     let inner = state.lock();
-    let Some(record) = inner.assets.get(&id) else {
+    let Some(library) = inner.spaces.get(&space) else {
+        return not_found();
+    };
+    let Some(record) = library.assets.get(&id) else {
         return not_found();
     };
     let length = inner.content_length(&record.asset.key);
-    json(200, asset_json(&state.config, &inner.tags, record, length))
+    json(
+        200,
+        asset_json(&state.config, &library.tags, record, length),
+    )
 }
 
 /// `PUT /assets/{id}`: changes an asset's metadata. The body is `{"asset": {...}}` or the bare
 /// object.
-pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
+pub(crate) fn update(state: &State, space: u64, request: &Request, id: u64) -> Response {
     let params = match wrapped_body(request, "asset") {
         Ok(params) => params,
         Err(response) => return response,
     };
-    let mut inner = state.lock();
-    if !inner.assets.contains_key(&id) {
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return not_found();
+    };
+    if !library.assets.contains_key(&id) {
         return not_found();
     }
-    let changes = match Changes::parse(&params, &inner, Call::Update) {
+    let changes = match Changes::parse(&params, library, Call::Update) {
         Ok(changes) => changes,
         Err(response) => return response,
     };
-    let Some(record) = inner.assets.get_mut(&id) else {
+    let Some(record) = library.assets.get_mut(&id) else {
         return not_found();
     };
     changes.apply(&mut record.asset);
@@ -395,12 +420,14 @@ pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
     match state.config.update_shape {
         UpdateShape::NoContent => Response::empty(204),
         UpdateShape::Wrapped => {
-            let inner = &*inner;
-            let Some(record) = inner.assets.get(&id) else {
+            let Some(record) = library.assets.get(&id) else {
                 return not_found();
             };
-            let length = inner.content_length(&record.asset.key);
-            let asset = asset_json(&state.config, &inner.tags, record, length);
+            let length = inner
+                .objects
+                .get(&record.asset.key)
+                .map(|o| o.bytes.len() as u64);
+            let asset = asset_json(&state.config, &library.tags, record, length);
             json(200, ordered_object(&[("asset", asset)]))
         }
     }
@@ -408,16 +435,19 @@ pub(crate) fn update(state: &State, request: &Request, id: u64) -> Response {
 
 /// `GET /assets/`: the assets that match the query, a page of them, newest first unless
 /// `sort_by` says otherwise; `Total` and `Per-Page` headers.
-pub(crate) fn list(state: &State, request: &Request) -> Response {
+pub(crate) fn list(state: &State, space: u64, request: &Request) -> Response {
     let query = query(request);
     let inner = state.lock();
+    let Some(library) = inner.spaces.get(&space) else {
+        return not_found();
+    };
     // `in_folder=-1` lists the trash; any other folder id, the assets directly in it (0: the
     // assets in no folder).
     let in_folder = query_text(&query, "in_folder").and_then(|f| f.parse::<i64>().ok());
     let records = if in_folder == Some(-1) {
-        &inner.trash
+        &library.trash
     } else {
-        &inner.assets
+        &library.assets
     };
     let search = query_text(&query, "search").map(str::to_lowercase);
     let private_only = param_bool(&query, "is_private") == Some(true);
@@ -428,7 +458,7 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
             .collect()
     });
     let tag_ids = |names: &[String]| -> Vec<u64> {
-        inner
+        library
             .tags
             .values()
             .filter(|tag| names.contains(&tag.name))
@@ -478,7 +508,7 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
         .take(take)
         .map(|record| {
             let length = inner.content_length(&record.asset.key);
-            asset_json(&state.config, &inner.tags, record, length)
+            asset_json(&state.config, &library.tags, record, length)
         })
         .collect();
     let body = ordered_object(&[("assets", format!("[{}]", shown.join(",")))]);

@@ -34,7 +34,7 @@ pub(crate) fn folder_json(folders: &BTreeMap<u64, AssetFolder>, folder: &AssetFo
 /// `GET /asset_folders/`: every folder, by id, filtered by `search` (a case-insensitive
 /// substring of the name), `with_parent` (a parent id; 0 for the root) and `by_ids`
 /// (comma-separated ids). Not paginated.
-pub(crate) fn list(state: &State, request: &Request) -> Response {
+pub(crate) fn list(state: &State, space: u64, request: &Request) -> Response {
     let query = query(request);
     let search = query_text(&query, "search").map(str::to_lowercase);
     let with_parent = query_text(&query, "with_parent").and_then(|p| p.parse::<u64>().ok());
@@ -44,7 +44,10 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
             .collect()
     });
     let inner = state.lock();
-    let shown: Vec<String> = inner
+    let Some(library) = inner.spaces.get(&space) else {
+        return super::not_found();
+    };
+    let shown: Vec<String> = library
         .folders
         .values()
         .filter(|f| {
@@ -54,7 +57,7 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
                 && with_parent.is_none_or(|p| f.parent_id.unwrap_or(0) == p)
                 && by_ids.as_ref().is_none_or(|ids| ids.contains(&f.id))
         })
-        .map(|f| folder_json(&inner.folders, f))
+        .map(|f| folder_json(&library.folders, f))
         .collect();
     json(
         200,
@@ -63,12 +66,15 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
 }
 
 /// `GET /asset_folders/{id}`: `{"asset_folder": {...}}`, or a 404.
-pub(crate) fn get(state: &State, id: u64) -> Response {
+pub(crate) fn get(state: &State, space: u64, id: u64) -> Response {
     let inner = state.lock();
-    match inner.folders.get(&id) {
+    let Some(library) = inner.spaces.get(&space) else {
+        return super::not_found();
+    };
+    match library.folders.get(&id) {
         Some(folder) => json(
             200,
-            ordered_object(&[("asset_folder", folder_json(&inner.folders, folder))]),
+            ordered_object(&[("asset_folder", folder_json(&library.folders, folder))]),
         ),
         None => super::not_found(),
     }
@@ -76,7 +82,7 @@ pub(crate) fn get(state: &State, id: u64) -> Response {
 
 /// `POST /asset_folders/` with `{"asset_folder": {"name", "parent_id"}}` (or the bare object):
 /// 201 with `{"asset_folder": {...}}`. A blank name, or a parent that does not exist, is a 422.
-pub(crate) fn create(state: &State, request: &Request) -> Response {
+pub(crate) fn create(state: &State, space: u64, request: &Request) -> Response {
     let params = match wrapped_body(request, "asset_folder") {
         Ok(params) => params,
         Err(response) => return response,
@@ -85,14 +91,18 @@ pub(crate) fn create(state: &State, request: &Request) -> Response {
         Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
         _ => return invalid("name", "can't be blank"),
     };
-    let mut inner = state.lock();
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return super::not_found();
+    };
     let parent_id = match param_id(&params, "parent_id") {
         Ok(None | Some(0)) => None,
-        Ok(Some(id)) if inner.folders.contains_key(&id) => Some(id),
+        Ok(Some(id)) if library.folders.contains_key(&id) => Some(id),
         Ok(Some(id)) => return invalid("parent_id", &format!("Folder {id} does not exist")),
         Err(()) => return invalid("parent_id", "is not a folder id"),
     };
-    let folder = inner.new_folder(name, parent_id);
-    let body = folder_json(&inner.folders, &folder);
+    let folder = library.new_folder(&mut inner.ids, name, parent_id);
+    let body = folder_json(&library.folders, &folder);
     json(201, ordered_object(&[("asset_folder", body)]))
 }

@@ -56,15 +56,21 @@ fn too_many(limit: impl std::fmt::Display, retry_after: Option<u64>) -> Response
     response
 }
 
-/// Counts a request in the one-second window and returns the 429 it gets, if any: when it
-/// is over the cap of requests in flight, or over the rate limit of the window.
-pub(crate) fn refuse(state: &State, over_in_flight: bool) -> Option<Response> {
+/// Counts a request in the one-second window of the space its path names (of the first space
+/// when that one is not served) and returns the 429 it gets, if any: when it is over the cap
+/// of requests in flight, or over the rate limit of the window.
+pub(crate) fn refuse(state: &State, space: Option<u64>, over_in_flight: bool) -> Option<Response> {
     let config = &state.config;
     let Some(limit) = config.rate_limit else {
         return over_in_flight.then(|| too_many(config.max_in_flight, config.retry_after));
     };
     let second = unix_seconds(SystemTime::now());
-    let admitted = state.lock().rate.admit(second, limit);
+    let mut inner = state.lock();
+    let spaces = &mut inner.spaces;
+    let served = space.filter(|space| spaces.contains_key(space));
+    let admitted = spaces
+        .get_mut(&served.unwrap_or(config.space_id))
+        .is_none_or(|library| library.rate.admit(second, limit));
     (over_in_flight || !admitted).then(|| too_many(limit, config.retry_after))
 }
 
@@ -104,21 +110,22 @@ pub(crate) fn handle(
     request: &Request,
     sign_fault: SignFault,
 ) -> Response {
-    if route.space() != Some(state.config.space_id) {
+    // The handlers look the space up again, under the lock they take.
+    let Some(space) = route.space() else {
         return not_found();
-    }
+    };
     match *route {
-        Route::Sign { .. } => assets::sign(state, request, sign_fault),
-        Route::Finish { id: Some(id), .. } => assets::finish(state, id),
-        Route::Delete { id: Some(id), .. } => assets::delete(state, id),
-        Route::Get { id: Some(id), .. } => assets::get(state, id),
-        Route::Update { id: Some(id), .. } => assets::update(state, request, id),
-        Route::ListAssets { .. } => assets::list(state, request),
-        Route::ListFolders { .. } => folders::list(state, request),
-        Route::GetFolder { id: Some(id), .. } => folders::get(state, id),
-        Route::CreateFolder { .. } => folders::create(state, request),
-        Route::ListTags { .. } => tags::list(state, request),
-        Route::CreateTag { .. } => tags::create(state, request),
+        Route::Sign { .. } => assets::sign(state, space, request, sign_fault),
+        Route::Finish { id: Some(id), .. } => assets::finish(state, space, id),
+        Route::Delete { id: Some(id), .. } => assets::delete(state, space, id),
+        Route::Get { id: Some(id), .. } => assets::get(state, space, id),
+        Route::Update { id: Some(id), .. } => assets::update(state, space, request, id),
+        Route::ListAssets { .. } => assets::list(state, space, request),
+        Route::ListFolders { .. } => folders::list(state, space, request),
+        Route::GetFolder { id: Some(id), .. } => folders::get(state, space, id),
+        Route::CreateFolder { .. } => folders::create(state, space, request),
+        Route::ListTags { .. } => tags::list(state, space, request),
+        Route::CreateTag { .. } => tags::create(state, space, request),
         _ => not_found(),
     }
 }

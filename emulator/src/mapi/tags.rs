@@ -21,12 +21,15 @@ fn tag_json(tag: &InternalTag) -> String {
 /// `GET /internal_tags`: the tags by id, filtered by `by_object_type` (`asset` or
 /// `component`) and `search` (a case-insensitive substring of the name); paginated like the
 /// asset list (`page`, `per_page`; `Total` and `Per-Page` headers).
-pub(crate) fn list(state: &State, request: &Request) -> Response {
+pub(crate) fn list(state: &State, space: u64, request: &Request) -> Response {
     let query = query(request);
     let object_type = query_text(&query, "by_object_type").filter(|t| !t.is_empty());
     let search = query_text(&query, "search").map(str::to_lowercase);
     let inner = state.lock();
-    let matches: Vec<&InternalTag> = inner
+    let Some(library) = inner.spaces.get(&space) else {
+        return super::not_found();
+    };
+    let matches: Vec<&InternalTag> = library
         .tags
         .values()
         .filter(|tag| {
@@ -50,7 +53,7 @@ pub(crate) fn list(state: &State, request: &Request) -> Response {
 /// `POST /internal_tags` with `{"internal_tag": {"name", "object_type"}}` (or the bare
 /// object): 201 with `{"internal_tag": {...}}`. `object_type` is `asset` (the default) or
 /// `component`; a blank name, another type, or a name the type already has is a 422.
-pub(crate) fn create(state: &State, request: &Request) -> Response {
+pub(crate) fn create(state: &State, space: u64, request: &Request) -> Response {
     let params = match wrapped_body(request, "internal_tag") {
         Ok(params) => params,
         Err(response) => return response,
@@ -64,14 +67,18 @@ pub(crate) fn create(state: &State, request: &Request) -> Response {
         Some(Value::String(t)) if t == "asset" || t == "component" => t.clone(),
         Some(_) => return invalid("object_type", "must be asset or component"),
     };
-    let mut inner = state.lock();
-    let taken = inner
+    let mut guard = state.lock();
+    let inner = &mut *guard;
+    let Some(library) = inner.spaces.get_mut(&space) else {
+        return super::not_found();
+    };
+    let taken = library
         .tags
         .values()
         .any(|tag| tag.name == name && tag.object_type == object_type);
     if taken {
         return invalid("name", "has already been taken");
     }
-    let tag = inner.new_tag(name, object_type);
+    let tag = library.new_tag(&mut inner.ids, name, object_type);
     json(201, ordered_object(&[("internal_tag", tag_json(&tag))]))
 }

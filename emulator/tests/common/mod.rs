@@ -125,11 +125,16 @@ pub fn send(
 }
 
 pub fn mapi(emulator: &Emulator, method: &str, path: &str, body: &str) -> Reply {
+    mapi_in(emulator, emulator.space_id(), method, path, body)
+}
+
+/// A Management API request with the token, for `space`.
+pub fn mapi_in(emulator: &Emulator, space: u64, method: &str, path: &str, body: &str) -> Reply {
     let token = emulator.token().to_string();
     send(
         emulator,
         method,
-        &format!("/v1/spaces/{}{path}", emulator.space_id()),
+        &format!("/v1/spaces/{space}{path}"),
         &[
             ("Authorization", &token),
             ("Content-Type", "application/json"),
