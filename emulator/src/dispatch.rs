@@ -21,7 +21,12 @@ impl State {
         let endpoint = route.endpoint();
         let (seq, fault) = self.record_head(head, endpoint);
         match fault {
-            Some(FaultAction::Drip(pause)) => dripping(self.decide(head, route, seq, None), pause),
+            Some(FaultAction::Drip(pause)) => altered(self.decide(head, route, seq, None), move |r| {
+                r.drip = Some(pause);
+            }),
+            Some(FaultAction::CutAnswer) => {
+                altered(self.decide(head, route, seq, None), |r| r.cut = true)
+            }
             Some(FaultAction::Hold {
                 endpoint,
                 count,
@@ -249,22 +254,21 @@ impl State {
     }
 }
 
-/// `plan` with its answer's body sent a byte at a time, `pause` after each.
-fn dripping(plan: http::Plan, pause: Duration) -> http::Plan {
-    let drip = move |outcome| match outcome {
-        http::Outcome::Respond(mut response) => {
-            response.drip = Some(pause);
-            http::Outcome::Respond(response)
-        }
-        other => other,
-    };
+/// `plan` with `alter` applied to its answer: how it is sent (dripped, cut).
+fn altered(plan: http::Plan, alter: impl Fn(&mut http::Response) + Send + 'static) -> http::Plan {
     match plan {
         http::Plan::Read { max_body, then } => http::Plan::Read {
             max_body,
-            then: Box::new(move |request| drip(then(request))),
+            then: Box::new(move |request| match then(request) {
+                http::Outcome::Respond(mut response) => {
+                    alter(&mut response);
+                    http::Outcome::Respond(response)
+                }
+                other => other,
+            }),
         },
         http::Plan::Respond(mut response) => {
-            response.drip = Some(pause);
+            alter(&mut response);
             http::Plan::Respond(response)
         }
         cut @ http::Plan::Cut(_) => cut,

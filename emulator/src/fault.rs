@@ -54,6 +54,10 @@ pub enum FaultAction {
     /// at a time, each after this pause, as a server that drips its answer would; a write
     /// that fails (the client gave up) ends it.
     Drip(Duration),
+    /// Handle the request normally, then send the answer's head (with the whole body's
+    /// `Content-Length`) and about half its body, and close the connection: a download cut
+    /// off mid-stream.
+    CutAnswer,
     /// Hold the request until `endpoint` has seen `count` requests (counted as for faults), or
     /// `max` has passed, then handle it normally: a way to make two clients' calls interleave
     /// the same way every time.
@@ -160,6 +164,19 @@ impl Fault {
             endpoint,
             nth,
             action: FaultAction::Drip(pause),
+        }
+    }
+
+    /// Handles the `nth` request of `endpoint` normally (with its side effects), then sends
+    /// the answer's head, whose `Content-Length` is the whole body's, and about half the body
+    /// (at least 1 byte, and never all of it when it has more than one), and closes the
+    /// connection: the client sees a success status and a body cut off mid-stream. The
+    /// request is recorded with the status answered; see [`FaultAction::CutAnswer`].
+    pub fn cut_answer(endpoint: Endpoint, nth: usize) -> Fault {
+        Fault {
+            endpoint,
+            nth,
+            action: FaultAction::CutAnswer,
         }
     }
 

@@ -89,6 +89,8 @@ pub(crate) struct Response {
     pub(crate) head_only: bool,
     /// Send the head at once, then the body one byte at a time, each after this pause.
     pub(crate) drip: Option<Duration>,
+    /// Send the head and about half the body, then close the connection.
+    pub(crate) cut: bool,
 }
 
 impl Response {
@@ -100,6 +102,7 @@ impl Response {
             body: Arc::new(body.into()),
             head_only: false,
             drip: None,
+            cut: false,
         }
     }
 
@@ -111,6 +114,7 @@ impl Response {
             body: Arc::default(),
             head_only: false,
             drip: None,
+            cut: false,
         }
     }
 }
@@ -662,7 +666,17 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    if let Some(pause) = response.drip.filter(|_| !bodyless && !response.head_only) {
+    let body = !bodyless && !response.head_only;
+    if response.cut && body {
+        let half = crate::fault::cut_point(Some(response.body.len() as u64));
+        let sent = response.body.get(..half as usize).unwrap_or_default();
+        writer.write_all(head.as_bytes())?;
+        writer.write_all(sent)?;
+        writer.flush()?;
+        let _ = writer.shutdown(Shutdown::Both);
+        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "answer cut"));
+    }
+    if let Some(pause) = response.drip.filter(|_| body) {
         writer.write_all(head.as_bytes())?;
         writer.flush()?;
         for byte in response.body.iter() {

@@ -197,9 +197,9 @@
 //! - [`Fault::drip`]: handle it normally, then send the answer's body one byte at a time,
 //!   each after a pause, as a server that stalls mid-answer;
 //! - [`Fault::stale_policy`] and [`Fault::tamper_field`]: a sign answer whose policy S3 then
-//!   refuses as expired, or whose field no longer matches its signature.
-//! - [`Fault::drip`]: answer it normally, but send the body one byte at a time with a pause
-//!   after each, as a server that drips its answer;
+//!   refuses as expired, or whose field no longer matches its signature;
+//! - [`Fault::cut_answer`]: handle it normally, then send the answer's head and half its
+//!   body and close the connection, as a download cut off mid-stream;
 //! - [`Fault::hold`]: hold it until another endpoint has seen so many requests (or a time has
 //!   passed), then handle it normally, so that two clients' calls interleave the same way
 //!   every time.

@@ -387,6 +387,7 @@ pub(crate) fn download(state: &State, key: &str) -> Response {
         body: Arc::clone(&object.bytes),
         head_only: false,
         drip: None,
+        cut: false,
     }
 }
 

@@ -743,6 +743,30 @@ fn urls_come_from_the_public_origin() {
 }
 
 #[test]
+fn a_cut_answer_sends_its_head_and_half_its_body_then_closes() {
+    let emulator = unlimited();
+    let stored = emulator.seed_asset("a.txt", b"0123456789".to_vec(), None);
+    let path = format!("/a.storyblok.com/{}", stored.key);
+    emulator.inject(Fault::cut_answer(Endpoint::Download, 1));
+    let mut socket = std::net::TcpStream::connect(host(&emulator)).expect("connects");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(socket, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+    let mut out = Vec::new();
+    // The connection closes (keep-alive was asked for) after half the body.
+    socket.read_to_end(&mut out).expect("closed, not timed out");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("Content-Length: 10\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n01234"), "{text}");
+    assert_eq!(emulator.requests_for(Endpoint::Download)[0].status, 200);
+    // The next one is whole.
+    let reply = send(&emulator, "GET", &path, &[], b"").expect("a reply");
+    assert_eq!(reply.bytes, b"0123456789");
+}
+
+#[test]
 fn drip_sends_the_body_a_byte_at_a_time_and_hold_waits_for_another_endpoint() {
     let emulator = unlimited();
     let stored = emulator.seed_asset("a.txt", b"dripped".to_vec(), None);
