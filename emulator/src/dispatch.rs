@@ -21,9 +21,11 @@ impl State {
         let endpoint = route.endpoint();
         let (seq, fault) = self.record_head(head, endpoint);
         match fault {
-            Some(FaultAction::Drip(pause)) => altered(self.decide(head, route, seq, None), move |r| {
-                r.drip = Some(pause);
-            }),
+            Some(FaultAction::Drip(pause)) => {
+                altered(self.decide(head, route, seq, None), move |r| {
+                    r.drip = Some(pause);
+                })
+            }
             Some(FaultAction::CutAnswer) => {
                 altered(self.decide(head, route, seq, None), |r| r.cut = true)
             }

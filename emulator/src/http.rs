@@ -674,7 +674,10 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
         writer.write_all(sent)?;
         writer.flush()?;
         let _ = writer.shutdown(Shutdown::Both);
-        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "answer cut"));
+        return Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "answer cut",
+        ));
     }
     if let Some(pause) = response.drip.filter(|_| body) {
         writer.write_all(head.as_bytes())?;
