@@ -1,16 +1,18 @@
-//! A transfer between two emulated spaces at the target's rate limit: the share of the
-//! limit it reaches, the 429s it draws, and the transferring process's peak memory.
+//! A transfer between two spaces of one emulator at the target's rate limit: the share of
+//! the limit it reaches, the 429s it draws, and the transferring process's peak memory.
 //!
 //! ```text
 //! cargo bench --bench transfer                 # 200 small assets and one of 1 GiB
 //! FILES=50 BIG_MIB=0 cargo bench --bench transfer
 //! ```
 //!
-//! The source emulator serves its files as the CDN would (`local_cdn`); the target enforces
-//! 6 calls a second in fixed one-second windows (every request counted, 429s too) with a
-//! 50 ms round trip added to each Management API request. The transfer runs in a process of
-//! its own (this benchmark's binary, run again as the worker), so its peak memory (`VmHWM`)
-//! is its own, not the emulators' (which hold every file in memory). Linux only.
+//! One emulator serves both spaces, each with its own rate window of 6 calls a second in
+//! fixed one-second windows (every request counted, 429s too), a 50 ms round trip added to
+//! each Management API request, and the files as the CDN would (`local_cdn`). The source and
+//! the target are two clients (two tokens, in real life), each paced for its space. The
+//! transfer runs in a process of its own (this benchmark's binary, run again as the worker),
+//! so its peak memory (`VmHWM`) is its own, not the emulator's (which holds every file in
+//! memory). Linux only.
 //!
 //! Latest run, 2026-12-04, 2 vCPU AMD EPYC, 24 GiB (200 assets of 2 KiB and one of 1 GiB,
 //! 4 at a time):
@@ -28,10 +30,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use storyblok_assets::{Client, RateLimit, SharedPacing, Token, TransferOptions};
-use storyblok_assets_emulator::{Emulator, Endpoint};
+use storyblok_assets_emulator::Emulator;
 
 const WORKER: &str = "SB_TRANSFER_WORKER";
 const LIMIT: u32 = 6;
+const SOURCE: u64 = 1;
+const TARGET: u64 = 2;
 
 fn main() {
     if std::env::var_os(WORKER).is_some() {
@@ -45,19 +49,19 @@ fn main() {
             .unwrap_or(default)
     };
     let (files, big_mib) = (number("FILES", 200), number("BIG_MIB", 1024));
-    let source = Emulator::builder()
-        .rate_limit(None)
-        .local_cdn(true)
-        .start()
-        .expect("the source");
     // The target takes an upload of the big file with its form around it.
-    let target = Emulator::builder()
+    let emulator = Emulator::builder()
+        .space_id(SOURCE)
+        .space(TARGET)
+        .local_cdn(true)
         .max_body(((big_mib as u64) << 20) + (1 << 20))
         .rate_limit(Some(LIMIT))
         .retry_after(Some(1))
         .one_way_delay(Duration::from_millis(25), Duration::ZERO)
         .start()
-        .expect("the target");
+        .expect("the emulator");
+    let source = emulator.space(SOURCE).expect("the source space");
+    let target = emulator.space(TARGET).expect("the target space");
     for n in 0..files {
         let mut bytes = format!("asset {n} of {files}\n").into_bytes();
         bytes.resize(2048, b'.');
@@ -73,12 +77,8 @@ fn main() {
     let started = Instant::now();
     let output = Command::new(std::env::current_exe().expect("this binary"))
         .env(WORKER, "1")
-        .env("SB_SOURCE_API", source.api_url())
-        .env("SB_SOURCE_TOKEN", source.token())
-        .env("SB_SOURCE_SPACE", source.space_id().to_string())
-        .env("SB_TARGET_API", target.api_url())
-        .env("SB_TARGET_TOKEN", target.token())
-        .env("SB_TARGET_SPACE", target.space_id().to_string())
+        .env("SB_API", emulator.api_url())
+        .env("SB_TOKEN", emulator.token())
         .env("SB_MAP", base.join("map.json"))
         .output()
         .expect("the worker runs");
@@ -93,10 +93,11 @@ fn main() {
         .split_whitespace()
         .find_map(|w| w.strip_prefix("peak=")?.parse().ok())
         .expect("the worker's peak");
-    let calls: Vec<u16> = target
+    let in_target = format!("/v1/spaces/{TARGET}/");
+    let calls: Vec<u16> = emulator
         .requests()
         .iter()
-        .filter(|r| !matches!(r.endpoint, Endpoint::Upload | Endpoint::Download))
+        .filter(|r| r.path.starts_with(&in_target))
         .map(|r| r.status)
         .collect();
     let refused = calls.iter().filter(|&&s| s == 429).count();
@@ -126,22 +127,20 @@ fn main() {
 /// The worker: one transfer, then its peak memory on stdout.
 fn worker() {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
-    let client = |api: &str, token: &str| {
-        Client::builder(Token::personal(var(token)))
-            .base_url(var(api))
+    let client = || {
+        Client::builder(Token::personal(var("SB_TOKEN")))
+            .base_url(var("SB_API"))
             .rate_limit(RateLimit::PerSecond(LIMIT))
             .shared_pacing(SharedPacing::Off)
             .build()
             .expect("a client")
     };
-    let source = client("SB_SOURCE_API", "SB_SOURCE_TOKEN");
-    let target = client("SB_TARGET_API", "SB_TARGET_TOKEN");
-    let space = |name: &str| var(name).parse::<u64>().expect("a space id");
+    let (source, target) = (client(), client());
     let report = source
         .transfer(
-            space("SB_SOURCE_SPACE"),
+            SOURCE,
             &target,
-            space("SB_TARGET_SPACE"),
+            TARGET,
             &TransferOptions::new(var("SB_MAP")),
         )
         .expect("the transfer");

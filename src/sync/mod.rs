@@ -19,6 +19,7 @@ mod plan;
 mod pull;
 mod store;
 mod transfer;
+mod transfer_map;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -35,9 +36,8 @@ use lock::ManifestLock;
 pub use manifest::{Manifest, ManifestEntry};
 pub use pull::{PullAction, PullOptions, PullReport, PulledFile};
 use store::Store;
-pub use transfer::{
-    MappedAsset, TransferAction, TransferMap, TransferOptions, TransferReport, TransferredAsset,
-};
+pub use transfer::{TransferAction, TransferOptions, TransferReport, TransferredAsset};
+pub use transfer_map::{MappedAsset, TransferMap};
 
 /// [`SyncOptions::metadata`]'s closure: a file's metadata from its manifest path.
 #[derive(Clone)]

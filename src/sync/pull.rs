@@ -40,6 +40,7 @@ pub struct PullOptions {
     folder: Option<u64>,
     concurrency: usize,
     lock_timeout: Duration,
+    dry_run: bool,
 }
 
 impl PullOptions {
@@ -53,7 +54,17 @@ impl PullOptions {
             folder: None,
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
+            dry_run: false,
         }
+    }
+
+    /// Report what a pull would do, and do none of it (default `false`): the space is listed
+    /// and files on disk are compared with the manifest, but nothing is downloaded or
+    /// written, and no lock is taken. [`PullAction::Downloaded`] then means "would be
+    /// downloaded".
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
     }
 
     /// Only the assets of this asset folder and the folders below it; its own files land
@@ -82,7 +93,8 @@ impl PullOptions {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PullAction {
-    /// Its file was downloaded (and its sidecar written, if it has metadata).
+    /// Its file was downloaded (and its sidecar written, if it has metadata); in a dry run,
+    /// it would be.
     Downloaded,
     /// The file on disk already held its bytes, as the manifest recorded them: nothing
     /// was downloaded.
@@ -110,6 +122,9 @@ pub struct PulledFile {
 pub struct PullReport {
     /// Every asset listed.
     pub files: Vec<PulledFile>,
+    /// Whether this was a dry run ([`PullOptions::dry_run`]): nothing was downloaded or
+    /// written.
+    pub dry_run: bool,
 }
 
 impl PullReport {
@@ -161,50 +176,65 @@ impl Client {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn pull(&self, space_id: u64, options: &PullOptions) -> Result<PullReport, Error> {
-        let held = ManifestLock::take(&options.manifest, options.lock_timeout)?;
+        self.pull_with(space_id, options, |_| {})
+    }
+
+    /// [`Client::pull`], calling `each` with each asset's line as soon as it is done (from
+    /// the download threads, in the order they finish), for a progress report.
+    pub fn pull_with(
+        &self,
+        space_id: u64,
+        options: &PullOptions,
+        each: impl Fn(&PulledFile) + Sync,
+    ) -> Result<PullReport, Error> {
+        let dry_run = options.dry_run;
+        let held = match dry_run {
+            true => None,
+            false => Some(ManifestLock::take(&options.manifest, options.lock_timeout)?),
+        };
         let store = Store::open(
             &options.manifest,
             space_id,
-            Some(held),
+            held,
             options.lock_timeout,
-            false,
+            dry_run,
         )?;
         let planned = listed(self, space_id, options.folder)?;
         let known = store.manifest().assets.clone();
         // Each file's entry is noted (in the journal) the moment the file is in place: a
         // pull killed midway downloads nothing twice.
         let store = Mutex::new(store);
-        let outcomes = crate::pool::map(
-            planned.iter().collect(),
-            options.concurrency,
-            |(path, asset)| {
-                let pulled = pull_one(self, &options.root, path, asset, known.get(path))?;
-                if let Pulled::Entry(entry, _) = &pulled
-                    && known.get(path) != Some(entry)
-                {
-                    lock(&store).save(path, Some(entry.clone()))?;
-                }
-                Ok(pulled)
-            },
-        );
-        let mut files = Vec::with_capacity(planned.len());
-        for ((path, asset), outcome) in planned.iter().zip(outcomes) {
-            let action = match outcome {
+        let pull = |path: &String, asset: &Listed| {
+            let pulled = pull_one(self, options, path, asset, known.get(path))?;
+            if let Pulled::Entry(entry, _) = &pulled
+                && !dry_run
+                && known.get(path) != Some(entry)
+            {
+                lock(&store).save(path, Some(entry.clone()))?;
+            }
+            Ok(pulled)
+        };
+        let mut files = crate::pool::map(planned, options.concurrency, |(path, asset)| {
+            let action = match pull(&path, &asset) {
                 Ok(Pulled::Entry(_, true)) => PullAction::Downloaded,
                 Ok(Pulled::Entry(_, false)) => PullAction::Unchanged,
                 Ok(Pulled::Private) => PullAction::SkippedPrivate,
                 Err(error) => PullAction::Failed(error),
             };
-            files.push(PulledFile {
-                path: path.clone(),
+            let file = PulledFile {
+                path,
                 asset_id: asset.id,
                 action,
-            });
+            };
+            each(&file);
+            file
+        });
+        if !dry_run {
+            // The journal folded into the manifest, written only when its content changed.
+            drop(crate::mutex::into_inner(store).finish()?);
         }
-        // The journal folded into the manifest, written only when its content changed.
-        drop(crate::mutex::into_inner(store).finish()?);
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(PullReport { files })
+        Ok(PullReport { files, dry_run })
     }
 }
 
@@ -257,11 +287,11 @@ enum Pulled {
     Private,
 }
 
-/// Pulls one asset to `root/path`, unless the file there already holds what `known` (its
-/// manifest entry) recorded for it.
+/// Pulls one asset to `path` below the pulled folder, unless the file there already holds
+/// what `known` (its manifest entry) recorded for it. In a dry run, what it would do.
 fn pull_one(
     client: &Client,
-    root: &Path,
+    options: &PullOptions,
     path: &str,
     asset: &Listed,
     known: Option<&ManifestEntry>,
@@ -269,7 +299,7 @@ fn pull_one(
     if asset.is_private {
         return Ok(Pulled::Private);
     }
-    let dest = root.join(path);
+    let dest = options.root.join(path);
     let size = asset.content_length.unwrap_or(0);
     let meta = metadata(asset);
     let unchanged = known.filter(|entry| {
@@ -277,6 +307,7 @@ fn pull_one(
     });
     let (sha256, fresh) = match unchanged {
         Some(entry) => (entry.sha256.clone(), false),
+        None if options.dry_run => (String::new(), true),
         None => {
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent)
@@ -287,7 +318,9 @@ fn pull_one(
             (hash, true)
         }
     };
-    write_sidecar(&dest, &meta)?;
+    if !options.dry_run {
+        write_sidecar(&dest, &meta)?;
+    }
     Ok(Pulled::Entry(
         ManifestEntry {
             id: asset.id,

@@ -3,23 +3,20 @@
 //! target's upload, with a map from source to target that is also the transfer's record:
 //! a rerun copies only what is missing, and never twice.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::download;
 use super::listing::Listed;
 use super::lock::ManifestLock;
-use super::manifest::{create_temporary, manifest_error, temporary_name};
+use super::manifest::manifest_error;
 use super::pull::{listed, metadata};
+use super::transfer_map::{MappedAsset, TransferMap};
 use crate::asset::cdn_url;
 use crate::client::Client;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Record};
 use crate::mutex::lock;
 use crate::params::AssetParams;
 use crate::sign::SignedUpload;
@@ -29,8 +26,9 @@ use crate::source::Source;
 /// (a stream cannot start over: each attempt downloads it again).
 const STREAM_ATTEMPTS: u32 = 3;
 
-/// The most a map file may hold: far more than any real one (a few hundred bytes an asset).
-const MAX_MAP: u64 = 256 * 1024 * 1024;
+/// The most target assets one source asset is compared with when the map lacks it, as sync
+/// compares at most this many candidates.
+const MAX_CANDIDATES: usize = 10;
 
 /// What [`Client::transfer`] should copy, and where it keeps its map.
 ///
@@ -47,6 +45,7 @@ pub struct TransferOptions {
     target_folder: Option<u64>,
     concurrency: usize,
     lock_timeout: Duration,
+    dry_run: bool,
 }
 
 impl TransferOptions {
@@ -60,7 +59,18 @@ impl TransferOptions {
             target_folder: None,
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
+            dry_run: false,
         }
+    }
+
+    /// Report what a transfer would do, and do none of it (default `false`): the source is
+    /// listed, and the target too when the map lacks an asset (its copies are looked for
+    /// as in a real run, downloading to compare), but nothing is created, uploaded or
+    /// written, and no lock is taken. [`TransferAction::Copied`] then means "would be
+    /// copied".
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
     }
 
     /// Only the assets of this source asset folder and the folders below it.
@@ -90,155 +100,18 @@ impl TransferOptions {
     }
 }
 
-/// Where each source asset went: the transfer's record, and what moves stories along.
-///
-/// Written as JSON at [`TransferOptions::new`]'s path after every asset.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct TransferMap {
-    /// The space copied from.
-    pub source_space: Option<u64>,
-    /// The space copied into.
-    pub target_space: Option<u64>,
-    /// By source asset id.
-    #[serde(default)]
-    pub assets: BTreeMap<u64, MappedAsset>,
-    /// Target asset folder ids, by the source asset folder id of an asset copied (`0`:
-    /// the top of what was copied, when it went into a target folder).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub folders: BTreeMap<u64, u64>,
-}
-
-/// One source asset's copy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MappedAsset {
-    /// The target asset's id.
-    pub id: u64,
-    /// The target asset's CDN URL.
-    pub url: String,
-    /// The source asset's CDN URL.
-    pub source_url: String,
-    /// The target record exists but its upload did not complete: the next transfer
-    /// uploads into it rather than creating another.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pending: bool,
-}
-
-impl TransferMap {
-    /// Reads a map file; a missing file is an empty map.
-    pub fn load(path: impl AsRef<Path>) -> Result<TransferMap, Error> {
-        let path = path.as_ref();
-        let text = match std::fs::File::open(path) {
-            Ok(file) => {
-                let mut text = String::new();
-                std::io::Read::read_to_string(
-                    &mut std::io::Read::take(file, MAX_MAP + 1),
-                    &mut text,
-                )
-                .map_err(|e| manifest_error(path, "cannot be read", Some(e)))?;
-                text
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(TransferMap::default());
-            }
-            Err(e) => return Err(manifest_error(path, "cannot be read", Some(e))),
-        };
-        serde_json::from_str(&text).map_err(|e| {
-            manifest_error(
-                path,
-                &format!("is not a transfer map ({e}); it was left as it is"),
-                None,
-            )
-        })
-    }
-
-    /// Points a story's assets at their copies: every object with an `id` and a
-    /// `filename` of a source asset (an asset field) gets the target's, and every source
-    /// URL in a string (rich text, markdown) becomes the target's. Returns how many
-    /// replacements it made.
-    ///
-    /// ```
-    /// use serde_json::json;
-    /// use storyblok_assets::TransferMap;
-    ///
-    /// let map: TransferMap = serde_json::from_value(json!({
-    ///     "source_space": 1, "target_space": 2,
-    ///     "assets": {"11": {"id": 22, "url": "https://a.storyblok.com/f/2/b.png",
-    ///                       "source_url": "https://a.storyblok.com/f/1/a.png"}}
-    /// }))?;
-    /// let mut story = json!({"hero": {"id": 11, "filename": "https://a.storyblok.com/f/1/a.png"},
-    ///                        "text": "see https://a.storyblok.com/f/1/a.png"});
-    /// assert_eq!(map.rewrite(&mut story), 2);
-    /// assert_eq!(story["hero"]["id"], 22);
-    /// assert_eq!(story["text"], "see https://a.storyblok.com/f/2/b.png");
-    /// # Ok::<_, serde_json::Error>(())
-    /// ```
-    pub fn rewrite(&self, story: &mut Value) -> usize {
-        match story {
-            Value::Object(fields) => {
-                let copy = fields
-                    .get("id")
-                    .and_then(Value::as_u64)
-                    .filter(|_| fields.get("filename").is_some_and(Value::is_string))
-                    .and_then(|id| self.assets.get(&id))
-                    .filter(|copy| !copy.pending);
-                if let Some(copy) = copy {
-                    fields.insert("id".into(), copy.id.into());
-                    fields.insert("filename".into(), copy.url.clone().into());
-                    return 1 + fields
-                        .iter_mut()
-                        .filter(|(key, _)| *key != "id" && *key != "filename")
-                        .map(|(_, value)| self.rewrite(value))
-                        .sum::<usize>();
-                }
-                fields.values_mut().map(|value| self.rewrite(value)).sum()
-            }
-            Value::Array(items) => items.iter_mut().map(|item| self.rewrite(item)).sum(),
-            Value::String(text) => {
-                let mut count = 0;
-                for copy in self.assets.values().filter(|copy| !copy.pending) {
-                    if !copy.source_url.is_empty() && text.contains(&copy.source_url) {
-                        *text = text.replace(&copy.source_url, &copy.url);
-                        count += 1;
-                    }
-                }
-                count
-            }
-            _ => 0,
-        }
-    }
-
-    /// Writes the map atomically: a temporary file beside it, then a rename.
-    fn save(&self, path: &Path) -> Result<(), Error> {
-        let fail = |e| manifest_error(path, "cannot be written", Some(e));
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| manifest_error(path, &format!("cannot be encoded: {e}"), None))?;
-        let (temporary, mut file) = create_temporary(|| temporary_name(path)).map_err(fail)?;
-        let written = file
-            .write_all(text.as_bytes())
-            .and_then(|()| file.write_all(b"\n"))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| {
-                drop(file);
-                std::fs::rename(&temporary, path)
-            });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&temporary);
-            return Err(fail(e));
-        }
-        Ok(())
-    }
-}
-
 /// What a transfer did with one source asset.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TransferAction {
-    /// Copied into the target space.
+    /// Copied into the target space; in a dry run, it would be.
     Copied,
     /// The map says it was copied by an earlier transfer: nothing was sent.
     AlreadyThere,
+    /// The map did not know it (a lost or new map), but the target holds its copy: an
+    /// asset of the same folder path, stored name and size whose bytes match (SHA-256 of
+    /// both CDN files). Taken into the map; nothing was sent.
+    Adopted,
     /// Private: the source's public CDN does not serve it, so it was not copied.
     SkippedPrivate,
     /// It could not be copied; the rest of the transfer went on. A target record that
@@ -265,6 +138,9 @@ pub struct TransferredAsset {
 pub struct TransferReport {
     /// Every source asset listed.
     pub assets: Vec<TransferredAsset>,
+    /// Whether this was a dry run ([`TransferOptions::dry_run`]): nothing was created,
+    /// uploaded or written.
+    pub dry_run: bool,
 }
 
 impl TransferReport {
@@ -321,8 +197,25 @@ impl Client {
         target_space: u64,
         options: &TransferOptions,
     ) -> Result<TransferReport, Error> {
+        self.transfer_with(source_space, target, target_space, options, |_| {})
+    }
+
+    /// [`Client::transfer`], calling `each` with each source asset's line as soon as it is
+    /// done (from the copying threads, in the order they finish), for a progress report.
+    pub fn transfer_with(
+        &self,
+        source_space: u64,
+        target: &Client,
+        target_space: u64,
+        options: &TransferOptions,
+        each: impl Fn(&TransferredAsset) + Sync,
+    ) -> Result<TransferReport, Error> {
         let path = &options.map;
-        let held = ManifestLock::take(path, options.lock_timeout)?;
+        let dry_run = options.dry_run;
+        let held = match dry_run {
+            true => None,
+            false => Some(ManifestLock::take(path, options.lock_timeout)?),
+        };
         let mut map = TransferMap::load(path)?;
         if map.source_space.is_some_and(|s| s != source_space)
             || map.target_space.is_some_and(|t| t != target_space)
@@ -338,7 +231,8 @@ impl Client {
         }
         map.source_space = Some(source_space);
         map.target_space = Some(target_space);
-        let listed = listed(self, source_space, options.folder)?;
+        let mut listed = listed(self, source_space, options.folder)?;
+        let unmapped = Unmapped::list(&listed, &map, target, target_space, options)?;
         let copy = Copy {
             source: self,
             target,
@@ -346,31 +240,40 @@ impl Client {
             target_folder: options.target_folder,
             map: Mutex::new(map),
             path,
+            unmapped,
+            dry_run,
         };
+        // The largest first: a long upload then runs beside the small ones' calls, rather
+        // than alone at the end.
+        listed.sort_by_key(|(_, asset)| std::cmp::Reverse(asset.content_length));
         let mut assets = crate::pool::map(listed, options.concurrency, |(asset_path, asset)| {
             let known = lock(&copy.map).assets.get(&asset.id).cloned();
             let (action, target_id) = match known {
                 _ if asset.is_private => (TransferAction::SkippedPrivate, None),
                 Some(mapped) if !mapped.pending => (TransferAction::AlreadyThere, Some(mapped.id)),
                 pending => match copy.one(&asset_path, &asset, pending.map(|p| p.id)) {
-                    Ok(id) => (TransferAction::Copied, Some(id)),
+                    Ok(done) => done,
                     Err(error) => {
                         let id = lock(&copy.map).assets.get(&asset.id).map(|m| m.id);
                         (TransferAction::Failed(error), id)
                     }
                 },
             };
-            TransferredAsset {
+            let line = TransferredAsset {
                 path: asset_path,
                 source_id: asset.id,
                 target_id,
                 action,
-            }
+            };
+            each(&line);
+            line
         });
-        crate::mutex::into_inner(copy.map).save(path)?;
+        if !dry_run {
+            crate::mutex::into_inner(copy.map).save(path)?;
+        }
         drop(held);
         assets.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(TransferReport { assets })
+        Ok(TransferReport { assets, dry_run })
     }
 }
 
@@ -382,17 +285,170 @@ struct Copy<'a> {
     target_folder: Option<u64>,
     map: Mutex<TransferMap>,
     path: &'a Path,
+    unmapped: Unmapped,
+    dry_run: bool,
+}
+
+/// The target's assets the map does not name, when some source asset is missing from the
+/// map: where a lost map's copies are found again.
+#[derive(Default)]
+struct Unmapped {
+    /// By folder path (relative to the target folder) and stored name, oldest first; a
+    /// candidate leaves once claimed, so two source assets never take one target asset.
+    by_place: Mutex<HashMap<(String, String), Vec<Listed>>>,
+}
+
+/// What the target already holds for a source asset the map lacks.
+enum Found {
+    /// A copy with the same bytes: its id, CDN URL and folder.
+    Copy {
+        id: u64,
+        url: String,
+        folder: Option<u64>,
+    },
+    /// A record with no file: an interrupted copy's, to upload into.
+    Empty(u64),
+}
+
+impl Unmapped {
+    /// Lists the target (below the target folder) when a public source asset is missing
+    /// from the map, keeping the assets the map does not name; nothing, and no call, when
+    /// the map has them all. A target folder that is not in the target space fails here,
+    /// before anything is made.
+    fn list(
+        source: &[(String, Listed)],
+        map: &TransferMap,
+        target: &Client,
+        target_space: u64,
+        options: &TransferOptions,
+    ) -> Result<Unmapped, Error> {
+        let missing = source.iter().any(|(_, asset)| {
+            !asset.is_private && map.assets.get(&asset.id).is_none_or(|m| m.pending)
+        });
+        if !missing {
+            return Ok(Unmapped::default());
+        }
+        let named: std::collections::HashSet<u64> = map.assets.values().map(|m| m.id).collect();
+        let mut by_place: HashMap<(String, String), Vec<Listed>> = HashMap::new();
+        for (path, asset) in listed(target, target_space, options.target_folder)? {
+            if !named.contains(&asset.id) && !asset.is_private {
+                let place = (dir_of(&path).to_owned(), asset.stored_name().to_owned());
+                by_place.entry(place).or_default().push(asset);
+            }
+        }
+        Ok(Unmapped {
+            by_place: Mutex::new(by_place),
+        })
+    }
+
+    /// The target asset at `place` that holds `asset`'s copy, claimed: a record with no file,
+    /// or one of the same size whose bytes match (both downloaded through SHA-256, at most
+    /// [`MAX_CANDIDATES`] compared).
+    fn find(
+        &self,
+        copy: &Copy<'_>,
+        place: (String, String),
+        asset: &Listed,
+        size: u64,
+        source_url: &str,
+    ) -> Result<Option<Found>, Error> {
+        let candidates = lock(&self.by_place)
+            .get(&place)
+            .cloned()
+            .unwrap_or_default();
+        let mut source_hash = None;
+        for candidate in candidates.into_iter().take(MAX_CANDIDATES) {
+            let found = match candidate.content_length {
+                None | Some(0) => Found::Empty(candidate.id),
+                Some(length) if length == size => {
+                    let source = match &source_hash {
+                        Some(hash) => hash,
+                        None => source_hash.insert(download::sha256(
+                            copy.source.session(),
+                            source_url,
+                            size,
+                            asset.id,
+                        )?),
+                    };
+                    let url = cdn_url(&candidate.filename);
+                    let target = download::sha256(copy.target.session(), &url, size, candidate.id)?;
+                    if source.is_none() || target != *source {
+                        continue;
+                    }
+                    Found::Copy {
+                        id: candidate.id,
+                        url,
+                        folder: candidate.folder(),
+                    }
+                }
+                Some(_) => continue,
+            };
+            if self.claim(&place, &found) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes a candidate out of the pool: `false` when another source asset took it first.
+    fn claim(&self, place: &(String, String), found: &Found) -> bool {
+        let id = match found {
+            Found::Copy { id, .. } => *id,
+            Found::Empty(id) => *id,
+        };
+        let mut by_place = lock(&self.by_place);
+        let Some(candidates) = by_place.get_mut(place) else {
+            return false;
+        };
+        let before = candidates.len();
+        candidates.retain(|candidate| candidate.id != id);
+        candidates.len() < before
+    }
+}
+
+/// The folder part of a listed path (`""` at the top).
+fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 impl Copy<'_> {
     /// Copies `asset` (at `asset_path` in the source) into the target, into the record
-    /// `pending` when an earlier transfer left one. The target asset's id.
-    fn one(&self, asset_path: &str, asset: &Listed, pending: Option<u64>) -> Result<u64, Error> {
+    /// `pending` when an earlier transfer left one; when the map knew none, the target's
+    /// copy is looked for first. What it did, and the target asset's id (in a dry run,
+    /// none for a record it would make).
+    fn one(
+        &self,
+        asset_path: &str,
+        asset: &Listed,
+        pending: Option<u64>,
+    ) -> Result<(TransferAction, Option<u64>), Error> {
         let size = asset
             .content_length
             .filter(|&size| size > 0)
             .ok_or_else(|| Error::invalid("the source lists the asset without a size"))?;
-        let dir = asset_path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let dir = dir_of(asset_path);
+        let source_url = cdn_url(&asset.filename);
+        let mut pending = pending;
+        if pending.is_none() {
+            let place = (dir.to_owned(), asset.stored_name().to_owned());
+            match self.unmapped.find(self, place, asset, size, &source_url)? {
+                Some(Found::Copy { id, url, folder }) => {
+                    if !self.dry_run {
+                        if let Some(folder) = folder {
+                            let source_folder = asset.folder().unwrap_or(0);
+                            lock(&self.map).folders.insert(source_folder, folder);
+                        }
+                        self.note(asset.id, id, url, &source_url, false)?;
+                    }
+                    return Ok((TransferAction::Adopted, Some(id)));
+                }
+                Some(Found::Empty(id)) => pending = Some(id),
+                None => {}
+            }
+        }
+        if self.dry_run {
+            return Ok((TransferAction::Copied, pending));
+        }
         let folder = match (dir, self.target_folder) {
             ("", folder) => folder,
             (dir, None) => Some(self.target.folder_path(self.target_space, dir)?),
@@ -409,22 +465,19 @@ impl Copy<'_> {
         if let Some(folder) = folder {
             params = params.folder(folder);
         }
-        let source_url = cdn_url(&asset.filename);
-        let mut pending = pending;
         let mut attempt = 1;
         loop {
             let signed = self.sign(&params, pending)?;
             let id = signed.asset_id();
             let url = signed.cdn_url().unwrap_or_default();
             self.note(asset.id, id, url, &source_url, true)?;
-            let reader = download::open(self.source.session(), &source_url, size, asset.id)?;
-            let finished = signed
-                .upload(Source::reader(reader, size))
+            let finished = download::open(self.source.session(), &source_url, size, asset.id)
+                .and_then(|reader| signed.upload(Source::reader(reader, size)))
                 .and_then(crate::finish::complete);
             match finished {
                 Ok(copy) => {
                     self.note(asset.id, copy.id, copy.filename, &source_url, false)?;
-                    return Ok(copy.id);
+                    return Ok((TransferAction::Copied, Some(copy.id)));
                 }
                 // A failure a retry could mend, of a stream that cannot start over: a new
                 // download, into the same record.
@@ -435,17 +488,33 @@ impl Copy<'_> {
                     attempt += 1;
                     pending = Some(id);
                 }
-                Err(error) => {
-                    // A record the target deleted (delete-on-failure) is no longer pending.
-                    if matches!(error.kind(), ErrorKind::RecordDeleted) {
-                        let mut map = lock(&self.map);
-                        map.assets.remove(&asset.id);
-                        map.save(self.path)?;
-                    }
-                    return Err(error);
-                }
+                Err(error) => return Err(self.give_up(asset.id, id, error)?),
             }
         }
+    }
+
+    /// The error of a copy that failed for good, into the target record `id`. The record
+    /// stays in the map as pending, for the next transfer to upload into, unless the target
+    /// client deletes a failed upload's record
+    /// ([`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure)): then
+    /// it is deleted (a record an earlier transfer left too: each is this transfer's own)
+    /// and leaves the map.
+    fn give_up(&self, source_id: u64, id: u64, error: Error) -> Result<Error, Error> {
+        let error = match error.kind() {
+            ErrorKind::RecordDeleted => error,
+            _ => crate::delete::abandon(
+                self.target.session(),
+                self.target_space,
+                Record::New(id),
+                error,
+            ),
+        };
+        if matches!(error.kind(), ErrorKind::RecordDeleted) {
+            let mut map = lock(&self.map);
+            map.assets.remove(&source_id);
+            map.save(self.path)?;
+        }
+        Ok(error)
     }
 
     /// Signs the upload into the record `pending` an earlier attempt left, or into a new

@@ -275,3 +275,49 @@ fn each_pulled_file_is_in_the_manifest_before_the_pull_ends() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(Manifest::load(&manifest).expect("manifest").assets.len(), 2);
 }
+
+/// A dry run lists and compares, and writes nothing: no file, folder, sidecar, manifest or
+/// lock; the progress callback sees every line once.
+#[test]
+fn a_dry_run_downloads_and_writes_nothing_and_tells_each_line() {
+    let s = setup_with(Emulator::builder().local_cdn(true));
+    let docs = s.emulator.create_folder("docs", None);
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), Some(docs));
+    let b = s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    s.client
+        .update_metadata(s.space, b.id, &AssetMeta::new().alt("B"))
+        .expect("metadata");
+    let base = temp_dir("pull_dry");
+    let (root, manifest) = (base.join("assets"), base.join("assets.manifest.json"));
+    let seen = std::sync::Mutex::new(Vec::new());
+    s.emulator.clear_requests();
+    let options = PullOptions::dir(&root, &manifest).dry_run(true);
+    let report = s
+        .client
+        .pull_with(s.space, &options, |file| {
+            seen.lock().expect("seen").push(file.path.clone());
+        })
+        .expect("a dry run");
+    assert!(report.dry_run && report.is_ok(), "{report:?}");
+    assert_eq!(action(&report, "docs/a.txt"), "Downloaded");
+    assert_eq!(action(&report, "b.txt"), "Downloaded");
+    let mut seen = seen.into_inner().expect("seen");
+    seen.sort();
+    assert_eq!(seen, ["b.txt", "docs/a.txt"]);
+    assert!(s.emulator.requests_for(Endpoint::Download).is_empty());
+    let left: Vec<_> = fs::read_dir(&base)
+        .expect("the base folder")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "a dry run wrote {left:?}");
+
+    // After a real pull, a dry run finds nothing to do.
+    let real = s
+        .client
+        .pull(s.space, &PullOptions::dir(&root, &manifest))
+        .expect("pulled");
+    assert!(real.is_ok() && !real.dry_run, "{real:?}");
+    let again = s.client.pull(s.space, &options).expect("a dry run");
+    assert_eq!(action(&again, "docs/a.txt"), "Unchanged");
+    assert_eq!(action(&again, "b.txt"), "Unchanged");
+}

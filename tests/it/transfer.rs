@@ -1,12 +1,13 @@
 //! Transfer: one space's assets into another, across two emulators (two base URLs, two
-//! tokens), with a map that makes a rerun copy only what is missing.
+//! tokens) and between two spaces of one, with a map that makes a rerun copy only what is
+//! missing.
 
 use crate::common;
 
 use common::{builder_for, png, setup_with, temp_dir};
 use serde_json::json;
 use storyblok_assets::{
-    AssetMeta, Client, TransferAction, TransferMap, TransferOptions, TransferReport,
+    AssetMeta, Client, ErrorKind, TransferAction, TransferMap, TransferOptions, TransferReport,
 };
 use storyblok_assets_emulator::{Emulator, Endpoint, Fault};
 
@@ -176,27 +177,186 @@ fn a_failed_upload_leaves_a_pending_record_the_rerun_uploads_into() {
 }
 
 #[test]
-fn a_target_folder_that_is_gone_fails_each_asset_and_creates_nothing() {
+fn a_target_folder_or_space_that_is_not_there_fails_the_transfer_before_anything_is_made() {
     let s = setup_with(Emulator::builder().local_cdn(true));
     let (t, target) = target();
     s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
-    let folder = s.emulator.create_folder("docs", None);
-    s.emulator
-        .seed_asset("b.txt", b"bbbb".to_vec(), Some(folder));
     let base = temp_dir("transfer_gone_folder");
-    let options = TransferOptions::new(base.join("map.json")).target_folder(424_242);
+    let map_path = base.join("map.json");
+    let gone_folder = TransferOptions::new(&map_path).target_folder(424_242);
+    let error = s
+        .client
+        .transfer(s.space, &target, t.space_id(), &gone_folder)
+        .expect_err("no such target folder");
+    assert!(
+        matches!(error.kind(), ErrorKind::InvalidInput { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("424242"), "{error}");
+
+    let options = TransferOptions::new(&map_path);
+    let error = s
+        .client
+        .transfer(s.space, &target, 999, &options)
+        .expect_err("no such target space");
+    assert_eq!(error.status(), Some(404), "{error:?}");
+    let error = s
+        .client
+        .transfer(999, &target, t.space_id(), &options)
+        .expect_err("no such source space");
+    assert_eq!(error.status(), Some(404), "{error:?}");
+    assert!(t.assets().is_empty() && t.folders().is_empty());
+    assert!(t.requests_for(Endpoint::Sign).is_empty());
+    assert!(!map_path.exists(), "no map for a transfer that did nothing");
+}
+
+/// Two spaces of one emulator, one client: the map is lost after a transfer whose last
+/// upload failed; the rerun finds the copies again (same folder, name and bytes) and uploads
+/// into the record the failed upload left, so nothing is copied twice.
+#[test]
+fn a_lost_map_adopts_the_copies_and_fills_the_empty_record() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target_space = s.emulator.space(7).expect("served");
+    let docs = s.emulator.create_folder("docs", None);
+    let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), Some(docs));
+    s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    s.emulator.seed_asset("c.txt", b"cccc".to_vec(), None);
+    // The third upload fails for good: c's record is left with no file.
+    s.emulator.inject(Fault::respond(
+        Endpoint::Upload,
+        3,
+        403,
+        "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
+    ));
+    let base = temp_dir("transfer_adopt");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path).concurrency(1);
+    let first = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("transferred");
+    assert_eq!(first.failures().count(), 1, "{first:?}");
+    assert_eq!(action(&first, "docs/a.txt"), "Copied");
+    let copy_of_a = TransferMap::load(&map_path).expect("map").assets[&a.id].id;
+    assert_eq!(target_space.assets().len(), 3);
+
+    std::fs::remove_file(&map_path).expect("the map is lost");
+    s.emulator.clear_requests();
+    let again = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("again");
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(action(&again, "docs/a.txt"), "Adopted");
+    assert_eq!(action(&again, "b.txt"), "Adopted");
+    assert_eq!(action(&again, "c.txt"), "Copied");
+    let assets = target_space.assets();
+    assert_eq!(assets.len(), 3, "nothing copied twice: {assets:?}");
+    assert!(
+        assets
+            .iter()
+            .all(|a| a.finished && a.content_length == Some(4))
+    );
+    let signs = s.emulator.requests_for(Endpoint::Sign);
+    assert_eq!(signs.len(), 1, "one sign, into the empty record");
+    let c = assets.iter().find(|a| a.filename == "c.txt").expect("c");
+    assert_eq!(c.sign_count, 2);
+    let map = TransferMap::load(&map_path).expect("map");
+    assert_eq!(map.assets[&a.id].id, copy_of_a);
+    assert!(map.assets.values().all(|m| !m.pending));
+    assert_eq!(s.emulator.assets().len(), 3, "the source is untouched");
+}
+
+/// Each failure stays with its asset: a target refusal at sign (a file beyond the plan), a
+/// source file gone from the CDN, a download cut mid-stream. With `delete_on_failure` no
+/// record is left behind, and the rerun copies all three.
+#[test]
+fn failures_are_per_asset_leave_no_record_and_the_rerun_copies_them() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target = builder_for(&s.emulator)
+        .delete_on_failure(true)
+        .build()
+        .expect("target client");
+    let big = s.emulator.seed_asset("big.bin", vec![7; 200_000], None);
+    let gone = s.emulator.seed_asset("gone.txt", b"gone".to_vec(), None);
+    let cut = s.emulator.seed_asset("cut.bin", vec![9; 100_000], None);
+    s.emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        1,
+        422,
+        r#"{"error":"The file exceeds your plan's maximum file size"}"#,
+    ));
+    // One at a time, the largest first: big's sign, then cut's download, then gone's.
+    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 1));
+    s.emulator.inject(Fault::respond(
+        Endpoint::Download,
+        2,
+        404,
+        "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
+    ));
+    let base = temp_dir("transfer_failures");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path).concurrency(1);
     let report = s
         .client
-        .transfer(s.space, &target, t.space_id(), &options)
+        .transfer(s.space, &target, 7, &options)
         .expect("a report");
-    assert_eq!(report.failures().count(), 2, "{report:?}");
-    for (_, error) in report.failures() {
-        assert!(
-            error.status().is_some_and(|status| status >= 400),
-            "{error:?}"
+    let failures: Vec<(&str, &storyblok_assets::Error)> = report.failures().collect();
+    assert_eq!(failures.len(), 3, "{report:?}");
+    let error_of = |path: &str| {
+        failures
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, e)| *e)
+            .unwrap_or_else(|| panic!("{path} did not fail: {report:?}"))
+    };
+    assert_eq!(error_of("big.bin").status(), Some(422));
+    assert!(
+        error_of("big.bin")
+            .to_string()
+            .contains("maximum file size"),
+        "the server's words: {}",
+        error_of("big.bin")
+    );
+    assert!(
+        matches!(error_of("gone.txt").kind(), ErrorKind::RecordDeleted),
+        "{:?}",
+        error_of("gone.txt")
+    );
+    assert!(
+        matches!(error_of("cut.bin").kind(), ErrorKind::RecordDeleted),
+        "{:?}",
+        error_of("cut.bin")
+    );
+    let target_space = s.emulator.space(7).expect("served");
+    assert!(
+        target_space.assets().is_empty(),
+        "{:?}",
+        target_space.assets()
+    );
+    let map = TransferMap::load(&map_path).expect("map");
+    assert!(map.assets.is_empty(), "{map:?}");
+
+    let again = s
+        .client
+        .transfer(s.space, &target, 7, &options)
+        .expect("again");
+    assert!(again.is_ok(), "{again:?}");
+    let copies = target_space.assets();
+    assert_eq!(copies.len(), 3);
+    for (source, length) in [(&big, 200_000), (&gone, 4), (&cut, 100_000)] {
+        let copy = map_copy(&map_path, source.id);
+        let stored = target_space.asset(copy).expect("copied");
+        assert_eq!(stored.content_length, Some(length));
+        assert_eq!(
+            s.emulator.object(&stored.key).expect("file").bytes,
+            s.emulator.object(&source.key).expect("source").bytes
         );
     }
-    assert!(t.assets().iter().all(|a| !a.finished), "{:?}", t.assets());
+}
+
+fn map_copy(path: &std::path::Path, source: u64) -> u64 {
+    TransferMap::load(path).expect("map").assets[&source].id
 }
 
 #[test]
@@ -230,4 +390,43 @@ fn an_s3_failure_a_retry_mends_is_retried_with_a_new_download_into_the_same_reco
     assert_eq!(t.object(&copied.key).expect("file").bytes, b"aaaa");
     assert_eq!(s.emulator.requests_for(Endpoint::Download).len(), 2);
     assert_eq!(report.assets[0].source_id, asset.id);
+}
+
+/// A dry run lists both spaces and creates, uploads and writes nothing; it tells which
+/// assets the target already holds (a lost map's copies) and which it would copy.
+#[test]
+fn a_dry_run_copies_nothing_and_tells_what_it_would_do() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target_space = s.emulator.space(7).expect("served");
+    let docs = s.emulator.create_folder("docs", None);
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), Some(docs));
+    s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    // b's copy is already in the target (a lost map): found, not copied again.
+    target_space.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    let base = temp_dir("transfer_dry");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path).dry_run(true);
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    s.emulator.clear_requests();
+    let report = s
+        .client
+        .transfer_with(s.space, &s.client, 7, &options, |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .expect("a dry run");
+    assert!(report.dry_run && report.is_ok(), "{report:?}");
+    assert_eq!(seen.into_inner(), 2);
+    assert_eq!(action(&report, "docs/a.txt"), "Copied");
+    assert_eq!(action(&report, "b.txt"), "Adopted");
+    assert!(
+        s.emulator
+            .requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.method == "HEAD"),
+        "{:?}",
+        s.emulator.requests()
+    );
+    assert_eq!(target_space.assets().len(), 1);
+    assert!(target_space.folders().is_empty());
+    assert!(!map_path.exists() && std::fs::read_dir(&base).expect("base").next().is_none());
 }
