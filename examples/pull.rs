@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! cargo run --example pull -- [--space ID] [--folder ID] [--manifest FILE]
-//!     [--concurrency N] [--region eu|us|ca|ap|cn] DIR
+//!     [--concurrency N] [--dry-run] [--region eu|us|ca|ap|cn] DIR
 //! ```
 //!
 //! Credentials as for the `upload` example (`--help` lists them); with no token set it
 //! pulls from the built-in emulator, whose space is empty. Lines come out in path order,
-//! one per asset: `{"path", "id", "action"}`, with `"error"` for a failure. The exit code
-//! is non-zero if any failed. A sync of the directory right after (the `build_script`
+//! one per asset: `{"path", "id", "action"}`, with `"error"` for a failure; on a terminal,
+//! a progress line on stderr counts the assets as they finish. The exit code is non-zero
+//! if any failed. A sync of the directory right after (the `build_script`
 //! example's, with the same manifest and mirrored folders) makes no call.
 
 mod common;
@@ -17,7 +18,12 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{Command, ENVIRONMENT, Failure, connect, number, parse, region, say, sdk_error};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{
+    Command, ENVIRONMENT, Failure, connect_to_read, end_status_line, number, parse, region, say,
+    sdk_error, status_line,
+};
 use serde_json::json;
 use storyblok_assets::{PullAction, PullOptions, Region};
 
@@ -35,6 +41,8 @@ Options:
   --folder ID            only this asset folder and the folders below it
   --manifest FILE        the manifest (default: DIR.manifest.json beside DIR)
   --concurrency N        downloads at once (default 4, at most 64)
+  --dry-run              list and compare, print what would be downloaded; download and
+                         write nothing
   --region eu|us|ca|ap|cn
                          the region's API (default: told from the space id; EU)
   -h, --help             print this and exit
@@ -45,6 +53,7 @@ struct Args {
     folder: Option<u64>,
     manifest: Option<PathBuf>,
     concurrency: usize,
+    dry_run: bool,
     region: Option<Region>,
     dir: PathBuf,
 }
@@ -55,6 +64,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
         folder: None,
         manifest: None,
         concurrency: 4,
+        dry_run: false,
         region: None,
         dir: PathBuf::new(),
     };
@@ -72,6 +82,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
                 let n = number(flag, rest.next())?;
                 parsed.concurrency = usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 64);
             }
+            "--dry-run" => parsed.dry_run = true,
             "--region" => parsed.region = Some(region(rest.next())?),
             _ => return Ok(false),
         }
@@ -88,7 +99,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let manifest = args
         .manifest
         .unwrap_or_else(|| args.dir.with_extension("manifest.json"));
-    let target = connect(args.space, args.region, args.folder)?;
+    let target = connect_to_read(args.space, args.region, args.folder)?;
     say(&format!(
         "Pulling space {} via {} into {} (manifest {})",
         target.space,
@@ -96,17 +107,25 @@ fn run(args: Args) -> Result<ExitCode, String> {
         args.dir.display(),
         manifest.display()
     ));
-    let mut options = PullOptions::dir(&args.dir, &manifest).concurrency(args.concurrency);
+    let mut options = PullOptions::dir(&args.dir, &manifest)
+        .concurrency(args.concurrency)
+        .dry_run(args.dry_run);
     if let Some(folder) = args.folder {
         options = options.folder(folder);
     }
+    let done = AtomicUsize::new(0);
     let report = target
         .client
-        .pull(target.space, &options)
+        .pull_with(target.space, &options, |file| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            status_line(&format!("[{n}] {}", file.path));
+        })
         .map_err(|e| sdk_error(&e))?;
+    end_status_line();
     for file in &report.files {
         let mut line = json!({"path": file.path, "id": file.asset_id});
         line["action"] = match &file.action {
+            PullAction::Downloaded if report.dry_run => "would download".into(),
             PullAction::Downloaded => "downloaded".into(),
             PullAction::Unchanged => "unchanged".into(),
             PullAction::SkippedPrivate => "skipped: private".into(),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example transfer -- [--space ID] [--folder ID] [--target-folder ID]
-//!     [--region eu|us|ca|ap|cn] MAP.json
+//!     [--dry-run] [--region eu|us|ca|ap|cn] MAP.json
 //! ```
 //!
 //! The source as for the `upload` example (`--help` lists the variables); the target from
@@ -10,7 +10,8 @@
 //! point elsewhere than the region its space id names, STORYBLOK_TARGET_API_URL. Without
 //! a target token it copies into a built-in emulator. Lines come out in path order, one
 //! per source asset: `{"path", "source_id", "target_id", "action"}`, with `"error"` for a
-//! failure. The exit code is non-zero if any failed. MAP.json maps source to target ids
+//! failure; on a terminal, a progress line on stderr counts the assets as they finish. The
+//! exit code is non-zero if any failed. MAP.json maps source to target ids
 //! and URLs: run again with it to copy only what is missing.
 
 mod common;
@@ -18,8 +19,11 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use common::{
-    Command, ENVIRONMENT, Failure, chain, connect, env_var, number, parse, region, say, sdk_error,
+    Command, ENVIRONMENT, Failure, chain, connect_to_read, end_status_line, env_var, number, parse,
+    region, say, sdk_error, status_line,
 };
 use serde_json::json;
 use storyblok_assets::{Client, Region, Token, TransferAction, TransferOptions};
@@ -38,6 +42,8 @@ Options:
   --space ID             the source space (default: STORYBLOK_SPACE_ID)
   --folder ID            only this source asset folder and the folders below it
   --target-folder ID     recreate the folders below this target asset folder
+  --dry-run              list both spaces, print what would be copied; create, upload and
+                         write nothing
   --region eu|us|ca|ap|cn
                          the source region's API (default: told from the space id; EU)
   -h, --help             print this and exit
@@ -54,6 +60,7 @@ struct Args {
     space: Option<u64>,
     folder: Option<u64>,
     target_folder: Option<u64>,
+    dry_run: bool,
     region: Option<Region>,
     map: PathBuf,
 }
@@ -63,6 +70,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
         space: None,
         folder: None,
         target_folder: None,
+        dry_run: false,
         region: None,
         map: PathBuf::new(),
     };
@@ -71,6 +79,7 @@ fn parse_args() -> Result<Command<Args>, Failure> {
             "--space" => parsed.space = Some(number(flag, rest.next())?),
             "--folder" => parsed.folder = Some(number(flag, rest.next())?),
             "--target-folder" => parsed.target_folder = Some(number(flag, rest.next())?),
+            "--dry-run" => parsed.dry_run = true,
             "--region" => parsed.region = Some(region(rest.next())?),
             _ => return Ok(false),
         }
@@ -114,7 +123,7 @@ fn target() -> Result<(Client, u64, Option<Emulator>), String> {
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {
-    let source = connect(args.space, args.region, args.folder)?;
+    let source = connect_to_read(args.space, args.region, args.folder)?;
     let (target, target_space, _emulator) = target()?;
     say(&format!(
         "Copying space {} via {} into space {target_space} via {} (map {})",
@@ -123,17 +132,22 @@ fn run(args: Args) -> Result<ExitCode, String> {
         target.base_url(target_space),
         args.map.display()
     ));
-    let mut options = TransferOptions::new(&args.map);
+    let mut options = TransferOptions::new(&args.map).dry_run(args.dry_run);
     if let Some(folder) = args.folder {
         options = options.folder(folder);
     }
     if let Some(folder) = args.target_folder {
         options = options.target_folder(folder);
     }
+    let done = AtomicUsize::new(0);
     let report = source
         .client
-        .transfer(source.space, &target, target_space, &options)
+        .transfer_with(source.space, &target, target_space, &options, |asset| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            status_line(&format!("[{n}] {}", asset.path));
+        })
         .map_err(|e| sdk_error(&e))?;
+    end_status_line();
     for asset in &report.assets {
         let mut line = json!({
             "path": asset.path,
@@ -141,8 +155,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
             "target_id": asset.target_id,
         });
         line["action"] = match &asset.action {
+            TransferAction::Copied if report.dry_run => "would copy".into(),
             TransferAction::Copied => "copied".into(),
             TransferAction::AlreadyThere => "already there".into(),
+            TransferAction::Adopted => "already there: adopted".into(),
             TransferAction::SkippedPrivate => "skipped: private".into(),
             TransferAction::Failed(error) => {
                 line["error"] = sdk_error(error).into();

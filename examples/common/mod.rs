@@ -293,6 +293,25 @@ pub fn connect(
     region: Option<Region>,
     folder: Option<u64>,
 ) -> Result<Target, String> {
+    connect_with(space, region, folder, false)
+}
+
+/// [`connect`] for an example that reads a space (pull, transfer): the built-in emulator, if
+/// used, serves its files itself and holds a few sample assets to read.
+pub fn connect_to_read(
+    space: Option<u64>,
+    region: Option<Region>,
+    folder: Option<u64>,
+) -> Result<Target, String> {
+    connect_with(space, region, folder, true)
+}
+
+fn connect_with(
+    space: Option<u64>,
+    region: Option<Region>,
+    folder: Option<u64>,
+    samples: bool,
+) -> Result<Target, String> {
     let token = match (
         env_var("STORYBLOK_TOKEN")?,
         env_var("STORYBLOK_OAUTH_TOKEN")?,
@@ -303,7 +322,7 @@ pub fn connect(
     };
     let pacing = SharedPacing::from_env();
     let Some(token) = token else {
-        return emulator(space, folder, pacing);
+        return emulator(space, folder, pacing, samples);
     };
     let space = match space {
         Some(space) => space,
@@ -334,23 +353,34 @@ pub fn connect(
     })
 }
 
-/// A fresh built-in emulator and a client for it.
+/// A fresh built-in emulator and a client for it; with `samples`, it serves its files
+/// itself and holds a few sample assets.
 fn emulator(
     space: Option<u64>,
     folder: Option<u64>,
     pacing: SharedPacing,
+    samples: bool,
 ) -> Result<Target, String> {
     if env_var("STORYBLOK_API_URL")?.is_some() {
         eprintln!("STORYBLOK_API_URL is ignored without STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN");
     }
-    let emulator =
-        Emulator::start().map_err(|e| format!("cannot start the emulator: {}", chain(&e)))?;
+    let emulator = Emulator::builder()
+        .space_id(space.unwrap_or(606))
+        .local_cdn(samples)
+        .start()
+        .map_err(|e| format!("cannot start the emulator: {}", chain(&e)))?;
     eprintln!(
         "No STORYBLOK_TOKEN or STORYBLOK_OAUTH_TOKEN set: using the built-in emulator at {}",
         emulator.api_url()
     );
     if let Some(folder) = folder {
         emulator.add_folder(folder);
+    }
+    if samples {
+        let img = emulator.create_folder("img", folder);
+        emulator.seed_asset("sample.png", SAMPLE_PNG.to_vec(), Some(img));
+        emulator.seed_asset("notes.txt", b"Seeded by the example.\n".to_vec(), folder);
+        eprintln!("It holds two sample assets: img/sample.png and notes.txt");
     }
     let client = Client::builder(Token::personal(emulator.token()))
         .base_url(emulator.api_url())
@@ -363,6 +393,9 @@ fn emulator(
         _emulator: Some(emulator),
     })
 }
+
+/// The sample image the examples upload, and seed a built-in emulator with.
+const SAMPLE_PNG: &[u8] = include_bytes!("../sample.png");
 
 /// Rewrites one status line on stderr, only when stderr is a terminal.
 pub fn status_line(text: &str) {
