@@ -1,7 +1,9 @@
 //! The sync's journal: the manifest entries a sync changed, appended one line at a time to
 //! a file beside the manifest, so each record is noted the moment it exists at the cost of
 //! one line (not a rewrite of the whole manifest). The sync folds it into the manifest when
-//! it ends, and the next sync does after a crash; [`Manifest::load`] reads it too.
+//! it ends, and the next sync does after a crash; [`Manifest::load`] reads it too. A
+//! transfer keeps its map the same way, with lines of its own
+//! ([`transfer_map`](super::transfer_map)).
 //!
 //! `.assets.manifest.json.journal`, JSON lines:
 //!
@@ -68,10 +70,10 @@ struct OwnedLine {
 }
 
 /// A field that may be absent, `null` or a value: `None`, `Some(None)`, `Some(Some(v))`.
-mod present {
+pub(super) mod present {
     use serde::{Deserialize, Deserializer};
 
-    pub(super) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
     where
         D: Deserializer<'de>,
         T: Deserialize<'de>,
@@ -80,10 +82,32 @@ mod present {
     }
 }
 
-/// Applies the journal beside the manifest at `path`, if there is one, to `manifest`.
-/// Returns whether there was one.
-pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error> {
-    let journal = path_of(path);
+/// A journal read back: the space its header names, and each whole line after the header
+/// with its line number.
+pub(crate) struct Lines {
+    pub(crate) space_id: Option<u64>,
+    pub(crate) lines: Vec<(usize, String)>,
+}
+
+/// The error of line `number` of the journal of `owner` (a manifest, a transfer map), which
+/// is not a journal line for `why`.
+pub(crate) fn corrupt(owner: &Path, number: usize, why: &str) -> Error {
+    manifest_error(
+        &path_of(owner),
+        &format!(
+            "has a line {number} that is no journal line ({why}); the journal holds the \
+             progress of a run that did not end: fix the line, or remove the file and run \
+             again (records it noted may then be duplicated)"
+        ),
+        None,
+    )
+}
+
+/// Reads the journal beside `owner` (a manifest, a transfer map), if there is one: its
+/// header checked, a last line cut short (being written when the process died: what it
+/// would have noted was not yet used) left out.
+pub(crate) fn read(owner: &Path) -> Result<Option<Lines>, Error> {
+    let journal = path_of(owner);
     let fail = |message: &str, e: Option<io::Error>| manifest_error(&journal, message, e);
     let mut text = String::new();
     match File::open(&journal) {
@@ -92,57 +116,62 @@ pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error>
                 .read_to_string(&mut text)
                 .map_err(|e| fail("cannot be read", Some(e)))?;
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail("cannot be read", Some(e))),
     }
     if text.len() as u64 > MAX_JOURNAL {
         return Err(fail(
-            "is larger than 1 GiB, which no sync writes; remove it",
+            "is larger than 1 GiB, which no run writes; remove it",
             None,
         ));
     }
-    let corrupt = |number: usize, why: &str| {
-        fail(
-            &format!(
-                "has a line {number} that is no journal line ({why}); the journal holds the \
-                 progress of a sync that did not end: fix the line, or remove the file and \
-                 sync again (records it noted may then be duplicated)"
-            ),
-            None,
-        )
-    };
-    // A last line without its newline was being written when the process died: the
-    // record it would have noted was not yet used.
     let complete = match text.rfind('\n') {
         Some(end) => &text[..end],
         None => "",
     };
     let mut lines = complete.lines().enumerate();
-    match lines.next() {
-        None => return Ok(true),
+    let space_id = match lines.next() {
+        None => None,
         Some((_, first)) => {
             let header: Header =
-                serde_json::from_str(first).map_err(|e| corrupt(1, &e.to_string()))?;
+                serde_json::from_str(first).map_err(|e| corrupt(owner, 1, &e.to_string()))?;
             if header.journal != VERSION {
-                return Err(corrupt(1, &format!("version {}", header.journal)));
+                return Err(corrupt(owner, 1, &format!("version {}", header.journal)));
             }
-            match (header.space_id, manifest.space_id) {
-                (Some(journal), Some(manifest)) if journal != manifest => {
-                    return Err(fail(
-                        &format!(
-                            "is of space {journal}, not {manifest}; remove the one that is wrong"
-                        ),
-                        None,
-                    ));
-                }
-                (Some(journal), None) => manifest.space_id = Some(journal),
-                _ => {}
-            }
+            header.space_id
         }
+    };
+    Ok(Some(Lines {
+        space_id,
+        lines: lines.map(|(i, line)| (i + 1, line.to_owned())).collect(),
+    }))
+}
+
+/// The error of a journal of space `journal` beside a file of space `owner`.
+pub(crate) fn other_space(owner: &Path, journal: u64, of_owner: u64) -> Error {
+    manifest_error(
+        &path_of(owner),
+        &format!("is of space {journal}, not {of_owner}; remove the one that is wrong"),
+        None,
+    )
+}
+
+/// Applies the journal beside the manifest at `path`, if there is one, to `manifest`.
+/// Returns whether there was one.
+pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error> {
+    let Some(read) = read(path)? else {
+        return Ok(false);
+    };
+    match (read.space_id, manifest.space_id) {
+        (Some(journal), Some(of_manifest)) if journal != of_manifest => {
+            return Err(other_space(path, journal, of_manifest));
+        }
+        (Some(journal), None) => manifest.space_id = Some(journal),
+        _ => {}
     }
-    for (index, line) in lines {
+    for (number, line) in read.lines {
         let line: OwnedLine =
-            serde_json::from_str(line).map_err(|e| corrupt(index + 1, &e.to_string()))?;
+            serde_json::from_str(&line).map_err(|e| corrupt(path, number, &e.to_string()))?;
         match (line.entry, line.signing) {
             (Some(entry), None) => set(manifest, line.path, entry),
             (None, Some(Some(at))) => {
@@ -151,7 +180,7 @@ pub(crate) fn apply(path: &Path, manifest: &mut Manifest) -> Result<bool, Error>
             (None, Some(None)) => {
                 manifest.signing.remove(&line.path);
             }
-            _ => return Err(corrupt(index + 1, "neither one entry nor one sign")),
+            _ => return Err(corrupt(path, number, "neither one entry nor one sign")),
         }
     }
     Ok(true)
@@ -176,8 +205,8 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Starts the journal of the manifest at `manifest`, of space `space_id`. There must be
-    /// none: a journal left by a crash is folded into the manifest first.
+    /// Starts the journal of the manifest (or transfer map) at `manifest`, of space
+    /// `space_id`. There must be none: a journal left by a crash is folded in first.
     pub(crate) fn create(manifest: &Path, space_id: Option<u64>) -> Result<Journal, Error> {
         let path = path_of(manifest);
         // A new file: an existing one, or a link planted at the name, is never opened.
@@ -209,15 +238,18 @@ impl Journal {
         path: &str,
         entry: Option<&ManifestEntry>,
     ) -> Result<(), Error> {
-        let line = serde_json::to_string(&EntryLine { path, entry })
-            .map_err(|e| self.error(&format!("cannot be encoded: {e}"), None))?;
-        self.write_line(line)
+        self.write(&EntryLine { path, entry })
     }
 
     /// Notes that a sign for `path` is sent at `at` (`None`: that none is outstanding),
     /// durably, before returning.
     pub(crate) fn signing(&mut self, path: &str, at: Option<u64>) -> Result<(), Error> {
-        let line = serde_json::to_string(&SigningLine { path, signing: at })
+        self.write(&SigningLine { path, signing: at })
+    }
+
+    /// Appends `line` as one JSON line, durably, before returning.
+    pub(crate) fn write(&mut self, line: &impl Serialize) -> Result<(), Error> {
+        let line = serde_json::to_string(line)
             .map_err(|e| self.error(&format!("cannot be encoded: {e}"), None))?;
         self.write_line(line)
     }

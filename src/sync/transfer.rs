@@ -4,7 +4,7 @@
 //! a rerun copies only what is missing, and never twice.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::listing::Listed;
 use super::lock::ManifestLock;
 use super::manifest::manifest_error;
 use super::pull::{listed, metadata};
-use super::transfer_map::{MappedAsset, TransferMap};
+use super::transfer_map::{Book, MappedAsset, TransferMap};
 use crate::asset::cdn_url;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Record};
@@ -233,13 +233,16 @@ impl Client {
         map.target_space = Some(target_space);
         let mut listed = listed(self, source_space, options.folder)?;
         let unmapped = Unmapped::list(&listed, &map, target, target_space, options)?;
+        let book = match dry_run {
+            true => Book::dry(map, path),
+            false => Book::open(map, path, target_space)?,
+        };
         let copy = Copy {
             source: self,
             target,
             target_space,
             target_folder: options.target_folder,
-            map: Mutex::new(map),
-            path,
+            book: Mutex::new(book),
             unmapped,
             dry_run,
         };
@@ -247,14 +250,14 @@ impl Client {
         // than alone at the end.
         listed.sort_by_key(|(_, asset)| std::cmp::Reverse(asset.content_length));
         let mut assets = crate::pool::map(listed, options.concurrency, |(asset_path, asset)| {
-            let known = lock(&copy.map).assets.get(&asset.id).cloned();
+            let known = lock(&copy.book).map().assets.get(&asset.id).cloned();
             let (action, target_id) = match known {
                 _ if asset.is_private => (TransferAction::SkippedPrivate, None),
                 Some(mapped) if !mapped.pending => (TransferAction::AlreadyThere, Some(mapped.id)),
                 pending => match copy.one(&asset_path, &asset, pending.map(|p| p.id)) {
                     Ok(done) => done,
                     Err(error) => {
-                        let id = lock(&copy.map).assets.get(&asset.id).map(|m| m.id);
+                        let id = lock(&copy.book).map().assets.get(&asset.id).map(|m| m.id);
                         (TransferAction::Failed(error), id)
                     }
                 },
@@ -268,9 +271,7 @@ impl Client {
             each(&line);
             line
         });
-        if !dry_run {
-            crate::mutex::into_inner(copy.map).save(path)?;
-        }
+        crate::mutex::into_inner(copy.book).close()?;
         drop(held);
         assets.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(TransferReport { assets, dry_run })
@@ -283,8 +284,8 @@ struct Copy<'a> {
     target: &'a Client,
     target_space: u64,
     target_folder: Option<u64>,
-    map: Mutex<TransferMap>,
-    path: &'a Path,
+    /// The map, and its journal.
+    book: Mutex<Book<'a>>,
     unmapped: Unmapped,
     dry_run: bool,
 }
@@ -436,7 +437,7 @@ impl Copy<'_> {
                     if !self.dry_run {
                         if let Some(folder) = folder {
                             let source_folder = asset.folder().unwrap_or(0);
-                            lock(&self.map).folders.insert(source_folder, folder);
+                            lock(&self.book).folder(source_folder, folder)?;
                         }
                         self.note(asset.id, id, url, &source_url, false)?;
                     }
@@ -455,9 +456,7 @@ impl Copy<'_> {
             (dir, Some(top)) => Some(self.target.folder_path_in(self.target_space, top, dir)?),
         };
         if let Some(folder) = folder {
-            lock(&self.map)
-                .folders
-                .insert(asset.folder().unwrap_or(0), folder);
+            lock(&self.book).folder(asset.folder().unwrap_or(0), folder)?;
         }
         let mut params = AssetParams::new()
             .filename(asset.stored_name())
@@ -510,9 +509,7 @@ impl Copy<'_> {
             ),
         };
         if matches!(error.kind(), ErrorKind::RecordDeleted) {
-            let mut map = lock(&self.map);
-            map.assets.remove(&source_id);
-            map.save(self.path)?;
+            lock(&self.book).set(source_id, None)?;
         }
         Ok(error)
     }
@@ -535,7 +532,7 @@ impl Copy<'_> {
         }
     }
 
-    /// Records the copy of `source_id` as `id` at `url`, and writes the map, before going
+    /// Records the copy of `source_id` as `id` at `url`, in the map's journal, before going
     /// on: a record is in the map the moment it exists.
     fn note(
         &self,
@@ -545,16 +542,12 @@ impl Copy<'_> {
         source_url: &str,
         pending: bool,
     ) -> Result<(), Error> {
-        let mut map = lock(&self.map);
-        map.assets.insert(
-            source_id,
-            MappedAsset {
-                id,
-                url,
-                source_url: source_url.to_owned(),
-                pending,
-            },
-        );
-        map.save(self.path)
+        let copy = MappedAsset {
+            id,
+            url,
+            source_url: source_url.to_owned(),
+            pending,
+        };
+        lock(&self.book).set(source_id, Some(copy))
     }
 }

@@ -1,5 +1,16 @@
 //! The transfer's map: where each source asset went. It is the transfer's record (a rerun
 //! copies only what it lacks) and what moves stories along ([`TransferMap::rewrite`]).
+//!
+//! A transfer notes each change in a journal beside the map (`.{map}.journal`, JSON lines
+//! after sync's header line), one line each, and folds it into the map when it ends; the
+//! next transfer does after a crash, and [`TransferMap::load`] reads it too:
+//!
+//! ```text
+//! {"journal":1,"space_id":290001}
+//! {"source":123,"asset":{"id":456,"url":"…","source_url":"…","pending":true}}
+//! {"folder":77,"target":88}
+//! {"source":124,"asset":null}
+//! ```
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,15 +19,46 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::journal::{self, Journal, present};
 use super::manifest::{create_temporary, manifest_error, temporary_name};
 use crate::error::Error;
+
+/// A journal line that sets (or, with `None`, removes) a source asset's copy.
+#[derive(Serialize)]
+struct AssetLine<'a> {
+    source: u64,
+    asset: Option<&'a MappedAsset>,
+}
+
+/// A journal line that maps a source folder to a target folder.
+#[derive(Serialize)]
+struct FolderLine {
+    folder: u64,
+    target: u64,
+}
+
+/// Any line, read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnedLine {
+    #[serde(default)]
+    source: Option<u64>,
+    #[serde(default, with = "present")]
+    asset: Option<Option<MappedAsset>>,
+    #[serde(default)]
+    folder: Option<u64>,
+    #[serde(default)]
+    target: Option<u64>,
+}
 
 /// The most a map file may hold: far more than any real one (a few hundred bytes an asset).
 const MAX_MAP: u64 = 256 * 1024 * 1024;
 
 /// Where each source asset went: the transfer's record, and what moves stories along.
 ///
-/// Written as JSON at [`TransferOptions::new`]'s path after every asset.
+/// JSON at [`TransferOptions::new`](crate::TransferOptions::new)'s path; while a transfer
+/// runs, each change is a line of a journal beside it, folded in when it ends (or by the
+/// next transfer, after a crash). [`TransferMap::load`] reads both.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TransferMap {
@@ -50,9 +92,61 @@ pub struct MappedAsset {
 }
 
 impl TransferMap {
-    /// Reads a map file; a missing file is an empty map.
+    /// Reads a map file, with what the journal beside it (of a transfer that runs, or did
+    /// not end) noted; a missing file is an empty map.
     pub fn load(path: impl AsRef<Path>) -> Result<TransferMap, Error> {
         let path = path.as_ref();
+        let mut map = TransferMap::load_file(path)?;
+        map.apply_journal(path)?;
+        Ok(map)
+    }
+
+    /// Applies the journal beside the map at `path`, if there is one. Whether there was.
+    fn apply_journal(&mut self, path: &Path) -> Result<bool, Error> {
+        let Some(read) = journal::read(path)? else {
+            return Ok(false);
+        };
+        match (read.space_id, self.target_space) {
+            (Some(journal), Some(target)) if journal != target => {
+                return Err(journal::other_space(path, journal, target));
+            }
+            (Some(journal), None) => self.target_space = Some(journal),
+            _ => {}
+        }
+        for (number, line) in read.lines {
+            let line: OwnedLine = serde_json::from_str(&line)
+                .map_err(|e| journal::corrupt(path, number, &e.to_string()))?;
+            match line {
+                OwnedLine {
+                    source: Some(source),
+                    asset: Some(asset),
+                    folder: None,
+                    target: None,
+                } => {
+                    match asset {
+                        Some(asset) => self.assets.insert(source, asset),
+                        None => self.assets.remove(&source),
+                    };
+                }
+                OwnedLine {
+                    source: None,
+                    asset: None,
+                    folder: Some(folder),
+                    target: Some(target),
+                } => {
+                    self.folders.insert(folder, target);
+                }
+                _ => {
+                    let why = "neither one asset nor one folder";
+                    return Err(journal::corrupt(path, number, why));
+                }
+            };
+        }
+        Ok(true)
+    }
+
+    /// Reads the map file alone.
+    fn load_file(path: &Path) -> Result<TransferMap, Error> {
         let text = match std::fs::File::open(path) {
             Ok(file) => {
                 let mut text = String::new();
@@ -134,7 +228,7 @@ impl TransferMap {
     }
 
     /// Writes the map atomically: a temporary file beside it, then a rename.
-    pub(super) fn save(&self, path: &Path) -> Result<(), Error> {
+    fn save(&self, path: &Path) -> Result<(), Error> {
         let fail = |e| manifest_error(path, "cannot be written", Some(e));
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| manifest_error(path, &format!("cannot be encoded: {e}"), None))?;
@@ -152,5 +246,81 @@ impl TransferMap {
             return Err(fail(e));
         }
         Ok(())
+    }
+}
+
+/// A map being changed by a transfer: each change noted in the journal the moment it is
+/// made, the map written whole once, when the transfer ends. A dry run's book has no
+/// journal and writes nothing.
+pub(super) struct Book<'a> {
+    map: TransferMap,
+    path: &'a Path,
+    journal: Option<Journal>,
+}
+
+impl<'a> Book<'a> {
+    /// Starts changing `map`, read from `path` (with its journal) for a transfer into
+    /// `target_space`. A journal a transfer that did not end left is folded in first.
+    pub(super) fn open(
+        map: TransferMap,
+        path: &'a Path,
+        target_space: u64,
+    ) -> Result<Book<'a>, Error> {
+        if journal::path_of(path).exists() {
+            map.save(path)?;
+            journal::remove(path)?;
+        }
+        let journal = Some(Journal::create(path, Some(target_space))?);
+        Ok(Book { map, path, journal })
+    }
+
+    /// A book for a dry run: `map` read, nothing ever written.
+    pub(super) fn dry(map: TransferMap, path: &'a Path) -> Book<'a> {
+        Book {
+            map,
+            path,
+            journal: None,
+        }
+    }
+
+    /// The map as it stands.
+    pub(super) fn map(&self) -> &TransferMap {
+        &self.map
+    }
+
+    /// Sets (or, with `None`, removes) the copy of `source`, noted before returning.
+    pub(super) fn set(&mut self, source: u64, asset: Option<MappedAsset>) -> Result<(), Error> {
+        if let Some(journal) = &mut self.journal {
+            journal.write(&AssetLine {
+                source,
+                asset: asset.as_ref(),
+            })?;
+        }
+        match asset {
+            Some(asset) => self.map.assets.insert(source, asset),
+            None => self.map.assets.remove(&source),
+        };
+        Ok(())
+    }
+
+    /// Maps the source folder `folder` to the target folder `target`, noted before
+    /// returning (once: a mapping the map holds already is not noted again).
+    pub(super) fn folder(&mut self, folder: u64, target: u64) -> Result<(), Error> {
+        if self.map.folders.get(&folder) != Some(&target) {
+            if let Some(journal) = &mut self.journal {
+                journal.write(&FolderLine { folder, target })?;
+            }
+            self.map.folders.insert(folder, target);
+        }
+        Ok(())
+    }
+
+    /// Writes the map whole and removes the journal (nothing, in a dry run).
+    pub(super) fn close(self) -> Result<(), Error> {
+        let Some(journal) = self.journal else {
+            return Ok(());
+        };
+        self.map.save(self.path)?;
+        journal.remove()
     }
 }

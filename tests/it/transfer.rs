@@ -430,3 +430,112 @@ fn a_dry_run_copies_nothing_and_tells_what_it_would_do() {
     assert!(target_space.folders().is_empty());
     assert!(!map_path.exists() && std::fs::read_dir(&base).expect("base").next().is_none());
 }
+
+/// A transfer that did not end left its journal beside the map: the next one reads it (a
+/// last line cut short ignored), copies only what it lacks, and folds it into the map. A
+/// line that is no journal line is an error naming the journal, and changes nothing.
+#[test]
+fn a_journal_left_behind_is_read_and_folded_in_and_a_corrupt_one_is_refused() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target_space = s.emulator.space(7).expect("served");
+    let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let b = s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
+    let copy_of_a = target_space.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let base = temp_dir("transfer_journal");
+    let map_path = base.join("map.json");
+    let journal_path = base.join(".map.json.journal");
+    let line =
+        json!({"source": a.id, "asset": {"id": copy_of_a.id, "url": "u", "source_url": "s"}});
+    std::fs::write(
+        &journal_path,
+        format!(
+            "{{\"journal\":1,\"space_id\":7}}\n{line}\n{{\"source\":{},\"asse",
+            b.id
+        ),
+    )
+    .expect("a journal");
+    let loaded = TransferMap::load(&map_path).expect("the map, from its journal");
+    assert_eq!(loaded.target_space, Some(7));
+    assert_eq!(loaded.assets[&a.id].id, copy_of_a.id);
+    assert!(
+        !loaded.assets.contains_key(&b.id),
+        "the cut line is ignored"
+    );
+
+    s.emulator.clear_requests();
+    let report = s
+        .client
+        .transfer(s.space, &s.client, 7, &TransferOptions::new(&map_path))
+        .expect("transferred");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(action(&report, "a.txt"), "AlreadyThere");
+    assert_eq!(action(&report, "b.txt"), "Copied");
+    assert_eq!(s.emulator.requests_for(Endpoint::Sign).len(), 1);
+    assert!(!journal_path.exists(), "folded into the map");
+    let map: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&map_path).expect("the map")).expect("JSON");
+    assert_eq!(map["assets"][a.id.to_string()]["id"], copy_of_a.id);
+    assert!(map["assets"][b.id.to_string()]["id"].is_u64());
+
+    std::fs::write(
+        &journal_path,
+        "{\"journal\":1,\"space_id\":7}\n{\"what\":1}\n",
+    )
+    .expect("a bad journal");
+    let before = std::fs::read(&map_path).expect("the map");
+    let error = s
+        .client
+        .transfer(s.space, &s.client, 7, &TransferOptions::new(&map_path))
+        .expect_err("a corrupt journal");
+    assert!(error.to_string().contains(".map.json.journal"), "{error}");
+    assert!(error.to_string().contains("line 2"), "{error}");
+    assert_eq!(std::fs::read(&map_path).expect("the map"), before);
+}
+
+/// Each copy is in the map (its journal) while the transfer still runs, the moment its
+/// record exists: a transfer killed then copies it no second time.
+#[test]
+fn each_copy_is_noted_while_the_transfer_runs() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    s.emulator.seed_asset("b.txt", b"bb".to_vec(), None);
+    // One at a time, the larger first: b's download, the second, is held.
+    s.emulator.inject(Fault::delay(
+        Endpoint::Download,
+        2,
+        std::time::Duration::from_millis(1500),
+    ));
+    let base = temp_dir("transfer_noted");
+    let map_path = base.join("map.json");
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let (client, space) = (s.client.clone(), s.space);
+        let options = TransferOptions::new(&map_path).concurrency(1);
+        move || done.send(client.transfer(space, &client, 7, &options))
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let noted = loop {
+        if let Ok(read) = TransferMap::load(&map_path)
+            && read.assets.get(&a.id).is_some_and(|m| !m.pending)
+        {
+            break read;
+        }
+        assert!(std::time::Instant::now() < deadline, "a.txt never noted");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(
+        ended.try_recv().is_err(),
+        "noted while the transfer still ran (b.txt's download is held)"
+    );
+    assert!(
+        !map_path.exists(),
+        "the map file is written once, when it ends: {noted:?}"
+    );
+    let report = ended
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the transfer ends")
+        .expect("transferred");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(TransferMap::load(&map_path).expect("map").assets.len(), 2);
+    assert!(!base.join(".map.json.journal").exists());
+}
