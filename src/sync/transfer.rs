@@ -169,14 +169,19 @@ impl Client {
     /// any size; a failure of S3 that a retry could mend streams the file again, into the
     /// same record. The source is listed (one call for its folders, one per 100 assets); the
     /// target is called at its own pace (2 calls an asset, plus its folders and tags), a
-    /// few assets at once ([`TransferOptions::concurrency`]).
+    /// few assets at once ([`TransferOptions::concurrency`]), the largest first.
     ///
     /// The map ([`TransferMap`], at [`TransferOptions::new`]'s path) records each copy the
-    /// moment its target record exists, so a rerun after an interruption copies only what
-    /// is missing, and uploads into a record left pending rather than making another.
-    /// Private source assets are reported, not copied. Fails as a whole only when the
-    /// source cannot be listed, the folder named is not in it, or the map cannot be
-    /// locked, read or written; an asset's failure is in its line of the report.
+    /// moment its target record exists (a line of its journal), so a rerun after an
+    /// interruption copies only what is missing, and uploads into a record left pending
+    /// rather than making another. A source asset the map lacks is first looked for in the
+    /// target (one listing of it per transfer): a copy with the same folder path, stored
+    /// name and bytes is adopted, a record there with no file is uploaded into. Private
+    /// source assets are reported, not copied. Fails as a whole only before anything is
+    /// copied (a space that does not exist or refuses the token, a folder or target folder
+    /// that is not there, a map that cannot be locked or read) or when the map cannot be
+    /// written at the end; an asset's failure is in its line of the report. See
+    /// [the crate docs](crate#transfer-one-space-to-another) for the rules in full.
     ///
     /// ```no_run
     /// use storyblok_assets::{Client, Token, TransferMap, TransferOptions};
