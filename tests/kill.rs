@@ -3,7 +3,10 @@
 //! versions; after each kill the manifest still gives every file it gave a URL one, and
 //! after each phase, a sync left to finish leaves every file in the space exactly once, no
 //! record that no manifest entry names, no pending entry, and a last run that is all
-//! unchanged with no write call.
+//! unchanged with no write call. Then the space is transferred into a second space of the
+//! emulator, killed the same way: the transfer left to finish leaves each source asset in
+//! the target exactly once, as the map says, no record the map does not name, and a last
+//! transfer with no write call.
 //!
 //! `SB_KILL_SEED=<n>` replays a run (the seed is printed); `SB_KILL_ROUNDS=<n>` sets the
 //! rounds per phase (default 6).
@@ -14,11 +17,16 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use storyblok_assets::{Client, Manifest, OnChange, RateLimit, SharedPacing, SyncOptions, Token};
+use storyblok_assets::{
+    Client, Manifest, OnChange, RateLimit, SharedPacing, SyncOptions, Token, TransferMap,
+    TransferOptions,
+};
 use storyblok_assets_emulator::Emulator;
 
 const CHILD: &str = "SB_KILL_CHILD";
 const FILES: usize = 12;
+/// The space the transfer phase copies into.
+const TARGET: u64 = 607;
 
 fn main() -> ExitCode {
     if std::env::var_os(CHILD).is_some() {
@@ -49,6 +57,7 @@ fn main() -> ExitCode {
     test.phase("uploads", OnChange::ReplaceInPlace, rounds, Change::None);
     test.phase("replaces", OnChange::ReplaceInPlace, rounds, Change::Some);
     test.phase("new versions", OnChange::NewAsset, rounds, Change::Some);
+    test.transfer_phase(rounds);
     println!(
         "killed_at_any_moment_nothing_is_lost: ok ({} kills, {} runs, {:.1} s)",
         test.kills,
@@ -76,6 +85,22 @@ fn child() -> ExitCode {
         .on_change(on_change)
         .allow_mass_change(true);
     let space = var("SB_SPACE").parse().expect("a space id");
+    if var("SB_MODE") == "transfer" {
+        let options = TransferOptions::new(var("SB_MAP"));
+        return match client.transfer(space, &client, TARGET, &options) {
+            Ok(report) if report.is_ok() => ExitCode::SUCCESS,
+            Ok(report) => {
+                for (path, error) in report.failures() {
+                    eprintln!("child: {path} failed: {error}");
+                }
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("child: transfer failed: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match client.sync(space, &options) {
         Ok(report) if report.is_ok() => ExitCode::SUCCESS,
         Ok(report) => {
@@ -121,6 +146,7 @@ impl KillTest {
         let emulator = Emulator::builder()
             .rate_limit(None)
             .local_cdn(true)
+            .space(TARGET)
             .one_way_delay(Duration::from_millis(1), Duration::from_millis(2))
             .start()
             .expect("an emulator");
@@ -172,6 +198,96 @@ impl KillTest {
         fs::create_dir_all(file.parent().expect("a folder")).expect("folders");
         fs::write(&file, &bytes).expect("write");
         self.files.insert(path.to_owned(), bytes);
+    }
+
+    /// The map of the transfer phase.
+    fn map(&self) -> PathBuf {
+        self.manifest.with_file_name("transfer.map.json")
+    }
+
+    /// The child's command for a transfer.
+    fn transfer_command(&self) -> Command {
+        let mut command = self.command(OnChange::ReplaceInPlace);
+        command.env("SB_MODE", "transfer").env("SB_MAP", self.map());
+        command
+    }
+
+    /// The transfer phase: `rounds` transfers killed at random moments, then one left to
+    /// finish, the checks, and one more that must write nothing.
+    fn transfer_phase(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            let delay = Duration::from_micros(self.next() % 250_000);
+            let mut child = self.transfer_command().spawn().expect("the child");
+            std::thread::sleep(delay);
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            self.kills += 1;
+            self.runs += 1;
+            // The map (with its journal) reads after any kill.
+            TransferMap::load(self.map()).expect("a readable map");
+        }
+        let output = self.transfer_command().output().expect("the child runs");
+        self.runs += 1;
+        assert!(
+            output.status.success(),
+            "transfer: the run after the kills failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let map = TransferMap::load(self.map()).expect("the map");
+        let target = self.emulator.space(TARGET).expect("the target space");
+        let copies = target.assets();
+        for source in self.emulator.assets() {
+            let bytes = &self
+                .emulator
+                .object(&source.key)
+                .expect("a source file")
+                .bytes;
+            let mapped = map
+                .assets
+                .get(&source.id)
+                .unwrap_or_else(|| panic!("transfer: asset {} is not in the map", source.id));
+            assert!(!mapped.pending, "transfer: asset {} is pending", source.id);
+            let holding: Vec<u64> = copies
+                .iter()
+                .filter(|a| {
+                    self.emulator
+                        .object(&a.key)
+                        .is_some_and(|o| o.bytes == *bytes)
+                })
+                .map(|a| a.id)
+                .collect();
+            assert_eq!(
+                holding,
+                [mapped.id],
+                "transfer: asset {}'s bytes are in the target exactly once, as the map says",
+                source.id
+            );
+        }
+        let named: BTreeSet<u64> = map.assets.values().map(|m| m.id).collect();
+        for copy in &copies {
+            assert!(
+                named.contains(&copy.id) && copy.finished,
+                "transfer: target asset {} ({}) is named by no map entry, or unfinished",
+                copy.id,
+                copy.key
+            );
+        }
+        assert_eq!(copies.len(), self.emulator.assets().len());
+        self.emulator.clear_requests();
+        let output = self.transfer_command().output().expect("the child runs");
+        self.runs += 1;
+        assert!(output.status.success(), "transfer: the last run failed");
+        let writes: Vec<String> = self
+            .emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "transfer: a finished transfer wrote: {writes:?}"
+        );
     }
 
     /// The child's command.
