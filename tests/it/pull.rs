@@ -229,6 +229,15 @@ fn a_token_the_space_refuses_fails_the_pull_and_writes_nothing() {
     assert_eq!(err.status(), Some(401), "{err:?}");
     assert!(err.to_string().contains("check the token"), "{err}");
     assert!(!root.exists() && !manifest.exists());
+
+    // A space that does not exist: the server's 404, nothing written.
+    let err = s
+        .client
+        .pull(999, &PullOptions::dir(&root, &manifest))
+        .expect_err("no such space");
+    assert_eq!(err.status(), Some(404), "{err:?}");
+    assert!(err.to_string().contains("check the space id"), "{err}");
+    assert!(!root.exists() && !manifest.exists());
 }
 
 #[test]

@@ -67,16 +67,22 @@ fn the_readme_links_to_sections_the_crate_docs_have() {
         .collect();
     assert!(anchors.len() >= 5, "{anchors:?}");
     for anchor in anchors {
-        // rustdoc's id of a heading: lower case, spaces made dashes.
+        // rustdoc's id of a heading: lower case, spaces made dashes, other punctuation
+        // (`:`, `,`, `(`) dropped.
         let found = docs.lines().any(|line| {
             let heading = line.trim_start_matches("//!").trim_start();
-            heading.starts_with('#')
-                && heading
-                    .trim_start_matches('#')
-                    .trim()
-                    .to_lowercase()
-                    .replace(' ', "-")
-                    == anchor
+            let id: String = heading
+                .trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect();
+            heading.starts_with('#') && id == anchor
         });
         assert!(
             found,
