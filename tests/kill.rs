@@ -21,7 +21,7 @@ use storyblok_assets::{
     Client, Manifest, OnChange, RateLimit, SharedPacing, SyncOptions, Token, TransferMap,
     TransferOptions,
 };
-use storyblok_assets_emulator::Emulator;
+use storyblok_assets_emulator::{Emulator, StoredAsset};
 
 const CHILD: &str = "SB_KILL_CHILD";
 const FILES: usize = 12;
@@ -247,17 +247,8 @@ impl KillTest {
                 .get(&source.id)
                 .unwrap_or_else(|| panic!("transfer: asset {} is not in the map", source.id));
             assert!(!mapped.pending, "transfer: asset {} is pending", source.id);
-            let holding: Vec<u64> = copies
-                .iter()
-                .filter(|a| {
-                    self.emulator
-                        .object(&a.key)
-                        .is_some_and(|o| o.bytes == *bytes)
-                })
-                .map(|a| a.id)
-                .collect();
             assert_eq!(
-                holding,
+                self.holding(&copies, bytes),
                 [mapped.id],
                 "transfer: asset {}'s bytes are in the target exactly once, as the map says",
                 source.id
@@ -277,17 +268,34 @@ impl KillTest {
         let output = self.transfer_command().output().expect("the child runs");
         self.runs += 1;
         assert!(output.status.success(), "transfer: the last run failed");
-        let writes: Vec<String> = self
-            .emulator
-            .requests()
-            .iter()
-            .filter(|r| r.method != "GET" && r.method != "HEAD")
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
+        let writes = self.writes();
         assert!(
             writes.is_empty(),
             "transfer: a finished transfer wrote: {writes:?}"
         );
+    }
+
+    /// The ids of `assets` whose stored file holds `bytes`.
+    fn holding(&self, assets: &[StoredAsset], bytes: &[u8]) -> Vec<u64> {
+        assets
+            .iter()
+            .filter(|a| {
+                self.emulator
+                    .object(&a.key)
+                    .is_some_and(|o| o.bytes == bytes)
+            })
+            .map(|a| a.id)
+            .collect()
+    }
+
+    /// The requests since the log was cleared that could change something.
+    fn writes(&self) -> Vec<String> {
+        self.emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
     }
 
     /// The child's command.
@@ -358,13 +366,7 @@ impl KillTest {
         let output = self.command(on_change).output().expect("the child runs");
         self.runs += 1;
         assert!(output.status.success(), "{name}: the last sync failed");
-        let writes: Vec<String> = self
-            .emulator
-            .requests()
-            .iter()
-            .filter(|r| r.method != "GET" && r.method != "HEAD")
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
+        let writes = self.writes();
         assert!(
             writes.is_empty(),
             "{name}: an unchanged sync wrote: {writes:?}"
@@ -403,17 +405,8 @@ impl KillTest {
                 entry.new_version, None,
                 "{name}: {path} has a pending version"
             );
-            let holding: Vec<u64> = assets
-                .iter()
-                .filter(|a| {
-                    self.emulator
-                        .object(&a.key)
-                        .is_some_and(|o| o.bytes == *bytes)
-                })
-                .map(|a| a.id)
-                .collect();
             assert_eq!(
-                holding,
+                self.holding(&assets, bytes),
                 [entry.id],
                 "{name}: {path}'s bytes are in the space exactly once, as its entry's asset"
             );
