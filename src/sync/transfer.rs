@@ -435,6 +435,9 @@ impl Copy<'_> {
         let dir = dir_of(asset_path);
         let source_url = cdn_url(&asset.filename);
         let mut pending = pending;
+        // A record with no file found in the target (not known from the map): perhaps not
+        // a transfer's, so never deleted on failure.
+        let mut found_empty = None;
         if pending.is_none() {
             let place = (dir.to_owned(), asset.stored_name().to_owned());
             match self.unmapped.find(self, place, asset, size, &source_url)? {
@@ -448,7 +451,10 @@ impl Copy<'_> {
                     }
                     return Ok((TransferAction::Adopted, Some(id)));
                 }
-                Some(Found::Empty(id)) => pending = Some(id),
+                Some(Found::Empty(id)) => {
+                    found_empty = Some(id);
+                    pending = Some(id);
+                }
                 None => {}
             }
         }
@@ -492,26 +498,27 @@ impl Copy<'_> {
                     attempt += 1;
                     pending = Some(id);
                 }
-                Err(error) => return Err(self.give_up(asset.id, id, error)?),
+                Err(error) => {
+                    let record = match found_empty == Some(id) {
+                        true => Record::Existing(id),
+                        false => Record::New(id),
+                    };
+                    return Err(self.give_up(asset.id, record, error)?);
+                }
             }
         }
     }
 
-    /// The error of a copy that failed for good, into the target record `id`. The record
+    /// The error of a copy that failed for good, into the target `record`. The record
     /// stays in the map as pending, for the next transfer to upload into, unless the target
     /// client deletes a failed upload's record
-    /// ([`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure)): then
-    /// it is deleted (a record an earlier transfer left too: each is this transfer's own)
-    /// and leaves the map.
-    fn give_up(&self, source_id: u64, id: u64, error: Error) -> Result<Error, Error> {
+    /// ([`ClientBuilder::delete_on_failure`](crate::ClientBuilder::delete_on_failure)) and
+    /// it is a transfer's (`Record::New`: made by this transfer or an earlier one, as the
+    /// map says): then it is deleted and leaves the map.
+    fn give_up(&self, source_id: u64, record: Record, error: Error) -> Result<Error, Error> {
         let error = match error.kind() {
             ErrorKind::RecordDeleted => error,
-            _ => crate::delete::abandon(
-                self.target.session(),
-                self.target_space,
-                Record::New(id),
-                error,
-            ),
+            _ => crate::delete::abandon(self.target.session(), self.target_space, record, error),
         };
         if matches!(error.kind(), ErrorKind::RecordDeleted) {
             lock(&self.book).set(source_id, None)?;

@@ -539,3 +539,42 @@ fn each_copy_is_noted_while_the_transfer_runs() {
     assert_eq!(TransferMap::load(&map_path).expect("map").assets.len(), 2);
     assert!(!base.join(".map.json.journal").exists());
 }
+
+/// An empty record the transfer found in the target (not one it made) is uploaded into, and
+/// never deleted when that fails, even with `delete_on_failure`.
+#[test]
+fn an_empty_record_found_in_the_target_is_never_deleted() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target = builder_for(&s.emulator)
+        .delete_on_failure(true)
+        .build()
+        .expect("target client");
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    // Someone signed a.txt in the target and never uploaded it.
+    let empty = target
+        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
+        .expect("signed")
+        .asset_id();
+    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 1));
+    let base = temp_dir("transfer_found_empty");
+    let options = TransferOptions::new(base.join("map.json"));
+    let report = s
+        .client
+        .transfer(s.space, &target, 7, &options)
+        .expect("a report");
+    assert_eq!(report.failures().count(), 1, "{report:?}");
+    assert_eq!(report.assets[0].target_id, Some(empty));
+    let kept = s.emulator.space(7).expect("served").asset(empty);
+    assert!(
+        kept.is_some_and(|a| a.sign_count == 2),
+        "the found record was kept"
+    );
+
+    let again = s
+        .client
+        .transfer(s.space, &target, 7, &options)
+        .expect("again");
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(again.assets[0].target_id, Some(empty));
+    assert_eq!(s.emulator.space(7).expect("served").assets().len(), 1);
+}
