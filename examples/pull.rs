@@ -18,11 +18,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use common::{
-    Command, ENVIRONMENT, Failure, connect_to_read, end_status_line, number, parse, region, say,
-    sdk_error, status_line,
+    Command, Counter, ENVIRONMENT, Failure, connect_to_read, end_status_line, exit_code, number,
+    parse, region, say, sdk_error,
 };
 use serde_json::json;
 use storyblok_assets::{PullAction, PullOptions, Region};
@@ -113,12 +111,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(folder) = args.folder {
         options = options.folder(folder);
     }
-    let done = AtomicUsize::new(0);
+    let counter = Counter::new(None);
     let report = target
         .client
         .pull_with(target.space, &options, |file| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            status_line(&format!("[{n}] {}", file.path));
+            let failed = matches!(file.action, PullAction::Failed(_));
+            counter.tick(!failed, &file.path);
         })
         .map_err(|e| sdk_error(&e))?;
     end_status_line();
@@ -138,11 +136,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         println!("{line}");
     }
     say(&format!("{} assets", report.files.len()));
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(report.is_ok()))
 }
 
 fn main() -> ExitCode {

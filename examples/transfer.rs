@@ -19,11 +19,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use common::{
-    Command, ENVIRONMENT, Failure, chain, connect_to_read, end_status_line, env_var, number, parse,
-    region, say, sdk_error, status_line,
+    Command, Counter, ENVIRONMENT, Failure, chain, connect_to_read, end_status_line, env_var,
+    exit_code, number, parse, region, say, sdk_error,
 };
 use serde_json::json;
 use storyblok_assets::{Client, Region, Token, TransferAction, TransferOptions};
@@ -139,12 +137,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(folder) = args.target_folder {
         options = options.target_folder(folder);
     }
-    let done = AtomicUsize::new(0);
+    let counter = Counter::new(None);
     let report = source
         .client
         .transfer_with(source.space, &target, target_space, &options, |asset| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            status_line(&format!("[{n}] {}", asset.path));
+            let failed = matches!(asset.action, TransferAction::Failed(_));
+            counter.tick(!failed, &asset.path);
         })
         .map_err(|e| sdk_error(&e))?;
     end_status_line();
@@ -169,11 +167,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         println!("{line}");
     }
     say(&format!("{} assets", report.assets.len()));
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(report.is_ok()))
 }
 
 fn main() -> ExitCode {

@@ -15,16 +15,14 @@
 
 mod common;
 
+use common::{
+    Command, Counter, ENVIRONMENT, Failure, chain, connect, data, end_status_line, exit_code,
+    number, parse, region, say, sdk_error,
+};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use common::{
-    Command, ENVIRONMENT, Failure, chain, connect, data, end_status_line, number, parse, region,
-    say, sdk_error, status_line,
-};
-use serde_json::{Value, json};
 use storyblok_assets::{AssetMeta, AssetParams, Region, Source};
 
 const USAGE: &str = "\
@@ -232,16 +230,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         (request, Source::path(path))
     });
-    let done = AtomicUsize::new(0);
-    let total = paths.len();
+    let counter = Counter::new(Some(paths.len()));
     let results =
         target
             .client
             .upload_all_with(target.space, items, args.concurrency, |index, result| {
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                let mark = if result.is_ok() { "ok" } else { "failed" };
-                let path = paths[index].display();
-                status_line(&format!("[{n}/{total}] {mark}: {path}"));
+                counter.tick(result.is_ok(), paths[index].display());
             });
     end_status_line();
 
@@ -263,11 +257,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         };
         println!("{line}");
     }
-    Ok(if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(all_ok))
 }
 
 fn main() -> ExitCode {

@@ -85,35 +85,38 @@ fn child() -> ExitCode {
         .on_change(on_change)
         .allow_mass_change(true);
     let space = var("SB_SPACE").parse().expect("a space id");
-    if var("SB_MODE") == "transfer" {
+    let failures = if var("SB_MODE") == "transfer" {
         let options = TransferOptions::new(var("SB_MAP"));
-        return match client.transfer(space, &client, TARGET, &options) {
-            Ok(report) if report.is_ok() => ExitCode::SUCCESS,
-            Ok(report) => {
-                for (path, error) in report.failures() {
-                    eprintln!("child: {path} failed: {error}");
-                }
-                ExitCode::FAILURE
-            }
-            Err(error) => {
-                eprintln!("child: transfer failed: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match client.sync(space, &options) {
-        Ok(report) if report.is_ok() => ExitCode::SUCCESS,
-        Ok(report) => {
-            for (path, error) in report.failures() {
-                eprintln!("child: {path} failed: {error}");
+        client
+            .transfer(space, &client, TARGET, &options)
+            .map(|report| failed(report.failures()))
+    } else {
+        client
+            .sync(space, &options)
+            .map(|report| failed(report.failures()))
+    };
+    match failures {
+        Ok(failures) if failures.is_empty() => ExitCode::SUCCESS,
+        Ok(failures) => {
+            for failure in failures {
+                eprintln!("child: {failure}");
             }
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("child: sync failed: {error}");
+            eprintln!("child: the run failed: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A report's failures, a line each.
+fn failed<'a>(
+    failures: impl Iterator<Item = (&'a str, &'a storyblok_assets::Error)>,
+) -> Vec<String> {
+    failures
+        .map(|(path, error)| format!("{path} failed: {error}"))
+        .collect()
 }
 
 /// Whether a phase changes files before it starts.

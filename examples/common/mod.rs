@@ -406,6 +406,41 @@ pub fn status_line(text: &str) {
     }
 }
 
+/// Counts finished items on the status line: `[n/total] ok: what`.
+pub struct Counter {
+    done: std::sync::atomic::AtomicUsize,
+    total: Option<usize>,
+}
+
+impl Counter {
+    /// A counter of `total` items, if known.
+    pub fn new(total: Option<usize>) -> Counter {
+        Counter {
+            done: std::sync::atomic::AtomicUsize::new(0),
+            total,
+        }
+    }
+
+    /// One more item done: `what`, which went well or not.
+    pub fn tick(&self, ok: bool, what: impl std::fmt::Display) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let mark = if ok { "ok" } else { "failed" };
+        match self.total {
+            Some(total) => status_line(&format!("[{n}/{total}] {mark}: {what}")),
+            None => status_line(&format!("[{n}] {mark}: {what}")),
+        }
+    }
+}
+
+/// Success when everything went well, else failure.
+pub fn exit_code(all_ok: bool) -> std::process::ExitCode {
+    if all_ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
 /// Ends the status line, if one was drawn.
 pub fn end_status_line() {
     let mut stderr = std::io::stderr();
