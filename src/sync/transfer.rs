@@ -328,9 +328,10 @@ impl Unmapped {
         target_space: u64,
         options: &TransferOptions,
     ) -> Result<Unmapped, Error> {
-        let missing = source.iter().any(|(_, asset)| {
-            !asset.is_private && map.assets.get(&asset.id).is_none_or(|m| m.pending)
-        });
+        // A pending entry names its record: only an asset the map lacks is looked for.
+        let missing = source
+            .iter()
+            .any(|(_, asset)| !asset.is_private && !map.assets.contains_key(&asset.id));
         if !missing {
             return Ok(Unmapped::default());
         }

@@ -162,11 +162,16 @@ fn a_failed_upload_leaves_a_pending_record_the_rerun_uploads_into() {
     assert!(pending.pending);
     assert_eq!(failed.target_id, Some(pending.id));
 
+    t.clear_requests();
     let again = s
         .client
         .transfer(s.space, &target, t.space_id(), &options)
         .expect("again");
     assert!(again.is_ok(), "{again:?}");
+    assert!(
+        t.requests_for(Endpoint::ListAssets).is_empty(),
+        "the map names the pending record: the target is not listed"
+    );
     assert_eq!(action(&again, "a.txt"), "Copied");
     assert_eq!(t.assets().len(), 1, "the pending record was reused");
     let copied = t.asset(pending.id).expect("the same record");
