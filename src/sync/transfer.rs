@@ -3,7 +3,7 @@
 //! target's upload, with a map from source to target that is also the transfer's record:
 //! a rerun copies only what is missing, and never twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -259,7 +259,7 @@ impl Client {
             let (action, target_id) = match known {
                 _ if asset.is_private => (TransferAction::SkippedPrivate, None),
                 Some(mapped) if !mapped.pending => (TransferAction::AlreadyThere, Some(mapped.id)),
-                pending => match copy.one(&asset_path, &asset, pending.map(|p| p.id)) {
+                pending => match copy.one(&asset_path, &asset, pending.as_ref()) {
                     Ok(done) => done,
                     Err(error) => {
                         let id = lock(&copy.book).map().assets.get(&asset.id).map(|m| m.id);
@@ -299,9 +299,10 @@ struct Copy<'a> {
 /// map: where a lost map's copies are found again.
 #[derive(Default)]
 struct Unmapped {
-    /// By folder path (relative to the target folder) and stored name, oldest first; a
-    /// candidate leaves once claimed, so two source assets never take one target asset.
-    by_place: Mutex<HashMap<(String, String), Vec<Listed>>>,
+    /// By folder path (relative to the target folder) and stored name, oldest first.
+    by_place: HashMap<(String, String), Vec<Listed>>,
+    /// The candidates a source asset took: two source assets never take one target asset.
+    claimed: Mutex<HashSet<u64>>,
 }
 
 /// What the target already holds for a source asset the map lacks.
@@ -335,7 +336,7 @@ impl Unmapped {
         if !missing {
             return Ok(Unmapped::default());
         }
-        let named: std::collections::HashSet<u64> = map.assets.values().map(|m| m.id).collect();
+        let named: HashSet<u64> = map.assets.values().map(|m| m.id).collect();
         let mut by_place: HashMap<(String, String), Vec<Listed>> = HashMap::new();
         for (path, asset) in listed(target, target_space, options.target_folder)? {
             if !named.contains(&asset.id) && !asset.is_private {
@@ -344,72 +345,68 @@ impl Unmapped {
             }
         }
         Ok(Unmapped {
-            by_place: Mutex::new(by_place),
+            by_place,
+            claimed: Mutex::default(),
         })
     }
 
-    /// The target asset at `place` that holds `asset`'s copy, claimed: a record with no file,
-    /// or one of the same size whose bytes match (both downloaded through SHA-256, at most
-    /// [`MAX_CANDIDATES`] compared).
+    /// What the target holds at `place` for `asset`, claimed. First a copy: one of the
+    /// same size whose bytes match (both CDN files through SHA-256; at most
+    /// [`MAX_CANDIDATES`] of that size compared; a candidate that cannot be read is not
+    /// it). Else a record with no file: no size listed, and the CDN has no file for it.
+    /// Only a failure to read the source's own file fails the asset.
     fn find(
         &self,
         copy: &Copy<'_>,
-        place: (String, String),
+        place: &(String, String),
         asset: &Listed,
         size: u64,
         source_url: &str,
     ) -> Result<Option<Found>, Error> {
-        let candidates = lock(&self.by_place)
-            .get(&place)
-            .cloned()
-            .unwrap_or_default();
-        let mut source_hash = None;
-        for candidate in candidates.into_iter().take(MAX_CANDIDATES) {
-            let found = match candidate.content_length {
-                None | Some(0) => Found::Empty(candidate.id),
-                Some(length) if length == size => {
-                    let source = match &source_hash {
-                        Some(hash) => hash,
-                        None => source_hash.insert(download::sha256(
-                            copy.source.session(),
-                            source_url,
-                            size,
-                            asset.id,
-                        )?),
-                    };
-                    let url = cdn_url(&candidate.filename);
-                    let target = download::sha256(copy.target.session(), &url, size, candidate.id)?;
-                    if source.is_none() || target != *source {
-                        continue;
-                    }
-                    Found::Copy {
-                        id: candidate.id,
-                        url,
-                        folder: candidate.folder(),
-                    }
+        let Some(candidates) = self.by_place.get(place) else {
+            return Ok(None);
+        };
+        let same_size: Vec<&Listed> = candidates
+            .iter()
+            .filter(|c| c.content_length == Some(size))
+            .take(MAX_CANDIDATES)
+            .collect();
+        if !same_size.is_empty() {
+            let source = download::sha256(copy.source.session(), source_url, size, asset.id)?;
+            for candidate in same_size.into_iter().filter(|_| source.is_some()) {
+                let url = cdn_url(&candidate.filename);
+                let target = download::sha256(copy.target.session(), &url, size, candidate.id);
+                if matches!(&target, Ok(Some(hash)) if Some(hash) == source.as_ref())
+                    && self.claim(candidate.id)
+                {
+                    let folder = candidate.folder();
+                    let id = candidate.id;
+                    return Ok(Some(Found::Copy { id, url, folder }));
                 }
-                Some(_) => continue,
-            };
-            if self.claim(&place, &found) {
-                return Ok(Some(found));
             }
+        }
+        let empty = candidates
+            .iter()
+            .filter(|c| c.content_length.is_none_or(|length| length == 0))
+            .take(MAX_CANDIDATES);
+        for candidate in empty {
+            if !self.claim(candidate.id) {
+                continue;
+            }
+            // At most a byte is read: any means the record has a file after all.
+            let url = cdn_url(&candidate.filename);
+            let probe = download::sha256(copy.target.session(), &url, 0, candidate.id);
+            if matches!(probe, Err(ref e) if matches!(e.status(), Some(403 | 404 | 410))) {
+                return Ok(Some(Found::Empty(candidate.id)));
+            }
+            lock(&self.claimed).remove(&candidate.id);
         }
         Ok(None)
     }
 
-    /// Takes a candidate out of the pool: `false` when another source asset took it first.
-    fn claim(&self, place: &(String, String), found: &Found) -> bool {
-        let id = match found {
-            Found::Copy { id, .. } => *id,
-            Found::Empty(id) => *id,
-        };
-        let mut by_place = lock(&self.by_place);
-        let Some(candidates) = by_place.get_mut(place) else {
-            return false;
-        };
-        let before = candidates.len();
-        candidates.retain(|candidate| candidate.id != id);
-        candidates.len() < before
+    /// Takes candidate `id`: `false` when another source asset took it first.
+    fn claim(&self, id: u64) -> bool {
+        lock(&self.claimed).insert(id)
     }
 }
 
@@ -427,7 +424,7 @@ impl Copy<'_> {
         &self,
         asset_path: &str,
         asset: &Listed,
-        pending: Option<u64>,
+        pending: Option<&MappedAsset>,
     ) -> Result<(TransferAction, Option<u64>), Error> {
         let size = asset
             .content_length
@@ -435,20 +432,20 @@ impl Copy<'_> {
             .ok_or_else(|| Error::invalid("the source lists the asset without a size"))?;
         let dir = dir_of(asset_path);
         let source_url = cdn_url(&asset.filename);
-        let mut pending = pending;
-        // A record with no file found in the target (not known from the map): perhaps not
-        // a transfer's, so never deleted on failure.
-        let mut found_empty = None;
+        // A record with no file found in the target rather than made by a transfer (now or
+        // by an earlier one, the map says): perhaps not a transfer's, so never deleted.
+        let mut found_empty = pending.filter(|p| p.found).map(|p| p.id);
+        let mut pending = pending.map(|p| p.id);
         if pending.is_none() {
             let place = (dir.to_owned(), asset.stored_name().to_owned());
-            match self.unmapped.find(self, place, asset, size, &source_url)? {
+            match self.unmapped.find(self, &place, asset, size, &source_url)? {
                 Some(Found::Copy { id, url, folder }) => {
                     if !self.dry_run {
                         if let Some(folder) = folder {
                             let source_folder = asset.folder().unwrap_or(0);
                             lock(&self.book).folder(source_folder, folder)?;
                         }
-                        self.note(asset.id, id, url, &source_url, false)?;
+                        self.note(asset.id, id, url, &source_url, false, false)?;
                     }
                     return Ok((TransferAction::Adopted, Some(id)));
                 }
@@ -478,16 +475,17 @@ impl Copy<'_> {
         }
         let mut attempt = 1;
         loop {
-            let signed = self.sign(&params, pending)?;
+            let signed = self.sign(asset.id, &params, pending)?;
             let id = signed.asset_id();
             let url = signed.cdn_url().unwrap_or_default();
-            self.note(asset.id, id, url, &source_url, true)?;
+            let found = found_empty == Some(id);
+            self.note(asset.id, id, url, &source_url, true, found)?;
             let finished = download::open(self.source.session(), &source_url, size, asset.id)
                 .and_then(|reader| signed.upload(Source::reader(reader, size)))
                 .and_then(crate::finish::complete);
             match finished {
                 Ok(copy) => {
-                    self.note(asset.id, copy.id, copy.filename, &source_url, false)?;
+                    self.note(asset.id, copy.id, copy.filename, &source_url, false, false)?;
                     return Ok((TransferAction::Copied, Some(copy.id)));
                 }
                 // A failure a retry could mend, of a stream that cannot start over: a new
@@ -527,16 +525,24 @@ impl Copy<'_> {
         Ok(error)
     }
 
-    /// Signs the upload into the record `pending` an earlier attempt left, or into a new
-    /// one when there is none, or it is gone.
-    fn sign(&self, params: &AssetParams, pending: Option<u64>) -> Result<SignedUpload, Error> {
+    /// Signs the upload of source asset `source_id` into the record `pending` an earlier
+    /// attempt left, or into a new one when there is none, or it is gone.
+    fn sign(
+        &self,
+        source_id: u64,
+        params: &AssetParams,
+        pending: Option<u64>,
+    ) -> Result<SignedUpload, Error> {
         match pending {
             Some(id) => match self
                 .target
                 .sign(self.target_space, params.clone().replace(id))
             {
-                // The pending record is gone (deleted meanwhile): a new one.
+                // The pending record is gone (deleted meanwhile): the map forgets it before
+                // a new one is made, so that a new one a kill leaves unnoted is looked for
+                // (and found, empty) by the next transfer.
                 Err(error) if error.status() == Some(404) => {
+                    lock(&self.book).set(source_id, None)?;
                     self.target.sign(self.target_space, params.clone())
                 }
                 other => other,
@@ -545,8 +551,9 @@ impl Copy<'_> {
         }
     }
 
-    /// Records the copy of `source_id` as `id` at `url`, in the map's journal, before going
-    /// on: a record is in the map the moment it exists.
+    /// Records the copy of `source_id` as `id` at `url` (`found`: a record found in the
+    /// target, not made), in the map's journal, before going on: a record is in the map the
+    /// moment it exists.
     fn note(
         &self,
         source_id: u64,
@@ -554,12 +561,14 @@ impl Copy<'_> {
         url: String,
         source_url: &str,
         pending: bool,
+        found: bool,
     ) -> Result<(), Error> {
         let copy = MappedAsset {
             id,
             url,
             source_url: source_url.to_owned(),
             pending,
+            found: pending && found,
         };
         lock(&self.book).set(source_id, Some(copy))
     }

@@ -89,6 +89,10 @@ pub struct MappedAsset {
     /// uploads into it rather than creating another.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// The pending record was found in the target (a record with no file, after a lost
+    /// map), not made by a transfer: it is uploaded into, but never deleted when that fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found: bool,
 }
 
 impl TransferMap {

@@ -560,7 +560,8 @@ fn an_empty_record_found_in_the_target_is_never_deleted() {
         .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
         .expect("signed")
         .asset_id();
-    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 1));
+    // Downloads: the empty record's probe (the CDN has no file), then the source's (cut).
+    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 2));
     let base = temp_dir("transfer_found_empty");
     let options = TransferOptions::new(base.join("map.json"));
     let report = s
@@ -582,4 +583,211 @@ fn an_empty_record_found_in_the_target_is_never_deleted() {
     assert!(again.is_ok(), "{again:?}");
     assert_eq!(again.assets[0].target_id, Some(empty));
     assert_eq!(s.emulator.space(7).expect("served").assets().len(), 1);
+}
+
+/// After a lost map, the copy is found however many namesakes of other sizes share its
+/// folder: only assets of its size count towards the candidates compared.
+#[test]
+fn namesakes_of_other_sizes_do_not_hide_the_copy() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let t = s.emulator.space(7).expect("served");
+    for i in 0..12 {
+        t.seed_asset("image.png", format!("unrelated {i}").into_bytes(), None);
+    }
+    s.emulator
+        .seed_asset("image.png", b"the source".to_vec(), None);
+    let base = temp_dir("transfer_namesakes");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path);
+    let first = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("first");
+    assert!(first.is_ok(), "{first:?}");
+    assert_eq!(t.assets().len(), 13);
+    std::fs::remove_file(&map_path).expect("the map is lost");
+    let again = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("again");
+    assert_eq!(action(&again, "image.png"), "Adopted");
+    assert_eq!(t.assets().len(), 13, "not copied twice");
+}
+
+/// A copy whose bytes match is taken before an empty record of the same name: two source
+/// assets of one name, the larger's copy complete and the smaller's record empty, find each
+/// its own.
+#[test]
+fn a_matching_copy_is_taken_before_an_empty_record() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let t = s.emulator.space(7).expect("served");
+    s.emulator.seed_asset("a.txt", b"aaaaaa".to_vec(), None);
+    s.emulator.seed_asset("a.txt", b"bbbbb".to_vec(), None);
+    // The target after a lost map: the smaller's record left empty (the older), the
+    // larger's copy complete.
+    let empty = s
+        .client
+        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
+        .expect("signed")
+        .asset_id();
+    let copy = t.seed_asset("a.txt", b"aaaaaa".to_vec(), None);
+    let base = temp_dir("transfer_copy_first");
+    let options = TransferOptions::new(base.join("map.json")).concurrency(1);
+    let report = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("a report");
+    assert!(report.is_ok(), "{report:?}");
+    let assets = t.assets();
+    assert_eq!(assets.len(), 2, "{assets:?}");
+    let targets: Vec<Option<u64>> = report.assets.iter().map(|a| a.target_id).collect();
+    assert!(targets.contains(&Some(copy.id)) && targets.contains(&Some(empty)));
+    assert_eq!(t.asset(empty).and_then(|a| a.content_length), Some(5));
+}
+
+/// A record listed without a size whose file the CDN serves is no empty record: it is
+/// never uploaded into.
+#[test]
+fn a_record_listed_without_a_size_but_with_a_file_is_not_overwritten() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let t = s.emulator.space(7).expect("served");
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let editors = t.seed_asset("a.txt", b"editor's".to_vec(), None);
+    let url = format!("{}/{}", s.emulator.s3_url(), editors.key);
+    // The target's listing (the second asset list: the source's is the first) leaves its
+    // size out.
+    let listing = json!({"assets": [{
+        "id": editors.id, "filename": url, "content_length": null,
+        "asset_folder_id": null, "is_private": false,
+    }]});
+    s.emulator.inject(
+        Fault::respond(Endpoint::ListAssets, 2, 200, listing.to_string()).with_header("Total", "1"),
+    );
+    let base = temp_dir("transfer_not_empty");
+    let report = s
+        .client
+        .transfer(
+            s.space,
+            &s.client,
+            7,
+            &TransferOptions::new(base.join("map.json")),
+        )
+        .expect("a report");
+    assert!(report.is_ok(), "{report:?}");
+    assert_ne!(report.assets[0].target_id, Some(editors.id));
+    let kept = t.asset(editors.id).expect("kept");
+    assert_eq!(kept.sign_count, 1);
+    assert_eq!(
+        s.emulator.object(&kept.key).expect("its file").bytes,
+        b"editor's"
+    );
+    assert_eq!(t.assets().len(), 2);
+}
+
+/// A candidate the CDN will not serve is not the copy, and does not fail the asset.
+#[test]
+fn a_candidate_that_cannot_be_read_does_not_fail_the_asset() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let t = s.emulator.space(7).expect("served");
+    s.emulator.seed_asset("logo.png", b"logo".to_vec(), None);
+    t.seed_asset("logo.png", b"LOGO".to_vec(), None);
+    // The first download is the source's (to compare), the second the candidate's.
+    s.emulator.inject(Fault::respond(
+        Endpoint::Download,
+        2,
+        403,
+        "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+    ));
+    let base = temp_dir("transfer_broken_candidate");
+    let report = s
+        .client
+        .transfer(
+            s.space,
+            &s.client,
+            7,
+            &TransferOptions::new(base.join("map.json")),
+        )
+        .expect("a report");
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(action(&report, "logo.png"), "Copied");
+    assert_eq!(t.assets().len(), 2);
+}
+
+/// A record found in the target stays found in the map: a second failure does not delete
+/// it either.
+#[test]
+fn a_found_record_is_not_deleted_by_a_later_failure() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let target = builder_for(&s.emulator)
+        .delete_on_failure(true)
+        .build()
+        .expect("target client");
+    s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    let empty = target
+        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
+        .expect("signed")
+        .asset_id();
+    let base = temp_dir("transfer_found_twice");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path);
+    // Downloads: the empty record's probe, then the source's file (cut); on the rerun the
+    // map names the record, so the source's file is the third download (cut again).
+    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 2));
+    s.emulator.inject(Fault::cut_answer(Endpoint::Download, 3));
+    for run in 0..2 {
+        let report = s
+            .client
+            .transfer(s.space, &target, 7, &options)
+            .expect("a report");
+        assert_eq!(report.failures().count(), 1, "run {run}: {report:?}");
+        let mapped =
+            TransferMap::load(&map_path).expect("map").assets[&report.assets[0].source_id].clone();
+        assert!(
+            mapped.pending && mapped.found && mapped.id == empty,
+            "run {run}: {mapped:?}"
+        );
+        assert!(
+            s.emulator.space(7).expect("served").asset(empty).is_some(),
+            "run {run}: the found record was kept"
+        );
+    }
+}
+
+/// A pending record deleted meanwhile is forgotten before a new one is made: a map never
+/// names a record that is gone, and a new record a kill leaves unnoted is looked for.
+#[test]
+fn a_pending_record_gone_is_forgotten_before_a_new_one_is_made() {
+    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
+    s.emulator.inject(Fault::respond(
+        Endpoint::Upload,
+        1,
+        403,
+        "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
+    ));
+    let base = temp_dir("transfer_pending_gone");
+    let map_path = base.join("map.json");
+    let options = TransferOptions::new(&map_path);
+    let first = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("a report");
+    assert_eq!(first.failures().count(), 1, "{first:?}");
+    let pending = TransferMap::load(&map_path).expect("map").assets[&a.id].id;
+    s.client.delete(7, pending).expect("deleted meanwhile");
+    // The replace gets 404 (sign 2); the new record's sign (3) is refused.
+    s.emulator.inject(Fault::respond(
+        Endpoint::Sign,
+        3,
+        422,
+        r#"{"error":"refused"}"#,
+    ));
+    let again = s
+        .client
+        .transfer(s.space, &s.client, 7, &options)
+        .expect("a report");
+    assert_eq!(again.failures().count(), 1, "{again:?}");
+    let map = TransferMap::load(&map_path).expect("map");
+    assert!(!map.assets.contains_key(&a.id), "{map:?}");
+    assert!(s.emulator.space(7).expect("served").assets().is_empty());
 }
