@@ -305,6 +305,16 @@ struct Unmapped {
     claimed: Mutex<HashSet<u64>>,
 }
 
+/// How far a copy has come, as the map notes it.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Its record exists, its file is not yet there; `found`: a record found in the
+    /// target, not made by a transfer.
+    Pending { found: bool },
+    /// Copied (or adopted): the record holds the file.
+    Done,
+}
+
 /// What the target already holds for a source asset the map lacks.
 enum Found {
     /// A copy with the same bytes: its id, CDN URL and folder.
@@ -371,13 +381,17 @@ impl Unmapped {
             .filter(|c| c.content_length == Some(size))
             .take(MAX_CANDIDATES)
             .collect();
-        if !same_size.is_empty() {
-            let source = download::sha256(copy.source.session(), source_url, size, asset.id)?;
-            for candidate in same_size.into_iter().filter(|_| source.is_some()) {
+        // The source's hash, read only when a candidate may need it (`None`: the source's
+        // file is not the listed size, so no candidate can hold it).
+        let source = match same_size.is_empty() {
+            true => None,
+            false => download::sha256(copy.source.session(), source_url, size, asset.id)?,
+        };
+        if let Some(source) = source {
+            for candidate in same_size {
                 let url = cdn_url(&candidate.filename);
                 let target = download::sha256(copy.target.session(), &url, size, candidate.id);
-                if matches!(&target, Ok(Some(hash)) if Some(hash) == source.as_ref())
-                    && self.claim(candidate.id)
+                if matches!(&target, Ok(Some(hash)) if *hash == source) && self.claim(candidate.id)
                 {
                     let folder = candidate.folder();
                     let id = candidate.id;
@@ -445,7 +459,7 @@ impl Copy<'_> {
                             let source_folder = asset.folder().unwrap_or(0);
                             lock(&self.book).folder(source_folder, folder)?;
                         }
-                        self.note(asset.id, id, url, &source_url, false, false)?;
+                        self.note(asset.id, id, url, &source_url, Stage::Done)?;
                     }
                     return Ok((TransferAction::Adopted, Some(id)));
                 }
@@ -479,13 +493,13 @@ impl Copy<'_> {
             let id = signed.asset_id();
             let url = signed.cdn_url().unwrap_or_default();
             let found = found_empty == Some(id);
-            self.note(asset.id, id, url, &source_url, true, found)?;
+            self.note(asset.id, id, url, &source_url, Stage::Pending { found })?;
             let finished = download::open(self.source.session(), &source_url, size, asset.id)
                 .and_then(|reader| signed.upload(Source::reader(reader, size)))
                 .and_then(crate::finish::complete);
             match finished {
                 Ok(copy) => {
-                    self.note(asset.id, copy.id, copy.filename, &source_url, false, false)?;
+                    self.note(asset.id, copy.id, copy.filename, &source_url, Stage::Done)?;
                     return Ok((TransferAction::Copied, Some(copy.id)));
                 }
                 // A failure a retry could mend, of a stream that cannot start over: a new
@@ -498,7 +512,7 @@ impl Copy<'_> {
                     pending = Some(id);
                 }
                 Err(error) => {
-                    let record = match found_empty == Some(id) {
+                    let record = match found {
                         true => Record::Existing(id),
                         false => Record::New(id),
                     };
@@ -551,24 +565,26 @@ impl Copy<'_> {
         }
     }
 
-    /// Records the copy of `source_id` as `id` at `url` (`found`: a record found in the
-    /// target, not made), in the map's journal, before going on: a record is in the map the
-    /// moment it exists.
+    /// Records the copy of `source_id` as `id` at `url`, at `stage`, in the map's journal,
+    /// before going on: a record is in the map the moment it exists.
     fn note(
         &self,
         source_id: u64,
         id: u64,
         url: String,
         source_url: &str,
-        pending: bool,
-        found: bool,
+        stage: Stage,
     ) -> Result<(), Error> {
+        let (pending, found) = match stage {
+            Stage::Pending { found } => (true, found),
+            Stage::Done => (false, false),
+        };
         let copy = MappedAsset {
             id,
             url,
             source_url: source_url.to_owned(),
             pending,
-            found: pending && found,
+            found,
         };
         lock(&self.book).set(source_id, Some(copy))
     }

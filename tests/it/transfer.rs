@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{builder_for, png, setup_with, temp_dir};
+use common::{Setup, builder_for, png, setup_with, temp_dir};
 use serde_json::json;
 use storyblok_assets::{
     AssetMeta, Client, ErrorKind, TransferAction, TransferMap, TransferOptions, TransferReport,
@@ -29,6 +29,30 @@ fn target() -> (Emulator, Client) {
     let client = builder_for(&emulator).build().expect("target client");
     (emulator, client)
 }
+
+/// Source space 606 and target space 7 on one emulator that serves its files.
+fn two_spaces() -> Setup {
+    setup_with(Emulator::builder().local_cdn(true).space(7))
+}
+
+/// A client of the setup's emulator that deletes a new record whose upload failed.
+fn deleting_client(s: &Setup) -> Client {
+    builder_for(&s.emulator)
+        .delete_on_failure(true)
+        .build()
+        .expect("target client")
+}
+
+/// A record named `name` in target space 7 with no file: signed, never uploaded.
+fn empty_record(client: &Client, name: &str) -> u64 {
+    client
+        .sign(7, storyblok_assets::AssetParams::new().filename(name))
+        .expect("signed")
+        .asset_id()
+}
+
+/// S3's refusal of an upload.
+const DENIED: &str = "<Error><Code>AccessDenied</Code><Message>no</Message></Error>";
 
 #[test]
 fn assets_folders_metadata_and_tags_are_copied_and_a_rerun_copies_nothing() {
@@ -140,12 +164,7 @@ fn a_failed_upload_leaves_a_pending_record_the_rerun_uploads_into() {
     let (t, target) = target();
     let asset = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
     // The target's S3 refuses the first upload for good.
-    t.inject(Fault::respond(
-        Endpoint::Upload,
-        1,
-        403,
-        "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
-    ));
+    t.inject(Fault::respond(Endpoint::Upload, 1, 403, DENIED));
     let base = temp_dir("transfer_pending");
     let map_path = base.join("map.json");
     let options = TransferOptions::new(&map_path);
@@ -220,19 +239,15 @@ fn a_target_folder_or_space_that_is_not_there_fails_the_transfer_before_anything
 /// into the record the failed upload left, so nothing is copied twice.
 #[test]
 fn a_lost_map_adopts_the_copies_and_fills_the_empty_record() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let target_space = s.emulator.space(7).expect("served");
     let docs = s.emulator.create_folder("docs", None);
     let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), Some(docs));
     s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
     s.emulator.seed_asset("c.txt", b"cccc".to_vec(), None);
     // The third upload fails for good: c's record is left with no file.
-    s.emulator.inject(Fault::respond(
-        Endpoint::Upload,
-        3,
-        403,
-        "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
-    ));
+    s.emulator
+        .inject(Fault::respond(Endpoint::Upload, 3, 403, DENIED));
     let base = temp_dir("transfer_adopt");
     let map_path = base.join("map.json");
     let options = TransferOptions::new(&map_path).concurrency(1);
@@ -277,11 +292,8 @@ fn a_lost_map_adopts_the_copies_and_fills_the_empty_record() {
 /// record is left behind, and the rerun copies all three.
 #[test]
 fn failures_are_per_asset_leave_no_record_and_the_rerun_copies_them() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
-    let target = builder_for(&s.emulator)
-        .delete_on_failure(true)
-        .build()
-        .expect("target client");
+    let s = two_spaces();
+    let target = deleting_client(&s);
     let big = s.emulator.seed_asset("big.bin", vec![7; 200_000], None);
     let gone = s.emulator.seed_asset("gone.txt", b"gone".to_vec(), None);
     let cut = s.emulator.seed_asset("cut.bin", vec![9; 100_000], None);
@@ -401,7 +413,7 @@ fn an_s3_failure_a_retry_mends_is_retried_with_a_new_download_into_the_same_reco
 /// assets the target already holds (a lost map's copies) and which it would copy.
 #[test]
 fn a_dry_run_copies_nothing_and_tells_what_it_would_do() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let target_space = s.emulator.space(7).expect("served");
     let docs = s.emulator.create_folder("docs", None);
     s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), Some(docs));
@@ -441,7 +453,7 @@ fn a_dry_run_copies_nothing_and_tells_what_it_would_do() {
 /// line that is no journal line is an error naming the journal, and changes nothing.
 #[test]
 fn a_journal_left_behind_is_read_and_folded_in_and_a_corrupt_one_is_refused() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let target_space = s.emulator.space(7).expect("served");
     let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
     let b = s.emulator.seed_asset("b.txt", b"bbbb".to_vec(), None);
@@ -501,7 +513,7 @@ fn a_journal_left_behind_is_read_and_folded_in_and_a_corrupt_one_is_refused() {
 /// record exists: a transfer killed then copies it no second time.
 #[test]
 fn each_copy_is_noted_while_the_transfer_runs() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
     s.emulator.seed_asset("b.txt", b"bb".to_vec(), None);
     // One at a time, the larger first: b's download, the second, is held.
@@ -549,17 +561,11 @@ fn each_copy_is_noted_while_the_transfer_runs() {
 /// never deleted when that fails, even with `delete_on_failure`.
 #[test]
 fn an_empty_record_found_in_the_target_is_never_deleted() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
-    let target = builder_for(&s.emulator)
-        .delete_on_failure(true)
-        .build()
-        .expect("target client");
+    let s = two_spaces();
+    let target = deleting_client(&s);
     s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
     // Someone signed a.txt in the target and never uploaded it.
-    let empty = target
-        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
-        .expect("signed")
-        .asset_id();
+    let empty = empty_record(&target, "a.txt");
     // Downloads: the empty record's probe (the CDN has no file), then the source's (cut).
     s.emulator.inject(Fault::cut_answer(Endpoint::Download, 2));
     let base = temp_dir("transfer_found_empty");
@@ -589,7 +595,7 @@ fn an_empty_record_found_in_the_target_is_never_deleted() {
 /// folder: only assets of its size count towards the candidates compared.
 #[test]
 fn namesakes_of_other_sizes_do_not_hide_the_copy() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let t = s.emulator.space(7).expect("served");
     for i in 0..12 {
         t.seed_asset("image.png", format!("unrelated {i}").into_bytes(), None);
@@ -619,17 +625,13 @@ fn namesakes_of_other_sizes_do_not_hide_the_copy() {
 /// its own.
 #[test]
 fn a_matching_copy_is_taken_before_an_empty_record() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let t = s.emulator.space(7).expect("served");
     s.emulator.seed_asset("a.txt", b"aaaaaa".to_vec(), None);
     s.emulator.seed_asset("a.txt", b"bbbbb".to_vec(), None);
     // The target after a lost map: the smaller's record left empty (the older), the
     // larger's copy complete.
-    let empty = s
-        .client
-        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
-        .expect("signed")
-        .asset_id();
+    let empty = empty_record(&s.client, "a.txt");
     let copy = t.seed_asset("a.txt", b"aaaaaa".to_vec(), None);
     let base = temp_dir("transfer_copy_first");
     let options = TransferOptions::new(base.join("map.json")).concurrency(1);
@@ -649,7 +651,7 @@ fn a_matching_copy_is_taken_before_an_empty_record() {
 /// never uploaded into.
 #[test]
 fn a_record_listed_without_a_size_but_with_a_file_is_not_overwritten() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let t = s.emulator.space(7).expect("served");
     s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
     let editors = t.seed_asset("a.txt", b"editor's".to_vec(), None);
@@ -687,7 +689,7 @@ fn a_record_listed_without_a_size_but_with_a_file_is_not_overwritten() {
 /// A candidate the CDN will not serve is not the copy, and does not fail the asset.
 #[test]
 fn a_candidate_that_cannot_be_read_does_not_fail_the_asset() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let t = s.emulator.space(7).expect("served");
     s.emulator.seed_asset("logo.png", b"logo".to_vec(), None);
     t.seed_asset("logo.png", b"LOGO".to_vec(), None);
@@ -717,16 +719,10 @@ fn a_candidate_that_cannot_be_read_does_not_fail_the_asset() {
 /// it either.
 #[test]
 fn a_found_record_is_not_deleted_by_a_later_failure() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
-    let target = builder_for(&s.emulator)
-        .delete_on_failure(true)
-        .build()
-        .expect("target client");
+    let s = two_spaces();
+    let target = deleting_client(&s);
     s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
-    let empty = target
-        .sign(7, storyblok_assets::AssetParams::new().filename("a.txt"))
-        .expect("signed")
-        .asset_id();
+    let empty = empty_record(&target, "a.txt");
     let base = temp_dir("transfer_found_twice");
     let map_path = base.join("map.json");
     let options = TransferOptions::new(&map_path);
@@ -757,14 +753,10 @@ fn a_found_record_is_not_deleted_by_a_later_failure() {
 /// names a record that is gone, and a new record a kill leaves unnoted is looked for.
 #[test]
 fn a_pending_record_gone_is_forgotten_before_a_new_one_is_made() {
-    let s = setup_with(Emulator::builder().local_cdn(true).space(7));
+    let s = two_spaces();
     let a = s.emulator.seed_asset("a.txt", b"aaaa".to_vec(), None);
-    s.emulator.inject(Fault::respond(
-        Endpoint::Upload,
-        1,
-        403,
-        "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
-    ));
+    s.emulator
+        .inject(Fault::respond(Endpoint::Upload, 1, 403, DENIED));
     let base = temp_dir("transfer_pending_gone");
     let map_path = base.join("map.json");
     let options = TransferOptions::new(&map_path);
